@@ -1,0 +1,45 @@
+/** Option parsers and shared flags for the commands; every flag is validated once, here. */
+import { Command, Option } from 'commander';
+import { SegError } from '../errors.js';
+import { BACKEND_CHOICES, describeSelection, resolveBackendChoice, selectBackend, type BackendSelection } from '../engine/backend.js';
+
+export function parseIntFlag(flag: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in ${min}..${max}`;
+      throw new SegError(`${flag}: got '${value}', expected ${range}`, flag);
+    }
+    return n;
+  };
+}
+
+export function parseFloatFlag(flag: string, min = -Infinity, max = Infinity): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new SegError(`${flag}: got '${value}', expected a number in [${min}, ${max}]`, flag);
+    }
+    return n;
+  };
+}
+
+/** Comma-separated numbers, e.g. --scales 0.5,0.75,1. */
+export function parseFloatList(flag: string, min = -Infinity, max = Infinity): (value: string) => number[] {
+  const one = parseFloatFlag(flag, min, max);
+  return (value: string) => value.split(',').map((part) => one(part.trim()));
+}
+
+/** Adds `--backend auto|tensorflow|wasm|cpu` (default: SEG_BACKEND, else auto). */
+export function addBackendOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--backend <name>', 'compute backend (default: $SEG_BACKEND, else auto)').choices([...BACKEND_CHOICES]),
+  );
+}
+
+/** Select the backend from the flag/env and say which one runs, on stderr. */
+export async function useBackend(flag: string | undefined, quiet = false): Promise<BackendSelection> {
+  const selection = await selectBackend(resolveBackendChoice(flag));
+  if (!quiet) process.stderr.write(`${describeSelection(selection)}\n`);
+  return selection;
+}

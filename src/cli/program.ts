@@ -1,0 +1,35 @@
+/** The `seg` program: one file per command, registered here; errors become exit codes in one place. */
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '../errors.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { registerBenchCommand } from './bench-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command('seg')
+    .description('Semantic segmentation on PASCAL VOC with TensorFlow.js: softmax vs linear-EGB output heads.')
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerBenchCommand(program);
+  return program;
+}
+
+/** Run the program on argv; returns the exit code. User errors print one line, bugs keep their stack. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed help, the version or the usage error.
+      return err.exitCode;
+    }
+    if (isUserError(err)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`seg: internal error (please report it):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A conv2d that trains on every backend.
+ *
+ * tfjs has no gradient for dilated conv2d, wasm has no Conv2DBackpropFilter, and the cpu
+ * backend's filter gradient is very slow. So both gradients are expressed as *forward*
+ * convolutions, the fast kernel everywhere (see DESIGN.md, "The engine, measured here"):
+ *
+ *   dx = conv(zero-insert(dy, stride) padded by d(k-1), flip(W) with in/out swapped, dilation d)
+ *   dW = conv(pad(x) as [Cin, H, W, N], dy as [Ho, Wo, N, Cout], strides d, dilations s)
+ *
+ * Padding is PyTorch's: symmetric, p = d(k-1)/2 (odd kernels), so output size is
+ * ceil(H / stride) and torchvision weights behave as in torchvision.
+ */
+import { tf } from './tf.js';
+import { SegError } from '../errors.js';
+
+export interface Conv2dOptions {
+  /** 1 or 2. */
+  stride?: number;
+  /** Any integer >= 1. */
+  dilation?: number;
+}
+
+type T4 = tf.Tensor4D;
+
+function samePadding(kernel: number, dilation: number): number {
+  return (dilation * (kernel - 1)) / 2;
+}
+
+function rawConv(x: T4, w: T4, stride: number, dilation: number, pad: number): T4 {
+  const padding: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ];
+  return tf.conv2d(x, w, stride, pad === 0 ? 'valid' : padding, 'NHWC', dilation);
+}
+
+/** Insert (stride - 1) zeros between the rows and columns of dy. */
+function zeroInsert(dy: T4, stride: number): T4 {
+  if (stride === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const spread = tf.pad(dy.reshape([n, h, 1, w, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+  ]);
+  return spread
+    .reshape([n, h * stride, w * stride, c])
+    .slice([0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as T4;
+}
+
+/** Gradient w.r.t. the input of a conv with padding p, as a forward conv. */
+function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number], stride: number, dilation: number, pad: number): T4 {
+  const k = w.shape[0];
+  const [n, h, wd, cin] = inShape;
+  const dyz = zeroInsert(dy, stride);
+  const flipped = tf.reverse(w, [0, 1]).transpose([0, 1, 3, 2]) as T4;
+  const full = rawConv(dyz, flipped, 1, dilation, dilation * (k - 1));
+  // `full` covers padded-input rows [0, Lz + d(k-1)); rows past it got no contribution.
+  const hp = h + 2 * pad;
+  const wp = wd + 2 * pad;
+  const extraH = hp - full.shape[1];
+  const extraW = wp - full.shape[2];
+  const padded = extraH > 0 || extraW > 0 ? tf.pad(full, [[0, 0], [0, extraH], [0, extraW], [0, 0]]) : full;
+  return pad > 0 ? padded.slice([0, pad, pad, 0], [n, h, wd, cin]) : padded;
+}
+
+/** Gradient w.r.t. the filter, as one forward conv over the batch dimension. */
+function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: number, pad: number): T4 {
+  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+  const xt = xp.transpose([3, 1, 2, 0]) as T4; // [Cin, Hp, Wp, N]
+  const dyt = dy.transpose([1, 2, 0, 3]) as T4; // [Ho, Wo, N, Cout]
+  const out = tf.conv2d(xt, dyt, dilation, 'valid', 'NHWC', stride); // [Cin, >=k, >=k, Cout]
+  const cropped = out.shape[1] === k && out.shape[2] === k ? out : out.slice([0, 0, 0, 0], [out.shape[0], k, k, out.shape[3]]);
+  return cropped.transpose([1, 2, 0, 3]) as T4;
+}
+
+/** Keep every `stride`-th row and column (used for stride 2 with dilation > 1). */
+function subsample(y: T4, stride: number): T4 {
+  const [n, h, w, c] = y.shape;
+  const ho = Math.floor((h - 1) / stride) + 1;
+  const wo = Math.floor((w - 1) / stride) + 1;
+  const padded = tf.pad(y, [[0, 0], [0, ho * stride - h], [0, wo * stride - w], [0, 0]]);
+  return padded
+    .reshape([n, ho, stride, wo, stride, c])
+    .slice([0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c])
+    .reshape([n, ho, wo, c]);
+}
+
+function validate(x: T4, w: T4, stride: number, dilation: number): void {
+  if (x.rank !== 4 || w.rank !== 4) throw new SegError(`conv2d: expected NHWC input and HWIO filter, got ranks ${x.rank} and ${w.rank}`);
+  const k = w.shape[0];
+  if (k !== w.shape[1] || k % 2 === 0) throw new SegError(`conv2d: expected a square odd kernel, got ${w.shape[0]}x${w.shape[1]}`);
+  if (x.shape[3] !== w.shape[2]) throw new SegError(`conv2d: input has ${x.shape[3]} channels, filter expects ${w.shape[2]}`);
+  if (stride !== 1 && stride !== 2) throw new SegError(`conv2d: stride must be 1 or 2, got ${stride}`);
+  if (!Number.isInteger(dilation) || dilation < 1) throw new SegError(`conv2d: dilation must be an integer >= 1, got ${dilation}`);
+}
+
+/**
+ * Whether tfjs's own Conv2D gradient should be used: only on the tensorflow backend
+ * (native backprop kernels) and only where tfjs has one (dilation 1).
+ */
+function useNativeGradient(dilation: number): boolean {
+  return dilation === 1 && tf.getBackend() === 'tensorflow';
+}
+
+/**
+ * conv2d(x NHWC, w HWIO) with stride 1|2, any dilation, PyTorch 'same' padding, and
+ * input and filter gradients on every backend.
+ */
+export function conv2d(x: T4, w: T4, options: Conv2dOptions = {}): T4 {
+  const stride = options.stride ?? 1;
+  const dilation = options.dilation ?? 1;
+  validate(x, w, stride, dilation);
+  const k = w.shape[0];
+  const pad = samePadding(k, dilation);
+  if (useNativeGradient(dilation)) return rawConv(x, w, stride, dilation, pad);
+  if (stride > 1 && dilation > 1) {
+    // tfjs refuses stride and dilation > 1 together: compute at stride 1, then subsample.
+    return subsample(conv2d(x, w, { stride: 1, dilation }), stride);
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, wi, save] = args as [T4, T4, tf.GradSaveFunc];
+    save([xi, wi]);
+    return {
+      value: rawConv(xi, wi, stride, dilation, pad),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [T4, T4];
+        const dy4 = dy as T4;
+        return [inputGradient(dy4, ws, xs.shape, stride, dilation, pad), filterGradient(dy4, xs, k, stride, dilation, pad)];
+      },
+    };
+  });
+  return op(x, w) as T4;
+}
+
+/** Output spatial size of conv2d for an input size. */
+export function conv2dOutputSize(size: number, stride: number): number {
+  return Math.floor((size - 1) / stride) + 1;
+}
