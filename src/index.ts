@@ -13,3 +13,18 @@ export {
 } from './engine/backend.js';
 export { conv2d, type Conv2dOptions } from './engine/conv2d.js';
 export { createProgress, type Progress, type ProgressOptions } from './progress.js';
+export {
+  type HeadSpec,
+  type HeadKind,
+  type BoostKind,
+  HEAD_KINDS,
+  BOOST_KINDS,
+  POW3_DEFAULT_ALPHA,
+  parseHeadSpec,
+  formatHeadSpec,
+  headLabel,
+  egbHeadSpec,
+  defaultEgbAlpha,
+} from './heads/head-spec.js';
+export { type Head, type HeadLossAndGradient, VOID_LABEL, createHead } from './heads/head.js';
+export { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT, boostedOutput } from './heads/boost.js';
