@@ -54,20 +54,20 @@ function zeroInsert(dy: T4, stride: number): T4 {
     .slice([0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as T4;
 }
 
-/** Gradient w.r.t. the input of a conv with padding p, as a forward conv. */
+/**
+ * Gradient w.r.t. the input of a conv with padding p, as one forward conv: the full
+ * correlation of the zero-inserted dy with the flipped filter, restricted to the rows of the
+ * unpadded input by an asymmetric padding (left d(k-1) - p, right H - Lz + p >= p).
+ */
 function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number], stride: number, dilation: number, pad: number): T4 {
   const k = w.shape[0];
-  const [n, h, wd, cin] = inShape;
+  const [, h, wd] = inShape;
   const dyz = zeroInsert(dy, stride);
   const flipped = tf.reverse(w, [0, 1]).transpose([0, 1, 3, 2]) as T4;
-  const full = rawConv(dyz, flipped, 1, dilation, dilation * (k - 1));
-  // `full` covers padded-input rows [0, Lz + d(k-1)); rows past it got no contribution.
-  const hp = h + 2 * pad;
-  const wp = wd + 2 * pad;
-  const extraH = hp - full.shape[1];
-  const extraW = wp - full.shape[2];
-  const padded = extraH > 0 || extraW > 0 ? tf.pad(full, [[0, 0], [0, extraH], [0, extraW], [0, 0]]) : full;
-  return pad > 0 ? padded.slice([0, pad, pad, 0], [n, h, wd, cin]) : padded;
+  const left = dilation * (k - 1) - pad;
+  const bottom = h - dyz.shape[1] + pad;
+  const right = wd - dyz.shape[2] + pad;
+  return tf.conv2d(dyz, flipped, 1, [[0, 0], [left, bottom], [left, right], [0, 0]], 'NHWC', dilation);
 }
 
 /** Gradient w.r.t. the filter, as one forward conv over the batch dimension. */
