@@ -1,0 +1,124 @@
+/**
+ * DeepLab-v3 as a layer-spec tree: a dilated ResNet, ASPP and the classifier, with exactly
+ * the modules and parameter names of torchvision's `deeplabv3_resnet50/101(num_classes=K,
+ * aux_loss=False)`:
+ *
+ *   classifier.0            ASPP
+ *     convs.0.{0,1}         1x1 conv + BN (+ ReLU)
+ *     convs.{1,2,3}.{0,1}   3x3 atrous conv (rates 6/12/18 at output stride 16, 12/24/36 at 8) + BN
+ *     convs.4.{1,2}         image pooling: global average pool, 1x1 conv, BN, ReLU, upsample
+ *     project.{0,1}         1x1 conv (5 x 256 -> 256) + BN + ReLU + dropout 0.5
+ *   classifier.1, .2        3x3 conv 256 + BN (+ ReLU as .3)
+ *   classifier.4            1x1 conv to K classes, with bias
+ *
+ * then bilinear upsampling of the logits to the input size. At width w the 256 becomes
+ * round(256 w). Dropout runs only when the forward pass is given a dropout Rng (see
+ * ForwardOptions), so by default training is deterministic without it.
+ */
+import { SegError } from '../errors.js';
+import type { BatchNormSpec, ConvSpec, LayerSpec, SequentialSpec } from '../backbones/layer-spec.js';
+import {
+  type BackboneName,
+  type OutputStride,
+  parseBackboneName,
+  parseOutputStride,
+  resnetSpec,
+  scaledChannels,
+  validateWidth,
+} from '../backbones/resnet.js';
+
+export interface ModelConfig {
+  backbone: BackboneName;
+  outputStride: OutputStride;
+  /** Channel multiplier (1 = torchvision's model). */
+  width: number;
+  numClasses: number;
+  /** Multi-grid (1, 2, 4) dilation in layer4. */
+  multiGrid: boolean;
+}
+
+/** ASPP atrous rates for an output stride. */
+export function asppRates(outputStride: OutputStride): [number, number, number] {
+  return outputStride === 16 ? [6, 12, 18] : [12, 24, 36];
+}
+
+/** Checks every field (for configs read from files or built by hand); returns a clean copy. */
+export function validateModelConfig(config: ModelConfig): ModelConfig {
+  const numClasses = config.numClasses;
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new SegError(`--classes: got ${String(numClasses)}, expected an integer >= 1`, '--classes');
+  }
+  if (typeof config.multiGrid !== 'boolean') throw new SegError(`multiGrid: got ${String(config.multiGrid)}, expected true or false`);
+  return {
+    backbone: parseBackboneName(String(config.backbone)),
+    outputStride: parseOutputStride(config.outputStride),
+    width: validateWidth(config.width),
+    numClasses,
+    multiGrid: config.multiGrid,
+  };
+}
+
+function conv(name: string, inChannels: number, outChannels: number, kernel: number, dilation = 1, bias = false): ConvSpec {
+  return { kind: 'conv', name, inChannels, outChannels, kernel, stride: 1, dilation, bias };
+}
+
+function bn(name: string, channels: number): BatchNormSpec {
+  return { kind: 'batchNorm', name, channels, eps: 1e-5, momentum: 0.1 };
+}
+
+export interface DeeplabSpec {
+  /** The whole model: backbone, aspp, decoder, upsample. */
+  root: SequentialSpec;
+  /** The `backbone.*` subtree (pretrained import targets it). */
+  backbone: SequentialSpec;
+}
+
+/** The model tree for a (validated) config. */
+export function deeplabSpec(config: ModelConfig): DeeplabSpec {
+  const c = validateModelConfig(config);
+  const backbone = resnetSpec({ backbone: c.backbone, outputStride: c.outputStride, width: c.width, multiGrid: c.multiGrid });
+  const inC = backbone.outChannels;
+  const ch = scaledChannels(256, c.width);
+  const relu: LayerSpec = { kind: 'relu' };
+  const branch = (i: number, layers: LayerSpec[]): SequentialSpec => ({ kind: 'sequential', name: `classifier.0.convs.${i}`, layers });
+  const atrous = asppRates(c.outputStride).map((rate, j) =>
+    branch(j + 1, [conv(`classifier.0.convs.${j + 1}.0`, inC, ch, 3, rate), bn(`classifier.0.convs.${j + 1}.1`, ch), relu]),
+  );
+  const aspp: SequentialSpec = {
+    kind: 'sequential',
+    name: 'classifier.0',
+    stage: 'aspp',
+    layers: [
+      {
+        kind: 'concat',
+        name: 'classifier.0.convs',
+        branches: [
+          branch(0, [conv('classifier.0.convs.0.0', inC, ch, 1), bn('classifier.0.convs.0.1', ch), relu]),
+          ...atrous,
+          branch(4, [
+            { kind: 'globalAvgPool' },
+            conv('classifier.0.convs.4.1', inC, ch, 1),
+            bn('classifier.0.convs.4.2', ch),
+            relu,
+            { kind: 'resize', to: 'scopeInput' },
+          ]),
+        ],
+      },
+      conv('classifier.0.project.0', 5 * ch, ch, 1),
+      bn('classifier.0.project.1', ch),
+      relu,
+      { kind: 'dropout', rate: 0.5 },
+    ],
+  };
+  const decoder: SequentialSpec = {
+    kind: 'sequential',
+    name: 'classifier',
+    stage: 'decoder',
+    layers: [conv('classifier.1', ch, ch, 3), bn('classifier.2', ch), relu, conv('classifier.4', ch, c.numClasses, 1, 1, true)],
+  };
+  const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
+  return {
+    root: { kind: 'sequential', name: 'model', layers: [backbone.spec, aspp, decoder, upsample] },
+    backbone: backbone.spec,
+  };
+}

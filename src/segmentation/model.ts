@@ -1,0 +1,99 @@
+/**
+ * The segmentation model: a DeepLab-v3 spec tree (deeplab-spec.ts) plus its weights as
+ * tf.Variables keyed by torchvision names. Everything else (forward, counting, init,
+ * checkpoints, import, export) walks `spec`.
+ */
+import { tf } from '../engine/tf.js';
+import { SegError } from '../errors.js';
+import { Rng } from '../random.js';
+import { type SequentialSpec, type WeightSpec, elementCount, weightSpecs } from '../backbones/layer-spec.js';
+import { type ForwardOptions, runLayers } from '../backbones/layer-forward.js';
+import { initialValue } from '../backbones/layer-init.js';
+import { type ModelConfig, deeplabSpec, validateModelConfig } from './deeplab-spec.js';
+
+export interface SegmentationModel {
+  readonly config: ModelConfig;
+  /** The model tree (walk it; do not mutate). */
+  readonly spec: SequentialSpec;
+  /** The `backbone.*` subtree of `spec`. */
+  readonly backboneSpec: SequentialSpec;
+  /** Trainable weights, torchvision names, convs HWIO. */
+  readonly params: Map<string, tf.Variable>;
+  /** BN running_mean / running_var (trainable = false). */
+  readonly buffers: Map<string, tf.Variable>;
+  /**
+   * Training forward passes that updated the BN running statistics (PyTorch's
+   * `num_batches_tracked`, shared by all BN layers); saved in checkpoints.
+   */
+  batchesTracked: number;
+  /**
+   * Logits [N, H, W, K] at the input's size for normalised images [N, H, W, 3]. Works inside
+   * tf.tidy and tf.variableGrads; in training mode (without freezeBn) it updates the BN
+   * running statistics in place. Intermediates are disposed; the caller owns the result.
+   */
+  forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D;
+  dispose(): void;
+}
+
+class DeeplabModel implements SegmentationModel {
+  batchesTracked = 0;
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly spec: SequentialSpec,
+    readonly backboneSpec: SequentialSpec,
+    readonly params: Map<string, tf.Variable>,
+    readonly buffers: Map<string, tf.Variable>,
+  ) {}
+
+  forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D {
+    if (this.disposed) throw new Error('forward: the model has been disposed');
+    if (images.rank !== 4 || images.shape[3] !== 3) {
+      throw new SegError(`model input: expected normalised RGB images [N, H, W, 3], got [${images.shape.join(', ')}]`);
+    }
+    const logits = tf.tidy(() => runLayers(this.spec, images, this, options));
+    if (options.training && options.freezeBn !== true) this.batchesTracked += 1;
+    return logits;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.params.values()) v.dispose();
+    for (const v of this.buffers.values()) v.dispose();
+  }
+}
+
+/** A model with freshly initialised weights (all draws from Rng(seed, 'init'), see layer-init.ts). */
+export function createModel(config: ModelConfig, seed: number): SegmentationModel {
+  const rng = new Rng(seed, 'init');
+  return createModelWithWeights(config, (weight) => initialValue(weight, rng));
+}
+
+/**
+ * A model whose weights come from `valueOf` (tfjs layout: convs HWIO), called once per
+ * weight in execution order; used by checkpoint loading to skip the random init.
+ */
+export function createModelWithWeights(config: ModelConfig, valueOf: (weight: WeightSpec) => Float32Array): SegmentationModel {
+  const clean = validateModelConfig(config);
+  const { root, backbone } = deeplabSpec(clean);
+  const params = new Map<string, tf.Variable>();
+  const buffers = new Map<string, tf.Variable>();
+  try {
+    for (const weight of weightSpecs(root)) {
+      const trainable = weight.role === 'param';
+      const values = valueOf(weight);
+      if (values.length !== elementCount(weight.shape)) {
+        throw new Error(`model weights: ${weight.name} has ${values.length} values, expected [${weight.shape.join(', ')}]`);
+      }
+      // Unnamed variables: tfjs names must be unique per process, and two models may coexist.
+      const variable = tf.tidy(() => tf.variable(tf.tensor(values, weight.shape, 'float32'), trainable));
+      (trainable ? params : buffers).set(weight.name, variable);
+    }
+  } catch (err) {
+    for (const v of [...params.values(), ...buffers.values()]) v.dispose();
+    throw err;
+  }
+  return new DeeplabModel(clean, root, backbone, params, buffers);
+}
