@@ -1,0 +1,57 @@
+/**
+ * The augmenters: a list of transforms, then normalisation. Train: random scale, pad to the
+ * crop, random crop, random flip. Eval: the whole image, label untouched.
+ */
+import type { Rng } from '../random.js';
+import { IMAGENET_NORMALIZATION, meanPixel, normalizeImage, type Normalization } from './normalize.js';
+import { applyTransforms, padTo, randomCrop, randomHorizontalFlip, randomScale, TRAIN_SCALES, type Transform } from './transforms.js';
+import type { AugmentedSample, Sample } from './types.js';
+
+export type Augmenter = (sample: Sample, rng: Rng) => Promise<AugmentedSample>;
+
+export interface TrainAugmentOptions {
+  /** Side of the square crop (default 513, DeepLab's). */
+  crop?: number;
+  /** Scales drawn uniformly (default 0.5..2.0 step 0.25). */
+  scales?: readonly number[];
+  /** Probability of a horizontal flip (default 0.5). */
+  flipProbability?: number;
+  normalization?: Normalization;
+}
+
+export const DEFAULT_CROP = 513;
+
+/** The training transforms, in order (normalisation follows them). */
+export function trainTransforms(options: TrainAugmentOptions = {}): Transform[] {
+  const crop = options.crop ?? DEFAULT_CROP;
+  if (!Number.isInteger(crop) || crop < 1) throw new Error(`trainTransforms: crop must be a positive integer, got ${crop}`);
+  return [
+    randomScale(options.scales ?? TRAIN_SCALES),
+    padTo(crop, meanPixel(options.normalization ?? IMAGENET_NORMALIZATION)),
+    randomCrop(crop),
+    randomHorizontalFlip(options.flipProbability ?? 0.5),
+  ];
+}
+
+/** Transforms a list of transforms, then normalises; the label passes through. */
+export function createAugmenter(transforms: readonly Transform[], normalization: Normalization = IMAGENET_NORMALIZATION): Augmenter {
+  return async (sample, rng) => {
+    const out = await applyTransforms(transforms, sample, rng);
+    return {
+      id: sample.id,
+      width: out.width,
+      height: out.height,
+      image: normalizeImage(out.image, normalization),
+      label: out.label,
+    };
+  };
+}
+
+export function createTrainAugmenter(options: TrainAugmentOptions = {}): Augmenter {
+  return createAugmenter(trainTransforms(options), options.normalization);
+}
+
+/** Evaluation: the whole image normalised, the label untouched. */
+export function createEvalAugmenter(normalization: Normalization = IMAGENET_NORMALIZATION): Augmenter {
+  return createAugmenter([], normalization);
+}

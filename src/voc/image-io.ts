@@ -1,0 +1,52 @@
+/** Images through sharp (libvips): decode any JPEG/PNG to HxWx3 RGB bytes, bilinear resize, JPEG encode. */
+import { access } from 'node:fs/promises';
+import sharp from 'sharp';
+import { SegError } from '../errors.js';
+import type { RgbImage } from './types.js';
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Decode an image file to HxWx3 RGB bytes. Gray, palette, CMYK and 16-bit inputs become
+ * 8-bit sRGB; alpha is dropped; EXIF orientation is ignored (VOC labels follow the stored pixels).
+ * Missing, truncated or undecodable files raise a SegError naming the file.
+ */
+export async function decodeImage(path: string): Promise<RgbImage> {
+  try {
+    await access(path);
+  } catch {
+    throw new SegError(`${path}: image file not found`, path);
+  }
+  try {
+    const { data, info } = await sharp(path)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (err) {
+    const why = message(err);
+    const kind = /premature end|truncat|unexpected end/i.test(why) ? 'truncated image' : 'cannot decode image';
+    throw new SegError(`${path}: ${kind} (${why}); re-create or re-download it`, path);
+  }
+}
+
+/** Bilinear resize of an RGB image (libvips, off the main thread). */
+export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width === image.width && height === image.height) return image;
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(width, height, { kernel: 'linear', fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** Encode RGB bytes as a JPEG file. */
+export async function writeJpeg(path: string, image: RgbImage, quality = 90): Promise<void> {
+  await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality })
+    .toFile(path);
+}

@@ -1,0 +1,233 @@
+/**
+ * Label PNGs read and written as class indices, never as colours. Palette PNGs give the
+ * palette index whatever the palette's colours; grayscale PNGs give the gray value. A small
+ * codec over node:zlib: sharp rewrites palettes and pngjs expands them to RGBA.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { deflateSync, inflate, inflateSync } from 'node:zlib';
+import { SegError } from '../errors.js';
+import { vocColormap } from './colormap.js';
+import { encodePngChunk, PNG_SIGNATURE, readPngChunks } from './png-chunks.js';
+import type { LabelImage } from './types.js';
+
+const inflateAsync = promisify(inflate);
+
+const COLOR_TYPE_GRAY = 0;
+const COLOR_TYPE_PALETTE = 3;
+
+interface PngHeader {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colorType: number;
+}
+
+interface ParsedLabelPng {
+  header: PngHeader;
+  compressed: Buffer;
+}
+
+function describeColorType(colorType: number): string {
+  switch (colorType) {
+    case 2:
+      return 'RGB';
+    case 4:
+      return 'grayscale with alpha';
+    case 6:
+      return 'RGBA';
+    default:
+      return `colour type ${colorType}`;
+  }
+}
+
+function parseHeader(data: Uint8Array, file: string): PngHeader {
+  if (data.length !== 13) throw new SegError(`${file}: corrupt PNG (IHDR chunk has ${data.length} bytes, expected 13)`, file);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const header: PngHeader = {
+    width: view.getUint32(0),
+    height: view.getUint32(4),
+    bitDepth: data[8] as number,
+    colorType: data[9] as number,
+  };
+  const compression = data[10] as number;
+  const filter = data[11] as number;
+  const interlace = data[12] as number;
+  if (header.width === 0 || header.height === 0) throw new SegError(`${file}: corrupt PNG (image size ${header.width}x${header.height})`, file);
+  if (compression !== 0 || filter !== 0) throw new SegError(`${file}: corrupt PNG (unknown compression/filter method)`, file);
+  if (header.colorType !== COLOR_TYPE_GRAY && header.colorType !== COLOR_TYPE_PALETTE) {
+    throw new SegError(
+      `${file}: label PNG is ${describeColorType(header.colorType)}; labels must hold class indices ` +
+        `(an 8-bit palette or grayscale PNG): colours cannot be mapped back to classes exactly. ` +
+        `Save the label as a palette ('P' mode) or grayscale ('L' mode) PNG`,
+      file,
+    );
+  }
+  if (![1, 2, 4, 8].includes(header.bitDepth)) {
+    throw new SegError(
+      `${file}: label PNG has ${header.bitDepth}-bit samples; class indices must be 8-bit (or fewer) palette or grayscale values`,
+      file,
+    );
+  }
+  if (interlace !== 0) {
+    throw new SegError(`${file}: label PNG is Adam7-interlaced, which seg does not read; re-save it without interlacing`, file);
+  }
+  return header;
+}
+
+function parse(bytes: Uint8Array, file: string): ParsedLabelPng {
+  const chunks = readPngChunks(bytes, file);
+  const first = chunks[0];
+  if (first === undefined || first.type !== 'IHDR') throw new SegError(`${file}: corrupt PNG (the first chunk is not IHDR)`, file);
+  const header = parseHeader(first.data, file);
+  const idat = chunks.filter((c) => c.type === 'IDAT').map((c) => c.data);
+  if (idat.length === 0) throw new SegError(`${file}: corrupt PNG (no image data: no IDAT chunk)`, file);
+  return { header, compressed: Buffer.concat(idat) };
+}
+
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/** Undo the per-row filters (one byte per pixel step: every label format here has bpp <= 1 byte) and unpack samples. */
+function unfilter(header: PngHeader, raw: Uint8Array, file: string): LabelImage {
+  const { width, height, bitDepth } = header;
+  const rowBytes = Math.ceil((width * bitDepth) / 8);
+  const expected = height * (rowBytes + 1);
+  if (raw.length < expected) {
+    throw new SegError(`${file}: truncated PNG (image data holds ${raw.length} of ${expected} bytes); re-create or re-download it`, file);
+  }
+  const rows = new Uint8Array(height * rowBytes);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (rowBytes + 1)] as number;
+    const src = y * (rowBytes + 1) + 1;
+    const dst = y * rowBytes;
+    const up = dst - rowBytes;
+    for (let x = 0; x < rowBytes; x++) {
+      const v = raw[src + x] as number;
+      const a = x > 0 ? (rows[dst + x - 1] as number) : 0;
+      const b = y > 0 ? (rows[up + x] as number) : 0;
+      let out: number;
+      switch (filter) {
+        case 0:
+          out = v;
+          break;
+        case 1:
+          out = v + a;
+          break;
+        case 2:
+          out = v + b;
+          break;
+        case 3:
+          out = v + ((a + b) >> 1);
+          break;
+        case 4:
+          out = v + paeth(a, b, y > 0 && x > 0 ? (rows[up + x - 1] as number) : 0);
+          break;
+        default:
+          throw new SegError(`${file}: corrupt PNG (unknown filter type ${filter} in row ${y})`, file);
+      }
+      rows[dst + x] = out & 0xff;
+    }
+  }
+  if (bitDepth === 8) return { width, height, data: rows };
+  const data = new Uint8Array(width * height);
+  const perByte = 8 / bitDepth;
+  const mask = (1 << bitDepth) - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const byte = rows[y * rowBytes + Math.floor(x / perByte)] as number;
+      const shift = 8 - bitDepth * ((x % perByte) + 1);
+      data[y * width + x] = (byte >> shift) & mask;
+    }
+  }
+  return { width, height, data };
+}
+
+function inflateError(file: string, err: unknown): SegError {
+  const msg = err instanceof Error ? err.message : String(err);
+  const truncated = /unexpected end/i.test(msg);
+  return new SegError(
+    `${file}: ${truncated ? 'truncated' : 'corrupt'} PNG (image data does not decompress: ${msg}); re-create or re-download it`,
+    file,
+  );
+}
+
+/** Decode label PNG bytes to class indices. `file` names the source in error messages. */
+export function decodeLabelPng(bytes: Uint8Array, file = '<buffer>'): LabelImage {
+  const { header, compressed } = parse(bytes, file);
+  let raw: Buffer;
+  try {
+    raw = inflateSync(compressed);
+  } catch (err) {
+    throw inflateError(file, err);
+  }
+  return unfilter(header, raw, file);
+}
+
+function missing(path: string): SegError {
+  return new SegError(`${path}: label file not found`, path);
+}
+
+/** Read a label PNG (palette indices or gray values), synchronously. */
+export function readLabelPng(path: string): LabelImage {
+  if (!existsSync(path)) throw missing(path);
+  return decodeLabelPng(readFileSync(path), path);
+}
+
+/** Read a label PNG without blocking: file read and inflate run on libuv's thread pool. */
+export async function loadLabelPng(path: string): Promise<LabelImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path);
+    throw new SegError(`${path}: cannot read label file (${err instanceof Error ? err.message : String(err)})`, path);
+  }
+  const { header, compressed } = parse(bytes, path);
+  let raw: Buffer;
+  try {
+    raw = await inflateAsync(compressed);
+  } catch (err) {
+    throw inflateError(path, err);
+  }
+  return unfilter(header, raw, path);
+}
+
+/** Encode class indices as an 8-bit palette PNG (default palette: the VOC colormap, 256 entries). */
+export function encodeLabelPng(label: LabelImage, palette: Uint8Array = vocColormap()): Buffer {
+  const { width, height, data } = label;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || data.length !== width * height) {
+    throw new Error(`encodeLabelPng: ${width}x${height} label with ${data.length} values`);
+  }
+  if (palette.length % 3 !== 0 || palette.length === 0 || palette.length > 768) {
+    throw new Error(`encodeLabelPng: palette of ${palette.length} bytes, expected 3..768, a multiple of 3`);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = COLOR_TYPE_PALETTE;
+  const raw = Buffer.alloc(height * (width + 1));
+  for (let y = 0; y < height; y++) {
+    // Filter type 0 (None) for every row: labels are flat regions that deflate well as is.
+    raw.set(data.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  }
+  return Buffer.concat([
+    Buffer.from(PNG_SIGNATURE),
+    encodePngChunk('IHDR', ihdr),
+    encodePngChunk('PLTE', palette),
+    encodePngChunk('IDAT', deflateSync(raw)),
+    encodePngChunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** Write class indices as an 8-bit palette PNG with the VOC colormap. */
+export function writeLabelPng(path: string, label: LabelImage, palette?: Uint8Array): void {
+  writeFileSync(path, encodeLabelPng(label, palette));
+}
