@@ -20,8 +20,12 @@ function checkGradient(
   outLength: number,
   f: (x: tf.Tensor4D) => tf.Tensor,
   seed: number,
+  eps = 1e-2,
+  distinct = false,
 ): { analytic: Float32Array; numeric: Float64Array } {
-  const x = randomArray(seed, shape.reduce((a, b) => a * b, 1));
+  const size = shape.reduce((a, b) => a * b, 1);
+  // Distinct, well-separated values keep max-like ops on one linear piece under the step.
+  const x = distinct ? Float64Array.from(new Rng(seed, 'perm').shuffle(Array.from({ length: size }, (_, i) => -2 + (4 * i) / size))) : randomArray(seed, size);
   const r = randomArray(seed + 1, outLength);
   const loss = (v: Float64Array): number =>
     tf.tidy(() => {
@@ -31,7 +35,7 @@ function checkGradient(
       for (let i = 0; i < out.length; i++) s += (out[i] as number) * (r[i] as number);
       return s;
     });
-  const numeric = finiteDifferences(x, loss, 1e-2);
+  const numeric = finiteDifferences(x, loss, eps);
   const analytic = tf.tidy(() => {
     const rt = tf.tensor(Float32Array.from(r));
     const g = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(f(xi as tf.Tensor4D).reshape([-1]), rt)))(tf.tensor4d(Float32Array.from(x), shape));
@@ -83,8 +87,18 @@ describe.each(['cpu', 'wasm'])('layer ops on %s', (backend) => {
     // Windows over rows/cols {-1..1} and {1..3}: padding never wins, even against negatives (zero padding would give 0).
     expect(Array.from(maxPool3x3s2(x).dataSync())).toEqual([-1, -2, -5, -6]);
     expect(maxPool3x3s2(tf.zeros([1, 7, 9, 2]) as tf.Tensor4D).shape).toEqual([1, 4, 5, 2]);
-    const { analytic, numeric } = checkGradient([1, 5, 6, 2], 1 * 3 * 3 * 2, maxPool3x3s2, 11);
-    expect(relativeError(analytic, numeric)).toBeLessThan(1e-3);
+    for (const [shape, seed] of [[[1, 5, 6, 2], 11], [[2, 6, 7, 3], 12], [[1, 8, 8, 1], 13]] as const) {
+      const out = shape[0] * Math.floor((shape[1] + 1) / 2) * Math.floor((shape[2] + 1) / 2) * shape[3];
+      // Piecewise linear: a small step stays on one piece (no window changes its max).
+      const { analytic, numeric } = checkGradient([...shape], out, maxPool3x3s2, seed, 1e-3, true);
+      expect(relativeError(analytic, numeric), `shape ${shape.join('x')}`).toBeLessThan(1e-3);
+    }
+  });
+
+  it('maxPool3x3s2 routes a tied maximum to the first cell only, as PyTorch', () => {
+    const x = tf.ones([1, 2, 2, 1]) as tf.Tensor4D;
+    const g = tf.grad((xi: tf.Tensor) => tf.sum(maxPool3x3s2(xi as tf.Tensor4D)))(x);
+    expect(Array.from(g.dataSync())).toEqual([1, 0, 0, 0]);
   });
 
   it('globalAvgPool averages over H and W', () => {
