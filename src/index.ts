@@ -31,3 +31,16 @@ export { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT, boostedOutput } from './
 export { ConfusionMatrix, type LabelArray } from './metrics/confusion-matrix.js';
 export { computeMetrics, type SegMetrics, type ClassMetrics } from './metrics/segmentation-metrics.js';
 export { formatMetricsTable, formatMetricsMarkdown, formatPercent } from './metrics/metrics-format.js';
+export {
+  type SafeDtype,
+  type SafeTensor,
+  type SafeTensorData,
+  type SafetensorsFile,
+  type WritableTensor,
+  SAFETENSORS_DTYPES,
+  readSafetensors,
+  parseSafetensors,
+  toFloat32,
+  writeSafetensors,
+  serializeSafetensors,
+} from './engine/safetensors.js';
