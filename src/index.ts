@@ -44,3 +44,64 @@ export {
   writeSafetensors,
   serializeSafetensors,
 } from './engine/safetensors.js';
+export {
+  type LabelImage,
+  type RgbImage,
+  type Sample,
+  type AugmentedSample,
+  type Batch,
+  type LoaderState,
+} from './voc/types.js';
+export { VOC_CLASSES, parseClassNames, readClassNames } from './voc/classes.js';
+export { vocColormap } from './voc/colormap.js';
+export { type Dataset, openDataset, resolveDatasetRoot, parseIdList } from './voc/dataset.js';
+export { readLabelPng, loadLabelPng, decodeLabelPng, writeLabelPng, encodeLabelPng } from './voc/label-png.js';
+export { decodeImage, resizeRgb, writeJpeg } from './voc/image-io.js';
+export { loadSample } from './voc/sample.js';
+export {
+  type Normalization,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  IMAGENET_NORMALIZATION,
+  meanPixel,
+  normalizeImage,
+  normalizeInto,
+  denormalizeImage,
+} from './voc/normalize.js';
+export {
+  type ImageLabelPair,
+  type Transform,
+  TRAIN_SCALES,
+  applyTransforms,
+  randomScale,
+  scalePair,
+  padTo,
+  randomCrop,
+  cropPair,
+  randomHorizontalFlip,
+  flipPair,
+  resizeLabelNearest,
+} from './voc/transforms.js';
+export {
+  type Augmenter,
+  type TrainAugmentOptions,
+  DEFAULT_CROP,
+  trainTransforms,
+  createAugmenter,
+  createTrainAugmenter,
+  createEvalAugmenter,
+} from './voc/augmenter.js';
+export {
+  type TrainLoader,
+  type TrainLoaderOptions,
+  type EvalLoader,
+  type EvalLoaderOptions,
+  type EvalSample,
+  createTrainLoader,
+  createEvalLoader,
+  initialLoaderState,
+} from './voc/batch-loader.js';
+export { type MadeDataset, type SynthDatasetOptions, SYNTH_CLASSES, makeSynthDataset, drawSynthScene } from './voc/synth-dataset.js';
+export { type FashionDatasetOptions, FASHION_CLASSES, DEFAULT_FASHION_SOURCE, makeFashionDataset } from './voc/fashion-dataset.js';
+export { type CheckReport, type CheckProblem, type ClassCount, checkDataset, formatCheckReport } from './voc/dataset-check.js';
+export { type LoaderBenchResult, benchmarkTrainLoader } from './voc/loader-benchmark.js';

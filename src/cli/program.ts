@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerDataCommand } from './data-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerBenchCommand(program);
+  registerDataCommand(program);
   return program;
 }
 

@@ -108,31 +108,30 @@ function unfilter(header: PngHeader, raw: Uint8Array, file: string): LabelImage 
     const src = y * (rowBytes + 1) + 1;
     const dst = y * rowBytes;
     const up = dst - rowBytes;
-    for (let x = 0; x < rowBytes; x++) {
-      const v = raw[src + x] as number;
-      const a = x > 0 ? (rows[dst + x - 1] as number) : 0;
-      const b = y > 0 ? (rows[up + x] as number) : 0;
-      let out: number;
-      switch (filter) {
-        case 0:
-          out = v;
-          break;
-        case 1:
-          out = v + a;
-          break;
-        case 2:
-          out = v + b;
-          break;
-        case 3:
-          out = v + ((a + b) >> 1);
-          break;
-        case 4:
-          out = v + paeth(a, b, y > 0 && x > 0 ? (rows[up + x - 1] as number) : 0);
-          break;
-        default:
-          throw new SegError(`${file}: corrupt PNG (unknown filter type ${filter} in row ${y})`, file);
+    // The filter is per row: switch once per row, not per byte (this is the label hot loop).
+    if (filter === 0 || (filter === 2 && y === 0)) {
+      rows.set(raw.subarray(src, src + rowBytes), dst);
+    } else if (filter === 1) {
+      let a = 0;
+      for (let x = 0; x < rowBytes; x++) a = rows[dst + x] = ((raw[src + x] as number) + a) & 0xff;
+    } else if (filter === 2) {
+      for (let x = 0; x < rowBytes; x++) rows[dst + x] = ((raw[src + x] as number) + (rows[up + x] as number)) & 0xff;
+    } else if (filter === 3) {
+      let a = 0;
+      for (let x = 0; x < rowBytes; x++) {
+        const b = y > 0 ? (rows[up + x] as number) : 0;
+        a = rows[dst + x] = ((raw[src + x] as number) + ((a + b) >> 1)) & 0xff;
       }
-      rows[dst + x] = out & 0xff;
+    } else if (filter === 4) {
+      let a = 0;
+      let c = 0;
+      for (let x = 0; x < rowBytes; x++) {
+        const b = y > 0 ? (rows[up + x] as number) : 0;
+        a = rows[dst + x] = ((raw[src + x] as number) + paeth(a, b, c)) & 0xff;
+        c = b;
+      }
+    } else {
+      throw new SegError(`${file}: corrupt PNG (unknown filter type ${filter} in row ${y})`, file);
     }
   }
   if (bitDepth === 8) return { width, height, data: rows };

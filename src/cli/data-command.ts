@@ -1,0 +1,96 @@
+/** `seg data synth|fashion|check`: make VOC-layout datasets and check any dataset in that layout. */
+import type { Command } from 'commander';
+import { createProgress } from '../progress.js';
+import { checkDataset, formatCheckReport } from '../voc/dataset-check.js';
+import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../voc/fashion-dataset.js';
+import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../voc/synth-dataset.js';
+import { parseIntFlag } from './options.js';
+
+interface MakeFlags {
+  out: string;
+  train: number;
+  val: number;
+  size: number;
+  seed: number;
+  overwrite?: boolean;
+}
+
+interface FashionFlags extends MakeFlags {
+  source: string;
+}
+
+interface CheckFlags {
+  data: string;
+  split: string;
+  json?: boolean;
+}
+
+function progressFor(label: string): (done: number, total: number) => void {
+  let progress: ReturnType<typeof createProgress> | undefined;
+  return (done, total) => {
+    progress ??= createProgress({ total, label, plainEverySeconds: 5 });
+    progress.update(done);
+    if (done === total) progress.finish();
+  };
+}
+
+function summarise(made: MadeDataset): void {
+  const counts = Object.entries(made.splits)
+    .map(([split, ids]) => `${split} ${ids.length}`)
+    .join(', ');
+  process.stdout.write(`wrote ${made.root}: ${counts}; ${made.classNames.length} classes (${made.classNames.join(', ')})\n`);
+}
+
+function addMakeOptions(cmd: Command, defaults: { train: number; val: number; size: number }): Command {
+  return cmd
+    .requiredOption('--out <dir>', 'output folder (new or empty)')
+    .option('--train <n>', 'training images', parseIntFlag('--train', 0), defaults.train)
+    .option('--val <n>', 'validation images', parseIntFlag('--val', 0), defaults.val)
+    .option('--size <px>', 'image side in pixels', parseIntFlag('--size', 16, 4096), defaults.size)
+    .option('--seed <k>', 'random seed (same seed, same files)', parseIntFlag('--seed', 0), 0)
+    .option('--overwrite', 'write into a non-empty --out (same-named files are replaced, nothing is removed)');
+}
+
+export function registerDataCommand(program: Command): void {
+  const data = program.command('data').description('make VOC-layout datasets (synth, fashion) and check datasets');
+
+  addMakeOptions(
+    data
+      .command('synth')
+      .description(
+        `procedural objects (${SYNTH_CLASSES.slice(1).join(', ')}) on textured backgrounds, with a void band along object borders; ` +
+          'JPEG images, palette PNG labels, train/val/trainval lists, classes.txt',
+      ),
+    { train: 200, val: 50, size: 96 },
+  ).action(async (flags: MakeFlags) => {
+    const made = await makeSynthDataset({ ...flags, onProgress: progressFor('synth') });
+    summarise(made);
+  });
+
+  addMakeOptions(
+    data
+      .command('fashion')
+      .description(
+        'scenes of Fashion-MNIST items (scaled, tinted, overlapping) on varied backgrounds, 11 classes; ' +
+          'train scenes use the Fashion-MNIST train split, val scenes its test split',
+      ),
+    { train: 1000, val: 200, size: 128 },
+  )
+    .option('--source <dir>', `folder with the Fashion-MNIST IDX files (from 'apt-get install dataset-fashion-mnist')`, DEFAULT_FASHION_SOURCE)
+    .action(async (flags: FashionFlags) => {
+      const made = await makeFashionDataset({ ...flags, onProgress: progressFor('fashion') });
+      summarise(made);
+    });
+
+  data
+    .command('check')
+    .description('read every sample of a split and report counts and every problem found; exits 1 when there is any problem')
+    .requiredOption('--data <dir>', 'dataset root (VOC2012 folder, or a folder holding VOC2012/ or VOCdevkit/VOC2012/)')
+    .option('--split <name>', 'list name in ImageSets/Segmentation', 'train')
+    .option('--json', 'print {images, classes: [{name, pixels, images}], void_pixels, problems: [{id, file, problem}], ...}')
+    .action(async (flags: CheckFlags) => {
+      const report = await checkDataset(flags.data, flags.split, { onProgress: flags.json === true ? undefined : progressFor('check') });
+      process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
+      if (report.problems.length > 0) process.exitCode = 1;
+    });
+}
