@@ -4,6 +4,7 @@ import { isUserError } from '../errors.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDataCommand } from './data-command.js';
+import { registerInfoCommand } from './info-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerBenchCommand(program);
   registerDataCommand(program);
+  registerInfoCommand(program);
   return program;
 }
 

@@ -1,0 +1,95 @@
+/** `seg info`: parameter count, FLOPs and a per-stage table of a model config, from its spec (no tensors). */
+import type { Command } from 'commander';
+import { parseBackboneName, parseOutputStride, validateWidth, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import { describeModel, type ModelDescription } from '../segmentation/describe-model.js';
+import type { ModelConfig } from '../segmentation/deeplab-spec.js';
+import { describeModelConfig } from '../segmentation/checkpoint-config.js';
+import { parseFloatFlag, parseIntFlag } from './options.js';
+
+interface InfoFlags {
+  backbone: BackboneName;
+  outputStride: OutputStride;
+  classes: number;
+  width: number;
+  multiGrid?: boolean;
+  inputSize: number;
+  json?: boolean;
+}
+
+/** The size `flops_513` refers to: DeepLab's customary evaluation crop. */
+const REFERENCE_SIZE = 513;
+
+function thousands(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function gflops(n: number): string {
+  return (n / 1e9).toFixed(2);
+}
+
+export function formatInfoTable(d: ModelDescription): string {
+  const [h, w] = d.inputSize;
+  const rows = [
+    ['stage', 'stride', 'channels', 'output', 'params', 'GFLOPs'],
+    ...d.stages.map((s) => [s.name, String(s.outputStride), String(s.channels), `${s.height}x${s.width}`, thousands(s.params), gflops(s.flops)]),
+    ['total', '', '', '', thousands(d.params), gflops(d.flops)],
+  ];
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ');
+  return [
+    `DeepLab-v3 ${describeModelConfig(d.config)}`,
+    `parameters: ${thousands(d.params)} trainable (+ ${thousands(d.buffers)} BN running statistics)`,
+    `FLOPs at ${h}x${w}: ${gflops(d.flops)} G (2 x conv multiply-adds; BN, ReLU, pooling, adds and resizing not counted)`,
+    '',
+    line(rows[0] ?? []),
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
+
+export function infoJson(d: ModelDescription, reference: ModelDescription): Record<string, unknown> {
+  return {
+    config: d.config,
+    params: d.params,
+    buffers: d.buffers,
+    flops_513: reference.flops,
+    input_size: d.inputSize,
+    flops: d.flops,
+    stages: d.stages.map((s) => ({
+      name: s.name,
+      output_stride: s.outputStride,
+      channels: s.channels,
+      output_size: [s.height, s.width],
+      params: s.params,
+      flops: s.flops,
+    })),
+  };
+}
+
+export function registerInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 model')
+    .option('--backbone <name>', 'resnet18 | resnet34 | resnet50 | resnet101', (v: string) => parseBackboneName(v), 'resnet50' as BackboneName)
+    .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
+    .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
+    .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)
+    .option('--multi-grid', 'multi-grid (1, 2, 4) dilation in layer4')
+    .option('--input-size <px>', 'image side for the FLOPs and the table', parseIntFlag('--input-size', 1, 16384), REFERENCE_SIZE)
+    .option('--json', 'print JSON (params, flops_513, per-stage figures)')
+    .action((flags: InfoFlags) => {
+      const config: ModelConfig = {
+        backbone: flags.backbone,
+        outputStride: flags.outputStride,
+        width: flags.width,
+        numClasses: flags.classes,
+        multiGrid: flags.multiGrid === true,
+      };
+      const d = describeModel(config, flags.inputSize);
+      if (flags.json === true) {
+        const reference = flags.inputSize === REFERENCE_SIZE ? d : describeModel(config, REFERENCE_SIZE);
+        process.stdout.write(`${JSON.stringify(infoJson(d, reference), null, 2)}\n`);
+      } else {
+        process.stdout.write(`${formatInfoTable(d)}\n`);
+      }
+    });
+}

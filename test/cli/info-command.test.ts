@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += String(chunk);
+    return true;
+  });
+  try {
+    const code = await runCli(['node', 'seg', ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describe('seg info', () => {
+  afterEach(() => {
+    process.exitCode = undefined;
+  });
+
+  it('prints params and flops_513 as JSON, instantly even for resnet101', async () => {
+    const start = Date.now();
+    const { code, out } = await run(['info', '--backbone', 'resnet101', '--output-stride', '8', '--classes', '21', '--json']);
+    expect(Date.now() - start).toBeLessThan(2000);
+    expect(code).toBe(0);
+    const json = JSON.parse(out) as { params: number; flops_513: number; stages: { name: string; output_stride: number }[] };
+    expect(json.params).toBe(58_630_997);
+    expect(json.flops_513).toBeGreaterThan(4.5e11);
+    expect(json.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'aspp', 'decoder', 'upsample']);
+    expect(json.stages[4]?.output_stride).toBe(8);
+  });
+
+  it('prints a per-stage table; flops_513 stays at 513 with another --input-size', async () => {
+    const { code, out } = await run(['info', '--backbone', 'resnet50', '--output-stride', '16', '--classes', '21']);
+    expect(code).toBe(0);
+    expect(out).toContain('parameters: 39,638,869 trainable');
+    expect(out).toMatch(/FLOPs at 513x513: \d+\.\d\d G/);
+    expect(out).toMatch(/layer4\s+16\s+2048\s+33x33/);
+    const a = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--json'])).out) as { flops_513: number; flops: number };
+    const b = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--input-size', '257', '--json'])).out) as { flops_513: number; flops: number };
+    expect(b.flops_513).toBe(a.flops_513);
+    expect(b.flops).toBeLessThan(a.flops / 3);
+  });
+
+  it('refuses bad flags with one error line', async () => {
+    const bad = await run(['info', '--backbone', 'resnet152']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toBe("error: --backbone: got 'resnet152', expected one of resnet18, resnet34, resnet50, resnet101\n");
+    expect((await run(['info', '--output-stride', '32'])).err).toMatch(/--output-stride: got '32', expected one of 8, 16/);
+    expect((await run(['info', '--width', '0'])).code).toBe(1);
+  });
+});
