@@ -70,3 +70,13 @@ export function createProgress(options: ProgressOptions): Progress {
     },
   };
 }
+
+/** A `(done, total)` callback that creates its progress line on first use and finishes it at the end. */
+export function progressCallback(label: string, stream?: ProgressOptions['stream']): (done: number, total: number) => void {
+  let progress: Progress | undefined;
+  return (done, total) => {
+    progress ??= createProgress({ total, label, plainEverySeconds: 5, ...(stream !== undefined ? { stream } : {}) });
+    progress.update(done);
+    if (done === total) progress.finish();
+  };
+}

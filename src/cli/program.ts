@@ -5,6 +5,9 @@ import { PACKAGE_VERSION } from '../version.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDataCommand } from './data-command.js';
 import { registerInfoCommand } from './info-command.js';
+import { registerTrainCommand } from './train-command.js';
+import { registerEvalCommand } from './eval-command.js';
+import { registerPredictCommand } from './predict-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerDataCommand(program);
   registerInfoCommand(program);
+  registerTrainCommand(program);
+  registerEvalCommand(program);
+  registerPredictCommand(program);
   return program;
 }
 

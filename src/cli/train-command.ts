@@ -1,0 +1,55 @@
+/** `seg train`: train (or resume) one run. */
+import type { Command } from 'commander';
+import { openDataset } from '../voc/dataset.js';
+import { train } from '../segmentation/trainer.js';
+import { createProgress } from '../progress.js';
+import { addBackendOption, useBackend } from './options.js';
+import { addTrainingOptions, headTextFromFlags, trainConfigFromFlags, type TrainingFlags } from './train-options.js';
+
+interface TrainFlags extends TrainingFlags {
+  head: string;
+  out?: string;
+  resume?: boolean;
+}
+
+export function registerTrainCommand(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description('train a DeepLab-v3 model with a softmax, egb or linear output head')
+    .option('--head <spec>', "output head: softmax | egb | linear, or a full spec such as 'egb:pow3' or 'egb:exp:alpha=0.3'", 'softmax')
+    .option('--out <dir>', 'run folder (default: checkpoints/<backbone>-<head>-s<seed>)')
+    .option('--resume', 'continue the run in --out from its checkpoint, with the arguments it was started with');
+  addBackendOption(addTrainingOptions(cmd)).action(async (flags: TrainFlags) => {
+    await useBackend(flags.backend);
+    const numClasses = openDataset(flags.data).classNames.length;
+    const head = headTextFromFlags(flags.head, flags, numClasses);
+    const out = flags.out ?? `checkpoints/${flags.backbone}-${head.replace(/[^a-z0-9.=-]+/gi, '_')}-s${flags.seed}`;
+    const config = trainConfigFromFlags(flags, head, out);
+    const progress = createProgress({ total: config.iters, label: 'train' });
+    const controller = new AbortController();
+    const onSigint = (): void => {
+      process.stderr.write('\ninterrupt: saving a checkpoint (Ctrl-C again to quit without saving)\n');
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await train(config, {
+        log: (line) => progress.log(line),
+        onStep: (s) => progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc }),
+        signal: controller.signal,
+        resume: flags.resume === true,
+        commandLine: process.argv.slice(1),
+      });
+      result.model.dispose();
+      if (result.interrupted) {
+        process.exitCode = 130;
+        return;
+      }
+      progress.finish({ loss: result.lastLoss });
+      const miou = result.metrics?.mIoU;
+      process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${miou === null || miou === undefined ? 'n/a' : (miou * 100).toFixed(2) + '%'}\n`);
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+  });
+}

@@ -1,0 +1,106 @@
+/** The training flags, shared by `seg train` and `seg trace`, and their conversion to a TrainConfig. */
+import { type Command, Option } from 'commander';
+import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import { SegError } from '../errors.js';
+import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../segmentation/train-config.js';
+import { parseFloatFlag, parseIntFlag } from './options.js';
+
+export interface TrainingFlags {
+  data: string;
+  boost?: string;
+  egbAlpha?: number;
+  egbBeta?: number;
+  backbone: string;
+  outputStride: string;
+  width: number;
+  multiGrid?: boolean;
+  crop: number;
+  batch: number;
+  iters: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  polyPower: number;
+  split: string;
+  valSplit: string;
+  evalEvery: number;
+  evalLimit: number;
+  saveEvery: number;
+  logEvery: number;
+  seed: number;
+  pretrained?: string;
+  freezeBn?: boolean;
+  backend?: string;
+}
+
+/** Every training flag except --head, --out and --resume (which differ between train and trace). */
+export function addTrainingOptions(cmd: Command): Command {
+  const d = DEFAULT_TRAIN_CONFIG;
+  return cmd
+    .requiredOption('--data <dir>', 'dataset root in VOC layout (e.g. made by `seg data synth`)')
+    .addOption(new Option('--boost <kind>', 'egb boost function').choices([...BOOST_KINDS]))
+    .option('--egb-alpha <a>', 'egb: y = alpha * boost(z) + beta (default exp 1/K, pow3 0.001)', parseFloatFlag('--egb-alpha', 0))
+    .option('--egb-beta <b>', 'egb: beta (default 0)', parseFloatFlag('--egb-beta'))
+    .addOption(new Option('--backbone <name>', 'ResNet backbone').choices([...BACKBONE_NAMES]).default(d.backbone))
+    .addOption(new Option('--output-stride <n>', 'backbone output stride').choices(['8', '16']).default(String(d.outputStride)))
+    .option('--width <w>', 'channel width multiplier (small experiments on CPU)', parseFloatFlag('--width', 0.01, 4), d.width)
+    .option('--multi-grid', 'multi-grid (1,2,4) dilations in layer4')
+    .option('--crop <px>', 'square training crop', parseIntFlag('--crop', 8), d.crop)
+    .option('--batch <n>', 'images per batch', parseIntFlag('--batch', 1), d.batch)
+    .option('--iters <n>', 'training iterations', parseIntFlag('--iters', 1), d.iters)
+    .option('--lr <lr>', 'base learning rate (poly schedule)', parseFloatFlag('--lr', 0), d.lr)
+    .option('--momentum <m>', 'SGD momentum', parseFloatFlag('--momentum', 0, 1), d.momentum)
+    .option('--weight-decay <wd>', 'L2 weight decay', parseFloatFlag('--weight-decay', 0), d.weightDecay)
+    .option('--poly-power <p>', 'poly learning-rate power', parseFloatFlag('--poly-power', 0), d.polyPower)
+    .option('--split <name>', 'training split (ImageSets/Segmentation/<name>.txt)', d.split)
+    .option('--val-split <name>', 'validation split', d.valSplit)
+    .option('--eval-every <n>', 'evaluate val mIoU every N iterations (0: only at the end)', parseIntFlag('--eval-every', 0), d.evalEvery)
+    .option('--eval-limit <n>', 'evaluate on the first N val images only (0: all)', parseIntFlag('--eval-limit', 0), d.evalLimit)
+    .option('--save-every <n>', 'checkpoint every N iterations (0: only at the end)', parseIntFlag('--save-every', 0), d.saveEvery)
+    .option('--log-every <n>', 'trace row every N iterations', parseIntFlag('--log-every', 1), d.logEvery)
+    .option('--seed <k>', 'seed of every random choice (init, data order, augmentation)', parseIntFlag('--seed', 0, 2 ** 32 - 1), d.seed)
+    .option('--pretrained <file>', 'ImageNet ResNet weights (.safetensors, torchvision names) for the backbone')
+    .option('--freeze-bn', 'keep batch-norm running statistics in training (small batches)');
+}
+
+/** The head spec text from --head plus the egb flags (which only apply to egb). */
+export function headTextFromFlags(head: string, flags: Pick<TrainingFlags, 'boost' | 'egbAlpha' | 'egbBeta'>, numClasses: number): string {
+  const egbFlags = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
+  if (!egbFlags) return head;
+  if (head !== 'egb') {
+    throw new SegError(`--boost/--egb-alpha/--egb-beta apply to --head egb only (got --head ${head}); or write the parameters into the head, e.g. egb:pow3:alpha=0.01`, '--head');
+  }
+  const params: { alpha?: number; beta?: number } = {};
+  if (flags.egbAlpha !== undefined) params.alpha = flags.egbAlpha;
+  if (flags.egbBeta !== undefined) params.beta = flags.egbBeta;
+  return formatHeadSpec(egbHeadSpec(numClasses, (flags.boost ?? 'exp') as BoostKind, params, '--head'));
+}
+
+export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: string): TrainConfig {
+  return {
+    data: flags.data,
+    split: flags.split,
+    valSplit: flags.valSplit,
+    head,
+    backbone: flags.backbone as BackboneName,
+    outputStride: Number(flags.outputStride) as OutputStride,
+    width: flags.width,
+    multiGrid: flags.multiGrid === true,
+    crop: flags.crop,
+    batch: flags.batch,
+    iters: flags.iters,
+    lr: flags.lr,
+    momentum: flags.momentum,
+    weightDecay: flags.weightDecay,
+    polyPower: flags.polyPower,
+    evalEvery: flags.evalEvery,
+    evalLimit: flags.evalLimit,
+    saveEvery: flags.saveEvery,
+    logEvery: flags.logEvery,
+    out,
+    seed: flags.seed,
+    ...(flags.pretrained !== undefined ? { pretrained: flags.pretrained } : {}),
+    freezeBn: flags.freezeBn === true,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The checkpoint of a training run: `<run>/checkpoint/` (config.json, model.safetensors,
+ * optimizer.safetensors with the momentum buffers, state.json with the resume state), next
+ * to `<run>/trace.jsonl`. A separate sub-folder because checkpoint saves swap whole
+ * directories atomically, and the trace must stay where it is.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SegError } from '../errors.js';
+import type { HeadSpec } from '../heads/head-spec.js';
+import type { SegMetrics } from '../metrics/segmentation-metrics.js';
+import type { RngState } from '../random.js';
+import { tf } from '../engine/tf.js';
+import type { LoaderState } from '../voc/types.js';
+import type { Normalization } from '../voc/normalize.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { SegmentationModel } from './model.js';
+import type { TrainConfig } from './train-config.js';
+
+export const RUN_CHECKPOINT_DIR = 'checkpoint';
+
+/** What resuming needs besides weights and momentum. */
+export interface RunState {
+  iteration: number;
+  /** Training wall time so far (evaluation excluded), seconds. */
+  wallSeconds: number;
+  /** The data loader's position; undefined before the first save. */
+  loader: LoaderState | undefined;
+  dropoutRng: RngState;
+  /** Training split size when the run started. */
+  samples: number;
+}
+
+export interface RunCheckpoint {
+  model: SegmentationModel;
+  headSpec: HeadSpec;
+  classNames: readonly string[];
+  normalization: Normalization;
+  trainConfig: TrainConfig;
+  state: RunState;
+  momentum: ReadonlyMap<string, tf.Tensor>;
+  metrics?: SegMetrics;
+  commandLine: readonly string[];
+}
+
+export function runCheckpointDir(run: string): string {
+  return join(run, RUN_CHECKPOINT_DIR);
+}
+
+/** The checkpoint directory for a path that is a run folder or a checkpoint itself. */
+export function resolveModelDir(path: string): string {
+  if (existsSync(join(path, 'config.json'))) return path;
+  const inner = runCheckpointDir(path);
+  if (existsSync(join(inner, 'config.json')) || existsSync(join(`${inner}.previous`, 'config.json'))) return inner;
+  return path;
+}
+
+export function runCheckpointExists(run: string): boolean {
+  const dir = runCheckpointDir(run);
+  return existsSync(join(dir, 'config.json')) || existsSync(join(`${dir}.previous`, 'config.json'));
+}
+
+export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<void> {
+  saveCheckpoint(runCheckpointDir(run), {
+    model: c.model,
+    head: c.headSpec,
+    classNames: c.classNames,
+    normalization: { mean: [...c.normalization.mean] as [number, number, number], std: [...c.normalization.std] as [number, number, number] },
+    iteration: c.state.iteration,
+    trainingArgs: { ...c.trainConfig },
+    metrics: c.metrics === undefined ? null : { ...c.metrics },
+    commandLine: ['seg', ...c.commandLine.slice(1)],
+    optimizerState: c.momentum,
+    trainingState: c.state,
+  });
+  return Promise.resolve();
+}
+
+export interface LoadedRun {
+  model: SegmentationModel;
+  headSpec: HeadSpec;
+  trainConfig: TrainConfig;
+  state: RunState;
+  momentum: Map<string, Float32Array>;
+}
+
+function isRunState(v: unknown): v is RunState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return typeof s['iteration'] === 'number' && typeof s['wallSeconds'] === 'number' && Array.isArray(s['dropoutRng']);
+}
+
+/** Load a run's checkpoint for resuming; the dataset's classes must be the run's. */
+export async function loadRunCheckpoint(run: string, classNames: readonly string[]): Promise<LoadedRun> {
+  const loaded = loadCheckpoint(runCheckpointDir(run));
+  const file = join(loaded.dir, 'state.json');
+  try {
+    if (loaded.config.classNames.join('\n') !== classNames.join('\n')) {
+      throw new SegError(
+        `--resume ${run}: the run was trained on classes [${loaded.config.classNames.join(', ')}], --data has [${classNames.join(', ')}]; resume with the run's dataset`,
+        '--data',
+      );
+    }
+    if (!isRunState(loaded.trainingState)) throw new SegError(`${file}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, file);
+    const momentum = new Map<string, Float32Array>();
+    for (const [name, t] of loaded.optimizerState ?? new Map<string, tf.Tensor>()) {
+      momentum.set(name, t.dataSync() as Float32Array);
+    }
+    const trainConfig = loaded.config.training as unknown as TrainConfig;
+    return { model: loaded.model, headSpec: loaded.headSpec, trainConfig, state: loaded.trainingState, momentum };
+  } catch (err) {
+    loaded.model.dispose();
+    throw err;
+  } finally {
+    if (loaded.optimizerState !== undefined) tf.dispose([...loaded.optimizerState.values()]);
+  }
+}

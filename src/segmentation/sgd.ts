@@ -1,0 +1,56 @@
+/**
+ * SGD with momentum and weight decay, PyTorch semantics (as DeepLab / mmsegmentation train):
+ *   g = grad + weightDecay * w;  v = momentum * v + g;  w = w - lr * v
+ * Written out rather than tf.train.momentum so its state (one velocity per parameter,
+ * keyed by name) is explicit, checkpointable and restorable bit-exactly.
+ */
+import { tf } from '../engine/tf.js';
+
+export interface SgdOptions {
+  momentum: number;
+  weightDecay: number;
+}
+
+export class MomentumSgd {
+  readonly velocity = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    readonly options: SgdOptions,
+  ) {
+    for (const [name, p] of params) this.velocity.set(name, tf.variable(tf.zerosLike(p), false, `${name}.momentum_buffer`));
+  }
+
+  /** Apply one update with learning rate `lr`; `grads` are keyed by parameter name. */
+  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+    const { momentum, weightDecay } = this.options;
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const grad = grads.get(name);
+        if (grad === undefined) continue;
+        const v = this.velocity.get(name) as tf.Variable;
+        const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, weightDecay)) : grad;
+        v.assign(tf.add(tf.mul(v, momentum), g));
+        p.assign(tf.sub(p, tf.mul(v, lr)));
+      }
+    });
+  }
+
+  /** Replace the velocities (resume); names and shapes must match. */
+  load(state: Map<string, Float32Array>): void {
+    for (const [name, v] of this.velocity) {
+      const values = state.get(name);
+      if (values === undefined) continue;
+      v.assign(tf.tensor(values, v.shape));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.velocity.values()) v.dispose();
+  }
+}
+
+/** Poly learning rate: lr * (1 - it / iters)^power, as DeepLab. */
+export function polyLearningRate(base: number, iteration: number, iterations: number, power: number): number {
+  return base * Math.pow(Math.max(0, 1 - iteration / iterations), power);
+}
