@@ -105,3 +105,49 @@ export { type MadeDataset, type SynthDatasetOptions, SYNTH_CLASSES, makeSynthDat
 export { type FashionDatasetOptions, FASHION_CLASSES, DEFAULT_FASHION_SOURCE, makeFashionDataset } from './voc/fashion-dataset.js';
 export { type CheckReport, type CheckProblem, type ClassCount, checkDataset, formatCheckReport } from './voc/dataset-check.js';
 export { type LoaderBenchResult, benchmarkTrainLoader } from './voc/loader-benchmark.js';
+export {
+  type LayerSpec,
+  type ConvSpec,
+  type BatchNormSpec,
+  type SequentialSpec,
+  type ResidualSpec,
+  type ConcatSpec,
+  type ResizeSpec,
+  type WeightSpec,
+  leaves,
+  layerWeights,
+  weightSpecs,
+  batchNormLayers,
+} from './backbones/layer-spec.js';
+export {
+  type BackboneName,
+  type OutputStride,
+  type BackboneOptions,
+  type BackboneSpec,
+  BACKBONE_NAMES,
+  OUTPUT_STRIDES,
+  MULTI_GRID,
+  parseBackboneName,
+  parseOutputStride,
+  validateWidth,
+  scaledChannels,
+  resnetSpec,
+} from './backbones/resnet.js';
+export { type ForwardOptions, type LayerWeights, runLayers } from './backbones/layer-forward.js';
+export { type LayerCost, type StageCost, layerCost } from './backbones/layer-cost.js';
+export { type ModelConfig, type DeeplabSpec, asppRates, validateModelConfig, deeplabSpec } from './segmentation/deeplab-spec.js';
+export { type SegmentationModel, createModel, createModelWithWeights } from './segmentation/model.js';
+export { type ModelDescription, describeModel } from './segmentation/describe-model.js';
+export { type PredictOptions, predictMask, predictScores, forwardPadded } from './segmentation/inference.js';
+export { type CheckpointConfig, describeModelConfig, validateCheckpointConfig } from './segmentation/checkpoint-config.js';
+export {
+  type SaveCheckpointOptions,
+  type LoadedCheckpoint,
+  type LoadCheckpointOptions,
+  saveCheckpoint,
+  loadCheckpoint,
+  loadCheckpointInto,
+  readCheckpointConfig,
+  modelStateDict,
+} from './segmentation/checkpoint.js';
+export { type PretrainedImportReport, type PretrainedImportOptions, importPretrainedBackbone } from './segmentation/pretrained-import.js';

@@ -6,17 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { SegError } from '../errors.js';
+import type { Normalization } from '../voc/normalize.js';
 import { type ModelConfig, validateModelConfig } from './deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
-
-export interface Normalization {
-  /** Per-channel RGB mean subtracted from pixels scaled to [0, 1]. */
-  mean: [number, number, number];
-  /** Per-channel RGB standard deviation the centred pixels are divided by. */
-  std: [number, number, number];
-}
 
 export interface CheckpointConfig {
   format: typeof CHECKPOINT_FORMAT;

@@ -24,6 +24,7 @@ import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type Wri
 import { SegError } from '../errors.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../version.js';
+import type { Normalization } from '../voc/normalize.js';
 import { batchNormLayers, weightSpecs } from '../backbones/layer-spec.js';
 import type { ModelConfig } from './deeplab-spec.js';
 import { createModelWithWeights, type SegmentationModel } from './model.js';
@@ -31,7 +32,6 @@ import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
   type CheckpointConfig,
-  type Normalization,
   checkModelMatches,
   readJsonFile,
   validateCheckpointConfig,
