@@ -74,17 +74,23 @@ export async function checkDataset(root: string | Dataset, split = 'train', opti
     void_pixels: 0,
     problems: [],
   };
+  const listPath = dataset.listFile(split) ?? join(dataset.root, LIST_DIR, `${split}.txt`);
+  if (dataset.listFile(split) === undefined) {
+    const have = dataset.splits();
+    report.problems.push({ id: null, file: listPath, problem: `split list not found (lists here: ${have.length > 0 ? have.join(', ') : 'none'})` });
+    return report;
+  }
   let ids: string[];
   try {
     ids = dataset.listSplit(split);
   } catch (err) {
-    report.problems.push(problemOf(err, null, join(dataset.root, LIST_DIR, `${split}.txt`)));
+    report.problems.push(problemOf(err, null, listPath));
     return report;
   }
   report.listed = ids.length;
   const seen = new Set<string>();
   for (const id of ids) {
-    if (seen.has(id)) report.problems.push({ id, file: join(dataset.root, LIST_DIR, `${split}.txt`), problem: `id '${id}' is listed more than once` });
+    if (seen.has(id)) report.problems.push({ id, file: listPath, problem: `id '${id}' is listed more than once` });
     seen.add(id);
   }
   const unique = [...seen];

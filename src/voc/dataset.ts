@@ -16,6 +16,8 @@ export interface Dataset {
   listSplit(split: string): string[];
   /** The split names available (list files in ImageSets/Segmentation). */
   splits(): string[];
+  /** The list file of `split` (for `trainaug` also `train_aug.txt`); undefined when there is none. */
+  listFile(split: string): string | undefined;
   /** Path of `<id>`'s image (`JPEGImages/<id>.jpg`; `.jpeg`/`.png` when only those exist). */
   imagePath(id: string): string;
   /** Path of `<id>`'s label: SegmentationClass if that file exists, else SegmentationClassAug. */
@@ -75,6 +77,7 @@ export function openDataset(root: string): Dataset {
       : [];
 
   const listFile = (split: string): string | undefined => {
+    if (split === '' || split.includes('/') || split.includes('\\')) return undefined;
     const names = split === 'trainaug' ? ['trainaug', 'train_aug'] : [split];
     return names.map((n) => join(listDir, `${n}.txt`)).find((f) => existsSync(f));
   };
@@ -83,6 +86,7 @@ export function openDataset(root: string): Dataset {
     root: dir,
     classNames,
     splits,
+    listFile,
     listSplit(split: string): string[] {
       if (split === '' || split.includes('/') || split.includes('\\')) throw expectedOneOf('--split', split, splits());
       const file = listFile(split);
