@@ -186,7 +186,11 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const partial = `${target}.partial-${process.pid}`;
   const previous = `${target}.previous`;
-  fs.rmSync(partial, { recursive: true, force: true });
+  // Leftovers of saves that crashed while writing (one writer per checkpoint is assumed).
+  const stalePrefix = `${path.basename(target)}.partial-`;
+  for (const entry of fs.readdirSync(path.dirname(target))) {
+    if (entry.startsWith(stalePrefix)) fs.rmSync(path.join(path.dirname(target), entry), { recursive: true, force: true });
+  }
   fs.mkdirSync(partial);
   try {
     const metadata = { format: 'pt', producer: `seg ${PACKAGE_VERSION}`, layout: 'OIHW' };
@@ -259,7 +263,12 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   const configFile = path.join(actual, 'config.json');
   const config = validateCheckpointConfig(readJsonFile(configFile), configFile);
   if (options.expect !== undefined) checkModelMatches(config.model, options.expect, dir);
-  const headSpec = parseHeadSpec(config.head, config.model.numClasses);
+  let headSpec: HeadSpec;
+  try {
+    headSpec = parseHeadSpec(config.head, config.model.numClasses);
+  } catch (err) {
+    throw new SegError(`${configFile}: bad "head": ${err instanceof Error ? err.message : String(err)}`, configFile);
+  }
   const modelFile = path.join(actual, 'model.safetensors');
   const { tensors } = readSafetensors(modelFile);
   const model = createModelWithWeights(config.model, (w) => fromStateDict(modelFile, tensors, w.name, w.shape));

@@ -152,6 +152,10 @@ describe('checkpoints', () => {
     expect(() => saveCheckpoint(dir, { ...base, iteration: 3, optimizerState: bad })).toThrow(/dtype bool/);
     expect(readCheckpointConfig(dir).iteration).toBe(2);
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('replace'))).toEqual(['replace']);
+    // A save that crashed while writing left a partial directory: the next save removes it.
+    fs.mkdirSync(`${dir}.partial-99999`);
+    saveCheckpoint(dir, { ...base, iteration: 2 });
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('replace'))).toEqual(['replace']);
     // A save interrupted between the two renames: the previous checkpoint is found.
     fs.renameSync(dir, `${dir}.previous`);
     expect(loadCheckpoint(dir).config.iteration).toBe(2);
