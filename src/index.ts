@@ -77,6 +77,7 @@ export {
   scalePair,
   padTo,
   randomCrop,
+  randomScaleCrop,
   cropPair,
   randomHorizontalFlip,
   flipPair,

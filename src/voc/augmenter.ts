@@ -1,10 +1,10 @@
 /**
  * The augmenters: a list of transforms, then normalisation. Train: random scale, pad to the
- * crop, random crop, random flip. Eval: the whole image, label untouched.
+ * crop (mean pixel, 255), random crop, random flip. Eval: the whole image, label untouched.
  */
 import type { Rng } from '../random.js';
 import { IMAGENET_NORMALIZATION, meanPixel, normalizeImage, type Normalization } from './normalize.js';
-import { applyTransforms, padTo, randomCrop, randomHorizontalFlip, randomScale, TRAIN_SCALES, type Transform } from './transforms.js';
+import { applyTransforms, randomHorizontalFlip, randomScaleCrop, TRAIN_SCALES, type Transform } from './transforms.js';
 import type { AugmentedSample, Sample } from './types.js';
 
 export type Augmenter = (sample: Sample, rng: Rng) => Promise<AugmentedSample>;
@@ -25,10 +25,9 @@ export const DEFAULT_CROP = 513;
 export function trainTransforms(options: TrainAugmentOptions = {}): Transform[] {
   const crop = options.crop ?? DEFAULT_CROP;
   if (!Number.isInteger(crop) || crop < 1) throw new Error(`trainTransforms: crop must be a positive integer, got ${crop}`);
+  // randomScaleCrop = [randomScale, padTo (mean pixel, 255), randomCrop] fused: same draws, same result, less work.
   return [
-    randomScale(options.scales ?? TRAIN_SCALES),
-    padTo(crop, meanPixel(options.normalization ?? IMAGENET_NORMALIZATION)),
-    randomCrop(crop),
+    randomScaleCrop(crop, meanPixel(options.normalization ?? IMAGENET_NORMALIZATION), options.scales ?? TRAIN_SCALES),
     randomHorizontalFlip(options.flipProbability ?? 0.5),
   ];
 }

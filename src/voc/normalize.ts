@@ -24,14 +24,6 @@ export function meanPixel(norm: Normalization = IMAGENET_NORMALIZATION): [number
   return [Math.round(norm.mean[0] * 255), Math.round(norm.mean[1] * 255), Math.round(norm.mean[2] * 255)];
 }
 
-function lookupTable(norm: Normalization): Float32Array {
-  const lut = new Float32Array(3 * 256);
-  for (let c = 0; c < 3; c++) {
-    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - (norm.mean[c] as number)) / (norm.std[c] as number);
-  }
-  return lut;
-}
-
 /** Normalise HxWx3 RGB bytes into `out` (HxWx3 float32) at `offset`; returns `out`. */
 export function normalizeInto(
   image: Uint8Array,
@@ -39,11 +31,19 @@ export function normalizeInto(
   offset = 0,
   norm: Normalization = IMAGENET_NORMALIZATION,
 ): Float32Array {
-  const lut = lookupTable(norm);
-  for (let i = 0; i < image.length; i += 3) {
-    out[offset + i] = lut[image[i] as number] as number;
-    out[offset + i + 1] = lut[256 + (image[i + 1] as number)] as number;
-    out[offset + i + 2] = lut[512 + (image[i + 2] as number)] as number;
+  // v * scale + bias per channel, with scale = 1 / (255 std) and bias = -mean / std.
+  const s0 = 1 / (255 * norm.std[0]);
+  const s1 = 1 / (255 * norm.std[1]);
+  const s2 = 1 / (255 * norm.std[2]);
+  const b0 = -norm.mean[0] / norm.std[0];
+  const b1 = -norm.mean[1] / norm.std[1];
+  const b2 = -norm.mean[2] / norm.std[2];
+  const n = image.length;
+  for (let i = 0; i < n; i += 3) {
+    const o = offset + i;
+    out[o] = (image[i] as number) * s0 + b0;
+    out[o + 1] = (image[i + 1] as number) * s1 + b1;
+    out[o + 2] = (image[i + 2] as number) * s2 + b2;
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * augmentation depends only on its own generator.
  */
 import type { Rng } from '../random.js';
-import { resizeRgb } from './image-io.js';
+import { resizeRgb, resizeRgbRegion, type Region } from './image-io.js';
 import { VOID_LABEL } from './types.js';
 
 /** An image (HxWx3 RGB bytes) and its label (HxW indices) of the same size. */
@@ -31,14 +31,26 @@ export async function applyTransforms(transforms: readonly Transform[], pair: Im
 
 /** Nearest-neighbour resize of an HxW label (pixel centres aligned: src = floor((x + 0.5) * w / nw)). */
 export function resizeLabelNearest(label: Uint8Array, width: number, height: number, newWidth: number, newHeight: number): Uint8Array {
-  const out = new Uint8Array(newWidth * newHeight);
-  const xs = new Int32Array(newWidth);
-  for (let x = 0; x < newWidth; x++) xs[x] = Math.min(width - 1, Math.floor(((x + 0.5) * width) / newWidth));
-  for (let y = 0; y < newHeight; y++) {
-    const sy = Math.min(height - 1, Math.floor(((y + 0.5) * height) / newHeight));
+  return resizeLabelNearestRegion(label, width, height, newWidth, newHeight, { left: 0, top: 0, width: newWidth, height: newHeight });
+}
+
+/** The `region` of the label resized (nearest) to `newWidth`x`newHeight`, computing only that region. */
+export function resizeLabelNearestRegion(
+  label: Uint8Array,
+  width: number,
+  height: number,
+  newWidth: number,
+  newHeight: number,
+  region: Region,
+): Uint8Array {
+  const out = new Uint8Array(region.width * region.height);
+  const xs = new Int32Array(region.width);
+  for (let x = 0; x < region.width; x++) xs[x] = Math.min(width - 1, Math.floor(((region.left + x + 0.5) * width) / newWidth));
+  for (let y = 0; y < region.height; y++) {
+    const sy = Math.min(height - 1, Math.floor(((region.top + y + 0.5) * height) / newHeight));
     const src = sy * width;
-    const dst = y * newWidth;
-    for (let x = 0; x < newWidth; x++) out[dst + x] = label[src + (xs[x] as number)] as number;
+    const dst = y * region.width;
+    for (let x = 0; x < region.width; x++) out[dst + x] = label[src + (xs[x] as number)] as number;
   }
   return out;
 }
@@ -67,19 +79,30 @@ export function padTo(size: number, fill: readonly [number, number, number], lab
     const width = Math.max(size, pair.width);
     const height = Math.max(size, pair.height);
     if (width === pair.width && height === pair.height) return pair;
-    const image = new Uint8Array(width * height * 3);
-    for (let i = 0; i < width * height; i++) {
-      image[i * 3] = fill[0];
-      image[i * 3 + 1] = fill[1];
-      image[i * 3 + 2] = fill[2];
-    }
-    const label = new Uint8Array(width * height).fill(labelFill);
-    for (let y = 0; y < pair.height; y++) {
+    return placeOnCanvas(pair, width, height, fill, labelFill);
+  };
+}
+
+/** `pair` at the top left of a `width`x`height` canvas of `fill` (image) and `labelFill` (label). */
+function placeOnCanvas(pair: ImageLabelPair, width: number, height: number, fill: readonly [number, number, number], labelFill: number): ImageLabelPair {
+  const image = new Uint8Array(width * height * 3);
+  const label = new Uint8Array(width * height);
+  const fillRow = new Uint8Array(width * 3);
+  for (let x = 0; x < width; x++) fillRow.set(fill, x * 3);
+  for (let y = 0; y < height; y++) {
+    if (y < pair.height) {
       image.set(pair.image.subarray(y * pair.width * 3, (y + 1) * pair.width * 3), y * width * 3);
       label.set(pair.label.subarray(y * pair.width, (y + 1) * pair.width), y * width);
+      if (pair.width < width) {
+        image.set(fillRow.subarray(0, (width - pair.width) * 3), (y * width + pair.width) * 3);
+        label.fill(labelFill, y * width + pair.width, (y + 1) * width);
+      }
+    } else {
+      image.set(fillRow, y * width * 3);
+      label.fill(labelFill, y * width, (y + 1) * width);
     }
-    return { width, height, image, label };
-  };
+  }
+  return { width, height, image, label };
 }
 
 /** Crop the window of `width`x`height` at (`left`, `top`), which must lie inside the pair. */
@@ -110,20 +133,46 @@ export function randomCrop(size: number): Transform {
   };
 }
 
+/**
+ * randomScale, padTo and randomCrop in one step, with the same random draws and the same
+ * result (up to rounding of the bilinear image): only the window that survives the crop
+ * is resized, which makes large scales about 3x cheaper. The default training pipeline.
+ */
+export function randomScaleCrop(
+  size: number,
+  fill: readonly [number, number, number],
+  scales: readonly number[] = TRAIN_SCALES,
+  labelFill = VOID_LABEL,
+): Transform {
+  if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new Error(`randomScaleCrop: scales must be positive, got [${scales.join(', ')}]`);
+  return async (pair, rng) => {
+    const scale = scales[rng.int(scales.length)] as number;
+    const width = Math.max(1, Math.round(pair.width * scale));
+    const height = Math.max(1, Math.round(pair.height * scale));
+    const top = rng.int(Math.max(size, height) - size + 1);
+    const left = rng.int(Math.max(size, width) - size + 1);
+    // The crop window in the scaled image; it starts inside it (left < width, top < height) and the rest is padding.
+    const region: Region = { left, top, width: Math.min(size, width - left), height: Math.min(size, height - top) };
+    const image = await resizeRgbRegion({ width: pair.width, height: pair.height, data: pair.image }, width, height, region);
+    const label = resizeLabelNearestRegion(pair.label, pair.width, pair.height, width, height, region);
+    const window: ImageLabelPair = { width: region.width, height: region.height, image: image.data, label };
+    return region.width === size && region.height === size ? window : placeOnCanvas(window, size, size, fill, labelFill);
+  };
+}
+
 /** Mirror a pair left-right. */
 export function flipPair(pair: ImageLabelPair): ImageLabelPair {
   const { width, height } = pair;
   const image = new Uint8Array(pair.image.length);
-  const label = new Uint8Array(pair.label.length);
+  const label = Uint8Array.from(pair.label);
   for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const src = row + x;
-      const dst = row + width - 1 - x;
-      label[dst] = pair.label[src] as number;
-      image[dst * 3] = pair.image[src * 3] as number;
-      image[dst * 3 + 1] = pair.image[src * 3 + 1] as number;
-      image[dst * 3 + 2] = pair.image[src * 3 + 2] as number;
+    label.subarray(y * width, (y + 1) * width).reverse();
+    const row = y * width * 3;
+    const last = row + (width - 1) * 3;
+    for (let x = 0; x < width * 3; x += 3) {
+      image[last - x] = pair.image[row + x] as number;
+      image[last - x + 1] = pair.image[row + x + 1] as number;
+      image[last - x + 2] = pair.image[row + x + 2] as number;
     }
   }
   return { width, height, image, label };

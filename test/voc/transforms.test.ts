@@ -9,6 +9,8 @@ import {
   padTo,
   randomCrop,
   randomHorizontalFlip,
+  randomScale,
+  randomScaleCrop,
   resizeLabelNearest,
   scalePair,
   TRAIN_SCALES,
@@ -127,6 +129,26 @@ describe('random transforms', () => {
     for (let i = 0; i < 400; i++) if ((await flip(p, rng)) !== p) flipped++;
     expect(flipped).toBeGreaterThan(160);
     expect(flipped).toBeLessThan(240);
+  });
+});
+
+describe('randomScaleCrop', () => {
+  it('equals randomScale + padTo + randomCrop with the same draws (labels exactly, images to rounding)', async () => {
+    const fill = meanPixel();
+    for (const [w, h, crop] of [[40, 30, 24], [40, 30, 64], [21, 33, 30]] as const) {
+      const p = pair(w, h);
+      const fused = randomScaleCrop(crop, fill);
+      const steps = [randomScale(), padTo(crop, fill), randomCrop(crop)];
+      for (let seed = 0; seed < 25; seed++) {
+        const a = await fused(p, new Rng(seed));
+        const b = await applyTransforms(steps, p, new Rng(seed));
+        expect([a.width, a.height]).toEqual([crop, crop]);
+        expect(Buffer.from(a.label).equals(Buffer.from(b.label)), `${w}x${h} crop ${crop} seed ${seed}`).toBe(true);
+        let diff = 0;
+        for (let i = 0; i < a.image.length; i++) diff = Math.max(diff, Math.abs((a.image[i] as number) - (b.image[i] as number)));
+        expect(diff).toBeLessThanOrEqual(2);
+      }
+    }
   });
 });
 
