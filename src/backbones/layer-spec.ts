@@ -19,6 +19,12 @@ export interface ConvSpec {
   dilation: number;
   /** Adds `${name}.bias`. */
   bias: boolean;
+  /**
+   * Normal init with this std instead of Kaiming: the final classifier uses 0.01, as
+   * mmsegmentation's decode heads, so initial logits are near 0 and every head starts from
+   * the same gradient (exp boost with alpha = 1/K equals the uniform softmax at z = 0).
+   */
+  initStd?: number;
 }
 
 /** Batch norm: params `${name}.weight|bias`, buffers `${name}.running_mean|running_var`. */

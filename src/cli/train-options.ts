@@ -77,12 +77,12 @@ export function headTextFromFlags(head: string, flags: Pick<TrainingFlags, 'boos
   return formatHeadSpec(egbHeadSpec(numClasses, (flags.boost ?? 'exp') as BoostKind, params, '--head'));
 }
 
-export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: string): TrainConfig {
+/** Every training argument but the per-run ones (head, seed, out): what `seg trace` shares across runs. */
+export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
   return {
     data: flags.data,
     split: flags.split,
     valSplit: flags.valSplit,
-    head,
     backbone: flags.backbone as BackboneName,
     outputStride: Number(flags.outputStride) as OutputStride,
     width: flags.width,
@@ -98,9 +98,11 @@ export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: st
     evalLimit: flags.evalLimit,
     saveEvery: flags.saveEvery,
     logEvery: flags.logEvery,
-    out,
-    seed: flags.seed,
     ...(flags.pretrained !== undefined ? { pretrained: flags.pretrained } : {}),
     freezeBn: flags.freezeBn === true,
   };
+}
+
+export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: string): TrainConfig {
+  return { ...sharedTrainConfigFromFlags(flags), head, seed: flags.seed, out };
 }

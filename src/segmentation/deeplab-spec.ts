@@ -27,6 +27,9 @@ import {
   validateWidth,
 } from '../backbones/resnet.js';
 
+/** Std of the final classifier's normal init (mmsegmentation's decode-head default). */
+export const CLASSIFIER_INIT_STD = 0.01;
+
 export interface ModelConfig {
   backbone: BackboneName;
   outputStride: OutputStride;
@@ -114,7 +117,7 @@ export function deeplabSpec(config: ModelConfig): DeeplabSpec {
     kind: 'sequential',
     name: 'classifier',
     stage: 'decoder',
-    layers: [conv('classifier.1', ch, ch, 3), bn('classifier.2', ch), relu, conv('classifier.4', ch, c.numClasses, 1, 1, true)],
+    layers: [conv('classifier.1', ch, ch, 3), bn('classifier.2', ch), relu, { ...conv('classifier.4', ch, c.numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD }],
   };
   const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
   return {

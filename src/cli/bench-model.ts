@@ -1,0 +1,65 @@
+/** `seg bench train|infer`: step time, images/s, effective GFLOP/s and peak RSS of a DeepLab model. */
+import { type Command, Option } from 'commander';
+import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import { progressCallback } from '../progress.js';
+import { benchmarkModel } from '../segmentation/model-benchmark.js';
+import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
+
+interface BenchModelFlags {
+  backbone: string;
+  outputStride: string;
+  width: number;
+  size: number;
+  batch: number;
+  steps: number;
+  classes: number;
+  head: string;
+  json?: boolean;
+  backend?: string;
+}
+
+function register(bench: Command, mode: 'train' | 'infer'): void {
+  const cmd = bench
+    .command(mode)
+    .description(mode === 'train' ? 'time training steps (forward, head, backward, SGD) on random data' : 'time inference forward passes on random data')
+    .addOption(new Option('--backbone <name>', 'ResNet backbone').choices([...BACKBONE_NAMES]).default('resnet18'))
+    .addOption(new Option('--output-stride <n>', 'output stride').choices(['8', '16']).default('16'))
+    .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
+    .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)
+    .option('--batch <n>', 'images per step', parseIntFlag('--batch', 1), 4)
+    .option('--steps <n>', 'timed steps (after 2 warm-up steps)', parseIntFlag('--steps', 1), 5)
+    .option('--classes <k>', 'classes', parseIntFlag('--classes', 2, 255), 21)
+    .option('--head <spec>', 'output head (train)', 'softmax')
+    .option('--json', 'print one JSON object');
+  addBackendOption(cmd).action(async (flags: BenchModelFlags) => {
+    await useBackend(flags.backend, flags.json === true);
+    const result = await benchmarkModel(mode, {
+      model: {
+        backbone: flags.backbone as BackboneName,
+        outputStride: Number(flags.outputStride) as OutputStride,
+        width: flags.width,
+        numClasses: flags.classes,
+        multiGrid: false,
+      },
+      size: flags.size,
+      batch: flags.batch,
+      steps: flags.steps,
+      head: flags.head,
+      onStep: flags.json === true ? undefined : progressCallback(`bench ${mode}`),
+    });
+    if (flags.json === true) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      process.stdout.write(
+        `${result.backend} ${mode} ${result.backbone} OS${result.output_stride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
+          `${result.step_s.toFixed(3)} s/step, ${result.images_per_s} img/s, ${result.gflops_per_s} GFLOP/s, peak RSS ${result.peak_rss_mb} MB, ` +
+          `tensors ${result.tensors_before} -> ${result.tensors_after}\n`,
+      );
+    }
+  });
+}
+
+export function registerBenchModel(bench: Command): void {
+  register(bench, 'train');
+  register(bench, 'infer');
+}
