@@ -13,6 +13,7 @@
  */
 import { tf } from './tf.js';
 import { SegError } from '../errors.js';
+import { flipAndSwapChannels, zeroInsert } from './rearrange.js';
 
 export interface Conv2dOptions {
   /** 1 or 2. */
@@ -37,23 +38,6 @@ function rawConv(x: T4, w: T4, stride: number, dilation: number, pad: number): T
   return tf.conv2d(x, w, stride, pad === 0 ? 'valid' : padding, 'NHWC', dilation);
 }
 
-/** Insert (stride - 1) zeros between the rows and columns of dy. */
-function zeroInsert(dy: T4, stride: number): T4 {
-  if (stride === 1) return dy;
-  const [n, h, w, c] = dy.shape;
-  const spread = tf.pad(dy.reshape([n, h, 1, w, 1, c]), [
-    [0, 0],
-    [0, 0],
-    [0, stride - 1],
-    [0, 0],
-    [0, stride - 1],
-    [0, 0],
-  ]);
-  return spread
-    .reshape([n, h * stride, w * stride, c])
-    .slice([0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as T4;
-}
-
 /**
  * Gradient w.r.t. the input of a conv with padding p, as one forward conv: the full
  * correlation of the zero-inserted dy with the flipped filter, restricted to the rows of the
@@ -63,7 +47,7 @@ function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number],
   const k = w.shape[0];
   const [, h, wd] = inShape;
   const dyz = zeroInsert(dy, stride);
-  const flipped = tf.reverse(w, [0, 1]).transpose([0, 1, 3, 2]) as T4;
+  const flipped = flipAndSwapChannels(w);
   const left = dilation * (k - 1) - pad;
   const bottom = h - dyz.shape[1] + pad;
   const right = wd - dyz.shape[2] + pad;
