@@ -1,6 +1,6 @@
 /** `seg bench data`: training data path throughput (decode, augment, batch) in samples/s. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
@@ -57,11 +57,13 @@ export function registerBenchData(bench: Command): void {
           seconds: Number(r.seconds.toFixed(3)),
           samples_per_s: Number(r.samplesPerSecond.toFixed(1)),
           ms_per_batch: Number(r.msPerBatch.toFixed(1)),
+          cpu_ms_per_sample: Number(r.cpuMsPerSample.toFixed(1)),
+          cpus: availableParallelism(),
         };
         process.stdout.write(
           flags.json === true
             ? `${JSON.stringify(out)}\n`
-            : `data ${out.data}: ${out.samples_per_s} samples/s (${out.crop}x${out.crop} crops, batch ${out.batch}, ${out.ms_per_batch} ms/batch, prefetch ${out.prefetch})\n`,
+            : `data ${out.data}: ${out.samples_per_s} samples/s (${out.crop}x${out.crop} crops, batch ${out.batch}, ${out.ms_per_batch} ms/batch, prefetch ${out.prefetch}; ${out.cpu_ms_per_sample} CPU ms/sample on ${out.cpus} cores)\n`,
         );
       } finally {
         if (temp !== undefined) rmSync(temp, { recursive: true, force: true });

@@ -57,6 +57,8 @@ export interface Region {
  * region (libvips evaluates on demand): a random crop of a 2x upscale costs a third of the upscale.
  */
 export async function resizeRgbRegion(image: RgbImage, width: number, height: number, region: Region): Promise<RgbImage> {
+  const whole = region.left === 0 && region.top === 0 && region.width === width && region.height === height;
+  if (whole && width === image.width && height === image.height) return image;
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   if (width !== image.width || height !== image.height) pipeline = pipeline.resize(width, height, { kernel: 'linear', fit: 'fill' });
   const data = await pipeline.extract(region).raw().toBuffer();

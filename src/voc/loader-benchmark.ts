@@ -18,6 +18,8 @@ export interface LoaderBenchResult {
   seconds: number;
   samplesPerSecond: number;
   msPerBatch: number;
+  /** Process CPU time (all threads) per sample: what the data path costs whatever else runs on the machine. */
+  cpuMsPerSample: number;
   crop: number;
   batchSize: number;
   prefetch: number;
@@ -39,10 +41,21 @@ export async function benchmarkTrainLoader(options: LoaderBenchOptions): Promise
   try {
     await loader.nextBatch();
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     for (let i = 0; i < batches; i++) await loader.nextBatch();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = process.cpuUsage(cpuStart);
     const samples = batches * batchSize;
-    return { samples, seconds, samplesPerSecond: samples / seconds, msPerBatch: (seconds * 1000) / batches, crop, batchSize, prefetch };
+    return {
+      samples,
+      seconds,
+      samplesPerSecond: samples / seconds,
+      msPerBatch: (seconds * 1000) / batches,
+      cpuMsPerSample: (cpu.user + cpu.system) / 1000 / samples,
+      crop,
+      batchSize,
+      prefetch,
+    };
   } finally {
     loader.close();
   }
