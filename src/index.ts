@@ -152,3 +152,31 @@ export {
   modelStateDict,
 } from './segmentation/checkpoint.js';
 export { type PretrainedImportReport, type PretrainedImportOptions, importPretrainedBackbone } from './segmentation/pretrained-import.js';
+export {
+  type TraceCsvRow,
+  TRACE_CSV_FILE,
+  TRACE_CSV_COLUMNS,
+  TRACE_CSV_HEADER,
+  formatTraceCsv,
+  parseTraceCsv,
+  readTraceCsv,
+  writeTraceCsv,
+  groupTraceRuns,
+} from './segmentation/trace-csv.js';
+export {
+  type CompareOptions,
+  type CompareTraceDirOptions,
+  type Comparison,
+  type HeadComparison,
+  type RunComparison,
+  type TraceDirComparison,
+  DEFAULT_COMPARE_TARGET,
+  DEFAULT_BASELINE_HEAD,
+  compareTraces,
+  compareTraceDir,
+  loadTraceDir,
+} from './segmentation/compare.js';
+export { formatComparisonTable, formatComparisonMarkdown } from './segmentation/compare-format.js';
+export { type ConvergenceChartFiles, miouChartSvg, lossChartSvg, writeConvergenceCharts } from './segmentation/convergence-chart.js';
+export { type ChartSeries, type LineChartOptions, type ReferenceLine, renderLineChartSvg, writeChartFiles } from './segmentation/line-chart.js';
+export { type SeedCurve, type BandPoint, aggregateSeedCurves, movingAverage } from './segmentation/seed-curves.js';

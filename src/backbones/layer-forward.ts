@@ -39,6 +39,8 @@ interface WalkContext {
   weights: LayerWeights;
   options: ForwardOptions;
   imageSize: [number, number];
+  /** The network's input: a conv reading it needs no input gradient. */
+  input: T4;
 }
 
 function param(ctx: WalkContext, name: string): tf.Tensor {
@@ -54,7 +56,11 @@ function buffer(ctx: WalkContext, name: string): tf.Variable {
 }
 
 function runConv(layer: ConvSpec, x: T4, ctx: WalkContext): T4 {
-  const y = conv2d(x, param(ctx, `${layer.name}.weight`) as T4, { stride: layer.stride, dilation: layer.dilation });
+  const y = conv2d(x, param(ctx, `${layer.name}.weight`) as T4, {
+    stride: layer.stride,
+    dilation: layer.dilation,
+    inputGradient: x !== ctx.input,
+  });
   return layer.bias ? (tf.add(y, param(ctx, `${layer.name}.bias`)) as T4) : y;
 }
 
@@ -128,6 +134,6 @@ function run(layer: LayerSpec, x: T4, ctx: WalkContext, scopeInput: T4): T4 {
  * disposed here.
  */
 export function runLayers(spec: LayerSpec, x: T4, weights: LayerWeights, options: ForwardOptions, imageSize?: [number, number]): T4 {
-  const ctx: WalkContext = { weights, options, imageSize: imageSize ?? [x.shape[1], x.shape[2]] };
+  const ctx: WalkContext = { weights, options, imageSize: imageSize ?? [x.shape[1], x.shape[2]], input: x };
   return run(spec, x, ctx, x);
 }

@@ -8,6 +8,7 @@ import { registerInfoCommand } from './info-command.js';
 import { registerTrainCommand } from './train-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerPredictCommand } from './predict-command.js';
+import { registerCompareCommand } from './compare-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrainCommand(program);
   registerEvalCommand(program);
   registerPredictCommand(program);
+  registerCompareCommand(program);
   return program;
 }
 

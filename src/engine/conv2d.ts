@@ -20,6 +20,11 @@ export interface Conv2dOptions {
   stride?: number;
   /** Any integer >= 1. */
   dilation?: number;
+  /**
+   * false when x needs no gradient (the network's input image): skips the input-gradient
+   * conv, which for the 7x7 stem is a large share of the backward pass. Default true.
+   */
+  inputGradient?: boolean;
 }
 
 type T4 = tf.Tensor4D;
@@ -107,6 +112,17 @@ export function conv2d(x: T4, w: T4, options: Conv2dOptions = {}): T4 {
   if (stride > 1 && dilation > 1) {
     // tfjs refuses stride and dilation > 1 together: compute at stride 1, then subsample.
     return subsample(conv2d(x, w, { stride: 1, dilation }), stride);
+  }
+  if (options.inputGradient === false) {
+    const filterOnly = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [wi, save] = args as [T4, tf.GradSaveFunc];
+      save([wi]);
+      return {
+        value: rawConv(x, wi, stride, dilation, pad),
+        gradFunc: (dy: tf.Tensor) => [filterGradient(dy as T4, x, k, stride, dilation, pad)],
+      };
+    });
+    return filterOnly(w) as T4;
   }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, wi, save] = args as [T4, T4, tf.GradSaveFunc];

@@ -132,6 +132,17 @@ describe('conv2d against tfjs and across backends', () => {
     tf.dispose([x, w]);
   });
 
+  it('with inputGradient false gives the same filter gradient and no input gradient', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 11, 9, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const w = tf.randomNormal([7, 7, 3, 5], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const full = tf.grad((wi: tf.Tensor) => tf.sum(tf.square(conv2d(x, wi as tf.Tensor4D, { stride: 2 }))))(w);
+    const filterOnly = tf.grad((wi: tf.Tensor) => tf.sum(tf.square(conv2d(x, wi as tf.Tensor4D, { stride: 2, inputGradient: false }))))(w);
+    expect(relativeError(filterOnly.dataSync(), full.dataSync())).toBeLessThan(1e-6);
+    // x is not on the gradient path at all.
+    expect(() => tf.grad((xi: tf.Tensor) => tf.sum(conv2d(xi as tf.Tensor4D, w, { inputGradient: false })))(x)).toThrow(/Cannot compute gradient/);
+  });
+
   it('refuses an even kernel and a bad stride with a message', () => {
     const x = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
     expect(() => conv2d(x, tf.zeros([2, 2, 1, 1]) as tf.Tensor4D)).toThrow(/square odd kernel/);

@@ -1,0 +1,96 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+import { writeTraceCsv, type TraceCsvRow } from '../../src/segmentation/trace-csv.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += String(chunk);
+    return true;
+  });
+  try {
+    const code = await runCli(['node', 'seg', ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** softmax evaluated 0.2, 0.4 at 10, 20 (best 0.4); egb 0.39, 0.41: threshold 0.95 * 0.4 = 0.38. */
+function traceDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'seg-compare-cli-'));
+  dirs.push(dir);
+  const rows: TraceCsvRow[] = [];
+  const evals: Record<string, [number, number]> = { softmax: [0.2, 0.4], 'egb:exp:alpha=0.3,beta=0': [0.39, 0.41] };
+  for (const [head, [a, b]] of Object.entries(evals)) {
+    for (const iter of [0, 5, 10, 15, 20]) {
+      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null });
+    }
+  }
+  writeTraceCsv(join(dir, 'trace.csv'), rows);
+  return dir;
+}
+
+describe('seg compare', () => {
+  afterEach(() => {
+    process.exitCode = undefined;
+  });
+
+  it('prints JSON with one object per head and writes the charts, naming them on stderr', async () => {
+    const dir = traceDir();
+    const { code, out, err } = await run(['compare', dir, '--format', 'json']);
+    expect(code).toBe(0);
+    const json = JSON.parse(out) as { target: number; threshold: number; baseline: string; heads: Array<Record<string, unknown>> };
+    expect(json.target).toBe(0.95);
+    expect(json.baseline).toBe('softmax');
+    expect(json.threshold).toBeCloseTo(0.38, 12);
+    expect(json.heads.map((h) => [h.head, h.best_miou, h.final_miou, h.iters_to_target, h.reached])).toEqual([
+      ['softmax', 0.4, 0.4, 20, 1],
+      ['egb:exp:alpha=0.3,beta=0', 0.41, 0.41, 10, 1],
+    ]);
+    expect(json.heads[1]?.speedup_pct).toBeCloseTo(50, 9);
+    for (const name of ['miou.svg', 'miou.png', 'loss.svg', 'loss.png']) {
+      expect(existsSync(join(dir, name))).toBe(true);
+      expect(err).toContain(join(dir, name));
+    }
+  });
+
+  it('--format md, --target, --baseline, --no-charts', async () => {
+    const dir = traceDir();
+    const { code, out } = await run(['compare', dir, '--format', 'md', '--target', '1', '--baseline', 'egb:exp:alpha=0.3,beta=0', '--no-charts']);
+    expect(code).toBe(0);
+    expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00%");
+    expect(out).toContain('| `softmax` | 1 | 40.00 | 40.00 | never | 0/1 | - | - | - |');
+    expect(existsSync(join(dir, 'miou.svg'))).toBe(false);
+    const table = await run(['compare', dir, '--no-charts']);
+    expect(table.out).toMatch(/^softmax\s+1\s+40\.00\s+40\.00\s+20\s+1\/1\s+20\.0 s\s+0\.0%\s+0\.0%$/m);
+  });
+
+  it('user errors: missing directory, missing trace.csv, bad flags', async () => {
+    const missing = await run(['compare', join(tmpdir(), 'seg-no-such-trace-dir')]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^error: .*no such trace directory; run seg trace/);
+    const empty = mkdtempSync(join(tmpdir(), 'seg-compare-empty-'));
+    dirs.push(empty);
+    const noCsv = await run(['compare', empty]);
+    expect(noCsv.code).toBe(1);
+    expect(noCsv.err).toMatch(/trace\.csv: not found; run seg trace/);
+    const dir = traceDir();
+    expect((await run(['compare', dir, '--target', '0'])).err).toMatch(/--target: got '0'/);
+    expect((await run(['compare', dir, '--format', 'xml'])).code).not.toBe(0);
+    const base = await run(['compare', dir, '--baseline', 'linear', '--no-charts']);
+    expect(base.err).toMatch(/--baseline: got 'linear', expected one of softmax, egb:exp:alpha=0.3,beta=0/);
+  });
+});
