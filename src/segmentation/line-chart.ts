@@ -72,7 +72,7 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   return ticks;
 }
 
-/** Log-axis ticks in [lo, hi]: 1-2-5 per decade, or every integer mantissa when that gives too few. */
+/** Log-axis ticks in [lo, hi]: 1-2-5 per decade; powers of ten over many decades; every mantissa over a short range. */
 export function logTicks(lo: number, hi: number): number[] {
   const pick = (mantissas: number[]) => {
     const out: number[] = [];
@@ -85,6 +85,7 @@ export function logTicks(lo: number, hi: number): number[] {
     return out;
   };
   const coarse = pick([1, 2, 5]);
+  if (coarse.length > 10) return pick([1]);
   return coarse.length >= 3 ? coarse : pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 

@@ -9,6 +9,7 @@ describe('line chart', () => {
     expect(niceTicks(5, 5, 4)).toEqual([4.5, 4.75, 5, 5.25, 5.5]);
     expect(logTicks(0.04, 2.6)).toEqual([0.05, 0.1, 0.2, 0.5, 1, 2]);
     expect(logTicks(0.3, 0.9)).toEqual([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    expect(logTicks(1e-4, 2e3)).toEqual([1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000]);
   });
 
   it('draws a band, a path with a point per x, legend, labels, ticks and a reference line; escapes text', () => {
