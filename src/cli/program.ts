@@ -9,6 +9,8 @@ import { registerTrainCommand } from './train-command.js';
 import { registerEvalCommand } from './eval-command.js';
 import { registerPredictCommand } from './predict-command.js';
 import { registerCompareCommand } from './compare-command.js';
+import { registerTraceCommand } from './trace-command.js';
+import { registerDemoCommand } from './demo-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerPredictCommand(program);
   registerCompareCommand(program);
+  registerTraceCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 
