@@ -10,7 +10,7 @@ import { LIST_DIR, openDataset, type Dataset } from './dataset.js';
 import { decodeImage } from './image-io.js';
 import { loadLabelPng } from './label-png.js';
 import { describeInvalidLabels, describeSizeMismatch } from './sample.js';
-import { runLimited } from './voc-writer.js';
+import { runLimited } from './run-limited.js';
 import { VOID_LABEL, type LabelImage, type RgbImage } from './types.js';
 
 export interface CheckProblem {

@@ -12,7 +12,8 @@ import { Rng } from '../random.js';
 import { readIdx, type IdxArray } from './idx-file.js';
 import { clampByte, hsvToRgb, paintBackground } from './textures.js';
 import { addVoidBorder } from './void-border.js';
-import { prepareVocOutput, runLimited, writeVocIndex, writeVocSample } from './voc-writer.js';
+import { runLimited } from './run-limited.js';
+import { prepareVocOutput, writeVocIndex, writeVocSample } from './voc-writer.js';
 import type { MadeDataset } from './synth-dataset.js';
 import type { LabelImage, RgbImage } from './types.js';
 

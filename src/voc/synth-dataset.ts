@@ -7,7 +7,8 @@ import { SegError } from '../errors.js';
 import { Rng } from '../random.js';
 import { hsvToRgb, clampByte, paintBackground, type Rgb } from './textures.js';
 import { addVoidBorder } from './void-border.js';
-import { prepareVocOutput, runLimited, writeVocIndex, writeVocSample } from './voc-writer.js';
+import { runLimited } from './run-limited.js';
+import { prepareVocOutput, writeVocIndex, writeVocSample } from './voc-writer.js';
 import type { LabelImage, RgbImage } from './types.js';
 
 export const SYNTH_CLASSES: readonly string[] = ['background', 'disc', 'square', 'triangle', 'ring', 'cross'];

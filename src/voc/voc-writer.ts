@@ -32,12 +32,3 @@ export function writeVocIndex(root: string, splits: Record<string, readonly stri
   }
   writeFileSync(join(root, 'classes.txt'), `${classNames.join('\n')}\n`);
 }
-
-/** Run `work(i)` for i in 0..n-1 with at most `limit` in flight; resolves after all finish (first error rejects). */
-export async function runLimited(n: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < n) await work(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, lane));
-}
