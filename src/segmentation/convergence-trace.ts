@@ -50,7 +50,8 @@ export interface TraceResult {
   interrupted: boolean;
 }
 
-const HEAD_START = /,(?=(?:softmax|egb|linear)(?::|,|$))/;
+// A comma starts a new head unless a parameter (key=value) follows it.
+const HEAD_START = /,(?!\s*\w+=)/;
 
 /** Split `--heads softmax,egb:exp:alpha=0.3,beta=0,linear` at the commas that start a new head. */
 export function splitHeadList(text: string): string[] {
@@ -144,7 +145,13 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   const log = hooks.log ?? (() => undefined);
   if (options.seeds.length === 0) throw new SegError('--seeds: expected at least one seed', '--seeds');
   const numClasses = openDataset(options.base.data).classNames.length;
-  for (const head of options.heads) parseHeadSpec(head, numClasses); // fail early on a bad spec
+  for (const head of options.heads) {
+    try {
+      parseHeadSpec(head, numClasses); // fail early on a bad spec
+    } catch (err) {
+      throw err instanceof SegError ? new SegError(`--heads: ${err.message.replace(/^--head: /, '')}`, '--heads') : err;
+    }
+  }
   if (options.base.evalEvery <= 0) throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
   mkdirSync(options.out, { recursive: true });
   checkManifest(options);
