@@ -1,10 +1,12 @@
 /** `seg demo`: the main job on an embedded default (synthetic data, softmax vs egb, charts, masks). */
 import type { Command } from 'commander';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
-import { createProgress, progressCallback } from '../progress.js';
+import { progressCallback } from '../progress.js';
 import { formatComparisonTable } from '../segmentation/compare-format.js';
 import { DEMO_DEFAULTS, runDemo } from '../segmentation/demo.js';
+import { withInterrupt } from './interrupt.js';
 import { addBackendOption, parseIntFlag, useBackend } from './options.js';
+import { traceRunProgress } from './run-progress.js';
 
 interface DemoFlags {
   out: string;
@@ -24,37 +26,21 @@ export function registerDemoCommand(program: Command): void {
     .option('--seed <k>', 'seed of every random choice', parseIntFlag('--seed', 0, 2 ** 32 - 1), DEMO_DEFAULTS.seed);
   addBackendOption(cmd).action(async (flags: DemoFlags) => {
     await useBackend(flags.backend);
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      process.stderr.write('\ninterrupt: saving the current run; rerun seg demo to resume\n');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await runDemo(
+    const result = await withInterrupt('saving the current run; rerun seg demo to resume', (signal) =>
+      runDemo(
         { out: flags.out, iters: flags.iters, evalEvery: flags.evalEvery, seed: flags.seed, masks: DEMO_DEFAULTS.masks },
-        {
-          log: (line) => process.stderr.write(`${line}\n`),
-          signal: controller.signal,
-          onData: progressCallback('data'),
-          runHooks: (run) => {
-            const progress = createProgress({ total: flags.iters, label: `[${run.index}/${run.total}] ${run.head}` });
-            return { log: (line) => progress.log(line), onStep: (s) => progress.update(s.iteration, { loss: s.loss, acc: s.trainAcc }) };
-          },
-        },
-      );
-      if (result.interrupted) {
-        process.exitCode = 130;
-        return;
-      }
-      const out = process.stdout;
-      out.write(`\nsoftmax vs egb on ${result.data} (seg compare ${result.trace}):\n\n${formatComparisonTable(result.compared.comparison)}\n`);
-      out.write(`\nbest final head: ${result.bestHead} (${result.bestRun}); val metrics:\n\n${formatMetricsTable(result.metrics)}\n`);
-      const charts = result.compared.charts;
-      if (charts !== null) out.write(`\ncharts: ${Object.values(charts).join(' ')}\n`);
-      out.write(`masks: ${result.masks.join(' ')}\n`);
-    } finally {
-      process.removeListener('SIGINT', onSigint);
+        { log: (line) => process.stderr.write(`${line}\n`), signal, onData: progressCallback('data'), runHooks: traceRunProgress(flags.iters) },
+      ),
+    );
+    if (result.interrupted) {
+      process.exitCode = 130;
+      return;
     }
+    const out = process.stdout;
+    out.write(`\nsoftmax vs egb on ${result.data} (seg compare ${result.trace}):\n\n${formatComparisonTable(result.compared.comparison)}\n`);
+    out.write(`\nbest final head: ${result.bestHead} (${result.bestRun}); val metrics:\n\n${formatMetricsTable(result.metrics)}\n`);
+    const charts = result.compared.charts;
+    if (charts !== null) out.write(`\ncharts: ${Object.values(charts).join(' ')}\n`);
+    out.write(`masks: ${result.masks.join(' ')}\n`);
   });
 }

@@ -1,9 +1,10 @@
 /** `seg trace`: train every head from the same start on the same batches, val mIoU every K iterations. */
 import type { Command } from 'commander';
 import { SegError } from '../errors.js';
-import { createProgress } from '../progress.js';
 import { runTrace, splitHeadList } from '../segmentation/convergence-trace.js';
+import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
+import { traceRunProgress } from './run-progress.js';
 import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
 
 interface TraceFlags extends TrainingFlags {
@@ -36,35 +37,17 @@ export function registerTraceCommand(program: Command): void {
     const heads = splitHeadList(flags.heads);
     const seeds = parseSeedList(flags.seeds);
     const base = sharedTrainConfigFromFlags(flags);
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      process.stderr.write('\ninterrupt: saving the current run (Ctrl-C again to quit without saving)\n');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await runTrace(
+    const result = await withInterrupt('saving the current run', (signal) =>
+      runTrace(
         { heads, seeds, out: flags.out, base },
-        {
-          log: (line) => process.stderr.write(`${line}\n`),
-          signal: controller.signal,
-          runHooks: (run) => {
-            const progress = createProgress({ total: base.iters, label: `[${run.index}/${run.total}] ${run.head} s${run.seed}` });
-            return {
-              log: (line) => progress.log(line),
-              onStep: (s) => progress.update(s.iteration, { loss: s.loss, acc: s.trainAcc }),
-            };
-          },
-        },
-      );
-      if (result.interrupted) {
-        process.stderr.write(`trace interrupted; rerun the same command to resume\n`);
-        process.exitCode = 130;
-        return;
-      }
-      process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);
-    } finally {
-      process.removeListener('SIGINT', onSigint);
+        { log: (line) => process.stderr.write(`${line}\n`), signal, runHooks: traceRunProgress(base.iters) },
+      ),
+    );
+    if (result.interrupted) {
+      process.stderr.write(`trace interrupted; rerun the same command to resume\n`);
+      process.exitCode = 130;
+      return;
     }
+    process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);
   });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../segmentation/trainer.js';
 import { createProgress } from '../progress.js';
+import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { addTrainingOptions, headTextFromFlags, trainConfigFromFlags, type TrainingFlags } from './train-options.js';
 
@@ -26,30 +27,22 @@ export function registerTrainCommand(program: Command): void {
     const out = flags.out ?? `checkpoints/${flags.backbone}-${head.replace(/[^a-z0-9.=-]+/gi, '_')}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
     const progress = createProgress({ total: config.iters, label: 'train' });
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      process.stderr.write('\ninterrupt: saving a checkpoint (Ctrl-C again to quit without saving)\n');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    try {
-      const result = await train(config, {
+    const result = await withInterrupt('saving a checkpoint', (signal) =>
+      train(config, {
         log: (line) => progress.log(line),
         onStep: (s) => progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc }),
-        signal: controller.signal,
+        signal,
         resume: flags.resume === true,
         commandLine: process.argv.slice(1),
-      });
-      result.model.dispose();
-      if (result.interrupted) {
-        process.exitCode = 130;
-        return;
-      }
-      progress.finish({ loss: result.lastLoss });
-      const miou = result.metrics?.mIoU;
-      process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${miou === null || miou === undefined ? 'n/a' : (miou * 100).toFixed(2) + '%'}\n`);
-    } finally {
-      process.removeListener('SIGINT', onSigint);
+      }),
+    );
+    result.model.dispose();
+    if (result.interrupted) {
+      process.exitCode = 130;
+      return;
     }
+    progress.finish({ loss: result.lastLoss });
+    const miou = result.metrics?.mIoU;
+    process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${miou === null || miou === undefined ? 'n/a' : (miou * 100).toFixed(2) + '%'}\n`);
   });
 }

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SegError } from '../errors.js';
+import { syncDirectory } from './durable-files.js';
 
 export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'F64';
 
@@ -333,16 +334,3 @@ export function writeSafetensors(file: string, tensors: Map<string, WritableTens
   syncDirectory(path.dirname(file));
 }
 
-/** Make the rename durable; best effort (not every platform can fsync a directory). */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // ignored: the data itself is already synced
-  }
-}

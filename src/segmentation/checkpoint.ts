@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { tf } from '../engine/tf.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type WritableTensor } from '../engine/safetensors.js';
 import { SegError } from '../errors.js';
+import { syncDirectory } from '../engine/durable-files.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../version.js';
 import type { Normalization } from '../voc/normalize.js';
@@ -121,18 +122,6 @@ function writeJson(file: string, value: unknown): void {
   }
 }
 
-function syncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // best effort: not every platform can fsync a directory
-  }
-}
 
 /** Refuse to replace a directory that holds anything but checkpoint files. */
 function checkReplaceable(dir: string): boolean {
@@ -201,7 +190,7 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
     if (options.trainingState !== undefined) writeJson(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
     // config.json last: a directory with it is complete.
     writeJson(path.join(partial, 'config.json'), config);
-    syncDir(partial);
+    syncDirectory(partial);
   } catch (err) {
     fs.rmSync(partial, { recursive: true, force: true });
     throw err;
@@ -211,7 +200,7 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
     fs.renameSync(target, previous);
   }
   fs.renameSync(partial, target);
-  syncDir(path.dirname(target));
+  syncDirectory(path.dirname(target));
   fs.rmSync(previous, { recursive: true, force: true });
 }
 

@@ -13,7 +13,7 @@ import { readIdx, type IdxArray } from './idx-file.js';
 import { clampByte, hsvToRgb, paintBackground } from './textures.js';
 import { addVoidBorder } from './void-border.js';
 import { runLimited } from './run-limited.js';
-import { prepareVocOutput, writeVocIndex, writeVocSample } from './voc-writer.js';
+import { prepareVocOutput, writeVocIndex, writeVocSample, checkCount } from './voc-writer.js';
 import type { MadeDataset } from './synth-dataset.js';
 import type { LabelImage, RgbImage } from './types.js';
 
@@ -138,11 +138,6 @@ export function composeFashionScene(size: number, items: FashionItems, rng: Rng,
   const count = 2 + rng.int(Math.max(1, maxItems - 1));
   for (let k = 0; k < count; k++) placeItem(image, raw, size, items, rng);
   return { image: { width: size, height: size, data: image }, label: { width: size, height: size, data: addVoidBorder(raw, size, size, voidRadius) } };
-}
-
-function checkCount(flag: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new SegError(`${flag}: got '${value}', expected an integer >= ${min}`, flag);
-  return value;
 }
 
 /** Make the Fashion-MNIST scenes dataset (train/val/trainval lists, 11 classes in classes.txt). */

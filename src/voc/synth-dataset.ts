@@ -3,12 +3,11 @@
  * and texture) on textured, weakly saturated backgrounds, with VOC's void band along
  * object borders. Deterministic by seed; fast enough for tests and the demo.
  */
-import { SegError } from '../errors.js';
 import { Rng } from '../random.js';
 import { hsvToRgb, clampByte, paintBackground, type Rgb } from './textures.js';
 import { addVoidBorder } from './void-border.js';
 import { runLimited } from './run-limited.js';
-import { prepareVocOutput, writeVocIndex, writeVocSample } from './voc-writer.js';
+import { prepareVocOutput, writeVocIndex, writeVocSample, checkCount } from './voc-writer.js';
 import type { LabelImage, RgbImage } from './types.js';
 
 export const SYNTH_CLASSES: readonly string[] = ['background', 'disc', 'square', 'triangle', 'ring', 'cross'];
@@ -135,11 +134,6 @@ export function drawSynthScene(width: number, height: number, rng: Rng, maxObjec
   const count = 1 + rng.int(Math.max(1, maxObjects));
   for (let k = 0; k < count; k++) drawObject(image, raw, width, height, 1 + rng.int(STYLES.length), rng);
   return { image: { width, height, data: image }, label: { width, height, data: addVoidBorder(raw, width, height, voidRadius) } };
-}
-
-function checkCount(flag: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new SegError(`${flag}: got '${value}', expected an integer >= ${min}`, flag);
-  return value;
 }
 
 /** Make the synthetic dataset (train, val and trainval lists, classes.txt, JPEG images, palette labels). */

@@ -32,3 +32,9 @@ export function writeVocIndex(root: string, splits: Record<string, readonly stri
   }
   writeFileSync(join(root, 'classes.txt'), `${classNames.join('\n')}\n`);
 }
+
+/** A maker's count option: an integer >= min, else a SegError naming the flag. */
+export function checkCount(flag: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new SegError(`${flag}: got '${value}', expected an integer >= ${min}`, flag);
+  return value;
+}

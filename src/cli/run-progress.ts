@@ -1,0 +1,14 @@
+/** Progress lines for each run of a trace (seg trace, seg demo). */
+import { createProgress } from '../progress.js';
+import type { TraceRunInfo } from '../segmentation/convergence-trace.js';
+import type { TrainHooks } from '../segmentation/trainer.js';
+
+export function traceRunProgress(iterations: number): (run: TraceRunInfo) => Pick<TrainHooks, 'log' | 'onStep'> {
+  return (run) => {
+    const progress = createProgress({ total: iterations, label: `[${run.index}/${run.total}] ${run.head} s${run.seed}` });
+    return {
+      log: (line) => progress.log(line),
+      onStep: (s) => progress.update(s.iteration, { loss: s.loss, acc: s.trainAcc }),
+    };
+  };
+}
