@@ -37,6 +37,9 @@ export interface ModelBenchResult {
   images_per_s: number;
   gflops_per_s: number;
   peak_rss_mb: number;
+  /** RSS after the warm-up steps and at the end: equal up to noise when memory stays flat. */
+  rss_after_warmup_mb: number;
+  rss_end_mb: number;
   tensors_before: number;
   tensors_after: number;
 }
@@ -66,9 +69,13 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
   const times: number[] = [];
   let peakRss = process.memoryUsage().rss;
   let tensorsBefore = 0;
+  let rssAfterWarmup = 0;
   try {
     for (let i = 0; i < warmup + steps; i++) {
-      if (i === warmup) tensorsBefore = tf.memory().numTensors;
+      if (i === warmup) {
+        tensorsBefore = tf.memory().numTensors;
+        rssAfterWarmup = process.memoryUsage().rss;
+      }
       const start = performance.now();
       if (mode === 'train') {
         trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
@@ -95,6 +102,8 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
       images_per_s: round(batch / step, 2),
       gflops_per_s: round((flopsPerImage * batch) / step / 1e9, 2),
       peak_rss_mb: Math.round(peakRss / 2 ** 20),
+      rss_after_warmup_mb: Math.round(rssAfterWarmup / 2 ** 20),
+      rss_end_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
       tensors_before: tensorsBefore,
       tensors_after: tf.memory().numTensors,
     };

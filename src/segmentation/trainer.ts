@@ -72,6 +72,13 @@ async function startRun(config: TrainConfig, hooks: TrainHooks, log: (line: stri
     const sgd = new MomentumSgd(saved.model.params, { momentum: saved.trainConfig.momentum, weightDecay: saved.trainConfig.weightDecay });
     sgd.load(saved.momentum);
     log(`resuming ${config.out} at iteration ${saved.state.iteration}`);
+    const ignored = (Object.keys(saved.trainConfig) as (keyof TrainConfig)[]).filter(
+      (k) => k !== 'out' && k !== 'data' && k !== 'head' && JSON.stringify(saved.trainConfig[k]) !== JSON.stringify(config[k]),
+    );
+    if (ignored.length > 0) {
+      const what = ignored.map((k) => `${k} ${JSON.stringify(config[k])} (run: ${JSON.stringify(saved.trainConfig[k])})`).join(', ');
+      log(`note: --resume continues with the run's own arguments; ignoring ${what}`);
+    }
     return { config: { ...saved.trainConfig, out: config.out }, dataset, head: createHead(headSpec, numClasses), model: saved.model, sgd, state: saved.state };
   }
   if (hooks.resume === true) log(`--resume: ${config.out} holds no checkpoint yet; starting a new run`);
