@@ -61,10 +61,20 @@ function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number],
 
 /** Gradient w.r.t. the filter, as one forward conv over the batch dimension. */
 function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: number, pad: number): T4 {
-  const xp = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-  const xt = xp.transpose([3, 1, 2, 0]) as T4; // [Cin, Hp, Wp, N]
+  const [, h, w] = x.shape;
+  const [, ho, wo] = dy.shape;
+  const xt = x.transpose([3, 1, 2, 0]) as T4; // [Cin, H, W, N]
   const dyt = dy.transpose([1, 2, 0, 3]) as T4; // [Ho, Wo, N, Cout]
-  const out = tf.conv2d(xt, dyt, dilation, 'valid', 'NHWC', stride); // [Cin, >=k, >=k, Cout]
+  // Pad inside the conv; trim the bottom/right padding that would only produce rows past k.
+  const excessH = h + 2 * pad - stride * (ho - 1) - 1 - dilation * (k - 1);
+  const excessW = w + 2 * pad - stride * (wo - 1) - 1 - dilation * (k - 1);
+  const padding: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [pad, Math.max(0, pad - excessH)],
+    [pad, Math.max(0, pad - excessW)],
+    [0, 0],
+  ];
+  const out = tf.conv2d(xt, dyt, dilation, padding, 'NHWC', stride); // [Cin, >=k, >=k, Cout]
   const cropped = out.shape[1] === k && out.shape[2] === k ? out : out.slice([0, 0, 0, 0], [out.shape[0], k, k, out.shape[3]]);
   return cropped.transpose([1, 2, 0, 3]) as T4;
 }
