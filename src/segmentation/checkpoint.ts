@@ -51,7 +51,7 @@ export interface SaveCheckpointOptions {
   trainingArgs?: Record<string, unknown>;
   /** The last evaluation's metrics (JSON). */
   metrics?: Record<string, unknown> | null;
-  /** The command line that made it (default: this process's argv). */
+  /** The command line that made it (default: none recorded). */
   commandLine?: string | readonly string[];
   /** Optimizer state by name (tfjs layout); saved to optimizer.safetensors. */
   optimizerState?: ReadonlyMap<string, tf.Tensor>;
@@ -84,8 +84,8 @@ function quoteArg(arg: string): string {
 
 function commandLineText(value: string | readonly string[] | undefined): string {
   if (typeof value === 'string') return value;
-  const argv = value ?? ['seg', ...process.argv.slice(2)];
-  return argv.map(quoteArg).join(' ');
+  // The library never reads process.argv: the CLI passes its command line in.
+  return (value ?? []).map(quoteArg).join(' ');
 }
 
 /** The model's weights as torchvision tensors (OIHW), with num_batches_tracked. */
