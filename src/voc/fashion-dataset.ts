@@ -12,8 +12,7 @@ import { Rng } from '../random.js';
 import { readIdx, type IdxArray } from './idx-file.js';
 import { clampByte, hsvToRgb, paintBackground } from './textures.js';
 import { addVoidBorder } from './void-border.js';
-import { runLimited } from './run-limited.js';
-import { prepareVocOutput, writeVocIndex, writeVocSample, checkCount } from './voc-writer.js';
+import { checkCount, prepareVocOutput, writeMadeDataset } from './voc-writer.js';
 import type { MadeDataset } from './synth-dataset.js';
 import type { LabelImage, RgbImage } from './types.js';
 
@@ -151,21 +150,11 @@ export async function makeFashionDataset(options: FashionDatasetOptions): Promis
   const trainItems = train > 0 ? loadFashionItems(source, 'train') : undefined;
   const testItems = val > 0 ? loadFashionItems(source, 't10k') : undefined;
   const root = prepareVocOutput(options.out, options.overwrite);
-  const jobs = [
-    ...Array.from({ length: train }, (_, i) => ({ split: 'train', id: `train_${String(i).padStart(5, '0')}` })),
-    ...Array.from({ length: val }, (_, i) => ({ split: 'val', id: `val_${String(i).padStart(5, '0')}` })),
-  ];
-  let done = 0;
-  await runLimited(jobs.length, 4, async (i) => {
-    const job = jobs[i] as { split: string; id: string };
-    const items = (job.split === 'train' ? trainItems : testItems) as FashionItems;
-    const scene = composeFashionScene(size, items, new Rng(seed, `fashion/${job.id}`), maxItems, options.voidRadius ?? 1);
-    await writeVocSample(root, job.id, scene.image, scene.label);
-    options.onProgress?.(++done, jobs.length);
-  });
-  const trainIds = jobs.filter((j) => j.split === 'train').map((j) => j.id);
-  const valIds = jobs.filter((j) => j.split === 'val').map((j) => j.id);
-  const splits = { train: trainIds, val: valIds, trainval: [...trainIds, ...valIds] };
-  writeVocIndex(root, splits, FASHION_CLASSES);
-  return { root, classNames: [...FASHION_CLASSES], splits };
+  return writeMadeDataset(
+    root,
+    { train, val },
+    FASHION_CLASSES,
+    (split, id) => composeFashionScene(size, (split === 'train' ? trainItems : testItems) as FashionItems, new Rng(seed, `fashion/${id}`), maxItems, options.voidRadius ?? 1),
+    options.onProgress,
+  );
 }

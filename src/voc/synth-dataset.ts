@@ -6,8 +6,7 @@
 import { Rng } from '../random.js';
 import { hsvToRgb, clampByte, paintBackground, type Rgb } from './textures.js';
 import { addVoidBorder } from './void-border.js';
-import { runLimited } from './run-limited.js';
-import { prepareVocOutput, writeVocIndex, writeVocSample, checkCount } from './voc-writer.js';
+import { checkCount, prepareVocOutput, writeMadeDataset, type MadeDataset } from './voc-writer.js';
 import type { LabelImage, RgbImage } from './types.js';
 
 export const SYNTH_CLASSES: readonly string[] = ['background', 'disc', 'square', 'triangle', 'ring', 'cross'];
@@ -31,11 +30,7 @@ export interface SynthDatasetOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface MadeDataset {
-  root: string;
-  classNames: string[];
-  splits: Record<string, string[]>;
-}
+export type { MadeDataset } from './voc-writer.js';
 
 type Texture = (x: number, y: number) => number;
 
@@ -145,21 +140,12 @@ export async function makeSynthDataset(options: SynthDatasetOptions): Promise<Ma
   const height = checkCount('--height', options.height ?? size, 8);
   const seed = options.seed ?? 0;
   const root = prepareVocOutput(options.out, options.overwrite);
-  const jobs = [
-    ...Array.from({ length: train }, (_, i) => ({ split: 'train', id: `train_${String(i).padStart(5, '0')}` })),
-    ...Array.from({ length: val }, (_, i) => ({ split: 'val', id: `val_${String(i).padStart(5, '0')}` })),
-  ];
-  let done = 0;
-  await runLimited(jobs.length, 4, async (i) => {
-    const job = jobs[i] as { split: string; id: string };
+  return writeMadeDataset(
+    root,
+    { train, val },
+    SYNTH_CLASSES,
     // One generator per image, named by its id: the result does not depend on write order.
-    const scene = drawSynthScene(width, height, new Rng(seed, `synth/${job.id}`), options.maxObjects ?? 3, options.voidRadius ?? 1);
-    await writeVocSample(root, job.id, scene.image, scene.label);
-    options.onProgress?.(++done, jobs.length);
-  });
-  const trainIds = jobs.filter((j) => j.split === 'train').map((j) => j.id);
-  const valIds = jobs.filter((j) => j.split === 'val').map((j) => j.id);
-  const splits = { train: trainIds, val: valIds, trainval: [...trainIds, ...valIds] };
-  writeVocIndex(root, splits, SYNTH_CLASSES);
-  return { root, classNames: [...SYNTH_CLASSES], splits };
+    (_split, id) => drawSynthScene(width, height, new Rng(seed, `synth/${id}`), options.maxObjects ?? 3, options.voidRadius ?? 1),
+    options.onProgress,
+  );
 }

@@ -6,6 +6,7 @@ import { IMAGE_DIR, LIST_DIR } from './dataset.js';
 import { writeJpeg } from './image-io.js';
 import { writeLabelPng } from './label-png.js';
 import type { LabelImage, RgbImage } from './types.js';
+import { runLimited } from './run-limited.js';
 
 export const LABEL_DIR = 'SegmentationClass';
 
@@ -37,4 +38,41 @@ export function writeVocIndex(root: string, splits: Record<string, readonly stri
 export function checkCount(flag: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) throw new SegError(`${flag}: got '${value}', expected an integer >= ${min}`, flag);
   return value;
+}
+
+/** What a dataset maker wrote: its root, class names and split lists. */
+export interface MadeDataset {
+  root: string;
+  classNames: string[];
+  splits: Record<string, string[]>;
+}
+
+/**
+ * Write a made dataset: `train` images `train_00000...` and `val` images `val_00000...`,
+ * each drawn by `draw(split, id)` (which must depend on the id only, not on write order),
+ * four at a time, then the train/val/trainval lists and classes.txt.
+ */
+export async function writeMadeDataset(
+  root: string,
+  counts: { train: number; val: number },
+  classNames: readonly string[],
+  draw: (split: 'train' | 'val', id: string) => { image: RgbImage; label: LabelImage },
+  onProgress?: (done: number, total: number) => void,
+): Promise<MadeDataset> {
+  const jobs = [
+    ...Array.from({ length: counts.train }, (_, i) => ({ split: 'train' as const, id: `train_${String(i).padStart(5, '0')}` })),
+    ...Array.from({ length: counts.val }, (_, i) => ({ split: 'val' as const, id: `val_${String(i).padStart(5, '0')}` })),
+  ];
+  let done = 0;
+  await runLimited(jobs.length, 4, async (i) => {
+    const job = jobs[i] as (typeof jobs)[number];
+    const scene = draw(job.split, job.id);
+    await writeVocSample(root, job.id, scene.image, scene.label);
+    onProgress?.(++done, jobs.length);
+  });
+  const trainIds = jobs.filter((j) => j.split === 'train').map((j) => j.id);
+  const valIds = jobs.filter((j) => j.split === 'val').map((j) => j.id);
+  const splits = { train: trainIds, val: valIds, trainval: [...trainIds, ...valIds] };
+  writeVocIndex(root, splits, classNames);
+  return { root, classNames: [...classNames], splits };
 }
