@@ -26,7 +26,8 @@ export {
   egbHeadSpec,
   defaultEgbAlpha,
 } from './heads/head-spec.js';
-export { type Head, type HeadLossAndGradient, VOID_LABEL, createHead } from './heads/head.js';
+export { type Head, type HeadLossAndGradient, createHead } from './heads/head.js';
+export { VOID_LABEL } from './voc/types.js';
 export { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT, boostedOutput } from './heads/boost.js';
 export { ConfusionMatrix, type LabelArray } from './metrics/confusion-matrix.js';
 export { computeMetrics, type SegMetrics, type ClassMetrics } from './metrics/segmentation-metrics.js';

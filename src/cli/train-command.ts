@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../segmentation/trainer.js';
 import { createProgress } from '../progress.js';
+import { formatPercent } from '../metrics/metrics-format.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { addTrainingOptions, headTextFromFlags, trainConfigFromFlags, type TrainingFlags } from './train-options.js';
@@ -42,7 +43,6 @@ export function registerTrainCommand(program: Command): void {
       return;
     }
     progress.finish({ loss: result.lastLoss });
-    const miou = result.metrics?.mIoU;
-    process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${miou === null || miou === undefined ? 'n/a' : (miou * 100).toFixed(2) + '%'}\n`);
+    process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
   });
 }

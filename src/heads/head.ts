@@ -17,9 +17,7 @@
 import { tf } from '../engine/tf.js';
 import { boostedOutput } from './boost.js';
 import type { HeadSpec } from './head-spec.js';
-
-/** The label value that marks void pixels: never trained on, never scored. */
-export const VOID_LABEL = 255;
+import { VOID_LABEL } from '../voc/types.js';
 
 export interface HeadLossAndGradient {
   /** The loss the table reports (mean over valid pixels). */

@@ -5,8 +5,7 @@
  * Computing metrics and formatting them live in their own modules.
  */
 import type { tf } from '../engine/tf.js';
-
-const VOID = 255;
+import { VOID_LABEL as VOID } from '../voc/types.js';
 
 export type LabelArray = Uint8Array | Int32Array;
 

@@ -11,7 +11,8 @@ import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
 import { createEvalLoader } from '../voc/batch-loader.js';
 import type { Dataset } from '../voc/dataset.js';
-import { loadLabelPng, readLabelPng } from '../voc/label-png.js';
+import { loadLabelPng } from '../voc/label-png.js';
+import { VOID_LABEL } from '../voc/types.js';
 import { predictMask, type PredictOptions } from './inference.js';
 import type { SegmentationModel } from './model.js';
 
@@ -92,7 +93,7 @@ export async function evaluatePredictions(
   let done = 0;
   for (const id of ids) {
     const file = predictionPath(predictions, id);
-    const [label, mask] = await Promise.all([loadLabelPng(dataset.labelPath(id)), Promise.resolve(readLabelPng(file))]);
+    const [label, mask] = await Promise.all([loadLabelPng(dataset.labelPath(id)), loadLabelPng(file)]);
     if (label.width !== mask.width || label.height !== mask.height) {
       throw new SegError(
         `${file}: mask for id '${id}' is ${mask.width}x${mask.height}, its label ${dataset.labelPath(id)} is ${label.width}x${label.height}; masks must have the label's size`,
@@ -101,7 +102,7 @@ export async function evaluatePredictions(
     }
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
-      if (p >= k && label.data[i] !== 255) {
+      if (p >= k && label.data[i] !== VOID_LABEL) {
         throw new SegError(`${file}: mask for id '${id}' has value ${p} at pixel ${i}, expected a class in 0..${k - 1}`, file);
       }
     }

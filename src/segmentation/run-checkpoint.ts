@@ -65,7 +65,7 @@ export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<
     model: c.model,
     head: c.headSpec,
     classNames: c.classNames,
-    normalization: { mean: [...c.normalization.mean] as [number, number, number], std: [...c.normalization.std] as [number, number, number] },
+    normalization: c.normalization,
     iteration: c.state.iteration,
     trainingArgs: { ...c.trainConfig },
     metrics: c.metrics === undefined ? null : { ...c.metrics },
@@ -81,7 +81,8 @@ export interface LoadedRun {
   headSpec: HeadSpec;
   trainConfig: TrainConfig;
   state: RunState;
-  momentum: Map<string, Float32Array>;
+  /** Momentum buffers by parameter name; the caller disposes them. */
+  momentum: Map<string, tf.Tensor>;
 }
 
 function isRunState(v: unknown): v is RunState {
@@ -102,16 +103,11 @@ export async function loadRunCheckpoint(run: string, classNames: readonly string
       );
     }
     if (!isRunState(loaded.trainingState)) throw new SegError(`${file}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, file);
-    const momentum = new Map<string, Float32Array>();
-    for (const [name, t] of loaded.optimizerState ?? new Map<string, tf.Tensor>()) {
-      momentum.set(name, t.dataSync() as Float32Array);
-    }
     const trainConfig = loaded.config.training as unknown as TrainConfig;
-    return { model: loaded.model, headSpec: loaded.headSpec, trainConfig, state: loaded.trainingState, momentum };
+    return { model: loaded.model, headSpec: loaded.headSpec, trainConfig, state: loaded.trainingState, momentum: loaded.optimizerState ?? new Map() };
   } catch (err) {
     loaded.model.dispose();
-    throw err;
-  } finally {
     if (loaded.optimizerState !== undefined) tf.dispose([...loaded.optimizerState.values()]);
+    throw err;
   }
 }

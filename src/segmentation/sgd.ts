@@ -36,12 +36,11 @@ export class MomentumSgd {
     });
   }
 
-  /** Replace the velocities (resume); names and shapes must match. */
-  load(state: Map<string, Float32Array>): void {
+  /** Replace the velocities (resume) with saved ones of the same names and shapes. */
+  load(state: ReadonlyMap<string, tf.Tensor>): void {
     for (const [name, v] of this.velocity) {
-      const values = state.get(name);
-      if (values === undefined) continue;
-      v.assign(tf.tensor(values, v.shape));
+      const saved = state.get(name);
+      if (saved !== undefined) v.assign(saved);
     }
   }
 

@@ -6,7 +6,7 @@
 import { tf } from '../engine/tf.js';
 import type { Head } from '../heads/head.js';
 import type { Rng } from '../random.js';
-import type { Batch } from '../voc/types.js';
+import { VOID_LABEL, type Batch } from '../voc/types.js';
 import type { SegmentationModel } from './model.js';
 import type { MomentumSgd } from './sgd.js';
 
@@ -38,7 +38,7 @@ export function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd
       });
       // Training accuracy from the same logits, kept out of the gradient tape's cleanup.
       counts = tf.tidy(() => {
-        const validMask = tf.notEqual(labels, 255);
+        const validMask = tf.notEqual(labels, VOID_LABEL);
         const hits = tf.logicalAnd(tf.equal(head.predict(logits), labels), validMask);
         return [tf.sum(tf.cast(hits, 'float32')), tf.sum(tf.cast(validMask, 'float32'))];
       });

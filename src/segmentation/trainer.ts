@@ -6,9 +6,11 @@
  * the last checkpoint intact; an abort signal (Ctrl-C in the CLI) saves before returning.
  */
 import { mkdirSync } from 'node:fs';
+import { tf } from '../engine/tf.js';
 import { SegError } from '../errors.js';
 import { createHead, type Head } from '../heads/head.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
+import { formatPercent } from '../metrics/metrics-format.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import { Rng } from '../random.js';
 import { createTrainLoader } from '../voc/batch-loader.js';
@@ -71,6 +73,7 @@ async function startRun(config: TrainConfig, hooks: TrainHooks, log: (line: stri
     const headSpec = saved.headSpec;
     const sgd = new MomentumSgd(saved.model.params, { momentum: saved.trainConfig.momentum, weightDecay: saved.trainConfig.weightDecay });
     sgd.load(saved.momentum);
+    tf.dispose([...saved.momentum.values()]);
     log(`resuming ${config.out} at iteration ${saved.state.iteration}`);
     const ignored = (Object.keys(saved.trainConfig) as (keyof TrainConfig)[]).filter(
       (k) => k !== 'out' && k !== 'data' && k !== 'head' && JSON.stringify(saved.trainConfig[k]) !== JSON.stringify(config[k]),
@@ -161,7 +164,7 @@ export async function train(configIn: TrainConfig, hooks: TrainHooks = {}): Prom
     };
     trace.append(row);
     hooks.onEval?.(row);
-    log(`iteration ${state.iteration}: val mIoU ${formatPct(result.metrics.mIoU)} on ${result.images} images of '${config.valSplit}'`);
+    log(`iteration ${state.iteration}: val mIoU ${formatPercent(result.metrics.mIoU)}% on ${result.images} images of '${config.valSplit}'`);
   };
 
   try {
@@ -226,8 +229,4 @@ export async function train(configIn: TrainConfig, hooks: TrainHooks = {}): Prom
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
-}
-
-function formatPct(v: number | null): string {
-  return v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`;
 }
