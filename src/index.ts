@@ -1,7 +1,7 @@
 /** The public library API of seg. The CLI (`seg`) is a thin layer over these. */
 export { tf } from './engine/tf.js';
-export { SegError, isUserError } from './errors.js';
-export { Rng, type RngState } from './random.js';
+export { SegError, isUserError } from './core/errors.js';
+export { Rng, type RngState } from './core/random.js';
 export {
   BACKEND_CHOICES,
   type BackendChoice,
@@ -12,7 +12,7 @@ export {
   describeSelection,
 } from './engine/backend.js';
 export { conv2d, type Conv2dOptions } from './engine/conv2d.js';
-export { createProgress, type Progress, type ProgressOptions } from './progress.js';
+export { createProgress, type Progress, type ProgressOptions } from './core/progress.js';
 export {
   type HeadSpec,
   type HeadKind,
@@ -44,7 +44,7 @@ export {
   toFloat32,
   writeSafetensors,
   serializeSafetensors,
-} from './engine/safetensors.js';
+} from './checkpoint/safetensors.js';
 export {
   type LabelImage,
   type RgbImage,
@@ -106,7 +106,7 @@ export {
 export { type MadeDataset, type SynthDatasetOptions, SYNTH_CLASSES, makeSynthDataset, drawSynthScene } from './voc/synth-dataset.js';
 export { type FashionDatasetOptions, FASHION_CLASSES, DEFAULT_FASHION_SOURCE, makeFashionDataset } from './voc/fashion-dataset.js';
 export { type CheckReport, type CheckProblem, type ClassCount, checkDataset, formatCheckReport } from './voc/dataset-check.js';
-export { type LoaderBenchResult, benchmarkTrainLoader } from './voc/loader-benchmark.js';
+export { type LoaderBenchResult, benchmarkTrainLoader } from './bench/loader-benchmark.js';
 export {
   type LayerSpec,
   type ConvSpec,
@@ -120,7 +120,7 @@ export {
   layerWeights,
   weightSpecs,
   batchNormLayers,
-} from './backbones/layer-spec.js';
+} from './nn/layer-spec.js';
 export {
   type BackboneName,
   type OutputStride,
@@ -135,13 +135,13 @@ export {
   scaledChannels,
   resnetSpec,
 } from './backbones/resnet.js';
-export { type ForwardOptions, type LayerWeights, runLayers } from './backbones/layer-forward.js';
-export { type LayerCost, type StageCost, layerCost } from './backbones/layer-cost.js';
+export { type ForwardOptions, type LayerWeights, runLayers } from './nn/layer-forward.js';
+export { type LayerCost, type StageCost, layerCost } from './nn/layer-cost.js';
 export { type ModelConfig, type DeeplabSpec, asppRates, validateModelConfig, deeplabSpec } from './segmentation/deeplab-spec.js';
 export { type SegmentationModel, createModel, createModelWithWeights } from './segmentation/model.js';
 export { type ModelDescription, describeModel } from './segmentation/describe-model.js';
-export { type PredictOptions, predictMask, predictScores, forwardPadded } from './segmentation/inference.js';
-export { type CheckpointConfig, describeModelConfig, validateCheckpointConfig } from './segmentation/checkpoint-config.js';
+export { type PredictOptions, predictMask, predictScores, forwardPadded } from './inference/inference.js';
+export { type CheckpointConfig, describeModelConfig, validateCheckpointConfig } from './checkpoint/checkpoint-config.js';
 export {
   type SaveCheckpointOptions,
   type LoadedCheckpoint,
@@ -151,8 +151,8 @@ export {
   loadCheckpointInto,
   readCheckpointConfig,
   modelStateDict,
-} from './segmentation/checkpoint.js';
-export { type PretrainedImportReport, type PretrainedImportOptions, importPretrainedBackbone } from './segmentation/pretrained-import.js';
+} from './checkpoint/checkpoint.js';
+export { type PretrainedImportReport, type PretrainedImportOptions, importPretrainedBackbone } from './checkpoint/pretrained-import.js';
 export {
   type TraceCsvRow,
   TRACE_CSV_FILE,
@@ -163,7 +163,7 @@ export {
   readTraceCsv,
   writeTraceCsv,
   groupTraceRuns,
-} from './segmentation/trace-csv.js';
+} from './experiments/trace-csv.js';
 export {
   type CompareOptions,
   type CompareTraceDirOptions,
@@ -176,24 +176,25 @@ export {
   compareTraces,
   compareTraceDir,
   loadTraceDir,
-} from './segmentation/compare.js';
-export { formatComparisonTable, formatComparisonMarkdown } from './segmentation/compare-format.js';
-export { type ConvergenceChartFiles, miouChartSvg, lossChartSvg, writeConvergenceCharts } from './segmentation/convergence-chart.js';
-export { type ChartSeries, type LineChartOptions, type ReferenceLine, renderLineChartSvg, writeChartFiles } from './segmentation/line-chart.js';
-export { type SeedCurve, type BandPoint, aggregateSeedCurves, movingAverage } from './segmentation/seed-curves.js';
-export { type TrainConfig, DEFAULT_TRAIN_CONFIG, validateTrainConfig } from './segmentation/train-config.js';
-export { type TrainHooks, type TrainResult, train } from './segmentation/trainer.js';
-export { type StepOptions, type StepResult, trainStep } from './segmentation/train-step.js';
-export { MomentumSgd, type SgdOptions, polyLearningRate } from './segmentation/sgd.js';
-export { type TraceRow, type TrainTraceRow, type EvalTraceRow, readTrace, TRACE_FILE } from './segmentation/trace-file.js';
-export { type RunState, runCheckpointDir, resolveModelDir } from './segmentation/run-checkpoint.js';
-export { type EvaluationResult, type EvaluateOptions, evaluateModel, evaluatePredictions } from './segmentation/evaluate.js';
-export { type TrainedModel, loadTrainedModel } from './segmentation/load-model.js';
-export { type PredictFilesOptions, type PredictFilesResult, IMAGE_EXTENSIONS, predictFiles, overlayMask } from './segmentation/predict-files.js';
-export { type TraceOptions, type TraceResult, type TraceHooks, runTrace, splitHeadList, traceRunDir } from './segmentation/convergence-trace.js';
-export { type DemoOptions, type DemoResult, DEMO_DEFAULTS, runDemo } from './segmentation/demo.js';
-export { type ModelBenchResult, benchmarkModel } from './segmentation/model-benchmark.js';
-export { type ConvBenchCase, benchmarkConvOps } from './engine/ops-benchmark.js';
+} from './experiments/compare.js';
+export { formatComparisonTable, formatComparisonMarkdown } from './experiments/compare-format.js';
+export { type ConvergenceChartFiles, miouChartSvg, lossChartSvg, writeConvergenceCharts } from './experiments/convergence-chart.js';
+export { type ChartSeries, type LineChartOptions, type ReferenceLine, renderLineChartSvg, writeChartFiles } from './visualization/line-chart.js';
+export { type SeedCurve, type BandPoint, aggregateSeedCurves, movingAverage } from './visualization/seed-curves.js';
+export { type TrainConfig, DEFAULT_TRAIN_CONFIG, validateTrainConfig } from './training/train-config.js';
+export { type TrainHooks, type TrainResult, train } from './training/trainer.js';
+export { type StepOptions, type StepResult, trainStep } from './training/train-step.js';
+export { MomentumSgd, type SgdOptions, polyLearningRate } from './training/sgd.js';
+export { type TraceRow, type TrainTraceRow, type EvalTraceRow, readTrace, TRACE_FILE } from './training/run-log.js';
+export { type RunState } from './training/run-checkpoint.js';
+export { runCheckpointDir, resolveModelDir } from './checkpoint/run-layout.js';
+export { type EvaluationResult, type EvaluateOptions, evaluateModel, evaluatePredictions } from './inference/evaluate.js';
+export { type TrainedModel, loadTrainedModel } from './checkpoint/load-model.js';
+export { type PredictFilesOptions, type PredictFilesResult, IMAGE_EXTENSIONS, predictFiles, overlayMask } from './inference/predict-files.js';
+export { type TraceOptions, type TraceResult, type TraceHooks, runTrace, splitHeadList, traceRunDir } from './experiments/convergence-trace.js';
+export { type DemoOptions, type DemoResult, DEMO_DEFAULTS, runDemo } from './experiments/demo.js';
+export { type ModelBenchResult, benchmarkModel } from './bench/model-benchmark.js';
+export { type ConvBenchCase, benchmarkConvOps } from './bench/ops-benchmark.js';
 export { batchNormTrain, batchNormInfer } from './engine/batch-norm.js';
 export { maxPool3x3s2, globalAvgPool } from './engine/pool.js';
 export { resizeBilinear } from './engine/resize.js';

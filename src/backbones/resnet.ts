@@ -12,8 +12,8 @@
  *   block included (as mmsegmentation's `multi_grid`);
  * - a width multiplier scales every channel count: round(base * width), at least 1.
  */
-import { SegError, expectedOneOf } from '../errors.js';
-import type { ConvSpec, BatchNormSpec, LayerSpec, SequentialSpec } from './layer-spec.js';
+import { SegError, expectedOneOf } from '../core/errors.js';
+import type { ConvSpec, BatchNormSpec, LayerSpec, SequentialSpec } from '../nn/layer-spec.js';
 
 export const BACKBONE_NAMES = ['resnet18', 'resnet34', 'resnet50', 'resnet101'] as const;
 export type BackboneName = (typeof BACKBONE_NAMES)[number];

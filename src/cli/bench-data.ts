@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
-import { benchmarkTrainLoader } from '../voc/loader-benchmark.js';
+import { benchmarkTrainLoader } from '../bench/loader-benchmark.js';
 import { makeSynthDataset } from '../voc/synth-dataset.js';
 import { parseIntFlag } from './options.js';
 

@@ -1,8 +1,8 @@
 /** `seg bench train|infer`: step time, images/s, effective GFLOP/s and peak RSS of a DeepLab model. */
 import { type Command, Option } from 'commander';
 import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
-import { progressCallback } from '../progress.js';
-import { benchmarkModel } from '../segmentation/model-benchmark.js';
+import { progressCallback } from '../core/progress.js';
+import { benchmarkModel } from '../bench/model-benchmark.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
 
 interface BenchModelFlags {

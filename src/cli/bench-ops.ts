@@ -1,6 +1,6 @@
 /** `seg bench ops`: conv layer throughput, forward and forward + both gradients. */
 import type { Command } from 'commander';
-import { benchmarkConvOps } from '../engine/ops-benchmark.js';
+import { benchmarkConvOps } from '../bench/ops-benchmark.js';
 import { addBackendOption, parseIntFlag, useBackend } from './options.js';
 
 interface BenchOpsFlags {

@@ -1,7 +1,7 @@
 /** `seg compare DIR`: best/final mIoU, iterations and time to a target, speed-up, and the convergence charts of a trace. */
 import { Option, type Command } from 'commander';
-import { compareTraceDir, DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET } from '../segmentation/compare.js';
-import { formatComparisonMarkdown, formatComparisonTable } from '../segmentation/compare-format.js';
+import { compareTraceDir, DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET } from '../experiments/compare.js';
+import { formatComparisonMarkdown, formatComparisonTable } from '../experiments/compare-format.js';
 import { parseFloatFlag } from './options.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json'] as const;

@@ -1,6 +1,6 @@
 /** `seg data synth|fashion|check`: make VOC-layout datasets and check any dataset in that layout. */
 import type { Command } from 'commander';
-import { createProgress } from '../progress.js';
+import { createProgress } from '../core/progress.js';
 import { checkDataset, formatCheckReport } from '../voc/dataset-check.js';
 import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../voc/fashion-dataset.js';
 import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../voc/synth-dataset.js';

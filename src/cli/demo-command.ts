@@ -1,9 +1,9 @@
 /** `seg demo`: the main job on an embedded default (synthetic data, softmax vs egb, charts, masks). */
 import type { Command } from 'commander';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
-import { progressCallback } from '../progress.js';
-import { formatComparisonTable } from '../segmentation/compare-format.js';
-import { DEMO_DEFAULTS, runDemo } from '../segmentation/demo.js';
+import { progressCallback } from '../core/progress.js';
+import { formatComparisonTable } from '../experiments/compare-format.js';
+import { DEMO_DEFAULTS, runDemo } from '../experiments/demo.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, parseIntFlag, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';

@@ -1,10 +1,10 @@
 /** `seg eval`: mIoU of a checkpoint on a split, or of mask PNGs already written. */
 import type { Command } from 'commander';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
-import { progressCallback } from '../progress.js';
-import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../segmentation/evaluate.js';
-import { loadTrainedModel } from '../segmentation/load-model.js';
+import { progressCallback } from '../core/progress.js';
+import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
+import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { openDataset } from '../voc/dataset.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
 

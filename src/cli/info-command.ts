@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseBackboneName, parseOutputStride, validateWidth, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 import { describeModel, type ModelDescription } from '../segmentation/describe-model.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
-import { describeModelConfig } from '../segmentation/checkpoint-config.js';
+import { describeModelConfig } from '../checkpoint/checkpoint-config.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
 
 interface InfoFlags {

@@ -1,8 +1,8 @@
 /** `seg predict`: VOC-palette masks (and overlays) for image files and folders. */
 import type { Command } from 'commander';
-import { progressCallback } from '../progress.js';
-import { loadTrainedModel } from '../segmentation/load-model.js';
-import { predictFiles } from '../segmentation/predict-files.js';
+import { progressCallback } from '../core/progress.js';
+import { loadTrainedModel } from '../checkpoint/load-model.js';
+import { predictFiles } from '../inference/predict-files.js';
 import { addBackendOption, parseFloatList, useBackend } from './options.js';
 
 interface PredictFlags {

@@ -1,7 +1,7 @@
 /** The `seg` program: one file per command, registered here; errors become exit codes in one place. */
 import { Command, CommanderError } from 'commander';
-import { isUserError } from '../errors.js';
-import { PACKAGE_VERSION } from '../version.js';
+import { isUserError } from '../core/errors.js';
+import { PACKAGE_VERSION } from '../core/version.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDataCommand } from './data-command.js';
 import { registerInfoCommand } from './info-command.js';

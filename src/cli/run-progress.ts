@@ -1,7 +1,7 @@
 /** Hooks for each run of a trace (seg trace, seg demo). */
-import { createProgress } from '../progress.js';
-import type { TraceRunInfo } from '../segmentation/convergence-trace.js';
-import type { TrainHooks } from '../segmentation/trainer.js';
+import { createProgress } from '../core/progress.js';
+import type { TraceRunInfo } from '../experiments/convergence-trace.js';
+import type { TrainHooks } from '../training/trainer.js';
 
 /** Per-run hooks: a progress line, and the command line recorded in each run's checkpoint. */
 export function traceRunProgress(iterations: number): (run: TraceRunInfo) => Pick<TrainHooks, 'log' | 'onStep' | 'commandLine'> {

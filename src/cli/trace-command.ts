@@ -1,7 +1,7 @@
 /** `seg trace`: train every head from the same start on the same batches, val mIoU every K iterations. */
 import type { Command } from 'commander';
-import { SegError } from '../errors.js';
-import { runTrace, splitHeadList } from '../segmentation/convergence-trace.js';
+import { SegError } from '../core/errors.js';
+import { runTrace, splitHeadList } from '../experiments/convergence-trace.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';

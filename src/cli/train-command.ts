@@ -1,8 +1,8 @@
 /** `seg train`: train (or resume) one run. */
 import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
-import { train } from '../segmentation/trainer.js';
-import { createProgress } from '../progress.js';
+import { train } from '../training/trainer.js';
+import { createProgress } from '../core/progress.js';
 import { formatPercent } from '../metrics/metrics-format.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';

@@ -1,9 +1,9 @@
 /** The training flags, shared by `seg train` and `seg trace`, and their conversion to a TrainConfig. */
 import { type Command, Option } from 'commander';
 import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../segmentation/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
 
 export interface TrainingFlags {

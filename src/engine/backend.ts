@@ -4,7 +4,7 @@
  * which one runs and why the better ones were passed over.
  */
 import { tf } from './tf.js';
-import { SegError, expectedOneOf } from '../errors.js';
+import { SegError, expectedOneOf } from '../core/errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

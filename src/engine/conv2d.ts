@@ -12,7 +12,7 @@
  * ceil(H / stride) and torchvision weights behave as in torchvision.
  */
 import { tf } from './tf.js';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { flipAndSwapChannels, zeroInsert } from './rearrange.js';
 
 export interface Conv2dOptions {

@@ -1,7 +1,7 @@
 /**
  * The one place tfjs is imported. @tensorflow/tfjs (not tfjs-core alone) because its
  * Node bundle registers the gradient functions; the wasm backend is registered here too.
- * Every module uses `import { tf } from '../engine/tf.js'`.
+ * Every module uses `import { tf } from './tf.js'`.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';

@@ -7,7 +7,7 @@
  * `formatHeadSpec` always writes both parameters with round-trip precision, so a recorded
  * spec parses back to exactly the same numbers.
  */
-import { SegError, expectedOneOf } from '../errors.js';
+import { SegError, expectedOneOf } from '../core/errors.js';
 
 export type BoostKind = 'exp' | 'pow3';
 

@@ -15,8 +15,8 @@
  * round(256 w). Dropout runs only when the forward pass is given a dropout Rng (see
  * ForwardOptions), so by default training is deterministic without it.
  */
-import { SegError } from '../errors.js';
-import type { BatchNormSpec, ConvSpec, LayerSpec, SequentialSpec } from '../backbones/layer-spec.js';
+import { SegError } from '../core/errors.js';
+import type { BatchNormSpec, ConvSpec, LayerSpec, SequentialSpec } from '../nn/layer-spec.js';
 import {
   type BackboneName,
   type OutputStride,

@@ -3,8 +3,8 @@
  * spec tree (no tensors, instant). What is counted: see backbones/layer-cost.ts
  * (params = trainable weights incl. BN gamma/beta; FLOPs = 2 x conv multiply-adds).
  */
-import { layerCost, type StageCost } from '../backbones/layer-cost.js';
-import { SegError } from '../errors.js';
+import { layerCost, type StageCost } from '../nn/layer-cost.js';
+import { SegError } from '../core/errors.js';
 import { type ModelConfig, deeplabSpec } from './deeplab-spec.js';
 
 export interface ModelDescription {

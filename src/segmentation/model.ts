@@ -4,11 +4,11 @@
  * checkpoints, import, export) walks `spec`.
  */
 import { tf } from '../engine/tf.js';
-import { SegError } from '../errors.js';
-import { Rng } from '../random.js';
-import { type SequentialSpec, type WeightSpec, elementCount, weightSpecs } from '../backbones/layer-spec.js';
-import { type ForwardOptions, runLayers } from '../backbones/layer-forward.js';
-import { initialValue } from '../backbones/layer-init.js';
+import { SegError } from '../core/errors.js';
+import { Rng } from '../core/random.js';
+import { type SequentialSpec, type WeightSpec, elementCount, weightSpecs } from '../nn/layer-spec.js';
+import { type ForwardOptions, runLayers } from '../nn/layer-forward.js';
+import { initialValue } from '../nn/layer-init.js';
 import { type ModelConfig, deeplabSpec, validateModelConfig } from './deeplab-spec.js';
 
 export interface SegmentationModel {

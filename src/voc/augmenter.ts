@@ -2,7 +2,7 @@
  * The augmenters: a list of transforms, then normalisation. Train: random scale, pad to the
  * crop (mean pixel, 255), random crop, random flip. Eval: the whole image, label untouched.
  */
-import type { Rng } from '../random.js';
+import type { Rng } from '../core/random.js';
 import { IMAGENET_NORMALIZATION, meanPixel, normalizeImage, type Normalization } from './normalize.js';
 import { applyTransforms, randomHorizontalFlip, randomScaleCrop, TRAIN_SCALES, type Transform } from './transforms.js';
 import type { AugmentedSample, Sample } from './types.js';

@@ -4,8 +4,8 @@
  * augment ahead of the consumer (prefetch) with a fixed number of batches or samples in flight;
  * JPEG decode, resize and PNG inflate run on libuv's thread pool.
  */
-import { SegError } from '../errors.js';
-import { Rng, type RngState } from '../random.js';
+import { SegError } from '../core/errors.js';
+import { Rng, type RngState } from '../core/random.js';
 import type { Dataset } from './dataset.js';
 import { DEFAULT_CROP, trainTransforms, type TrainAugmentOptions } from './augmenter.js';
 import { IMAGENET_NORMALIZATION, normalizeImage, normalizeInto, type Normalization } from './normalize.js';

@@ -1,6 +1,6 @@
 /** Class names: a dataset's `classes.txt` (one name per line, index = line number) or the 21 VOC classes. */
 import { existsSync, readFileSync } from 'node:fs';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 
 /** The 21 PASCAL VOC 2012 classes, background first (index = class id). */
 export const VOC_CLASSES: readonly string[] = [

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isUserError } from '../errors.js';
+import { isUserError } from '../core/errors.js';
 import { LIST_DIR, openDataset, type Dataset } from './dataset.js';
 import { decodeImage } from './image-io.js';
 import { loadLabelPng } from './label-png.js';

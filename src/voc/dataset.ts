@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { expectedOneOf, SegError } from '../errors.js';
+import { expectedOneOf, SegError } from '../core/errors.js';
 import { readClassNames } from './classes.js';
 
 export interface Dataset {

@@ -7,8 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SegError } from '../errors.js';
-import { Rng } from '../random.js';
+import { SegError } from '../core/errors.js';
+import { Rng } from '../core/random.js';
 import { readIdx, type IdxArray } from './idx-file.js';
 import { clampByte, hsvToRgb, paintBackground } from './textures.js';
 import { addVoidBorder } from './void-border.js';

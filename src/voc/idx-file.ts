@@ -1,7 +1,7 @@
 /** IDX files (the MNIST format), plain or gzipped: unsigned-byte tensors with big-endian dimensions. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 
 export interface IdxArray {
   dims: number[];

@@ -1,7 +1,7 @@
 /** Images through sharp (libvips): decode any JPEG/PNG to HxWx3 RGB bytes, bilinear resize, JPEG encode. */
 import { access } from 'node:fs/promises';
 import sharp from 'sharp';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import type { RgbImage } from './types.js';
 
 function message(err: unknown): string {

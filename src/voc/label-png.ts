@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { deflateSync, inflate, inflateSync } from 'node:zlib';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { vocColormap } from './colormap.js';
 import { encodePngChunk, PNG_SIGNATURE, readPngChunks } from './png-chunks.js';
 import type { LabelImage } from './types.js';

@@ -1,5 +1,5 @@
 /** PNG container level: signature, chunks, CRCs. Knows nothing about pixels. */
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { crc32 } from './crc32.js';
 
 export const PNG_SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);

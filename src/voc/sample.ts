@@ -1,6 +1,6 @@
 /** Loading one dataset entry: decode image and label, then check they belong together. */
 import { existsSync } from 'node:fs';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import type { Dataset } from './dataset.js';
 import { decodeImage } from './image-io.js';
 import { loadLabelPng } from './label-png.js';

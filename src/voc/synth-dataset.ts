@@ -3,7 +3,7 @@
  * and texture) on textured, weakly saturated backgrounds, with VOC's void band along
  * object borders. Deterministic by seed; fast enough for tests and the demo.
  */
-import { Rng } from '../random.js';
+import { Rng } from '../core/random.js';
 import { hsvToRgb, clampByte, paintBackground, type Rgb } from './textures.js';
 import { addVoidBorder } from './void-border.js';
 import { checkCount, prepareVocOutput, writeMadeDataset, type MadeDataset } from './voc-writer.js';

@@ -1,5 +1,5 @@
 /** Procedural colour and texture helpers for the dataset makers (all randomness from the caller's Rng). */
-import type { Rng } from '../random.js';
+import type { Rng } from '../core/random.js';
 
 export type Rgb = [number, number, number];
 

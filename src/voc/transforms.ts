@@ -5,7 +5,7 @@
  * Every transform draws the same number of random values whatever the input, so a sample's
  * augmentation depends only on its own generator.
  */
-import type { Rng } from '../random.js';
+import type { Rng } from '../core/random.js';
 import { resizeRgb, resizeRgbRegion, type Region } from './image-io.js';
 import { VOID_LABEL } from './types.js';
 

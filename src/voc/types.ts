@@ -2,7 +2,7 @@
  * The vocabulary of the data layer. Images are row-major HxWx3 RGB; labels are row-major HxW
  * class indices with 255 = void (never trained on, never scored).
  */
-import type { RngState } from '../random.js';
+import type { RngState } from '../core/random.js';
 
 /** Class indices of one label PNG, exactly as stored (palette index or gray value). */
 export interface LabelImage {

@@ -1,7 +1,7 @@
 /** Writing a dataset in VOC layout: images, palette label PNGs, split lists, classes.txt. */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SegError } from '../errors.js';
+import { SegError } from '../core/errors.js';
 import { IMAGE_DIR, LIST_DIR } from './dataset.js';
 import { writeJpeg } from './image-io.js';
 import { writeLabelPng } from './label-png.js';

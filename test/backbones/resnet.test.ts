@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { BACKBONE_NAMES, parseBackboneName, resnetSpec, scaledChannels, type BackboneOptions } from '../../src/backbones/resnet.js';
-import { leaves, weightSpecs, type ConvSpec } from '../../src/backbones/layer-spec.js';
-import { layerCost } from '../../src/backbones/layer-cost.js';
-import { runLayers } from '../../src/backbones/layer-forward.js';
-import { initialValue } from '../../src/backbones/layer-init.js';
-import { Rng } from '../../src/random.js';
-import { SegError } from '../../src/errors.js';
+import { leaves, weightSpecs, type ConvSpec } from '../../src/nn/layer-spec.js';
+import { layerCost } from '../../src/nn/layer-cost.js';
+import { runLayers } from '../../src/nn/layer-forward.js';
+import { initialValue } from '../../src/nn/layer-init.js';
+import { Rng } from '../../src/core/random.js';
+import { SegError } from '../../src/core/errors.js';
 
 function convs(options: BackboneOptions): Map<string, ConvSpec> {
   const out = new Map<string, ConvSpec>();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runSeg } from './run-cli.js';
-import { writeTraceCsv, type TraceCsvRow } from '../../src/segmentation/trace-csv.js';
+import { writeTraceCsv, type TraceCsvRow } from '../../src/experiments/trace-csv.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { conv2d } from '../../src/engine/conv2d.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/core/random.js';
 import { type ConvCase, dot, finiteDifferences, outSize, referenceConv, relativeError } from './reference-conv.js';
 
 function randomArray(rng: Rng, length: number): Float64Array {

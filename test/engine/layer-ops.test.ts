@@ -4,7 +4,7 @@ import { tf } from '../../src/engine/tf.js';
 import { batchNormInfer, batchNormTrain } from '../../src/engine/batch-norm.js';
 import { globalAvgPool, maxPool3x3s2 } from '../../src/engine/pool.js';
 import { interpolationMatrix, resizeBilinear } from '../../src/engine/resize.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/core/random.js';
 import { finiteDifferences, relativeError } from './reference-conv.js';
 
 function randomArray(seed: number, length: number): Float64Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 import { egbHeadSpec, formatHeadSpec, headLabel, parseHeadSpec, type HeadSpec } from '../../src/heads/head-spec.js';
 
 describe('parseHeadSpec', () => {

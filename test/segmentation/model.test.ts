@@ -3,10 +3,10 @@ import { tf } from '../../src/engine/tf.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { deeplabSpec, type ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
-import { weightSpecs } from '../../src/backbones/layer-spec.js';
+import { weightSpecs } from '../../src/nn/layer-spec.js';
 import { BACKBONE_NAMES } from '../../src/backbones/resnet.js';
 import { createHead } from '../../src/heads/head.js';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 
 const tiny: ModelConfig = { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false };
 

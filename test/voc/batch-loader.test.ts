@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 import { createEvalLoader, createTrainLoader } from '../../src/voc/batch-loader.js';
 import { openDataset, type Dataset } from '../../src/voc/dataset.js';
 import { writeLabelPng } from '../../src/voc/label-png.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 import { VOC_CLASSES } from '../../src/voc/classes.js';
 import { openDataset, parseIdList } from '../../src/voc/dataset.js';
 import { writeLabelPng } from '../../src/voc/label-png.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 import { vocColormap } from '../../src/voc/colormap.js';
 import { decodeLabelPng, encodeLabelPng, loadLabelPng, readLabelPng, writeLabelPng } from '../../src/voc/label-png.js';
 import { encodePngChunk, PNG_SIGNATURE } from '../../src/voc/png-chunks.js';

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SegError } from '../../src/errors.js';
+import { SegError } from '../../src/core/errors.js';
 import { openDataset, type Dataset } from '../../src/voc/dataset.js';
 import { decodeImage } from '../../src/voc/image-io.js';
 import { encodeLabelPng, writeLabelPng } from '../../src/voc/label-png.js';

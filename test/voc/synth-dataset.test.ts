@@ -5,7 +5,7 @@ import { checkDataset } from '../../src/voc/dataset-check.js';
 import { openDataset } from '../../src/voc/dataset.js';
 import { readLabelPng } from '../../src/voc/label-png.js';
 import { drawSynthScene, makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/core/random.js';
 import { removeTempDirs, tempDir } from './fixtures.js';
 
 afterAll(removeTempDirs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/core/random.js';
 import { createEvalAugmenter, createTrainAugmenter, trainTransforms } from '../../src/voc/augmenter.js';
 import { IMAGENET_MEAN, IMAGENET_STD, meanPixel, normalizeImage } from '../../src/voc/normalize.js';
 import {

@@ -1,0 +1,26 @@
+/**
+ * Where a training run keeps its checkpoint: `<run>/checkpoint/`, next to the run's log
+ * (`trace.jsonl`). A sub-folder because checkpoint saves swap whole directories atomically
+ * (the previous one survives as `checkpoint.previous` until the swap completes).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const RUN_CHECKPOINT_DIR = 'checkpoint';
+
+export function runCheckpointDir(run: string): string {
+  return join(run, RUN_CHECKPOINT_DIR);
+}
+
+/** The checkpoint directory for a path that is a run folder or a checkpoint itself. */
+export function resolveModelDir(path: string): string {
+  if (existsSync(join(path, 'config.json'))) return path;
+  const inner = runCheckpointDir(path);
+  if (existsSync(join(inner, 'config.json')) || existsSync(join(`${inner}.previous`, 'config.json'))) return inner;
+  return path;
+}
+
+export function runCheckpointExists(run: string): boolean {
+  const dir = runCheckpointDir(run);
+  return existsSync(join(dir, 'config.json')) || existsSync(join(`${dir}.previous`, 'config.json'));
+}

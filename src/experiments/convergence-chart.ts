@@ -1,0 +1,101 @@
+/**
+ * The two convergence charts of a trace: validation mIoU (%) and smoothed training loss
+ * against iterations, one mean line per head with a min..max band over seeds (see
+ * seed-curves.ts for how seeds logged at different iterations are combined).
+ */
+import { join } from 'node:path';
+import type { Comparison } from './compare.js';
+import { renderLineChartSvg, writeChartFiles, type ChartSeries, type ReferenceLine } from '../visualization/line-chart.js';
+import { aggregateSeedCurves, lossSmoothingWindow, movingAverage, type SeedCurve } from '../visualization/seed-curves.js';
+import { groupTraceRuns, type TraceCsvRow } from './trace-csv.js';
+
+/** Loss curves spanning at least this ratio (max/min) get a log y axis. */
+export const LOSS_LOG_SCALE_RATIO = 20;
+
+/** Both charts span iterations 0..last logged, so they line up. */
+function iterationDomain(rows: readonly TraceCsvRow[]): [number, number] {
+  const last = rows.reduce((m, r) => Math.max(m, r.iter), 0);
+  return [0, last > 0 ? last : 1];
+}
+
+function seedsLabel(head: string, seeds: number): string {
+  return `${head} (${seeds} seed${seeds === 1 ? '' : 's'})`;
+}
+
+/** Mean val mIoU (%) per head with its band; a dashed line at the comparison's threshold when given. */
+export function miouChartSvg(rows: readonly TraceCsvRow[], comparison?: Comparison): string {
+  const series: ChartSeries[] = [];
+  for (const [head, seeds] of groupTraceRuns(rows)) {
+    const curves: SeedCurve[] = [...seeds.values()].map((run) => {
+      const evals = run.filter((r) => r.val_miou !== null);
+      return { x: evals.map((r) => r.iter), y: evals.map((r) => (r.val_miou as number) * 100) };
+    });
+    series.push({ label: seedsLabel(head, seeds.size), points: aggregateSeedCurves(curves) });
+  }
+  const references: ReferenceLine[] = [];
+  if (comparison !== undefined) {
+    references.push({
+      y: comparison.threshold * 100,
+      label: `target ${(comparison.threshold * 100).toFixed(2)}% = ${Number((comparison.target * 100).toFixed(1))}% of ${comparison.baseline}'s best mIoU`,
+    });
+  }
+  return renderLineChartSvg(series, {
+    title: 'Validation mIoU during training',
+    subtitle: 'line: mean over seeds; band: min..max over seeds' + (comparison !== undefined ? '; dashed: the target of seg compare' : ''),
+    xLabel: 'iteration',
+    yLabel: 'val mIoU (%)',
+    markers: true,
+    referenceLines: references,
+    xDomain: iterationDomain(rows),
+  });
+}
+
+/** Training loss per head: each seed smoothed (centred moving average), then mean and band. */
+export function lossChartSvg(rows: readonly TraceCsvRow[]): string {
+  const runs = groupTraceRuns(rows);
+  const longest = Math.max(0, ...[...runs.values()].flatMap((seeds) => [...seeds.values()].map((run) => run.length)));
+  const window = lossSmoothingWindow(longest);
+  const series: ChartSeries[] = [];
+  for (const [head, seeds] of runs) {
+    const curves: SeedCurve[] = [...seeds.values()].map((run) => {
+      const finite = run.filter((r) => Number.isFinite(r.loss));
+      return { x: finite.map((r) => r.iter), y: movingAverage(finite.map((r) => r.loss), window) };
+    });
+    series.push({ label: seedsLabel(head, seeds.size), points: aggregateSeedCurves(curves) });
+  }
+  const values = series.flatMap((s) => s.points.flatMap((p) => [p.lo, p.hi]));
+  const positive = values.length > 0 && values.every((v) => v > 0);
+  const logY = positive && Math.max(...values) / Math.min(...values) >= LOSS_LOG_SCALE_RATIO;
+  const smoothing = window > 1 ? `centred moving average over ${window} logged iterations` : 'as logged (no smoothing)';
+  return renderLineChartSvg(series, {
+    title: 'Training loss',
+    subtitle: [
+      `${smoothing}; line: mean over seeds; band: min..max over seeds`,
+      'each head reports its own loss (cross-entropy for softmax, squared error for egb/linear): compare shapes, not levels',
+    ],
+    xLabel: 'iteration',
+    yLabel: logY ? 'training loss (log scale)' : 'training loss',
+    logY,
+    xDomain: iterationDomain(rows),
+  });
+}
+
+export interface ConvergenceChartFiles {
+  miouSvg: string;
+  miouPng: string;
+  lossSvg: string;
+  lossPng: string;
+}
+
+/** Writes DIR/miou.svg, DIR/miou.png, DIR/loss.svg, DIR/loss.png and returns their paths. */
+export async function writeConvergenceCharts(dir: string, rows: readonly TraceCsvRow[], comparison?: Comparison): Promise<ConvergenceChartFiles> {
+  const files: ConvergenceChartFiles = {
+    miouSvg: join(dir, 'miou.svg'),
+    miouPng: join(dir, 'miou.png'),
+    lossSvg: join(dir, 'loss.svg'),
+    lossPng: join(dir, 'loss.png'),
+  };
+  await writeChartFiles(miouChartSvg(rows, comparison), files.miouSvg, files.miouPng);
+  await writeChartFiles(lossChartSvg(rows), files.lossSvg, files.lossPng);
+  return files;
+}

@@ -1,0 +1,219 @@
+/**
+ * `trace.csv` of a convergence trace: one row per logged training iteration of each run
+ * (head, seed), header `head,seed,iter,wall_s,loss,train_acc,val_miou`. RFC 4180 quoting
+ * (head specs such as `egb:exp:alpha=0.3,beta=0` hold commas). `val_miou` is empty on rows
+ * without an evaluation; `train_acc` may be empty. `loss` may be NaN/Infinity (a diverged
+ * run records it). A (head, seed, iter) appears at most once.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SegError } from '../core/errors.js';
+
+export interface TraceCsvRow {
+  /** Head spec text as given to `seg trace --heads`. */
+  head: string;
+  seed: number;
+  iter: number;
+  /** Cumulative training seconds of the run (evaluation excluded). */
+  wall_s: number;
+  loss: number;
+  train_acc: number | null;
+  /** Validation mIoU in [0, 1] where an evaluation happened at this iteration, else null. */
+  val_miou: number | null;
+}
+
+export const TRACE_CSV_FILE = 'trace.csv';
+export const TRACE_CSV_COLUMNS = ['head', 'seed', 'iter', 'wall_s', 'loss', 'train_acc', 'val_miou'] as const;
+export const TRACE_CSV_HEADER = TRACE_CSV_COLUMNS.join(',');
+
+function quoteField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function optionalNumber(value: number | null): string {
+  return value === null || Number.isNaN(value) ? '' : String(value);
+}
+
+/** Header line plus one line per row, each ending in '\n'. Numbers keep round-trip precision. */
+export function formatTraceCsv(rows: readonly TraceCsvRow[]): string {
+  const lines = [TRACE_CSV_HEADER];
+  for (const r of rows) {
+    lines.push(
+      [quoteField(r.head), String(r.seed), String(r.iter), String(r.wall_s), String(r.loss), optionalNumber(r.train_acc), optionalNumber(r.val_miou)].join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface CsvRecord {
+  fields: string[];
+  /** 1-based physical line where the record starts. */
+  line: number;
+}
+
+/** RFC 4180 records (LF or CRLF, quoted fields with "" escapes and embedded newlines). */
+function splitCsvRecords(text: string, file: string): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  let fields: string[] = [];
+  let field = '';
+  let line = 1;
+  let recordLine = 1;
+  let i = 0;
+  const endRecord = () => {
+    fields.push(field);
+    records.push({ fields, line: recordLine });
+    fields = [];
+    field = '';
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"' && field === '') {
+      // Quoted field: runs to the closing quote, which must be followed by a separator.
+      const start = line;
+      i++;
+      for (;;) {
+        if (i >= text.length) throw new SegError(`${file}: line ${start}: a quoted field is never closed (missing '"')`, file);
+        const q = text[i];
+        if (q === '"') {
+          if (text[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (q === '\n') line++;
+        field += q;
+        i++;
+      }
+      const next = text[i];
+      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
+        throw new SegError(`${file}: line ${line}: unexpected text after a closing quote (quote the whole field and double inner quotes)`, file);
+      }
+      if (next === undefined) endRecord(); // the text ends right after the closing quote
+      continue;
+    }
+    if (c === ',') {
+      fields.push(field);
+      field = '';
+      i++;
+    } else if (c === '\n' || c === '\r') {
+      endRecord();
+      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      line++;
+      recordLine = line;
+    } else {
+      if (c === '"') throw new SegError(`${file}: line ${line}: a '"' inside an unquoted field (quote the field and double inner quotes)`, file);
+      field += c;
+      i++;
+      if (i >= text.length) endRecord();
+    }
+  }
+  if (fields.length > 0) endRecord();
+  return records;
+}
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function parseNumberText(raw: string): number | undefined {
+  const text = raw.trim();
+  if (NUMBER_RE.test(text)) return Number(text);
+  const lower = text.toLowerCase().replace(/^\+/, '');
+  if (lower === 'nan' || lower === '-nan') return NaN;
+  if (lower === 'infinity' || lower === 'inf') return Infinity;
+  if (lower === '-infinity' || lower === '-inf') return -Infinity;
+  return undefined;
+}
+
+/**
+ * Rows of a trace.csv text. `file` names the source in errors, which give the line and the
+ * column at fault.
+ */
+export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const records = splitCsvRecords(body, file).filter((r) => !(r.fields.length === 1 && r.fields[0]?.trim() === ''));
+  const header = records[0];
+  if (header === undefined) {
+    throw new SegError(`${file}: empty file, expected the header '${TRACE_CSV_HEADER}' (write it with seg trace)`, file);
+  }
+  const got = header.fields.map((f) => f.trim()).join(',');
+  if (got !== TRACE_CSV_HEADER) {
+    throw new SegError(`${file}: line ${header.line}: header is '${got}', expected '${TRACE_CSV_HEADER}' (a trace.csv written by seg trace)`, file);
+  }
+  const rows: TraceCsvRow[] = [];
+  const seen = new Map<string, number>();
+  for (const record of records.slice(1)) {
+    const at = `${file}: line ${record.line}`;
+    const f = record.fields;
+    if (f.length !== TRACE_CSV_COLUMNS.length) {
+      throw new SegError(
+        `${at}: ${f.length} fields, expected ${TRACE_CSV_COLUMNS.length} (${TRACE_CSV_HEADER}); quote a head that contains commas`,
+        file,
+      );
+    }
+    const cell = (i: number) => f[i] as string;
+    const bad = (column: number, expected: string) => new SegError(`${at}: ${TRACE_CSV_COLUMNS[column]} is '${cell(column)}', expected ${expected}`, file);
+    const head = cell(0).trim();
+    if (head === '') throw bad(0, 'a head spec such as softmax or egb:pow3');
+    const seed = parseNumberText(cell(1));
+    if (seed === undefined || !Number.isSafeInteger(seed) || seed < 0) throw bad(1, 'an integer >= 0');
+    const iter = parseNumberText(cell(2));
+    if (iter === undefined || !Number.isSafeInteger(iter) || iter < 0) throw bad(2, 'an integer >= 0');
+    const wall = parseNumberText(cell(3));
+    if (wall === undefined || !Number.isFinite(wall) || wall < 0) throw bad(3, 'a number of seconds >= 0');
+    const loss = parseNumberText(cell(4));
+    if (loss === undefined) throw bad(4, 'a number (NaN or Infinity for a diverged step)');
+    let trainAcc: number | null = null;
+    if (cell(5).trim() !== '') {
+      const v = parseNumberText(cell(5));
+      if (v === undefined || v < 0 || v > 1) throw bad(5, 'empty or a number in [0, 1]');
+      trainAcc = Number.isNaN(v) ? null : v;
+    }
+    let valMiou: number | null = null;
+    if (cell(6).trim() !== '') {
+      const v = parseNumberText(cell(6));
+      if (v === undefined || v < 0 || v > 1) throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
+      valMiou = Number.isNaN(v) ? null : v;
+    }
+    const key = JSON.stringify([head, seed, iter]);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new SegError(`${at}: head '${head}' seed ${seed} iteration ${iter} already appears on line ${first}; each run logs an iteration once`, file);
+    }
+    seen.set(key, record.line);
+    rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou });
+  }
+  return rows;
+}
+
+/** Rows grouped by head (first-appearance order), then seed (ascending), sorted by iteration. */
+export function groupTraceRuns(rows: readonly TraceCsvRow[]): Map<string, Map<number, TraceCsvRow[]>> {
+  const heads = new Map<string, Map<number, TraceCsvRow[]>>();
+  for (const row of rows) {
+    let seeds = heads.get(row.head);
+    if (seeds === undefined) heads.set(row.head, (seeds = new Map()));
+    let run = seeds.get(row.seed);
+    if (run === undefined) seeds.set(row.seed, (run = []));
+    run.push(row);
+  }
+  for (const [head, seeds] of heads) {
+    const sorted = new Map([...seeds.entries()].sort((a, b) => a[0] - b[0]));
+    for (const run of sorted.values()) run.sort((a, b) => a.iter - b.iter);
+    heads.set(head, sorted);
+  }
+  return heads;
+}
+
+export function readTraceCsv(path: string): TraceCsvRow[] {
+  if (!existsSync(path)) throw new SegError(`${path}: not found (seg trace writes it)`, path);
+  return parseTraceCsv(readFileSync(path, 'utf8'), path);
+}
+
+/** Writes atomically (temp file + rename): a reader never sees half a file. */
+export function writeTraceCsv(path: string, rows: readonly TraceCsvRow[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, formatTraceCsv(rows));
+  renameSync(tmp, path);
+}

@@ -1,0 +1,114 @@
+/**
+ * Evaluation: an exact confusion matrix over every valid pixel at the labels' own
+ * resolution (255 ignored), from a model or from mask PNGs already on disk (as the VOC
+ * devkit scores submissions).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SegError } from '../core/errors.js';
+import type { Head } from '../heads/head.js';
+import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
+import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
+import { createEvalLoader } from '../voc/batch-loader.js';
+import type { Dataset } from '../voc/dataset.js';
+import { loadLabelPng } from '../voc/label-png.js';
+import { VOID_LABEL } from '../voc/types.js';
+import { predictMask, type PredictOptions } from './inference.js';
+import type { SegmentationModel } from '../segmentation/model.js';
+
+export interface EvaluationResult {
+  metrics: SegMetrics;
+  images: number;
+  confusion: ConfusionMatrix;
+}
+
+export interface EvaluateOptions extends PredictOptions {
+  /** Only the first `limit` ids of the split. */
+  limit?: number;
+  /** Called after each image with (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Score a model on a split of a dataset: whole images, optional multi-scale and flip. */
+export async function evaluateModel(
+  model: SegmentationModel,
+  head: Head,
+  dataset: Dataset,
+  split: string,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  if (dataset.classNames.length !== model.config.numClasses) {
+    throw new SegError(
+      `the dataset at ${dataset.root} has ${dataset.classNames.length} classes, the model predicts ${model.config.numClasses}; ` +
+        `evaluate on the dataset the model was trained for`,
+    );
+  }
+  const loader = createEvalLoader({ dataset, split, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+  const confusion = new ConfusionMatrix(model.config.numClasses);
+  let done = 0;
+  try {
+    for await (const sample of loader) {
+      const mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+      confusion.update(sample.label, mask);
+      done += 1;
+      options.onProgress?.(done, loader.size);
+    }
+  } finally {
+    loader.close();
+  }
+  return { metrics: computeMetrics(confusion, dataset.classNames), images: done, confusion };
+}
+
+/** The mask file for an id in a predictions folder: `<id>.png`. */
+export function predictionPath(predictions: string, id: string): string {
+  return join(predictions, `${id}.png`);
+}
+
+/**
+ * Score existing mask PNGs (palette or grayscale, one `<id>.png` per listed id) against a
+ * split's labels. A missing mask or a size mismatch is an error naming the id.
+ */
+export async function evaluatePredictions(
+  predictions: string,
+  dataset: Dataset,
+  split: string,
+  options: Pick<EvaluateOptions, 'limit' | 'onProgress'> = {},
+): Promise<EvaluationResult> {
+  if (!existsSync(predictions)) {
+    throw new SegError(`--predictions ${predictions}: no such folder; pass the folder that holds one <id>.png per image`, '--predictions');
+  }
+  let ids = dataset.listSplit(split);
+  if (options.limit !== undefined) ids = ids.slice(0, options.limit);
+  const k = dataset.classNames.length;
+  const confusion = new ConfusionMatrix(k);
+  const missing = ids.filter((id) => !existsSync(predictionPath(predictions, id)));
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 5).join(', ');
+    throw new SegError(
+      `--predictions ${predictions}: ${missing.length} of ${ids.length} ids of split '${split}' have no mask ` +
+        `(${shown}${missing.length > 5 ? ', ...' : ''}); expected ${predictionPath(predictions, missing[0] as string)}`,
+      '--predictions',
+    );
+  }
+  let done = 0;
+  for (const id of ids) {
+    const file = predictionPath(predictions, id);
+    const [label, mask] = await Promise.all([loadLabelPng(dataset.labelPath(id)), loadLabelPng(file)]);
+    if (label.width !== mask.width || label.height !== mask.height) {
+      throw new SegError(
+        `${file}: mask for id '${id}' is ${mask.width}x${mask.height}, its label ${dataset.labelPath(id)} is ${label.width}x${label.height}; masks must have the label's size`,
+        file,
+      );
+    }
+    for (let i = 0; i < mask.data.length; i++) {
+      const p = mask.data[i] as number;
+      if (p >= k && label.data[i] !== VOID_LABEL) {
+        throw new SegError(`${file}: mask for id '${id}' has value ${p} at pixel ${i}, expected a class in 0..${k - 1}`, file);
+      }
+    }
+    confusion.update(label.data, mask.data);
+    done += 1;
+    options.onProgress?.(done, ids.length);
+  }
+  return { metrics: computeMetrics(confusion, dataset.classNames), images: done, confusion };
+}

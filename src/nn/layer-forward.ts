@@ -1,0 +1,139 @@
+/**
+ * The forward pass: a walk over a layer-spec tree with tfjs ops that train on every
+ * backend (src/engine). Batch norm in training mode normalises with batch statistics and
+ * updates the running statistics in place (PyTorch: momentum 0.1, unbiased variance for
+ * the running estimate); with `freezeBn` (or in inference) it uses the running statistics.
+ */
+import { tf } from '../engine/tf.js';
+import { conv2d } from '../engine/conv2d.js';
+import { batchNormInfer, batchNormTrain } from '../engine/batch-norm.js';
+import { globalAvgPool, maxPool3x3s2 } from '../engine/pool.js';
+import { resizeBilinear } from '../engine/resize.js';
+import { SegError } from '../core/errors.js';
+import type { Rng } from '../core/random.js';
+import type { BatchNormSpec, ConvSpec, LayerSpec } from './layer-spec.js';
+
+type T4 = tf.Tensor4D;
+type T1 = tf.Tensor1D;
+
+export interface ForwardOptions {
+  /** Training mode: batch-norm batch statistics (unless freezeBn) and dropout (if dropoutRng). */
+  training: boolean;
+  /** In training, normalise with (and keep) the running statistics: for small batches. */
+  freezeBn?: boolean;
+  /**
+   * Dropout draws its masks from this generator in training; without it, dropout layers are
+   * the identity (deterministic training, no RNG state to checkpoint).
+   */
+  dropoutRng?: Rng;
+}
+
+export interface LayerWeights {
+  /** Trainable weights by name (convs HWIO). */
+  params: ReadonlyMap<string, tf.Tensor>;
+  /** BN running statistics by name; assigned in place in training mode. */
+  buffers: ReadonlyMap<string, tf.Variable>;
+}
+
+interface WalkContext {
+  weights: LayerWeights;
+  options: ForwardOptions;
+  imageSize: [number, number];
+  /** The network's input: a conv reading it needs no input gradient. */
+  input: T4;
+}
+
+function param(ctx: WalkContext, name: string): tf.Tensor {
+  const t = ctx.weights.params.get(name);
+  if (t === undefined) throw new Error(`forward: no weight named ${name}`);
+  return t;
+}
+
+function buffer(ctx: WalkContext, name: string): tf.Variable {
+  const t = ctx.weights.buffers.get(name);
+  if (t === undefined) throw new Error(`forward: no buffer named ${name}`);
+  return t;
+}
+
+function runConv(layer: ConvSpec, x: T4, ctx: WalkContext): T4 {
+  const y = conv2d(x, param(ctx, `${layer.name}.weight`) as T4, {
+    stride: layer.stride,
+    dilation: layer.dilation,
+    inputGradient: x !== ctx.input,
+  });
+  return layer.bias ? (tf.add(y, param(ctx, `${layer.name}.bias`)) as T4) : y;
+}
+
+function runBatchNorm(layer: BatchNormSpec, x: T4, ctx: WalkContext): T4 {
+  const gamma = param(ctx, `${layer.name}.weight`) as T1;
+  const beta = param(ctx, `${layer.name}.bias`) as T1;
+  const runningMean = buffer(ctx, `${layer.name}.running_mean`);
+  const runningVar = buffer(ctx, `${layer.name}.running_var`);
+  if (!ctx.options.training || ctx.options.freezeBn === true) {
+    return batchNormInfer(x, gamma, beta, runningMean as T1, runningVar as T1, layer.eps);
+  }
+  const count = x.shape[0] * x.shape[1] * x.shape[2];
+  if (count < 2) {
+    throw new SegError(
+      `batch norm ${layer.name} in training mode sees one value per channel (batch size 1 at ${x.shape[1]}x${x.shape[2]}); ` +
+        'use a batch size of at least 2 or --freeze-bn',
+      '--batch-size',
+    );
+  }
+  const { y, mean, variance } = batchNormTrain(x, gamma, beta, layer.eps);
+  const m = layer.momentum;
+  const unbiased = count / (count - 1);
+  runningMean.assign(tf.tidy(() => tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m))));
+  runningVar.assign(tf.tidy(() => tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbiased))));
+  return y;
+}
+
+function runDropout(rate: number, x: T4, ctx: WalkContext): T4 {
+  const rng = ctx.options.dropoutRng;
+  if (!ctx.options.training || rng === undefined || rate === 0) return x;
+  const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', rng.nextU32()), rate);
+  return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate))) as T4;
+}
+
+function run(layer: LayerSpec, x: T4, ctx: WalkContext, scopeInput: T4): T4 {
+  switch (layer.kind) {
+    case 'conv':
+      return runConv(layer, x, ctx);
+    case 'batchNorm':
+      return runBatchNorm(layer, x, ctx);
+    case 'relu':
+      return tf.relu(x);
+    case 'maxPool':
+      return maxPool3x3s2(x);
+    case 'globalAvgPool':
+      return globalAvgPool(x);
+    case 'dropout':
+      return runDropout(layer.rate, x, ctx);
+    case 'resize': {
+      const size: [number, number] = layer.to === 'image' ? ctx.imageSize : [scopeInput.shape[1], scopeInput.shape[2]];
+      return resizeBilinear(x, size);
+    }
+    case 'sequential':
+      return layer.layers.reduce((h, child) => run(child, h, ctx, x), x);
+    case 'residual': {
+      const body = layer.body.reduce((h, child) => run(child, h, ctx, x), x);
+      const shortcut = layer.shortcut.reduce((h, child) => run(child, h, ctx, x), x);
+      return tf.add(body, shortcut) as T4;
+    }
+    case 'concat':
+      return tf.concat(
+        layer.branches.map((branch) => run(branch, x, ctx, x)),
+        3,
+      ) as T4;
+  }
+}
+
+/**
+ * Run `spec` on NHWC `x`. `imageSize` is what `resize to: 'image'` layers resize to
+ * (default: x's own size). Call inside tf.tidy / tf.variableGrads: intermediates are not
+ * disposed here.
+ */
+export function runLayers(spec: LayerSpec, x: T4, weights: LayerWeights, options: ForwardOptions, imageSize?: [number, number]): T4 {
+  const ctx: WalkContext = { weights, options, imageSize: imageSize ?? [x.shape[1], x.shape[2]], input: x };
+  return run(spec, x, ctx, x);
+}

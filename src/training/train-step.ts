@@ -1,0 +1,64 @@
+/**
+ * One training step: forward, the head's loss (whose gradient w.r.t. the logits is the
+ * head's own rule, see heads/), backward through the model, one SGD update. Everything
+ * runs inside tf.tidy: the tensor count is the same after every step.
+ */
+import { tf } from '../engine/tf.js';
+import type { Head } from '../heads/head.js';
+import type { Rng } from '../core/random.js';
+import { VOID_LABEL, type Batch } from '../voc/types.js';
+import type { SegmentationModel } from '../segmentation/model.js';
+import type { MomentumSgd } from './sgd.js';
+
+export interface StepOptions {
+  lr: number;
+  freezeBn: boolean;
+  dropoutRng?: Rng;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Correct / valid pixels of this batch's training predictions (NaN if none are valid). */
+  pixelAccuracy: number;
+}
+
+export function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd, batch: Batch, options: StepOptions): StepResult {
+  const [n, h, w] = batch.shape;
+  const trainable = [...model.params.values()];
+  const names = [...model.params.keys()];
+  const [lossValue, correct, valid] = tf.tidy(() => {
+    const images = tf.tensor4d(batch.images, [n, h, w, 3]);
+    const labels = tf.tensor3d(batch.labels, [n, h, w], 'int32');
+    let counts: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.forward(images, {
+        training: true,
+        freezeBn: options.freezeBn,
+        ...(options.dropoutRng !== undefined ? { dropoutRng: options.dropoutRng } : {}),
+      });
+      // Training accuracy from the same logits, kept out of the gradient tape's cleanup.
+      counts = tf.tidy(() => {
+        const validMask = tf.notEqual(labels, VOID_LABEL);
+        const hits = tf.logicalAnd(tf.equal(head.predict(logits), labels), validMask);
+        return [tf.sum(tf.cast(hits, 'float32')), tf.sum(tf.cast(validMask, 'float32'))];
+      });
+      counts.forEach((t) => tf.keep(t));
+      return head.loss(logits, labels);
+    }, trainable);
+    const byName = new Map<string, tf.Tensor>();
+    for (let i = 0; i < names.length; i++) {
+      const g = grads[(trainable[i] as tf.Variable).name];
+      if (g !== undefined) byName.set(names[i] as string, g);
+    }
+    sgd.apply(byName, options.lr);
+    return [value, counts[0] as tf.Tensor, counts[1] as tf.Tensor];
+  });
+  try {
+    const loss = lossValue.dataSync()[0] as number;
+    const c = correct.dataSync()[0] as number;
+    const v = valid.dataSync()[0] as number;
+    return { loss, pixelAccuracy: v > 0 ? c / v : Number.NaN };
+  } finally {
+    tf.dispose([lossValue, correct, valid]);
+  }
+}

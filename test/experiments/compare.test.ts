@@ -1,0 +1,182 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SegError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/random.js';
+import { compareTraces, loadTraceDir, mean, sampleStd, type HeadComparison } from '../../src/experiments/compare.js';
+import { formatComparisonMarkdown, formatComparisonTable } from '../../src/experiments/compare-format.js';
+import { formatTraceCsv, parseTraceCsv, type TraceCsvRow } from '../../src/experiments/trace-csv.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * Rows every 50 iterations up to 400, evaluated every 100; wall_s = iter * secondsPerIter.
+ * `evals` are the val mIoU at iterations 100, 200, 300, 400.
+ */
+function run(head: string, seed: number, secondsPerIter: number, evals: [number, number, number, number]): TraceCsvRow[] {
+  const rows: TraceCsvRow[] = [];
+  for (let iter = 0; iter <= 400; iter += 50) {
+    const evaluated = iter > 0 && iter % 100 === 0;
+    rows.push({
+      head,
+      seed,
+      iter,
+      wall_s: iter * secondsPerIter,
+      loss: 2 / (1 + iter / 50),
+      train_acc: 0.5,
+      val_miou: evaluated ? evals[iter / 100 - 1] : null,
+    });
+  }
+  return rows;
+}
+
+/**
+ * By hand, target 0.95:
+ *   softmax best 0.70, 0.74 -> mean 0.72, std sqrt(2 * 0.02^2) = 0.028284; final 0.68, 0.74 -> 0.71
+ *   threshold = 0.95 * 0.72 = 0.684
+ *   softmax: seed 0 reaches at 300 (0.70), seed 1 at 400 (0.74) -> 350 iters; wall 60, 80 -> 70 s
+ *   egb:     seed 0 reaches at 200 (0.69), seed 1 at 300 (0.70) -> 250 iters; wall 50, 75 -> 62.5 s
+ *   speed-up 100 * (1 - 250/350) = 28.571%; wall 100 * (1 - 62.5/70) = 10.714%
+ *   egb best 0.72, 0.73 -> 0.725, final 0.71, 0.73 -> 0.72
+ */
+function fixtureRows(): TraceCsvRow[] {
+  const rows = [
+    ...run('softmax', 0, 0.2, [0.4, 0.6, 0.7, 0.68]),
+    ...run('softmax', 1, 0.2, [0.3, 0.5, 0.66, 0.74]),
+    ...run('egb', 0, 0.25, [0.55, 0.69, 0.72, 0.71]),
+    ...run('egb', 1, 0.25, [0.5, 0.65, 0.7, 0.73]),
+  ];
+  // Interleave runs arbitrarily: the analysis must not depend on row order.
+  return new Rng(7, 'compare-test').shuffle(rows);
+}
+
+function head(heads: HeadComparison[], name: string): HeadComparison {
+  const h = heads.find((x) => x.head === name);
+  if (h === undefined) throw new Error(`no head ${name}`);
+  return h;
+}
+
+describe('compareTraces', () => {
+  it('mean and sample std helpers', () => {
+    expect(mean([])).toBeNull();
+    expect(mean([1, 2, 6])).toBe(3);
+    expect(sampleStd([5])).toBeNull();
+    expect(sampleStd([1, 2, 6])).toBeCloseTo(Math.sqrt((4 + 1 + 9) / 2), 12);
+  });
+
+  it('computes best/final means, the threshold, iterations and time to it and the speed-up (hand-computed)', () => {
+    const c = compareTraces(parseTraceCsv(formatTraceCsv(fixtureRows()), 'trace.csv'));
+    expect(c.target).toBe(0.95);
+    expect(c.baseline).toBe('softmax');
+    expect(c.baseline_best_miou).toBeCloseTo(0.72, 12);
+    expect(c.threshold).toBeCloseTo(0.684, 12);
+    expect(c.heads.map((h) => h.head).sort()).toEqual(['egb', 'softmax']);
+    const s = head(c.heads, 'softmax');
+    expect(s.seeds).toBe(2);
+    expect(s.best_miou).toBeCloseTo(0.72, 12);
+    expect(s.best_miou_std).toBeCloseTo(0.0282842712, 9);
+    expect(s.final_miou).toBeCloseTo(0.71, 12);
+    expect(s.final_miou_std).toBeCloseTo(0.0424264069, 9);
+    expect(s.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
+    expect(s.iters_to_target).toBe(350);
+    expect(s.iters_to_target_std).toBeCloseTo(70.7106781, 6);
+    expect(s.wall_to_target).toBeCloseTo(70, 9);
+    expect(s.reached).toBe(2);
+    expect(s.speedup_pct).toBe(0);
+    expect(s.wall_speedup_pct).toBe(0);
+    expect(s.runs[1]).toMatchObject({ seed: 1, best_miou: 0.74, best_iter: 400, final_miou: 0.74, final_iter: 400, evaluations: 4, last_iter: 400 });
+    const e = head(c.heads, 'egb');
+    expect(e.best_miou).toBeCloseTo(0.725, 12);
+    expect(e.best_miou_std).toBeCloseTo(0.0070710678, 9);
+    expect(e.final_miou).toBeCloseTo(0.72, 12);
+    expect(e.runs.map((r) => r.iters_to_target)).toEqual([200, 300]);
+    expect(e.iters_to_target).toBe(250);
+    expect(e.wall_to_target).toBeCloseTo(62.5, 9);
+    expect(e.speedup_pct).toBeCloseTo(28.5714286, 6);
+    expect(e.wall_speedup_pct).toBeCloseTo(10.7142857, 6);
+    expect(c.notes).toEqual([]);
+  });
+
+  it('counts an evaluation exactly at the threshold and reports partial reach (target 1)', () => {
+    // threshold = 0.72: softmax seed 0 (best 0.70) never gets there, seed 1 at 400;
+    // egb seed 0 equals it at 300, seed 1 passes at 400 -> 350; speed-up 100 * (1 - 350/400) = 12.5.
+    const c = compareTraces(fixtureRows(), { target: 1 });
+    const s = head(c.heads, 'softmax');
+    expect(s.reached).toBe(1);
+    expect(s.iters_to_target).toBe(400);
+    expect(s.iters_to_target_std).toBeNull();
+    expect(s.runs[0]?.iters_to_target).toBeNull();
+    const e = head(c.heads, 'egb');
+    expect(e.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
+    expect(e.speedup_pct).toBeCloseTo(12.5, 9);
+  });
+
+  it('a head that never reaches the target: null iterations, time and speed-up, shown as never', () => {
+    const rows = [...fixtureRows(), ...run('egb:pow3', 0, 0.2, [0.1, 0.2, 0.3, 0.4]), ...run('egb:pow3', 1, 0.2, [0.2, 0.3, 0.4, 0.5])];
+    const c = compareTraces(rows);
+    const p = head(c.heads, 'egb:pow3');
+    expect(p).toMatchObject({ reached: 0, iters_to_target: null, iters_to_target_std: null, wall_to_target: null, speedup_pct: null, wall_speedup_pct: null });
+    expect(p.best_miou).toBeCloseTo(0.45, 12);
+    expect(p.final_miou).toBeCloseTo(0.45, 12);
+    const table = formatComparisonTable(c);
+    const line = table.split('\n').find((l) => l.startsWith('egb:pow3')) as string;
+    expect(line).toMatch(/never\s+0\/2\s+-\s+-\s+-$/);
+    expect(line).toMatch(/45\.00 ± 7\.07/);
+  });
+
+  it('table and Markdown show the threshold, percent values and signed speed-ups', () => {
+    const c = compareTraces(fixtureRows());
+    const table = formatComparisonTable(c);
+    expect(table).toContain("Target: 95.0% of softmax's best val mIoU 72.00% (mean of 2 seeds) = 68.40% mIoU");
+    const egbLine = table.split('\n').find((l) => l.startsWith('egb ')) as string;
+    expect(egbLine).toMatch(/^egb\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('| Head | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Wall to target | Speed-up | Wall speed-up |');
+    expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    expect(md).toContain('| `softmax` | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | 70.0 ± 14.1 s | 0.0% | 0.0% |');
+  });
+
+  it('escapes pipes in Markdown heads', () => {
+    const rows = fixtureRows().map((r) => (r.head === 'egb' ? { ...r, head: 'a|b' } : r));
+    expect(formatComparisonMarkdown(compareTraces(rows))).toContain('| `a\\|b` |');
+  });
+
+  it('baseline choice: explicit --baseline, a missing softmax names the heads, an unknown --baseline lists them', () => {
+    const rows = fixtureRows();
+    const c = compareTraces(rows, { baseline: 'egb' });
+    expect(c.baseline_best_miou).toBeCloseTo(0.725, 12);
+    expect(head(c.heads, 'egb').speedup_pct).toBe(0);
+    const noSoftmax = rows.filter((r) => r.head !== 'softmax');
+    expect(() => compareTraces(noSoftmax)).toThrow(SegError);
+    expect(() => compareTraces(noSoftmax)).toThrow(/no head named 'softmax' in the trace \(heads: egb\); choose the reference with --baseline HEAD/);
+    expect(() => compareTraces(rows, { baseline: 'linear' })).toThrow(/--baseline: got 'linear', expected one of softmax, egb|--baseline: got 'linear', expected one of egb, softmax/);
+    expect(() => compareTraces([])).toThrow(/no rows/);
+    expect(() => compareTraces(rows, { target: 0 })).toThrow(/--target/);
+  });
+
+  it('notes unevaluated runs and differing seed sets; a baseline without evaluations is an error', () => {
+    const rows = [...fixtureRows(), ...run('egb', 2, 0.25, [0.5, 0.5, 0.5, 0.5]).map((r) => ({ ...r, val_miou: null }))];
+    const c = compareTraces(rows);
+    const e = head(c.heads, 'egb');
+    expect(e.seeds).toBe(3);
+    expect(e.best_miou).toBeCloseTo(0.725, 12);
+    expect(c.notes).toEqual([
+      'egb: seed(s) 2 have no evaluation yet and are left out of the mIoU means',
+      'heads were traced with different seeds: compare with care',
+    ]);
+    const unevaluated = fixtureRows().map((r) => (r.head === 'softmax' ? { ...r, val_miou: null } : r));
+    expect(() => compareTraces(unevaluated)).toThrow(/baseline head 'softmax' has no evaluations/);
+  });
+
+  it('loadTraceDir: a missing directory or trace.csv says to run seg trace first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seg-compare-'));
+    dirs.push(dir);
+    expect(() => loadTraceDir(join(dir, 'nope'))).toThrow(/nope: no such trace directory; run seg trace --out .* first/);
+    mkdirSync(join(dir, 'empty'));
+    expect(() => loadTraceDir(join(dir, 'empty'))).toThrow(/trace\.csv: not found; run seg trace --out .* first/);
+    writeFileSync(join(dir, 'empty', 'trace.csv'), formatTraceCsv(fixtureRows()));
+    expect(loadTraceDir(join(dir, 'empty'))).toHaveLength(36);
+  });
+});

@@ -1,0 +1,66 @@
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { createHead } from '../../src/heads/head.js';
+import { createModel } from '../../src/segmentation/model.js';
+import { overlayMask, predictFiles } from '../../src/inference/predict-files.js';
+import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { readLabelPng } from '../../src/voc/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+afterAll(removeTempDirs);
+
+describe('predictFiles', () => {
+  it('writes a palette mask per image at its own size, skips non-images and reports unreadable ones', async () => {
+    const dir = tempDir('seg-predict-');
+    const input = join(dir, 'in');
+    mkdirSync(join(input, 'nested'), { recursive: true });
+    await writeJpegFile(join(input, 'one.jpg'), gradientImage(37, 21));
+    await writeJpegFile(join(input, 'nested', 'two.jpg'), gradientImage(16, 30, 5));
+    writeFileSync(join(input, 'notes.txt'), 'not an image');
+    writeFileSync(join(input, 'broken.png'), 'not really a png');
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
+    const head = createHead({ kind: 'softmax' }, 3);
+    const before = tf.memory().numTensors;
+    const result = await predictFiles(model, head, {
+      inputs: [input],
+      output: join(dir, 'out'),
+      overlay: true,
+      normalization: IMAGENET_NORMALIZATION,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+    expect(result.skipped).toEqual([join(input, 'notes.txt')]);
+    expect(result.failed.map((f) => f.file)).toEqual([join(input, 'broken.png')]);
+    expect(result.failed[0]?.error).toMatch(/broken.png/);
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['one.png', 'one_overlay.jpg', 'two.png', 'two_overlay.jpg']);
+    const one = readLabelPng(join(dir, 'out', 'one.png'));
+    expect([one.width, one.height]).toEqual([37, 21]);
+    expect(Math.max(...one.data)).toBeLessThan(3);
+  });
+
+  it('refuses to write over an input', async () => {
+    const dir = tempDir('seg-predict-');
+    await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
+    writeFileSync(join(dir, 'a.png'), 'x');
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const result = await predictFiles(model, createHead({ kind: 'linear' }, 2), {
+      inputs: [join(dir, 'a.jpg'), join(dir, 'a.png')],
+      output: dir,
+      normalization: IMAGENET_NORMALIZATION,
+    });
+    model.dispose();
+    expect(result.failed.some((f) => /is one of the inputs/.test(f.error))).toBe(true);
+  });
+
+  it('overlays palette colours, leaving background pixels as they are', () => {
+    const rgb = Uint8Array.from([10, 20, 30, 200, 200, 200]);
+    // class 1 is (128, 0, 0) in the VOC palette
+    expect(Array.from(overlayMask(rgb, Uint8Array.from([0, 1]), 0.5))).toEqual([10, 20, 30, 164, 100, 100]);
+  });
+});

@@ -1,0 +1,121 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { SegError } from '../../src/core/errors.js';
+import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { train } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { readTrace } from '../../src/training/run-log.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
+import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+
+let root: string;
+let data: string;
+
+function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    data,
+    out: join(root, out),
+    head: 'softmax',
+    backbone: 'resnet18',
+    width: 0.125,
+    crop: 32,
+    batch: 2,
+    iters: 10,
+    lr: 0.01,
+    saveEvery: 0,
+    evalEvery: 0,
+    evalLimit: 2,
+    logEvery: 1,
+    seed: 3,
+    ...overrides,
+  };
+}
+
+async function weightsOf(run: string): Promise<Map<string, Float32Array>> {
+  const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of [...loaded.model.params, ...loaded.model.buffers]) out.set(name, (await v.data()) as Float32Array);
+  loaded.model.dispose();
+  return out;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  root = mkdtempSync(join(tmpdir(), 'seg-trainer-'));
+  data = (await makeSynthDataset({ out: join(root, 'synth'), train: 6, val: 2, size: 40, seed: 5 })).root;
+});
+
+describe('train', () => {
+  it('writes a trace and a checkpoint, and 5 + resume 5 iterations equal 10 straight', async () => {
+    const straight = await train(config('straight', { head: 'egb' }));
+    straight.model.dispose();
+    expect(straight.iteration).toBe(10);
+    const rows = readTrace(join(root, 'straight'));
+    expect(rows.filter((r) => r.type === 'train').map((r) => r.iter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(rows.filter((r) => r.type === 'eval')).toHaveLength(1);
+
+    // Stop after 5 iterations (abort), then resume the same run for the rest.
+    const controller = new AbortController();
+    const first = await train(config('resumed', { head: 'egb' }), {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.iteration === 5) controller.abort();
+      },
+    });
+    first.model.dispose();
+    expect(first.interrupted).toBe(true);
+    expect(first.iteration).toBe(5);
+    const second = await train(config('resumed', { head: 'egb' }), { resume: true });
+    second.model.dispose();
+    expect(second.iteration).toBe(10);
+
+    const a = await weightsOf(join(root, 'straight'));
+    const b = await weightsOf(join(root, 'resumed'));
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, values] of a) expect(b.get(name), name).toEqual(values);
+    const resumedRows = readTrace(join(root, 'resumed')).filter((r) => r.type === 'train');
+    expect(resumedRows.map((r) => r.iter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Same batches and weights, so the same losses.
+    const straightLoss = rows.filter((r) => r.type === 'train').map((r) => (r.type === 'train' ? r.loss : 0));
+    expect(resumedRows.map((r) => (r.type === 'train' ? r.loss : 0))).toEqual(straightLoss);
+  });
+
+  it('refuses to overwrite an existing run without --resume', async () => {
+    const run = await train(config('once', { iters: 2 }));
+    run.model.dispose();
+    await expect(train(config('once', { iters: 2 }))).rejects.toThrow(/already holds a run; pass --resume/);
+  });
+
+  it('stops on a non-finite loss naming the iteration and keeps the last checkpoint', async () => {
+    const cfg = config('diverge', { iters: 20, lr: 1e30, saveEvery: 1, momentum: 0 });
+    let error: unknown;
+    try {
+      (await train(cfg)).model.dispose();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(SegError);
+    const message = (error as Error).message;
+    const failedAt = Number(/iteration (\d+): the loss is/.exec(message)?.[1]);
+    expect(failedAt).toBeGreaterThan(1);
+    const saved = JSON.parse(readFileSync(join(runCheckpointDir(cfg.out), 'config.json'), 'utf8')) as { iteration: number };
+    expect(saved.iteration).toBe(failedAt - 1);
+  });
+
+  it('trains each head: the loss falls on the synthetic set', async () => {
+    for (const head of ['softmax', 'egb', 'egb:pow3', 'linear']) {
+      const run = await train(config(`fall-${head.replace(':', '-')}`, { head, iters: 12, lr: 0.02 }));
+      run.model.dispose();
+      const losses = readTrace(run.out).flatMap((r) => (r.type === 'train' ? [r.loss] : []));
+      const early = (losses[0] as number) + (losses[1] as number);
+      const late = (losses[10] as number) + (losses[11] as number);
+      expect(late, head).toBeLessThan(early);
+      expect(existsSync(join(runCheckpointDir(run.out), 'model.safetensors'))).toBe(true);
+    }
+  });
+});
