@@ -12,6 +12,7 @@ import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { MomentumSgd } from '../training/sgd.js';
 import { trainStep } from '../training/train-step.js';
+import { round } from '../core/numbers.js';
 
 export interface ModelBenchOptions {
   model: ModelConfig;
@@ -111,9 +112,4 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
     sgd.dispose();
     model.dispose();
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -4,6 +4,7 @@
  */
 import { tf } from '../engine/tf.js';
 import { conv2d } from '../engine/conv2d.js';
+import { round } from '../core/numbers.js';
 
 export interface ConvBenchCase {
   backend: string;
@@ -68,16 +69,12 @@ export async function benchmarkConvOps(options: ConvBenchOptions = {}): Promise<
       channels,
       kernel,
       dilation,
-      fwd_ms: round(fwdMs),
-      fwdbwd_ms: round(fwdBwdMs),
-      fwd_gflops: round(flopsPerPass / fwdMs / 1e6),
-      fwdbwd_gflops: round((3 * flopsPerPass) / fwdBwdMs / 1e6),
+      fwd_ms: round(fwdMs, 2),
+      fwdbwd_ms: round(fwdBwdMs, 2),
+      fwd_gflops: round(flopsPerPass / fwdMs / 1e6, 2),
+      fwdbwd_gflops: round((3 * flopsPerPass) / fwdBwdMs / 1e6, 2),
     });
   }
   tf.dispose([x, w, r]);
   return results;
-}
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
 }

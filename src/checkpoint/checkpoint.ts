@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { tf } from '../engine/tf.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type WritableTensor } from './safetensors.js';
 import { SegError } from '../core/errors.js';
-import { syncDirectory } from '../core/durable-files.js';
+import { syncDirectory, writeJsonAtomic } from '../core/durable-files.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import type { Normalization } from '../voc/normalize.js';
@@ -112,16 +112,6 @@ function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, Writa
   return out;
 }
 
-function writeJson(file: string, value: unknown): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 
 /** Refuse to replace a directory that holds anything but checkpoint files. */
 function checkReplaceable(dir: string): boolean {
@@ -187,9 +177,9 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
     if (options.optimizerState !== undefined) {
       writeSafetensors(path.join(partial, 'optimizer.safetensors'), tensorState(options.optimizerState), metadata);
     }
-    if (options.trainingState !== undefined) writeJson(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
+    if (options.trainingState !== undefined) writeJsonAtomic(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
     // config.json last: a directory with it is complete.
-    writeJson(path.join(partial, 'config.json'), config);
+    writeJsonAtomic(path.join(partial, 'config.json'), config);
     syncDirectory(partial);
   } catch (err) {
     fs.rmSync(partial, { recursive: true, force: true });
@@ -204,12 +194,25 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
   fs.rmSync(previous, { recursive: true, force: true });
 }
 
-/** The directory to read: `dir`, or `<dir>.previous` left by a save interrupted mid-swap. */
-export function resolveCheckpointDir(dir: string): string {
+/** The directory holding a complete checkpoint: `dir`, or `<dir>.previous` left by a save interrupted mid-swap; undefined if neither. */
+function completeCheckpointDir(dir: string): string | undefined {
   const target = path.resolve(dir);
   if (fs.existsSync(path.join(target, 'config.json'))) return target;
   const previous = `${target}.previous`;
   if (!fs.existsSync(target) && fs.existsSync(path.join(previous, 'config.json'))) return previous;
+  return undefined;
+}
+
+/** True when `dir` (or its `.previous` after an interrupted save) holds a complete checkpoint. */
+export function checkpointExists(dir: string): boolean {
+  return completeCheckpointDir(dir) !== undefined;
+}
+
+/** The directory to read: `dir`, or `<dir>.previous` left by a save interrupted mid-swap. */
+export function resolveCheckpointDir(dir: string): string {
+  const complete = completeCheckpointDir(dir);
+  if (complete !== undefined) return complete;
+  const target = path.resolve(dir);
   if (!fs.existsSync(target)) throw new SegError(`${dir}: no such checkpoint directory`, dir);
   throw new SegError(`${dir}: not a seg checkpoint (no config.json); point to a directory written by seg train`, dir);
 }

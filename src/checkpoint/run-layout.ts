@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkpointExists } from './checkpoint.js';
 
 export const RUN_CHECKPOINT_DIR = 'checkpoint';
 
@@ -16,11 +17,9 @@ export function runCheckpointDir(run: string): string {
 export function resolveModelDir(path: string): string {
   if (existsSync(join(path, 'config.json'))) return path;
   const inner = runCheckpointDir(path);
-  if (existsSync(join(inner, 'config.json')) || existsSync(join(`${inner}.previous`, 'config.json'))) return inner;
-  return path;
+  return checkpointExists(inner) ? inner : path;
 }
 
 export function runCheckpointExists(run: string): boolean {
-  const dir = runCheckpointDir(run);
-  return existsSync(join(dir, 'config.json')) || existsSync(join(`${dir}.previous`, 'config.json'));
+  return checkpointExists(runCheckpointDir(run));
 }

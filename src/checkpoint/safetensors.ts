@@ -12,9 +12,8 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { SegError } from '../core/errors.js';
-import { syncDirectory } from '../core/durable-files.js';
+import { writeFileAtomic } from '../core/durable-files.js';
 
 export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'F64';
 
@@ -307,30 +306,9 @@ export function serializeSafetensors(tensors: Map<string, WritableTensor>, metad
   return [length, padded, ...chunks];
 }
 
-/**
- * Write tensors (F32 / I32 / I64 by array type) and string metadata to `file` atomically:
- * the bytes go to `<file>.tmp-<pid>`, are fsynced, then renamed over `file`, so a crash
- * never leaves a half-written file under the real name.
- */
+/** Write tensors (F32 / I32 / I64 by array type) and string metadata to `file`, atomically and durably. */
 export function writeSafetensors(file: string, tensors: Map<string, WritableTensor>, metadata?: Record<string, string>): void {
   const chunks = serializeSafetensors(tensors, metadata);
-  const tmp = `${file}.tmp-${process.pid}`;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'w');
-    for (const chunk of chunks) {
-      let written = 0;
-      while (written < chunk.length) written += fs.writeSync(fd, chunk, written, chunk.length - written);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw ioError('write', file, err);
-  }
-  syncDirectory(path.dirname(file));
+  writeFileAtomic(file, chunks);
 }
 

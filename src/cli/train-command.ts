@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../training/trainer.js';
+import { headSlug } from '../heads/head-spec.js';
 import { createProgress } from '../core/progress.js';
 import { formatPercent } from '../metrics/metrics-format.js';
 import { withInterrupt } from './interrupt.js';
@@ -25,7 +26,7 @@ export function registerTrainCommand(program: Command): void {
     await useBackend(flags.backend);
     const numClasses = openDataset(flags.data).classNames.length;
     const head = headTextFromFlags(flags.head, flags, numClasses);
-    const out = flags.out ?? `checkpoints/${flags.backbone}-${head.replace(/[^a-z0-9.=-]+/gi, '_')}-s${flags.seed}`;
+    const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
     const progress = createProgress({ total: config.iters, label: 'train' });
     const result = await withInterrupt('saving a checkpoint', (signal) =>

@@ -1,5 +1,6 @@
 /** A Comparison as text: an aligned table for terminals, Markdown for reports. mIoU in percent. */
 import type { Comparison, HeadComparison } from './compare.js';
+import { escapeMarkdownCell } from '../core/markdown.js';
 
 function withStd(value: number | null, std: number | null, digits: number, scale = 1): string {
   if (value === null) return '-';
@@ -62,15 +63,11 @@ export function formatComparisonTable(c: Comparison): string {
   return [targetLine(c), '', line(HEADER), rule, ...body.map(line), '', ...legendLines(c)].join('\n');
 }
 
-function escapeMarkdown(text: string): string {
-  return text.replace(/\|/g, '\\|');
-}
-
 /** GitHub-flavoured Markdown: target line, table (heads as code), definitions. */
 export function formatComparisonMarkdown(c: Comparison): string {
   const rows = c.heads.map((h) => {
     const r = cells(h);
-    r[0] = `\`${escapeMarkdown(h.head)}\``;
+    r[0] = `\`${escapeMarkdownCell(h.head)}\``;
     return `| ${r.join(' | ')} |`;
   });
   return [
@@ -82,6 +79,6 @@ export function formatComparisonMarkdown(c: Comparison): string {
       .join('')}`,
     ...rows,
     '',
-    ...legendLines(c).map((l) => `- ${escapeMarkdown(l)}`),
+    ...legendLines(c).map((l) => `- ${escapeMarkdownCell(l)}`),
   ].join('\n');
 }

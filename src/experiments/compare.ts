@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import { writeConvergenceCharts, type ConvergenceChartFiles } from './convergence-chart.js';
 import { TRACE_CSV_FILE, groupTraceRuns, readTraceCsv, type TraceCsvRow } from './trace-csv.js';
+import { mean, sampleStd } from '../core/numbers.js';
 
 export const DEFAULT_COMPARE_TARGET = 0.95;
 export const DEFAULT_BASELINE_HEAD = 'softmax';
@@ -76,17 +77,6 @@ export interface Comparison {
   heads: HeadComparison[];
   /** Things a reader should know (unevaluated runs, differing seed sets). */
   notes: string[];
-}
-
-export function mean(values: readonly number[]): number | null {
-  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-/** Sample standard deviation (n - 1); null for fewer than two values. */
-export function sampleStd(values: readonly number[]): number | null {
-  const m = mean(values);
-  if (m === null || values.length < 2) return null;
-  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
 }
 
 function speedup(head: number | null, base: number | null): number | null {

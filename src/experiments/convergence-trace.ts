@@ -5,10 +5,10 @@
  * `<dir>/trace.csv` gathers them. An interrupted trace resumes: finished runs are skipped,
  * a partial run continues from its checkpoint.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
-import { parseHeadSpec } from '../heads/head-spec.js';
+import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
 import { readTrace } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
@@ -17,6 +17,7 @@ import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 import type { TrainConfig } from '../training/train-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
+import { writeJsonAtomic } from '../core/durable-files.js';
 
 export interface TraceOptions {
   /** Head specs as the user wrote them (e.g. 'softmax', 'egb', 'egb:pow3'). */
@@ -68,11 +69,6 @@ export function splitHeadList(text: string): string[] {
   return heads;
 }
 
-/** A folder name for a head spec: 'egb:exp:alpha=0.3,beta=0' -> 'egb-exp-alpha=0.3_beta=0'. */
-export function headSlug(head: string): string {
-  return head.replace(/:/g, '-').replace(/[^a-zA-Z0-9.=-]+/g, '_');
-}
-
 export function traceRunDir(out: string, head: string, seed: number): string {
   return join(out, `${headSlug(head)}-s${seed}`);
 }
@@ -100,9 +96,7 @@ function checkManifest(options: TraceOptions): void {
     }
   }
   const merged: TraceManifest = { ...current };
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(merged, null, 2) + '\n');
-  renameSync(tmp, file);
+  writeJsonAtomic(file, merged);
 }
 
 /** Rows of trace.csv for one run, from its trace.jsonl. */

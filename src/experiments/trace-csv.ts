@@ -5,9 +5,10 @@
  * without an evaluation; `train_acc` may be empty. `loss` may be NaN/Infinity (a diverged
  * run records it). A (head, seed, iter) appears at most once.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SegError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/durable-files.js';
 
 export interface TraceCsvRow {
   /** Head spec text as given to `seg trace --heads`. */
@@ -213,7 +214,5 @@ export function readTraceCsv(path: string): TraceCsvRow[] {
 /** Writes atomically (temp file + rename): a reader never sees half a file. */
 export function writeTraceCsv(path: string, rows: readonly TraceCsvRow[]): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatTraceCsv(rows));
-  renameSync(tmp, path);
+  writeFileAtomic(path, formatTraceCsv(rows));
 }

@@ -123,3 +123,8 @@ export function headLabel(spec: HeadSpec): string {
   const beta = spec.beta === 0 ? '' : ` b=${short(spec.beta)}`;
   return `egb-${spec.boost} a=${short(spec.alpha)}${beta}`;
 }
+
+/** A folder name for a head spec: 'egb:exp:alpha=0.3,beta=0' -> 'egb-exp-alpha=0.3_beta=0'. */
+export function headSlug(head: string): string {
+  return head.replace(/:/g, '-').replace(/[^a-zA-Z0-9.=-]+/g, '_');
+}

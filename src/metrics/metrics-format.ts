@@ -1,5 +1,6 @@
 /** Metrics as text: an aligned table for terminals, Markdown for reports. Percent, 2 decimals. */
 import type { SegMetrics } from './segmentation-metrics.js';
+import { escapeMarkdownCell } from '../core/markdown.js';
 
 /** 0.71234 -> '71.23'; null (undefined score) -> '-'. */
 export function formatPercent(value: number | null): string {
@@ -37,10 +38,6 @@ export function formatMetricsTable(metrics: SegMetrics): string {
   return [line(header), rule, ...body.map(line), rule, summary, `(${policyNote(metrics)}; pixels: ${metrics.pixels})`].join('\n');
 }
 
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, '\\|');
-}
-
 /** GitHub-flavoured Markdown: the summary table, then the per-class table. */
 export function formatMetricsMarkdown(metrics: SegMetrics): string {
   const summary = summaryCells(metrics);
@@ -51,7 +48,7 @@ export function formatMetricsMarkdown(metrics: SegMetrics): string {
     '',
     '| Class | IoU | Acc | Pixels |',
     '|:---|---:|---:|---:|',
-    ...rows(metrics).map((r) => `| ${escapeCell(r[0])} | ${r[1]} | ${r[2]} | ${r[3]} |`),
+    ...rows(metrics).map((r) => `| ${escapeMarkdownCell(r[0])} | ${r[1]} | ${r[2]} | ${r[3]} |`),
     '',
     `${policyNote(metrics)}; IoU and Acc in percent.`,
   ];

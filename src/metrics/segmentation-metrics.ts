@@ -14,6 +14,7 @@
  * With no counted pixel at all, the four summaries are null.
  */
 import type { ConfusionMatrix } from './confusion-matrix.js';
+import { mean } from '../core/numbers.js';
 
 export interface ClassMetrics {
   name: string;
@@ -37,13 +38,6 @@ export interface SegMetrics {
   /** Valid (non-void) pixels counted. */
   pixels: number;
   classes: ClassMetrics[];
-}
-
-function mean(values: number[]): number | null {
-  if (values.length === 0) return null;
-  let sum = 0;
-  for (const v of values) sum += v;
-  return sum / values.length;
 }
 
 export function computeMetrics(cm: ConfusionMatrix, classNames: readonly string[]): SegMetrics {

@@ -3,9 +3,10 @@
  * `eval` row per evaluation. On resume, rows past the checkpoint's iteration (written after
  * the last save, by the interrupted process) are dropped so the trace stays one history.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/durable-files.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -64,9 +65,7 @@ export class TraceWriter {
     this.file = tracePath(runDir);
     if (existsSync(this.file)) {
       const kept = readTrace(runDir).filter((r) => r.iter <= fromIteration);
-      const tmp = `${this.file}.tmp-${process.pid}`;
-      writeFileSync(tmp, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      renameSync(tmp, this.file);
+      writeFileAtomic(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
     }
   }
 

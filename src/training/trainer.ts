@@ -25,6 +25,7 @@ import { MomentumSgd, polyLearningRate } from './sgd.js';
 import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from './run-log.js';
 import { validateTrainConfig, type TrainConfig } from './train-config.js';
 import { trainStep } from './train-step.js';
+import { round } from '../core/numbers.js';
 
 export interface TrainHooks {
   /** Human-readable lines (start, evaluations, saves). */
@@ -225,9 +226,4 @@ export async function train(configIn: TrainConfig, hooks: TrainHooks = {}): Prom
     head: head.spec,
     model,
   };
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

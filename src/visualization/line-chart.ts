@@ -3,10 +3,11 @@
  * axis labels, title, legend, optional dashed reference lines, linear or log y. No fonts or
  * scripts are referenced beyond a generic sans-serif, so librsvg (sharp) renders it as-is.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import sharp from 'sharp';
 import type { BandPoint } from './seed-curves.js';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../core/durable-files.js';
 
 export interface ChartSeries {
   label: string;
@@ -283,15 +284,9 @@ export const CHART_PNG_SCALE = 2;
 
 /** Writes the SVG and its PNG rendering (CHART_PNG_SCALE x the SVG size), each atomically. */
 export async function writeChartFiles(svg: string, svgPath: string, pngPath: string): Promise<void> {
+  const png = await sharp(Buffer.from(svg), { density: 72 * CHART_PNG_SCALE }).png().toBuffer();
   mkdirSync(dirname(svgPath), { recursive: true });
   mkdirSync(dirname(pngPath), { recursive: true });
-  const png = await sharp(Buffer.from(svg), { density: 72 * CHART_PNG_SCALE }).png().toBuffer();
-  for (const [path, data] of [
-    [svgPath, svg],
-    [pngPath, png],
-  ] as const) {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  }
+  writeFileAtomic(svgPath, svg);
+  writeFileAtomic(pngPath, png);
 }

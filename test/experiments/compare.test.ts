@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/random.js';
-import { compareTraces, loadTraceDir, mean, sampleStd, type HeadComparison } from '../../src/experiments/compare.js';
+import { compareTraces, loadTraceDir, type HeadComparison } from '../../src/experiments/compare.js';
+import { mean, sampleStd } from '../../src/core/numbers.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../../src/experiments/compare-format.js';
 import { formatTraceCsv, parseTraceCsv, type TraceCsvRow } from '../../src/experiments/trace-csv.js';
 

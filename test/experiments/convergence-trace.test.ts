@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { headSlug, runTrace, splitHeadList, traceRunDir } from '../../src/experiments/convergence-trace.js';
+import { runTrace, splitHeadList, traceRunDir } from '../../src/experiments/convergence-trace.js';
+import { headSlug } from '../../src/heads/head-spec.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
