@@ -20,8 +20,6 @@ export type HeadSpec =
 
 export type HeadKind = HeadSpec['kind'];
 
-export const HEAD_KINDS: readonly HeadKind[] = ['softmax', 'egb', 'linear'];
-
 /** Default pow3 alpha: keeps alpha * z^3 near the targets for logits of a few units. */
 export const POW3_DEFAULT_ALPHA = 0.001;
 

@@ -52,13 +52,3 @@ export function normalizeInto(
 export function normalizeImage(image: Uint8Array, norm: Normalization = IMAGENET_NORMALIZATION): Float32Array {
   return normalizeInto(image, new Float32Array(image.length), 0, norm);
 }
-
-/** Back to bytes (for overlays of what the model saw), clamped to 0..255. */
-export function denormalizeImage(image: Float32Array, norm: Normalization = IMAGENET_NORMALIZATION): Uint8Array {
-  const out = new Uint8Array(image.length);
-  for (let i = 0; i < image.length; i++) {
-    const c = i % 3;
-    out[i] = Math.max(0, Math.min(255, Math.round(((image[i] as number) * (norm.std[c] as number) + (norm.mean[c] as number)) * 255)));
-  }
-  return out;
-}
