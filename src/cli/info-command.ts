@@ -16,7 +16,7 @@ interface InfoFlags {
   json?: boolean;
 }
 
-/** The size `flops_513` refers to: DeepLab's customary evaluation crop. */
+/** The size `flops513` refers to: DeepLab's customary evaluation crop. */
 const REFERENCE_SIZE = 513;
 
 function thousands(n: number): string {
@@ -51,14 +51,14 @@ export function infoJson(d: ModelDescription, reference: ModelDescription): Reco
     config: d.config,
     params: d.params,
     buffers: d.buffers,
-    flops_513: reference.flops,
-    input_size: d.inputSize,
+    flops513: reference.flops,
+    inputSize: d.inputSize,
     flops: d.flops,
     stages: d.stages.map((s) => ({
       name: s.name,
-      output_stride: s.outputStride,
+      outputStride: s.outputStride,
       channels: s.channels,
-      output_size: [s.height, s.width],
+      outputSize: [s.height, s.width],
       params: s.params,
       flops: s.flops,
     })),
@@ -75,7 +75,7 @@ export function registerInfoCommand(program: Command): void {
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)
     .option('--multi-grid', 'multi-grid (1, 2, 4) dilation in layer4')
     .option('--input-size <px>', 'image side for the FLOPs and the table', parseIntFlag('--input-size', 1, 16384), REFERENCE_SIZE)
-    .option('--json', 'print JSON (params, flops_513, per-stage figures)')
+    .option('--json', 'print JSON (params, flops513, per-stage figures)')
     .action((flags: InfoFlags) => {
       const config: ModelConfig = {
         backbone: flags.backbone,

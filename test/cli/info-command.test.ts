@@ -8,27 +8,27 @@ describe('seg info', () => {
     process.exitCode = undefined;
   });
 
-  it('prints params and flops_513 as JSON, instantly even for resnet101', async () => {
+  it('prints params and flops513 as JSON, instantly even for resnet101', async () => {
     const start = Date.now();
     const { code, out } = await run(['info', '--backbone', 'resnet101', '--output-stride', '8', '--classes', '21', '--json']);
     expect(Date.now() - start).toBeLessThan(2000);
     expect(code).toBe(0);
-    const json = JSON.parse(out) as { params: number; flops_513: number; stages: { name: string; output_stride: number }[] };
+    const json = JSON.parse(out) as { params: number; flops513: number; stages: { name: string; outputStride: number }[] };
     expect(json.params).toBe(58_630_997);
-    expect(json.flops_513).toBeGreaterThan(4.5e11);
+    expect(json.flops513).toBeGreaterThan(4.5e11);
     expect(json.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'aspp', 'decoder', 'upsample']);
-    expect(json.stages[4]?.output_stride).toBe(8);
+    expect(json.stages[4]?.outputStride).toBe(8);
   });
 
-  it('prints a per-stage table; flops_513 stays at 513 with another --input-size', async () => {
+  it('prints a per-stage table; flops513 stays at 513 with another --input-size', async () => {
     const { code, out } = await run(['info', '--backbone', 'resnet50', '--output-stride', '16', '--classes', '21']);
     expect(code).toBe(0);
     expect(out).toContain('parameters: 39,638,869 trainable');
     expect(out).toMatch(/FLOPs at 513x513: \d+\.\d\d G/);
     expect(out).toMatch(/layer4\s+16\s+2048\s+33x33/);
-    const a = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--json'])).out) as { flops_513: number; flops: number };
-    const b = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--input-size', '257', '--json'])).out) as { flops_513: number; flops: number };
-    expect(b.flops_513).toBe(a.flops_513);
+    const a = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--json'])).out) as { flops513: number; flops: number };
+    const b = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--input-size', '257', '--json'])).out) as { flops513: number; flops: number };
+    expect(b.flops513).toBe(a.flops513);
     expect(b.flops).toBeLessThan(a.flops / 3);
   });
 
