@@ -99,6 +99,23 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
     expect(classes.size).toBeGreaterThanOrEqual(3);
   });
 
+  it('benchmarks inference on onnxruntime with the same JSON fields as tfjs', async () => {
+    const args = ['bench', 'infer', '--width', '0.125', '--size', '32', '--batch', '2', '--steps', '1', '--json', '--backend', 'wasm'];
+    const ort = await runSeg([...args, '--engine', 'onnxruntime', '--threads', '1']);
+    const tfjs = await runSeg([...args, '--engine', 'tfjs']);
+    expect(ort.code, ort.err).toBe(0);
+    expect(tfjs.code, tfjs.err).toBe(0);
+    const a = JSON.parse(ort.out) as Record<string, unknown>;
+    const b = JSON.parse(tfjs.out) as Record<string, unknown>;
+    expect(a['engine']).toBe('onnxruntime');
+    expect(a['threads']).toBe(1);
+    expect(b['engine']).toBe('tfjs');
+    for (const key of Object.keys(b)) expect(a, key).toHaveProperty(key);
+    expect(a['images_per_s']).toBeGreaterThan(0);
+    const train = await runSeg(['bench', 'train', '--engine', 'onnxruntime']);
+    expect(train.err).toMatch(/only inference runs on onnxruntime/);
+  });
+
   it('refuses a fixed-size file at another size and a file without logits', async () => {
     const fixed = join(dir, 'fixed32.onnx');
     expect((await runSeg(['export', '--checkpoint', checkpoint, '--out', fixed, '--fixed-size', '32', '32'])).code).toBe(0);
