@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { onnx } from 'onnx-proto';
 import { tf } from '../../src/engine/tf.js';
-import { exportOnnx } from '../../src/export/onnx-export.js';
+import { exportOnnx, type OnnxExportOptions } from '../../src/export/onnx-export.js';
 import { decodeOnnxModel, ONNX_OPSET } from '../../src/export/onnx-graph.js';
 import { parseMetadataProps } from '../../src/export/onnx-metadata.js';
 import { createHead } from '../../src/heads/head.js';
@@ -40,7 +40,7 @@ function dims(v: { type?: { tensorType?: { shape?: { dim?: { value?: string; dim
   return (v?.type?.tensorType?.shape?.dim ?? []).map((d) => (d.value === 'dimParam' ? String(d.dimParam) : Number(d.dimValue)));
 }
 
-const exportWith = (head: string, extra: Parameters<typeof exportOnnx>[1] extends infer O ? Partial<O> : never = {}): Promise<Uint8Array> =>
+const exportWith = (head: string, extra: Partial<OnnxExportOptions> = {}): Promise<Uint8Array> =>
   exportOnnx(model, { headSpec: parseHeadSpec(head, 4), classNames: CLASSES, normalization: IMAGENET_NORMALIZATION, ...extra });
 
 describe('ONNX file structure', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { forwardPadded } from '../../src/inference/inference.js';
+import { forwardPadded, predictMask, predictScores, predictScoresWithEngine } from '../../src/inference/inference.js';
+import { createHead } from '../../src/heads/head.js';
 import { exportedOnnxRuntimeEngine } from '../../src/inference/engine.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
@@ -28,6 +29,30 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
     await tf.ready();
   });
   afterAll(() => tf.disposeVariables());
+
+  it('multi-scale + flip scores match tfjs, and the engine path leaks no tensors', async () => {
+    const config = CASES[0]?.config as ModelConfig;
+    const model = randomisedModel(config, 4);
+    const head = createHead({ kind: 'softmax' }, 5);
+    const engine = await exportedOnnxRuntimeEngine(model, { headSpec: { kind: 'softmax' }, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION });
+    try {
+      const [h, w] = [33, 45];
+      const image = randomImages(1, h, w, 21);
+      const options = { scales: [0.75, 1.25], flip: true };
+      const expected = predictScores(model, head, image, h, w, options);
+      const actual = await predictScoresWithEngine(engine, head, image, h, w, options);
+      expect(actual.shape).toEqual([h, w, 5]);
+      expect(relativeL2(await actual.data(), await expected.data())).toBeLessThanOrEqual(1e-5);
+      tf.dispose([expected, actual]);
+      await predictMask(engine, head, image, h, w, options);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 2; i++) await predictMask(engine, head, image, h, w, options);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await engine.dispose();
+      model.dispose();
+    }
+  });
 
   for (const { name, config } of CASES) {
     it(`${name}: same logits at ${SIZES.map((s) => s.join('x')).join(' and ')}`, async () => {
