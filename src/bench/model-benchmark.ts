@@ -27,6 +27,10 @@ export interface ModelBenchOptions {
 
 export interface ModelBenchResult {
   mode: 'train' | 'infer';
+  /** Inference engine: seg's tfjs forward or onnxruntime (infer only). */
+  engine?: 'tfjs' | 'onnxruntime';
+  /** onnxruntime's intra-op threads. */
+  threads?: number;
   backend: string;
   backbone: string;
   output_stride: number;
@@ -92,6 +96,7 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
     const step = median(times);
     return {
       mode,
+      ...(mode === 'infer' ? { engine: 'tfjs' as const } : {}),
       backend: tf.getBackend(),
       backbone: options.model.backbone,
       output_stride: options.model.outputStride,

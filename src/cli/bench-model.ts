@@ -3,6 +3,8 @@ import { type Command, Option } from 'commander';
 import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 import { progressCallback } from '../core/progress.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
+import { benchmarkOnnxRuntimeInfer } from '../bench/onnx-benchmark.js';
+import { SegError } from '../core/errors.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
 
 interface BenchModelFlags {
@@ -16,6 +18,8 @@ interface BenchModelFlags {
   head: string;
   json?: boolean;
   backend?: string;
+  engine: 'tfjs' | 'onnxruntime';
+  threads?: number;
 }
 
 function register(bench: Command, mode: 'train' | 'infer'): void {
@@ -30,10 +34,14 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
     .option('--steps <n>', 'timed steps (after 2 warm-up steps)', parseIntFlag('--steps', 1), 5)
     .option('--classes <k>', 'classes', parseIntFlag('--classes', 2, 255), 21)
     .option('--head <spec>', 'output head (train)', 'softmax')
-    .option('--json', 'print one JSON object');
+    .option('--json', 'print one JSON object')
+    .addOption(new Option('--engine <name>', 'inference engine (infer)').choices(['tfjs', 'onnxruntime']).default('tfjs'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parseIntFlag('--threads', 1));
   addBackendOption(cmd).action(async (flags: BenchModelFlags) => {
+    if (mode === 'train' && flags.engine === 'onnxruntime') throw new SegError('--engine onnxruntime: only inference runs on onnxruntime; use seg bench infer', '--engine');
     await useBackend(flags.backend, flags.json === true);
-    const result = await benchmarkModel(mode, {
+    const run = mode === 'infer' && flags.engine === 'onnxruntime' ? benchmarkOnnxRuntimeInfer : (o: Parameters<typeof benchmarkModel>[1]) => benchmarkModel(mode, o);
+    const result = await run({
       model: {
         backbone: flags.backbone as BackboneName,
         outputStride: Number(flags.outputStride) as OutputStride,
@@ -46,12 +54,13 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       steps: flags.steps,
       head: flags.head,
       onStep: flags.json === true ? undefined : progressCallback(`bench ${mode}`),
+      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     });
     if (flags.json === true) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
       process.stdout.write(
-        `${result.backend} ${mode} ${result.backbone} OS${result.output_stride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
+        `${result.engine === 'onnxruntime' ? `onnxruntime (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.output_stride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
           `${result.step_s.toFixed(3)} s/step, ${result.images_per_s} img/s, ${result.gflops_per_s} GFLOP/s, peak RSS ${result.peak_rss_mb} MB (after warm-up ${result.rss_after_warmup_mb}, end ${result.rss_end_mb}), ` +
           `tensors ${result.tensors_before} -> ${result.tensors_after}\n`,
       );

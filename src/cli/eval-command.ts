@@ -4,11 +4,11 @@ import { SegError } from '../core/errors.js';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
 import { progressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
-import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { openDataset } from '../voc/dataset.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
+import { addEngineOptions, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
 
-interface EvalFlags {
+interface EvalFlags extends EngineFlags {
   checkpoint?: string;
   predictions?: string;
   data: string;
@@ -47,9 +47,9 @@ export function registerEvalCommand(program: Command): void {
     .option('--flip', 'also average the horizontally flipped image')
     .option('--limit <n>', 'only the first N ids of the split', parseIntFlag('--limit', 1))
     .option('--json', 'print {mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}]}');
-  addBackendOption(cmd).action(async (flags: EvalFlags) => {
-    if ((flags.checkpoint === undefined) === (flags.predictions === undefined)) {
-      throw new SegError('seg eval: pass exactly one of --checkpoint DIR (score a model) or --predictions DIR (score mask PNGs)', '--checkpoint');
+  addEngineOptions(addBackendOption(cmd)).action(async (flags: EvalFlags) => {
+    if ((flags.checkpoint === undefined && flags.onnx === undefined) === (flags.predictions === undefined)) {
+      throw new SegError('seg eval: pass exactly one of --checkpoint DIR or --onnx FILE (score a model) or --predictions DIR (score mask PNGs)', '--checkpoint');
     }
     const dataset = openDataset(flags.data);
     const onProgress = progressCallback('eval');
@@ -57,8 +57,8 @@ export function registerEvalCommand(program: Command): void {
     if (flags.predictions !== undefined) {
       result = await evaluatePredictions(flags.predictions, dataset, flags.split, { onProgress, ...(flags.limit !== undefined ? { limit: flags.limit } : {}) });
     } else {
-      await useBackend(flags.backend, flags.json === true);
-      const trained = loadTrainedModel(flags.checkpoint as string);
+      const backend = await useBackend(flags.backend, flags.json === true);
+      const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
       try {
         result = await evaluateModel(trained.model, trained.head, dataset, flags.split, {
           scales: flags.scales,
@@ -67,7 +67,7 @@ export function registerEvalCommand(program: Command): void {
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
         });
       } finally {
-        trained.model.dispose();
+        await trained.dispose();
       }
     }
     if (flags.json === true) {

@@ -1,12 +1,11 @@
 /** `seg predict`: VOC-palette masks (and overlays) for image files and folders. */
 import type { Command } from 'commander';
 import { progressCallback } from '../core/progress.js';
-import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { predictFiles } from '../inference/predict-files.js';
 import { addBackendOption, parseFloatList, useBackend } from './options.js';
+import { addEngineOptions, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
 
-interface PredictFlags {
-  checkpoint: string;
+interface PredictFlags extends EngineFlags {
   input: string[];
   output: string;
   overlay?: boolean;
@@ -19,15 +18,15 @@ export function registerPredictCommand(program: Command): void {
   const cmd = program
     .command('predict')
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
-    .requiredOption('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
+    .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train (or --onnx FILE)')
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
     .requiredOption('--output <dir>', 'folder for the masks (created; inputs are never overwritten)')
     .option('--overlay', 'also write the mask blended over the image')
     .option('--scales <list>', 'comma-separated inference scales', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image');
-  addBackendOption(cmd).action(async (flags: PredictFlags) => {
-    await useBackend(flags.backend);
-    const trained = loadTrainedModel(flags.checkpoint);
+  addEngineOptions(addBackendOption(cmd)).action(async (flags: PredictFlags) => {
+    const backend = await useBackend(flags.backend);
+    const trained = await openPredictorFromFlags(flags, backend);
     try {
       const result = await predictFiles(trained.model, trained.head, {
         inputs: flags.input,
@@ -43,7 +42,7 @@ export function registerPredictCommand(program: Command): void {
       process.stdout.write(`${masks} masks written to ${flags.output}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
       if (result.failed.length > 0) process.exitCode = 1;
     } finally {
-      trained.model.dispose();
+      await trained.dispose();
     }
   });
 }

@@ -11,6 +11,7 @@ import { registerPredictCommand } from './predict-command.js';
 import { registerCompareCommand } from './compare-command.js';
 import { registerTraceCommand } from './trace-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerExportCommand } from './export-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerCompareCommand(program);
   registerTraceCommand(program);
   registerDemoCommand(program);
+  registerExportCommand(program);
   return program;
 }
 

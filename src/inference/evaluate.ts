@@ -13,7 +13,8 @@ import { createEvalLoader } from '../voc/batch-loader.js';
 import type { Dataset } from '../voc/dataset.js';
 import { loadLabelPng } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
-import { predictMask, type PredictOptions } from './inference.js';
+import { predictMask, predictorClasses, type PredictOptions } from './inference.js';
+import type { InferenceEngine } from './engine.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export interface EvaluationResult {
@@ -29,22 +30,23 @@ export interface EvaluateOptions extends PredictOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Score a model on a split of a dataset: whole images, optional multi-scale and flip. */
+/** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
 export async function evaluateModel(
-  model: SegmentationModel,
+  model: SegmentationModel | InferenceEngine,
   head: Head,
   dataset: Dataset,
   split: string,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  if (dataset.classNames.length !== model.config.numClasses) {
+  const numClasses = predictorClasses(model);
+  if (dataset.classNames.length !== numClasses) {
     throw new SegError(
-      `the dataset at ${dataset.root} has ${dataset.classNames.length} classes, the model predicts ${model.config.numClasses}; ` +
+      `the dataset at ${dataset.root} has ${dataset.classNames.length} classes, the model predicts ${numClasses}; ` +
         `evaluate on the dataset the model was trained for`,
     );
   }
   const loader = createEvalLoader({ dataset, split, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
-  const confusion = new ConfusionMatrix(model.config.numClasses);
+  const confusion = new ConfusionMatrix(numClasses);
   let done = 0;
   try {
     for await (const sample of loader) {

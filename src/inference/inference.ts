@@ -13,6 +13,7 @@ import { resizeBilinear } from '../engine/resize.js';
 import { SegError } from '../core/errors.js';
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
+import type { InferenceEngine } from './engine.js';
 
 type T4 = tf.Tensor4D;
 
@@ -100,19 +101,95 @@ export function predictScores(
   });
 }
 
-/** Class index per pixel (row-major HxW) for one normalised image. */
+/** Whether `model` is an inference engine (onnxruntime or tfjs) rather than a tfjs model. */
+function isEngine(model: SegmentationModel | InferenceEngine): model is InferenceEngine {
+  return !('forward' in model);
+}
+
+/** Classes predicted by a model or an engine. */
+export function predictorClasses(model: SegmentationModel | InferenceEngine): number {
+  return isEngine(model) ? model.numClasses : model.config.numClasses;
+}
+
+/**
+ * predictScores through an inference engine (asynchronous: onnxruntime runs outside tfjs),
+ * with the same scales, flip and averaging of head scores. The caller owns the result.
+ */
+export async function predictScoresWithEngine(
+  engine: InferenceEngine,
+  head: Head,
+  image: Float32Array | tf.Tensor3D,
+  height: number,
+  width: number,
+  options: PredictOptions = {},
+): Promise<tf.Tensor3D> {
+  const scales = options.scales ?? [1];
+  validateScales(scales);
+  const flip = options.flip ?? false;
+  const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
+  let sum: tf.Tensor3D | undefined;
+  let count = 0;
+  try {
+    for (const scale of scales) {
+      const sh = Math.max(1, Math.round(height * scale));
+      const sw = Math.max(1, Math.round(width * scale));
+      const batch = tf.tidy(() => {
+        const scaled = resizeBilinear(x, [sh, sw]);
+        return flip ? (tf.concat([scaled, tf.reverse(scaled, 2)], 0) as T4) : tf.clone(scaled);
+      });
+      let logits: T4;
+      try {
+        logits = await engine.logits(batch);
+      } finally {
+        batch.dispose();
+      }
+      const total = tf.tidy(() => {
+        let l = logits;
+        if (flip) {
+          const [plain, mirrored] = tf.split(l, 2, 0) as [T4, T4];
+          l = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
+        }
+        return tf.sum(head.scores(resizeBilinear(l, [height, width])), 0) as tf.Tensor3D;
+      });
+      count += logits.shape[0];
+      logits.dispose();
+      const previous = sum;
+      sum = previous === undefined ? total : tf.tidy(() => tf.add(previous, total) as tf.Tensor3D);
+      if (previous !== undefined) {
+        previous.dispose();
+        total.dispose();
+      }
+    }
+  } catch (err) {
+    sum?.dispose();
+    throw err;
+  } finally {
+    x.dispose();
+  }
+  const result = tf.tidy(() => tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D);
+  sum?.dispose();
+  return result;
+}
+
+/** Class index per pixel (row-major HxW) for one normalised image, by a model or an engine. */
 export async function predictMask(
-  model: SegmentationModel,
+  model: SegmentationModel | InferenceEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
   height: number,
   width: number,
   options: PredictOptions = {},
 ): Promise<Uint8Array> {
-  if (model.config.numClasses > 256) {
-    throw new SegError(`predict: ${model.config.numClasses} classes do not fit in 8-bit masks (at most 256)`);
+  const numClasses = predictorClasses(model);
+  if (numClasses > 256) {
+    throw new SegError(`predict: ${numClasses} classes do not fit in 8-bit masks (at most 256)`);
   }
-  const classes = tf.tidy(() => tf.argMax(predictScores(model, head, image, height, width, options), 2));
+  const engineScores = isEngine(model) ? await predictScoresWithEngine(model, head, image, height, width, options) : undefined;
+  const classes = tf.tidy(() => {
+    const scores = engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options);
+    return tf.argMax(scores, 2);
+  });
+  engineScores?.dispose();
   try {
     return Uint8Array.from(await classes.data());
   } finally {

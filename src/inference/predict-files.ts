@@ -13,6 +13,7 @@ import { decodeImage, writeJpeg } from '../voc/image-io.js';
 import { writeLabelPng } from '../voc/label-png.js';
 import { normalizeImage, type Normalization } from '../voc/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
+import type { InferenceEngine } from './engine.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
@@ -73,7 +74,7 @@ export function overlayMask(rgb: Uint8Array, mask: Uint8Array, alpha: number): U
   return out;
 }
 
-export async function predictFiles(model: SegmentationModel, head: Head, options: PredictFilesOptions): Promise<PredictFilesResult> {
+export async function predictFiles(model: SegmentationModel | InferenceEngine, head: Head, options: PredictFilesOptions): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
   const { images, skipped } = collectInputs(options.inputs);
   for (const s of skipped) log(`skipped ${s}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);

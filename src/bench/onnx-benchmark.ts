@@ -1,0 +1,80 @@
+/**
+ * Inference benchmark on onnxruntime: the model (random weights, as the tfjs benchmark)
+ * exported in memory with a `mask` output, run on random NCHW batches with every core.
+ * Same figures as benchmarkModel's infer mode, so the two engines compare directly.
+ */
+import { availableParallelism } from 'node:os';
+import { tf } from '../engine/tf.js';
+import { Rng } from '../core/random.js';
+import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
+import { createOrtSession, defaultSessionOptions } from '../inference/onnxruntime-loader.js';
+import { describeModel } from '../segmentation/describe-model.js';
+import { createModel } from '../segmentation/model.js';
+import { IMAGENET_NORMALIZATION } from '../voc/normalize.js';
+import type { ModelBenchOptions, ModelBenchResult } from './model-benchmark.js';
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { threads?: number }): Promise<ModelBenchResult> {
+  const { size, batch, steps } = options;
+  const warmup = options.warmup ?? 2;
+  const threads = options.threads ?? availableParallelism();
+  const model = createModel(options.model, 0);
+  let bytes: Uint8Array;
+  try {
+    const classNames = Array.from({ length: options.model.numClasses }, (_, i) => `class${i}`);
+    bytes = await exportOnnx(model, { headSpec: { kind: 'softmax' }, classNames, normalization: IMAGENET_NORMALIZATION, headOutput: 'mask' });
+  } finally {
+    model.dispose();
+  }
+  const { ort, session } = await createOrtSession(bytes, defaultSessionOptions(threads));
+  const rng = new Rng(0, 'bench');
+  const images = Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal());
+  const flopsPerImage = describeModel(options.model, size).flops;
+  const times: number[] = [];
+  let peakRss = process.memoryUsage().rss;
+  let rssAfterWarmup = 0;
+  const tensorsBefore = tf.memory().numTensors;
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      if (i === warmup) rssAfterWarmup = process.memoryUsage().rss;
+      const start = performance.now();
+      const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', images, [batch, 3, size, size]) });
+      if (out['mask'] === undefined) throw new Error('onnxruntime bench: no mask output');
+      if (i >= warmup) times.push((performance.now() - start) / 1000);
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      options.onStep?.(i + 1, warmup + steps);
+    }
+  } finally {
+    await session.release();
+  }
+  const step = median(times);
+  return {
+    mode: 'infer',
+    engine: 'onnxruntime',
+    threads,
+    backend: 'onnxruntime-cpu',
+    backbone: options.model.backbone,
+    output_stride: options.model.outputStride,
+    width: options.model.width,
+    size,
+    batch,
+    steps,
+    step_s: round(step, 4),
+    images_per_s: round(batch / step, 2),
+    gflops_per_s: round((flopsPerImage * batch) / step / 1e9, 2),
+    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+    rss_after_warmup_mb: Math.round(rssAfterWarmup / 2 ** 20),
+    rss_end_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    tensors_before: tensorsBefore,
+    tensors_after: tf.memory().numTensors,
+  };
+}

@@ -1,0 +1,31 @@
+/** `--engine tfjs|onnxruntime` and `--onnx FILE` for eval and predict. */
+import { type Command, Option } from 'commander';
+import type { BackendSelection } from '../engine/backend.js';
+import { ENGINE_KINDS, type EngineKind, isGpuBackend } from '../inference/engine.js';
+import { openPredictor, type Predictor } from '../inference/predictor.js';
+
+export interface EngineFlags {
+  checkpoint?: string;
+  onnx?: string;
+  engine?: EngineKind;
+}
+
+export function addEngineOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--engine <name>', 'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs)').choices([...ENGINE_KINDS]),
+    )
+    .option('--onnx <file>', "run this .onnx file from 'seg export' (on onnxruntime) instead of a checkpoint");
+}
+
+/** Open what the flags ask for; says which engine runs on stderr unless quiet. */
+export async function openPredictorFromFlags(flags: EngineFlags, backend: BackendSelection, quiet = false): Promise<Predictor> {
+  const predictor = await openPredictor({
+    ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}),
+    ...(flags.onnx !== undefined ? { onnx: flags.onnx } : {}),
+    ...(flags.engine !== undefined ? { engine: flags.engine } : {}),
+    gpuBackend: isGpuBackend(backend.name, backend.provider),
+  });
+  if (!quiet) process.stderr.write(`engine: ${predictor.engine}\n`);
+  return predictor;
+}

@@ -1,0 +1,222 @@
+/**
+ * ONNX export: one more walk over the model's layer-spec tree, emitting NCHW ONNX ops
+ * (opset 17) with the checkpoint's torchvision weight names as initializer names.
+ *
+ * The graph reproduces seg's whole-image inference, not just the bare network: the input
+ * `image` [N, 3, H, W] (normalised) is padded with zeros at the bottom and right to a
+ * multiple of the output stride, the network runs (logits upsampled to the padded size),
+ * and the logits are cropped back to H x W. So any H, W gives the logits seg's tfjs
+ * inference gives. Bilinear resizes are `Resize` linear with half_pixel coordinates,
+ * which is PyTorch's align_corners=False (clamped at the border) for every size seg
+ * produces. BN stays `BatchNormalization` (onnxruntime folds it into the convs).
+ *
+ * The graph ends in `logits` [N, K, H, W], the head's `scores` (softmax probabilities,
+ * egb's clamped boosted outputs, linear's logits) or `mask` (int64 argmax [N, H, W]).
+ */
+import { SegError } from '../core/errors.js';
+import { PACKAGE_VERSION } from '../core/version.js';
+import { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT } from '../heads/boost.js';
+import { formatHeadSpec, type HeadSpec } from '../heads/head-spec.js';
+import type { LayerSpec } from '../nn/layer-spec.js';
+import { weightSpecs } from '../nn/layer-spec.js';
+import type { SegmentationModel } from '../segmentation/model.js';
+import { hwioToOihw, torchShape } from '../checkpoint/weight-layout.js';
+import type { Normalization } from '../voc/normalize.js';
+import { type Dim, OnnxGraphBuilder } from './onnx-graph.js';
+import { type HeadOutput, HEAD_OUTPUTS, metadataProps } from './onnx-metadata.js';
+
+export const ONNX_INPUT_NAME = 'image';
+
+export interface OnnxExportOptions {
+  headSpec: HeadSpec;
+  classNames: readonly string[];
+  normalization: Normalization;
+  /** What the graph ends with (default 'logits'). */
+  headOutput?: HeadOutput;
+  /** Static [H, W] instead of dynamic H and W (N stays dynamic). */
+  fixedSize?: [number, number];
+}
+
+/** A value in the graph with its spatial size when static. */
+interface Value {
+  name: string;
+  hw: [number, number] | null;
+}
+
+interface Ctx {
+  g: OnnxGraphBuilder;
+  /** The padded image (what `resize to: 'image'` targets). */
+  image: Value;
+}
+
+function convOutSize(size: number, stride: number): number {
+  return Math.floor((size - 1) / stride) + 1;
+}
+
+function mapHw(hw: [number, number] | null, f: (s: number) => number): [number, number] | null {
+  return hw === null ? null : [f(hw[0]), f(hw[1])];
+}
+
+/** Resize `x` bilinearly (half_pixel) to the spatial size of `target`. */
+function resizeTo(ctx: Ctx, x: Value, target: Value): Value {
+  const { g } = ctx;
+  const nc = g.node('Shape', [x.name], { start: 0, end: 2 });
+  const hw = target.hw !== null ? g.int64Constant(target.hw) : g.node('Shape', [target.name], { start: 2, end: 4 });
+  const sizes = g.node('Concat', [nc, hw], { axis: 0 });
+  const name = g.node('Resize', [x.name, '', '', sizes], {
+    mode: 'linear',
+    coordinate_transformation_mode: 'half_pixel',
+    nearest_mode: 'floor',
+  });
+  return { name, hw: target.hw };
+}
+
+function run(layer: LayerSpec, x: Value, ctx: Ctx, scopeInput: Value): Value {
+  const { g } = ctx;
+  switch (layer.kind) {
+    case 'conv': {
+      const pad = (layer.dilation * (layer.kernel - 1)) / 2;
+      const inputs = [x.name, `${layer.name}.weight`, ...(layer.bias ? [`${layer.name}.bias`] : [])];
+      const name = g.node('Conv', inputs, {
+        kernel_shape: [layer.kernel, layer.kernel],
+        strides: [layer.stride, layer.stride],
+        dilations: [layer.dilation, layer.dilation],
+        pads: [pad, pad, pad, pad],
+        group: 1,
+      });
+      return { name, hw: mapHw(x.hw, (s) => convOutSize(s, layer.stride)) };
+    }
+    case 'batchNorm': {
+      const p = layer.name;
+      const name = g.node('BatchNormalization', [x.name, `${p}.weight`, `${p}.bias`, `${p}.running_mean`, `${p}.running_var`], {
+        epsilon: { float: layer.eps },
+      });
+      return { name, hw: x.hw };
+    }
+    case 'relu':
+      return { name: g.node('Relu', [x.name]), hw: x.hw };
+    case 'maxPool':
+      return {
+        name: g.node('MaxPool', [x.name], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
+        hw: mapHw(x.hw, (s) => convOutSize(s, 2)),
+      };
+    case 'globalAvgPool':
+      return { name: g.node('GlobalAveragePool', [x.name]), hw: x.hw === null ? null : [1, 1] };
+    case 'dropout':
+      return x; // identity at inference
+    case 'resize':
+      return resizeTo(ctx, x, layer.to === 'image' ? ctx.image : scopeInput);
+    case 'sequential':
+      return layer.layers.reduce((h, child) => run(child, h, ctx, x), x);
+    case 'residual': {
+      const body = layer.body.reduce((h, child) => run(child, h, ctx, x), x);
+      const shortcut = layer.shortcut.reduce((h, child) => run(child, h, ctx, x), x);
+      return { name: g.node('Add', [body.name, shortcut.name]), hw: body.hw };
+    }
+    case 'concat': {
+      const branches = layer.branches.map((branch) => run(branch, x, ctx, x));
+      return { name: g.node('Concat', branches.map((b) => b.name), { axis: 1 }), hw: branches[0]?.hw ?? null };
+    }
+  }
+}
+
+/** The head's score map of `logits` (see heads/head.ts `scores`), named `output`. */
+function headScores(g: OnnxGraphBuilder, logits: string, spec: HeadSpec, output: string): string {
+  if (spec.kind === 'softmax') return g.node('Softmax', [logits], { axis: 1 }, output);
+  if (spec.kind === 'linear') return g.node('Identity', [logits], {}, output);
+  const boosted =
+    spec.boost === 'exp'
+      ? g.node('Exp', [g.node('Min', [logits, g.floatScalar(EXP_BOOST_MAX_LOGIT)])])
+      : (() => {
+          const c = g.node('Clip', [logits, g.floatScalar(-POW3_BOOST_MAX_ABS_LOGIT), g.floatScalar(POW3_BOOST_MAX_ABS_LOGIT)]);
+          return g.node('Mul', [g.node('Mul', [c, c]), c]);
+        })();
+  if (spec.beta === 0) return g.node('Mul', [boosted, g.floatScalar(spec.alpha)], {}, output);
+  return g.node('Add', [g.node('Mul', [boosted, g.floatScalar(spec.alpha)]), g.floatScalar(spec.beta)], {}, output);
+}
+
+function validateFixedSize(size: [number, number] | undefined): void {
+  if (size === undefined) return;
+  for (const s of size) {
+    if (!Number.isInteger(s) || s < 1 || s > 65536) throw new SegError(`--fixed-size: got ${size.join(' ')}, expected two integers in 1..65536`, '--fixed-size');
+  }
+}
+
+/** The model's weights as initializers under their torchvision names (convs OIHW). */
+async function addWeights(g: OnnxGraphBuilder, model: SegmentationModel): Promise<void> {
+  for (const w of weightSpecs(model.spec)) {
+    const v = (w.role === 'param' ? model.params : model.buffers).get(w.name);
+    if (v === undefined) throw new Error(`onnx export: the model has no weight ${w.name}`);
+    const data = (await v.data()) as Float32Array;
+    g.addFloatInitializer(w.name, torchShape(w.shape), hwioToOihw(data, w.shape));
+  }
+}
+
+/** Serialise `model` as an ONNX ModelProto (see the module comment). */
+export async function exportOnnx(model: SegmentationModel, options: OnnxExportOptions): Promise<Uint8Array> {
+  const headOutput = options.headOutput ?? 'logits';
+  if (!HEAD_OUTPUTS.includes(headOutput)) throw new SegError(`--head-output: got '${String(headOutput)}', expected one of ${HEAD_OUTPUTS.join(', ')}`, '--head-output');
+  validateFixedSize(options.fixedSize);
+  if (options.classNames.length !== model.config.numClasses) {
+    throw new SegError(`onnx export: ${options.classNames.length} class names for a ${model.config.numClasses}-class model`);
+  }
+  const g = new OnnxGraphBuilder();
+  const os = model.config.outputStride;
+  const fixed = options.fixedSize ?? null;
+  const dims: [Dim, Dim] = fixed ?? ['H', 'W'];
+  const input: Value = { name: g.addInput(ONNX_INPUT_NAME, 'float32', ['N', 3, ...dims]), hw: fixed };
+  await addWeights(g, model);
+
+  // Pad bottom/right with zeros to a multiple of the output stride; crop the logits back.
+  let padded: Value;
+  let crop: (logits: string) => string;
+  if (fixed !== null) {
+    const [h, w] = fixed;
+    const ph = Math.ceil(h / os) * os;
+    const pw = Math.ceil(w / os) * os;
+    if (ph === h && pw === w) {
+      padded = input;
+      crop = (logits) => logits;
+    } else {
+      const pads = g.int64Constant([0, 0, 0, 0, 0, 0, ph - h, pw - w]);
+      padded = { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: [ph, pw] };
+      crop = (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), g.int64Constant([h, w]), g.int64Constant([2, 3])]);
+    }
+  } else {
+    const hw = g.node('Shape', [input.name], { start: 2, end: 4 });
+    const extra = g.node('Mod', [g.node('Neg', [hw]), g.int64Constant([os])], { fmod: 0 });
+    const pads = g.node('Concat', [g.int64Constant([0, 0, 0, 0, 0, 0]), extra], { axis: 0 });
+    padded = { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: null };
+    crop = (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), hw, g.int64Constant([2, 3])]);
+  }
+
+  const ctx: Ctx = { g, image: padded };
+  const logits = crop(run(model.spec, padded, ctx, padded).name);
+  const k = model.config.numClasses;
+  if (headOutput === 'logits') {
+    g.node('Identity', [logits], {}, 'logits');
+    g.addOutput({ name: 'logits', elemType: 'float32', dims: ['N', k, ...dims] });
+  } else if (headOutput === 'scores') {
+    headScores(g, logits, options.headSpec, 'scores');
+    g.addOutput({ name: 'scores', elemType: 'float32', dims: ['N', k, ...dims] });
+  } else {
+    g.node('ArgMax', [logits], { axis: 1, keepdims: 0 }, 'mask');
+    g.addOutput({ name: 'mask', elemType: 'int64', dims: ['N', ...dims] });
+  }
+
+  const config = model.config;
+  return g.encode({
+    graphName: `deeplabv3_${config.backbone}_os${config.outputStride}`,
+    producerVersion: PACKAGE_VERSION,
+    docString: `DeepLab-v3 ${config.backbone} OS${config.outputStride} width ${config.width}, ${k} classes; input '${ONNX_INPUT_NAME}' is normalised RGB NCHW`,
+    metadata: metadataProps({
+      classNames: [...options.classNames],
+      normalization: { mean: [...options.normalization.mean], std: [...options.normalization.std] },
+      head: formatHeadSpec(options.headSpec),
+      model: { ...config },
+      headOutput,
+      fixedSize: fixed,
+      segVersion: PACKAGE_VERSION,
+    }),
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * Inference engines: what maps a batch of normalised NHWC images to logits at the images'
+ * own size (padded to the output stride inside, cropped back). tfjs runs seg's own forward;
+ * onnxruntime runs the model exported to ONNX (in memory from a checkpoint, or a file from
+ * `seg export`). Multi-scale, flip and the head's score averaging stay in inference.ts, so
+ * both engines share them.
+ */
+import { readFileSync } from 'node:fs';
+import { tf } from '../engine/tf.js';
+import { SegError, expectedOneOf } from '../core/errors.js';
+import type { HeadSpec } from '../heads/head-spec.js';
+import type { SegmentationModel } from '../segmentation/model.js';
+import type { Normalization } from '../voc/normalize.js';
+import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
+import { decodeOnnxModel } from '../export/onnx-graph.js';
+import { parseMetadataProps, type OnnxModelInfo } from '../export/onnx-metadata.js';
+import { forwardPadded } from './inference.js';
+import { createOrtSession, defaultSessionOptions, loadOnnxRuntime, type OrtSessionOptions } from './onnxruntime-loader.js';
+
+export const ENGINE_KINDS = ['tfjs', 'onnxruntime'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+export interface InferenceEngine {
+  readonly kind: EngineKind;
+  readonly numClasses: number;
+  /** Logits [N, H, W, K] for normalised images [N, H, W, 3]; the caller owns the result. */
+  logits(images: tf.Tensor4D): Promise<tf.Tensor4D>;
+  dispose(): Promise<void>;
+}
+
+export function isInferenceEngine(value: object): value is InferenceEngine {
+  return 'kind' in value && 'logits' in value && typeof (value as { logits: unknown }).logits === 'function';
+}
+
+export function parseEngineKind(value: string, flag = '--engine'): EngineKind {
+  const kind = ENGINE_KINDS.find((k) => k === value);
+  if (kind === undefined) throw expectedOneOf(flag, value, ENGINE_KINDS);
+  return kind;
+}
+
+/** Backends that run on a GPU (tfjs-node-gpu's tensorflow, webgpu, webgl). */
+export function isGpuBackend(name: string, provider?: string): boolean {
+  return name === 'webgpu' || name === 'webgl' || (name === 'tensorflow' && (provider ?? '').includes('gpu'));
+}
+
+/** The engine when none is asked for: tfjs on a GPU backend, else onnxruntime if it loads, else tfjs. */
+export async function defaultEngineKind(gpuBackend: boolean): Promise<EngineKind> {
+  if (gpuBackend) return 'tfjs';
+  return 'module' in (await loadOnnxRuntime()) ? 'onnxruntime' : 'tfjs';
+}
+
+/** seg's own tfjs forward. */
+export function tfjsEngine(model: SegmentationModel): InferenceEngine {
+  return {
+    kind: 'tfjs',
+    numClasses: model.config.numClasses,
+    logits: (images) => Promise.resolve(forwardPadded(model, images)),
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/**
+ * An onnxruntime engine over serialised ONNX bytes whose graph ends in `logits` (as
+ * `seg export --head-output logits` writes). `source` names the file in errors.
+ */
+export async function onnxRuntimeEngine(
+  bytes: Uint8Array,
+  source: string,
+  options: OrtSessionOptions = defaultSessionOptions(),
+): Promise<InferenceEngine & { info: OnnxModelInfo & { headSpec: HeadSpec } }> {
+  const info = onnxModelInfo(bytes, source);
+  if (info.headOutput !== 'logits') {
+    throw new SegError(
+      `${source}: the graph ends in '${info.headOutput}'; eval and predict need the logits: export it with --head-output logits`,
+      source,
+    );
+  }
+  const { ort, session } = await createOrtSession(bytes, options);
+  const k = info.model.numClasses;
+  return {
+    kind: 'onnxruntime',
+    numClasses: k,
+    info,
+    async logits(images: tf.Tensor4D): Promise<tf.Tensor4D> {
+      const [n, h, w, c] = images.shape;
+      if (info.fixedSize !== null && (info.fixedSize[0] !== h || info.fixedSize[1] !== w)) {
+        throw new SegError(
+          `${source}: the model was exported for ${info.fixedSize[0]}x${info.fixedSize[1]} images, got ${h}x${w} ` +
+            '(scales change the size too); export it without --fixed-size',
+          source,
+        );
+      }
+      const nchw = tf.transpose(images, [0, 3, 1, 2]);
+      let data: Float32Array;
+      try {
+        data = (await nchw.data()) as Float32Array;
+      } finally {
+        nchw.dispose();
+      }
+      const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
+      const logits = out['logits'];
+      if (logits === undefined || !(logits.data instanceof Float32Array)) throw new Error(`${source}: onnxruntime returned no float32 'logits'`);
+      const values = logits.data;
+      return tf.tidy(() => tf.transpose(tf.tensor4d(values, [n, k, h, w]), [0, 2, 3, 1]));
+    },
+    dispose: () => session.release(),
+  };
+}
+
+/** The metadata of serialised ONNX bytes written by `seg export`. */
+export function onnxModelInfo(bytes: Uint8Array, source: string): OnnxModelInfo & { headSpec: HeadSpec } {
+  let props: Record<string, string>;
+  try {
+    const model = decodeOnnxModel(bytes);
+    props = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+  } catch (err) {
+    if (err instanceof SegError) throw err;
+    throw new SegError(`${source}: not an ONNX model (${err instanceof Error ? err.message : String(err)})`, source);
+  }
+  return parseMetadataProps(props, source);
+}
+
+/** Read an .onnx file written by `seg export`. */
+export function readOnnxFile(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch {
+    throw new SegError(`--onnx ${file}: cannot read it; pass a file written by 'seg export'`, '--onnx');
+  }
+}
+
+export interface ExportedEngineOptions {
+  headSpec: HeadSpec;
+  classNames: readonly string[];
+  normalization: Normalization;
+  session?: OrtSessionOptions;
+}
+
+/** onnxruntime over `model` exported in memory (dynamic H and W, logits). */
+export async function exportedOnnxRuntimeEngine(model: SegmentationModel, options: ExportedEngineOptions): Promise<InferenceEngine> {
+  const bytes = await exportOnnx(model, { headSpec: options.headSpec, classNames: options.classNames, normalization: options.normalization, headOutput: 'logits' });
+  return onnxRuntimeEngine(bytes, 'the checkpoint exported to ONNX', options.session);
+}

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { forwardPadded, predictMask, predictScores, predictScoresWithEngine } from '../../src/inference/inference.js';
+import { createHead } from '../../src/heads/head.js';
+import { exportedOnnxRuntimeEngine } from '../../src/inference/engine.js';
+import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
+import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
+
+const missing = await onnxRuntimeMissing();
+if (missing !== null) console.warn(`skipping onnxruntime parity tests: ${missing}`);
+
+const CASES: { name: string; config: ModelConfig }[] = [
+  { name: 'resnet18 (basic blocks) OS16', config: { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: false } },
+  { name: 'resnet18 (basic blocks) OS8', config: { backbone: 'resnet18', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
+  { name: 'resnet50 (bottlenecks) OS16', config: { backbone: 'resnet50', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: true } },
+  { name: 'resnet50 (bottlenecks) OS8', config: { backbone: 'resnet50', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
+];
+
+/** Two sizes: one odd and not a multiple of any output stride, one a multiple of 16. */
+const SIZES: [number, number][] = [
+  [37, 53],
+  [64, 48],
+];
+
+describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
+  afterAll(() => tf.disposeVariables());
+
+  it('multi-scale + flip scores match tfjs, and the engine path leaks no tensors', async () => {
+    const config = CASES[0]?.config as ModelConfig;
+    const model = randomisedModel(config, 4);
+    const head = createHead({ kind: 'softmax' }, 5);
+    const engine = await exportedOnnxRuntimeEngine(model, { headSpec: { kind: 'softmax' }, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION });
+    try {
+      const [h, w] = [33, 45];
+      const image = randomImages(1, h, w, 21);
+      const options = { scales: [0.75, 1.25], flip: true };
+      const expected = predictScores(model, head, image, h, w, options);
+      const actual = await predictScoresWithEngine(engine, head, image, h, w, options);
+      expect(actual.shape).toEqual([h, w, 5]);
+      expect(relativeL2(await actual.data(), await expected.data())).toBeLessThanOrEqual(1e-5);
+      tf.dispose([expected, actual]);
+      await predictMask(engine, head, image, h, w, options);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 2; i++) await predictMask(engine, head, image, h, w, options);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await engine.dispose();
+      model.dispose();
+    }
+  });
+
+  for (const { name, config } of CASES) {
+    it(`${name}: same logits at ${SIZES.map((s) => s.join('x')).join(' and ')}`, async () => {
+      const model = randomisedModel(config, 3);
+      const engine = await exportedOnnxRuntimeEngine(model, {
+        headSpec: { kind: 'softmax' },
+        classNames: ['a', 'b', 'c', 'd', 'e'],
+        normalization: IMAGENET_NORMALIZATION,
+      });
+      try {
+        for (const [h, w] of SIZES) {
+          const x = tf.tensor4d(randomImages(2, h, w, h * w), [2, h, w, 3]);
+          const expected = forwardPadded(model, x);
+          const actual = await engine.logits(x);
+          expect(actual.shape).toEqual([2, h, w, 5]);
+          const a = await actual.data();
+          const e = await expected.data();
+          const rel = relativeL2(a, e);
+          const agree = argmaxAgreement(a, e, 5);
+          console.log(`${name} ${h}x${w}: relative L2 ${rel.toExponential(2)}, argmax agreement ${agree}`);
+          expect(rel).toBeLessThanOrEqual(1e-5);
+          expect(agree).toBeGreaterThanOrEqual(0.9999);
+          tf.dispose([x, expected, actual]);
+        }
+      } finally {
+        await engine.dispose();
+        model.dispose();
+      }
+    });
+  }
+});
