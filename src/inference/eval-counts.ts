@@ -65,7 +65,12 @@ export interface EvalCountsContext {
 }
 
 /** The ids a (possibly sharded) evaluation scores: the split's list, its first `limit` ids, then shard `shard`'s share. */
-export function evalShardIds(dataset: Dataset, split: string, limit: number | undefined, shard: ShardSpec | undefined): { all: string[]; mine: string[] } {
+export function evalShardIds(
+  dataset: Dataset,
+  split: string,
+  limit: number | undefined,
+  shard: ShardSpec | undefined,
+): { all: string[]; mine: string[] } {
   let all = dataset.listSplit(split);
   if (limit !== undefined) all = all.slice(0, limit);
   return { all, mine: selectShard(all, shard) };
@@ -115,13 +120,17 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 
 /** Read and check one counts file; every defect is a SegError naming the file. */
 export function readEvalCounts(file: string): EvalCounts {
-  const bad = (what: string): SegError => new SegError(`${file}: ${what}; is it a file written by seg eval --save-counts? (rerun that shard)`, file);
+  const bad = (what: string): SegError =>
+    new SegError(`${file}: ${what}; is it a file written by seg eval --save-counts? (rerun that shard)`, file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    throw new SegError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${err instanceof Error ? err.message : String(err)})`, file);
+    throw new SegError(
+      code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${err instanceof Error ? err.message : String(err)})`,
+      file,
+    );
   }
   let value: unknown;
   try {
@@ -144,11 +153,11 @@ export function readEvalCounts(file: string): EvalCounts {
   if (!Array.isArray(confusion) || confusion.length !== k || !confusion.every((row) => Array.isArray(row) && row.length === k)) {
     throw bad(`"confusion" must be ${k} rows of ${k} counts (one per class)`);
   }
-  (confusion as unknown[][]).forEach((row, t) =>
-    row.forEach((c, p) => {
+  for (const [t, row] of (confusion as unknown[][]).entries()) {
+    for (const [p, c] of row.entries()) {
       if (!isCount(c)) throw bad(`confusion[${t}][${p}] is ${JSON.stringify(c)}, expected an integer >= 0`);
-    }),
-  );
+    }
+  }
   const checkpoint = value['checkpoint'];
   const predictions = value['predictions'];
   let identity: CheckpointIdentity | null = null;
@@ -230,13 +239,16 @@ function mismatch(a: EvalCounts, b: EvalCounts): string | undefined {
     return `its classes [${b.classNames.join(', ')}] differ from [${a.classNames.join(', ')}]`;
   }
   const sameSource =
-    a.checkpoint !== null && b.checkpoint !== null ? sameCheckpoint(a.checkpoint, b.checkpoint) : a.checkpoint === null && b.checkpoint === null && a.predictions === b.predictions;
+    a.checkpoint !== null && b.checkpoint !== null
+      ? sameCheckpoint(a.checkpoint, b.checkpoint)
+      : a.checkpoint === null && b.checkpoint === null && a.predictions === b.predictions;
   if (!sameSource) return `it scores ${sourceOf(b)}, not ${sourceOf(a)}`;
   if (a.split !== b.split) return `it is of split '${b.split}', not '${a.split}'`;
   if (a.splitIds !== b.splitIds || a.splitIdsSha256 !== b.splitIdsSha256) {
     return `its split list (${b.splitIds} ids) is not the one of the other parts (${a.splitIds} ids); the dataset or --limit changed between shards`;
   }
-  if (describeSettings(a.settings) !== describeSettings(b.settings)) return `it was evaluated with ${describeSettings(b.settings)}, not ${describeSettings(a.settings)}`;
+  if (describeSettings(a.settings) !== describeSettings(b.settings))
+    return `it was evaluated with ${describeSettings(b.settings)}, not ${describeSettings(a.settings)}`;
   if (a.shard.count !== b.shard.count) return `it is shard ${formatShard(b.shard)}, the others are of ${a.shard.count} shards`;
   return undefined;
 }
@@ -277,10 +289,13 @@ export function mergeEvalCounts(files: readonly string[]): MergedEvaluation {
   const sum = new Float64Array(k * k);
   let images = 0;
   for (const { counts } of parts) {
-    counts.confusion.forEach((row, t) => row.forEach((c, p) => (sum[t * k + p] += c)));
+    for (const [t, row] of counts.confusion.entries()) {
+      for (const [p, c] of row.entries()) sum[t * k + p] += c;
+    }
     images += counts.images;
   }
-  if (!sum.every((c) => Number.isSafeInteger(c))) throw new SegError('--merge: the summed counts exceed 2^53 and would lose precision', '--merge');
+  if (!sum.every((c) => Number.isSafeInteger(c)))
+    throw new SegError('--merge: the summed counts exceed 2^53 and would lose precision', '--merge');
   const confusion = ConfusionMatrix.fromCounts(k, sum);
   return { metrics: computeMetrics(confusion, first.counts.classNames), images, confusion, split: first.counts.split, parts };
 }

@@ -52,7 +52,10 @@ export function predictManifestPath(output: string, shard: ShardSpec): string {
   return join(output, `${PREDICT_MANIFEST_FORMAT}-${shard.index}-of-${shard.count}.json`);
 }
 
-export function writePredictManifest(file: string, manifest: Omit<PredictManifest, 'format' | 'formatVersion' | 'packageVersion' | 'updatedAt'>): void {
+export function writePredictManifest(
+  file: string,
+  manifest: Omit<PredictManifest, 'format' | 'formatVersion' | 'packageVersion' | 'updatedAt'>,
+): void {
   const full: PredictManifest = {
     format: PREDICT_MANIFEST_FORMAT,
     formatVersion: PREDICT_MANIFEST_FORMAT_VERSION,
@@ -90,9 +93,11 @@ export function readPredictManifest(file: string): PredictManifest {
   } catch (err) {
     throw bad(`unreadable (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (!isRecord(value) || value['format'] !== PREDICT_MANIFEST_FORMAT) throw bad(`not a seg predict manifest (format "${PREDICT_MANIFEST_FORMAT}")`);
+  if (!isRecord(value) || value['format'] !== PREDICT_MANIFEST_FORMAT)
+    throw bad(`not a seg predict manifest (format "${PREDICT_MANIFEST_FORMAT}")`);
   const version = value['formatVersion'];
-  if (!isCount(version) || version < 1 || version > PREDICT_MANIFEST_FORMAT_VERSION) throw bad(`format version ${JSON.stringify(version)} is not supported`);
+  if (!isCount(version) || version < 1 || version > PREDICT_MANIFEST_FORMAT_VERSION)
+    throw bad(`format version ${JSON.stringify(version)} is not supported`);
   const c = value['checkpoint'];
   if (!isRecord(c) || typeof c['path'] !== 'string' || !isCount(c['iteration']) || typeof c['modelSha256'] !== 'string') {
     throw bad('"checkpoint" must be {path, iteration, modelSha256}');
@@ -100,7 +105,12 @@ export function readPredictManifest(file: string): PredictManifest {
   const shard = value['shard'];
   if (!isRecord(shard) || !isCount(shard['index']) || !isCount(shard['count'])) throw bad('"shard" must be {index, count}');
   const settings = value['settings'];
-  if (!isRecord(settings) || !Array.isArray(settings['scales']) || !settings['scales'].every((s) => typeof s === 'number') || typeof settings['flip'] !== 'boolean') {
+  if (
+    !isRecord(settings) ||
+    !Array.isArray(settings['scales']) ||
+    !settings['scales'].every((s) => typeof s === 'number') ||
+    typeof settings['flip'] !== 'boolean'
+  ) {
     throw bad('"settings" must be {scales, flip}');
   }
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -120,7 +130,8 @@ export function readPredictManifest(file: string): PredictManifest {
     const reason = str(s['reason']);
     return input === undefined || reason === undefined ? undefined : { input, reason };
   });
-  if (done === undefined || failed === undefined || skipped === undefined) throw bad('"done", "failed" and "skipped" must be lists of entries');
+  if (done === undefined || failed === undefined || skipped === undefined)
+    throw bad('"done", "failed" and "skipped" must be lists of entries');
   const inputs = value['inputs'];
   const images = value['images'];
   if (!isCount(inputs) || !isCount(images)) throw bad('"inputs" and "images" must be integers >= 0');

@@ -12,7 +12,13 @@ import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { collectInputs, IMAGE_EXTENSIONS, predictFiles, type PredictFilesOptions } from './predict-files.js';
-import { predictManifestPath, readPredictManifest, writePredictManifest, type PredictDone, type PredictManifest } from './predict-manifest.js';
+import {
+  predictManifestPath,
+  readPredictManifest,
+  writePredictManifest,
+  type PredictDone,
+  type PredictManifest,
+} from './predict-manifest.js';
 import { compareCodeUnits, formatShard, selectShard, type ShardSpec } from './shards.js';
 
 export interface PredictShardOptions extends Omit<PredictFilesOptions, 'include' | 'onImage'> {
@@ -49,7 +55,10 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
   const previous = readPredictManifest(file);
   const settings = { scales: [...(options.scales ?? [1])], flip: options.flip === true };
   if (previous.shard.index !== options.shard.index || previous.shard.count !== options.shard.count) {
-    throw new SegError(`${file}: holds shard ${formatShard(previous.shard)}, not ${formatShard(options.shard)}; delete it or choose another --output`, file);
+    throw new SegError(
+      `${file}: holds shard ${formatShard(previous.shard)}, not ${formatShard(options.shard)}; delete it or choose another --output`,
+      file,
+    );
   }
   if (!sameCheckpoint(previous.checkpoint, options.checkpoint)) {
     throw new SegError(
@@ -91,7 +100,8 @@ export async function predictShard(model: SegmentationModel, head: Head, options
     else todo.add(f);
   }
   const resumed = done.length;
-  if (resumed > 0) log(`shard ${formatShard(options.shard)}: ${resumed} of ${shareImages.length} images already done (${manifestPath}); continuing`);
+  if (resumed > 0)
+    log(`shard ${formatShard(options.shard)}: ${resumed} of ${shareImages.length} images already done (${manifestPath}); continuing`);
   const failed: PredictManifest['failed'] = [];
   const written: string[] = [];
   const save = (complete: boolean): void =>

@@ -69,7 +69,8 @@ export function resolveShard(sources: ShardSources): ShardSpec | undefined {
         '--shards',
       );
     }
-    if (!/^\s*\d+\s*$/.test(raw)) throw new SegError(`${JOB_INDEX_ENV}: got '${raw}', expected an integer in 0..${sources.shards - 1}`, JOB_INDEX_ENV);
+    if (!/^\s*\d+\s*$/.test(raw))
+      throw new SegError(`${JOB_INDEX_ENV}: got '${raw}', expected an integer in 0..${sources.shards - 1}`, JOB_INDEX_ENV);
     return checkedShard(Number(raw), sources.shards, JOB_INDEX_ENV, `${raw.trim()} with --shards ${sources.shards}`);
   }
   const fromEnv = env[SHARD_ENV];

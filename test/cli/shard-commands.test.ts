@@ -21,8 +21,17 @@ beforeAll(async () => {
   dir = tempDir('seg-shard-cli-');
   data = (await makeSynthDataset({ out: join(dir, 'synth'), train: 1, val: 7, size: 32, seed: 4 })).root;
   checkpoint = join(dir, 'ck');
-  const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: SYNTH_CLASSES.length, multiGrid: false }, 5);
-  saveCheckpoint(checkpoint, { model, head: { kind: 'softmax' }, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 3 });
+  const model = createModel(
+    { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: SYNTH_CLASSES.length, multiGrid: false },
+    5,
+  );
+  saveCheckpoint(checkpoint, {
+    model,
+    head: { kind: 'softmax' },
+    classNames: SYNTH_CLASSES,
+    normalization: IMAGENET_NORMALIZATION,
+    iteration: 3,
+  });
   model.dispose();
 });
 afterEach(() => {
@@ -65,7 +74,10 @@ describe('seg eval --shard / --save-counts / --merge', () => {
     expect(mergedText.out).toBe(wholeText.out);
     expect(mergedText.out).toMatch(/7 images of 'val'\n$/);
 
-    const part = JSON.parse(readFileSync(parts[0] as string, 'utf8')) as { checkpoint: { iteration: number; modelSha256: string }; classNames: string[] };
+    const part = JSON.parse(readFileSync(parts[0] as string, 'utf8')) as {
+      checkpoint: { iteration: number; modelSha256: string };
+      classNames: string[];
+    };
     expect(part.checkpoint.iteration).toBe(3);
     expect(part.checkpoint.modelSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(part.classNames).toEqual(SYNTH_CLASSES);
@@ -115,7 +127,8 @@ describe('seg predict --shard', () => {
     expect(r0.code, r0.err).toBe(0);
     const r1 = await predict('1/2');
     expect(r1.code, r1.err).toBe(0);
-    const manifest = (i: number): PredictManifest => JSON.parse(readFileSync(join(out, `seg-predict-shard-${i}-of-2.json`), 'utf8')) as PredictManifest;
+    const manifest = (i: number): PredictManifest =>
+      JSON.parse(readFileSync(join(out, `seg-predict-shard-${i}-of-2.json`), 'utf8')) as PredictManifest;
     const [m0, m1] = [manifest(0), manifest(1)];
     // 9 files sorted: 8 images, then zz-notes.txt; shard 0 takes the first 5, shard 1 the last 4
     expect([m0.inputs, m1.inputs]).toEqual([5, 4]);
@@ -138,7 +151,11 @@ describe('seg predict --shard', () => {
     expect(again.out).toMatch(/shard 1\/2: 1 masks written to .*, 2 already done; 1 skipped, 0 failed/);
     const touched = masks.filter((m) => statSync(join(out, m)).mtimeMs !== old.getTime());
     expect(touched.map((m) => join(out, m))).toEqual([victim.mask]);
-    expect(manifest(1).done.map((d) => d.input).sort()).toEqual(m1.done.map((d) => d.input).sort());
+    expect(
+      manifest(1)
+        .done.map((d) => d.input)
+        .sort(),
+    ).toEqual(m1.done.map((d) => d.input).sort());
 
     // a rerun with other settings would mix masks of two kinds: refused, naming the manifest
     const flipped = await predict('1/2', '--flip');

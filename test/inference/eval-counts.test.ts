@@ -2,7 +2,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatePredictions } from '../../src/inference/evaluate.js';
-import { evalCountsOf, evalShardIds, mergeEvalCounts, readEvalCounts, writeEvalCounts, type EvalCounts, type EvalCountsContext } from '../../src/inference/eval-counts.js';
+import {
+  evalCountsOf,
+  evalShardIds,
+  mergeEvalCounts,
+  readEvalCounts,
+  writeEvalCounts,
+  type EvalCounts,
+  type EvalCountsContext,
+} from '../../src/inference/eval-counts.js';
 import type { ShardSpec } from '../../src/inference/shards.js';
 import { openDataset, type Dataset } from '../../src/voc/dataset.js';
 import { writeLabelPng } from '../../src/voc/label-png.js';
@@ -35,13 +43,23 @@ beforeAll(async () => {
     CLASSES,
   );
   mkdirSync(preds);
-  IDS.forEach((id, i) => writeLabelPng(join(preds, `${id}.png`), { width: 5, height: 4, data: randomLabels(20, 101 + i, 3, false) }));
+  for (const [i, id] of IDS.entries())
+    writeLabelPng(join(preds, `${id}.png`), { width: 5, height: 4, data: randomLabels(20, 101 + i, 3, false) });
   dataset = openDataset(root);
 });
 afterAll(removeTempDirs);
 
 function context(all: readonly string[], shard: ShardSpec | undefined, over: Partial<EvalCountsContext> = {}): EvalCountsContext {
-  return { checkpoint: null, predictions: preds, split: 'val', splitIds: all, shard, settings: { scales: [1], flip: false, limit: null }, classNames: CLASSES, ...over };
+  return {
+    checkpoint: null,
+    predictions: preds,
+    split: 'val',
+    splitIds: all,
+    shard,
+    settings: { scales: [1], flip: false, limit: null },
+    classNames: CLASSES,
+    ...over,
+  };
 }
 
 /** Evaluate shard i/n of the val split and write its counts file; returns the file. */
@@ -73,7 +91,20 @@ describe('mergeEvalCounts', () => {
     const saved = JSON.parse(readFileSync(files[1] as string, 'utf8')) as EvalCounts;
     expect(saved.confusion.flat().every((v) => Number.isInteger(v))).toBe(true);
     expect(Object.keys(saved)).toEqual([
-      'format', 'formatVersion', 'checkpoint', 'predictions', 'split', 'splitIds', 'splitIdsSha256', 'shard', 'settings', 'images', 'classNames', 'confusion', 'packageVersion', 'savedAt',
+      'format',
+      'formatVersion',
+      'checkpoint',
+      'predictions',
+      'split',
+      'splitIds',
+      'splitIdsSha256',
+      'shard',
+      'settings',
+      'images',
+      'classNames',
+      'confusion',
+      'packageVersion',
+      'savedAt',
     ]);
   });
 
@@ -86,7 +117,10 @@ describe('mergeEvalCounts', () => {
       const ids = evalShardIds(dataset, 'val', 5, shard);
       const result = await evaluatePredictions(preds, dataset, 'val', { ids: ids.mine, limit: 5 });
       files.push(join(dir, `p${i}.json`));
-      writeEvalCounts(files[i] as string, evalCountsOf(result, context(ids.all, shard, { settings: { scales: [1], flip: false, limit: 5 } })));
+      writeEvalCounts(
+        files[i] as string,
+        evalCountsOf(result, context(ids.all, shard, { settings: { scales: [1], flip: false, limit: 5 } })),
+      );
     }
     expect(mergeEvalCounts(files).metrics).toEqual(whole.metrics);
   });
@@ -108,19 +142,138 @@ describe('mergeEvalCounts', () => {
     const cases: [string[], RegExp][] = [
       [[g0, g1], /--merge: 1 of 3 shards missing \(2\/3\)/],
       [[g0, g1, g2, g1], /part-1.json: shard 1\/3 is given twice \(also .*part-1.json\)/],
-      [[g0, g1, variant('classes.json', (c) => (c.classNames = ['bg', 'cat', 'bird']))], /classes.json: cannot be merged with .*part-0.json: its classes \[bg, cat, bird\] differ/],
-      [[g0, g1, variant('split.json', (c) => (c.split = 'train'))], /split.json: .* it is of split 'train', not 'val'/],
-      [[g0, g1, variant('source.json', (c) => ((c.checkpoint = identity), (c.predictions = null)))], /source.json: .* it scores checkpoint \/ck \(iteration 5/],
-      [[g0, g1, variant('preds.json', (c) => (c.predictions = '/elsewhere'))], /preds.json: .* it scores predictions \/elsewhere/],
-      [[g0, g1, variant('settings.json', (c) => (c.settings.flip = true))], /settings.json: .* evaluated with scales 1, flip on/],
-      [[g0, g1, variant('list.json', (c) => (c.splitIdsSha256 = 'b'.repeat(64)))], /list.json: .* its split list .* is not the one of the other parts/],
-      [[g0, g1, variant('count.json', (c) => ((c.shard = { index: 2, count: 4 }), (c.images = 2)))], /count.json: .* it is shard 2\/4, the others are of 3 shards/],
-      [[g0, g1, variant('short.json', (c) => (c.images = 1))], /short.json: 1 images counted, but shard 2\/3 of 7 ids holds 2/],
-      [[g0, g1, variant('size.json', (c) => c.confusion.pop())], /size.json: "confusion" must be 3 rows of 3 counts/],
-      [[g0, g1, variant('negative.json', (c) => ((c.confusion[1] as number[])[2] = -1))], /negative.json: confusion\[1\]\[2\] is -1, expected an integer >= 0/],
-      [[g0, g1, variant('fraction.json', (c) => ((c.confusion[0] as number[])[0] = 2.5))], /fraction.json: confusion\[0\]\[0\] is 2.5/],
-      [[g0, g1, variant('huge.json', (c) => ((c.confusion[0] as number[])[0] = 2 ** 60))], /huge.json: confusion\[0\]\[0\] is .*expected an integer >= 0/],
-      [[g0, g1, variant('format.json', (c) => ((c as { format: string }).format = 'other'))], /format.json: format is "other"/],
+      [
+        [
+          g0,
+          g1,
+          variant('classes.json', (c) => {
+            c.classNames = ['bg', 'cat', 'bird'];
+          }),
+        ],
+        /classes.json: cannot be merged with .*part-0.json: its classes \[bg, cat, bird\] differ/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('split.json', (c) => {
+            c.split = 'train';
+          }),
+        ],
+        /split.json: .* it is of split 'train', not 'val'/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('source.json', (c) => {
+            c.checkpoint = identity;
+            c.predictions = null;
+          }),
+        ],
+        /source.json: .* it scores checkpoint \/ck \(iteration 5/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('preds.json', (c) => {
+            c.predictions = '/elsewhere';
+          }),
+        ],
+        /preds.json: .* it scores predictions \/elsewhere/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('settings.json', (c) => {
+            c.settings.flip = true;
+          }),
+        ],
+        /settings.json: .* evaluated with scales 1, flip on/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('list.json', (c) => {
+            c.splitIdsSha256 = 'b'.repeat(64);
+          }),
+        ],
+        /list.json: .* its split list .* is not the one of the other parts/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('count.json', (c) => {
+            c.shard = { index: 2, count: 4 };
+            c.images = 2;
+          }),
+        ],
+        /count.json: .* it is shard 2\/4, the others are of 3 shards/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('short.json', (c) => {
+            c.images = 1;
+          }),
+        ],
+        /short.json: 1 images counted, but shard 2\/3 of 7 ids holds 2/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('size.json', (c) => {
+            c.confusion.pop();
+          }),
+        ],
+        /size.json: "confusion" must be 3 rows of 3 counts/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('negative.json', (c) => {
+            (c.confusion[1] as number[])[2] = -1;
+          }),
+        ],
+        /negative.json: confusion\[1\]\[2\] is -1, expected an integer >= 0/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('fraction.json', (c) => {
+            (c.confusion[0] as number[])[0] = 2.5;
+          }),
+        ],
+        /fraction.json: confusion\[0\]\[0\] is 2.5/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('huge.json', (c) => {
+            (c.confusion[0] as number[])[0] = 2 ** 60;
+          }),
+        ],
+        /huge.json: confusion\[0\]\[0\] is .*expected an integer >= 0/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('format.json', (c) => {
+            (c as { format: string }).format = 'other';
+          }),
+        ],
+        /format.json: format is "other"/,
+      ],
       [[g0, join(dir, 'absent.json'), g2], /absent.json: no such file/],
       [[], /--merge: no parts given/],
     ];

@@ -22,7 +22,9 @@ describe('predictShard', () => {
     const dir = tempDir('seg-predict-shard-');
     await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
     await writeJpegFile(join(dir, 'b.jpg'), gradientImage(8, 8, 3));
-    await sharp(Buffer.from(gradientImage(8, 8, 5).data), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(join(dir, 'b.png'));
+    await sharp(Buffer.from(gradientImage(8, 8, 5).data), { raw: { width: 8, height: 8, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'b.png'));
     const before = readFileSync(join(dir, 'b.png'));
     // sorted: a.jpg, b.jpg | b.png; b.jpg's mask would be the input b.png of the other shard
     expect(sortedInputs([dir]).files).toEqual(['a.jpg', 'b.jpg', 'b.png'].map((f) => join(dir, f)));
@@ -44,7 +46,12 @@ describe('predictShard', () => {
     await writeJpegFile(join(dir, 'x.jpg'), gradientImage(8, 8));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     const head = createHead({ kind: 'softmax' }, 2);
-    const common = { inputs: [join(dir, 'x.jpg')], output: join(dir, 'out'), normalization: IMAGENET_NORMALIZATION, shard: { index: 0, count: 1 } };
+    const common = {
+      inputs: [join(dir, 'x.jpg')],
+      output: join(dir, 'out'),
+      normalization: IMAGENET_NORMALIZATION,
+      shard: { index: 0, count: 1 },
+    };
     const run = await predictShard(model, head, { ...common, checkpoint: identity });
     expect(run.manifest.done).toHaveLength(1);
     const again = await predictShard(model, head, { ...common, checkpoint: identity });

@@ -58,7 +58,9 @@ describe('parseShardSpec / resolveShard', () => {
     expect(resolveShard({ env: { SEG_SHARD: '' } })).toBeUndefined();
     expect(() => resolveShard({ env: { SEG_SHARD: '2' } })).toThrow(/^SEG_SHARD: got '2'/);
     expect(() => resolveShard({ shards: 3, env: {} })).toThrow(/--shards 3: JOB_COMPLETION_INDEX is not set/);
-    expect(() => resolveShard({ shards: 2, env: { JOB_COMPLETION_INDEX: '2' } })).toThrow(/^JOB_COMPLETION_INDEX: got '2 with --shards 2', the shard index must be in 0..1/);
+    expect(() => resolveShard({ shards: 2, env: { JOB_COMPLETION_INDEX: '2' } })).toThrow(
+      /^JOB_COMPLETION_INDEX: got '2 with --shards 2', the shard index must be in 0..1/,
+    );
     expect(() => resolveShard({ shards: 2, env: { JOB_COMPLETION_INDEX: 'x' } })).toThrow(/^JOB_COMPLETION_INDEX: got 'x'/);
     expect(() => resolveShard({ shard: '0/2', shards: 2, env })).toThrow(/--shard and --shards: pass one of them/);
   });
@@ -68,6 +70,16 @@ describe('compareCodeUnits', () => {
   it('orders by code units, not by locale', () => {
     const names = ['b.jpg', 'B.jpg', 'a.jpg', '_x.jpg', 'Z.jpg', 'a/b.jpg', 'a-c.jpg', 'é.jpg', 'e.jpg'];
     // '-' 0x2d < '.' 0x2e < '/' 0x2f < 'B' < 'Z' < '_' < 'a' < 'b' < 'e' < 'é' 0xe9
-    expect([...names].sort(compareCodeUnits)).toEqual(['B.jpg', 'Z.jpg', '_x.jpg', 'a-c.jpg', 'a.jpg', 'a/b.jpg', 'b.jpg', 'e.jpg', 'é.jpg']);
+    expect([...names].sort(compareCodeUnits)).toEqual([
+      'B.jpg',
+      'Z.jpg',
+      '_x.jpg',
+      'a-c.jpg',
+      'a.jpg',
+      'a/b.jpg',
+      'b.jpg',
+      'e.jpg',
+      'é.jpg',
+    ]);
   });
 });
