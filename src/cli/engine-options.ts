@@ -3,6 +3,10 @@ import { type Command, Option } from 'commander';
 import type { BackendSelection } from '../engine/backend.js';
 import { ENGINE_KINDS, type EngineKind, isGpuBackend } from '../inference/engine.js';
 import { openPredictor, type Predictor } from '../inference/predictor.js';
+import { checkpointIdentity, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
+import { readCheckpointConfig, resolveCheckpointDir } from '../checkpoint/checkpoint.js';
+import { resolveModelDir } from '../checkpoint/run-layout.js';
+import { SegError } from '../core/errors.js';
 
 export interface EngineFlags {
   checkpoint?: string;
@@ -28,4 +32,13 @@ export async function openPredictorFromFlags(flags: EngineFlags, backend: Backen
   });
   if (!quiet) process.stderr.write(`engine: ${predictor.engine}\n`);
   return predictor;
+}
+
+/** The identity (iteration, weights hash) of the checkpoint the flags name, for shard records. */
+export function modelIdentityFromFlags(flags: EngineFlags, flag: string): CheckpointIdentity {
+  if (flags.checkpoint === undefined) {
+    throw new SegError(`${flag}: needs --checkpoint DIR (shard records identify the checkpoint's weights); shard the checkpoint rather than an exported .onnx file`, flag);
+  }
+  const dir = resolveCheckpointDir(resolveModelDir(flags.checkpoint));
+  return checkpointIdentity(dir, readCheckpointConfig(dir).iteration);
 }

@@ -6,12 +6,19 @@ import { progressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
 import { openDataset } from '../voc/dataset.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
-import { addEngineOptions, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { resolve } from 'node:path';
+import type { CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
+import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts } from '../inference/eval-counts.js';
+import { formatShard, type ShardSpec } from '../inference/shards.js';
+import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
-interface EvalFlags extends EngineFlags {
+interface EvalFlags extends EngineFlags, ShardFlags {
   checkpoint?: string;
   predictions?: string;
-  data: string;
+  data?: string;
+  saveCounts?: string;
+  merge?: string[];
   split: string;
   scales: number[];
   flip?: boolean;
@@ -41,21 +48,35 @@ export function registerEvalCommand(program: Command): void {
     .option('--miou', 'report mIoU and the per-class table (the default and only report)')
     .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
     .option('--predictions <dir>', 'score these masks instead: one <id>.png per id (palette or grayscale)')
-    .requiredOption('--data <dir>', 'dataset root in VOC layout')
+    .option('--data <dir>', 'dataset root in VOC layout (required unless --merge)')
     .option('--split <name>', 'split to score', 'val')
     .option('--scales <list>', 'comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5,1.75', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image')
     .option('--limit <n>', 'only the first N ids of the split', parseIntFlag('--limit', 1))
-    .option('--json', 'print {mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}]}');
+    .option('--json', 'print {mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}]}')
+    .option('--save-counts <file>', 'also write the raw confusion matrix (with classes, checkpoint, split, shard) for --merge')
+    .option('--merge <parts...>', 'sum the --save-counts files of all shards and report as one unsharded eval');
+  addShardOptions(cmd);
   addEngineOptions(addBackendOption(cmd)).action(async (flags: EvalFlags) => {
+    if (flags.merge !== undefined) {
+      const clash = (['checkpoint', 'onnx', 'predictions', 'shard', 'shards', 'saveCounts'] as const).find((f) => flags[f] !== undefined);
+      if (clash !== undefined) throw new SegError(`--merge: cannot be combined with --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}; the parts say what was evaluated`, '--merge');
+      const merged = mergeEvalCounts(flags.merge);
+      process.stdout.write(evaluationReport(merged, merged.split, flags.json === true));
+      return;
+    }
+    if (flags.data === undefined) throw new SegError('seg eval: --data DIR is required (the dataset root in VOC layout)', '--data');
     if ((flags.checkpoint === undefined && flags.onnx === undefined) === (flags.predictions === undefined)) {
       throw new SegError('seg eval: pass exactly one of --checkpoint DIR or --onnx FILE (score a model) or --predictions DIR (score mask PNGs)', '--checkpoint');
     }
     const dataset = openDataset(flags.data);
+    const shard = shardFromFlags(flags);
+    const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
     const onProgress = progressCallback('eval');
     let result: EvaluationResult;
+    let identity: CheckpointIdentity | undefined;
     if (flags.predictions !== undefined) {
-      result = await evaluatePredictions(flags.predictions, dataset, flags.split, { onProgress, ...(flags.limit !== undefined ? { limit: flags.limit } : {}) });
+      result = await evaluatePredictions(flags.predictions, dataset, flags.split, { onProgress, ids: ids.mine, ...(flags.limit !== undefined ? { limit: flags.limit } : {}) });
     } else {
       const backend = await useBackend(flags.backend, flags.json === true);
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
@@ -64,16 +85,35 @@ export function registerEvalCommand(program: Command): void {
           scales: flags.scales,
           flip: flags.flip === true,
           onProgress,
+          ids: ids.mine,
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
         });
+        if (flags.saveCounts !== undefined) identity = modelIdentityFromFlags(flags, '--save-counts');
       } finally {
         await trained.dispose();
       }
     }
-    if (flags.json === true) {
-      process.stdout.write(`${JSON.stringify(evaluationJson(result), null, 2)}\n`);
-    } else {
-      process.stdout.write(`${formatMetricsTable(result.metrics)}\n${result.images} images of '${flags.split}'\n`);
+    if (flags.saveCounts !== undefined) {
+      writeEvalCounts(
+        flags.saveCounts,
+        evalCountsOf(result, {
+          checkpoint: identity ?? null,
+          predictions: flags.predictions !== undefined ? resolve(flags.predictions) : null,
+          split: flags.split,
+          splitIds: ids.all,
+          shard,
+          settings: { scales: flags.scales, flip: flags.flip === true, limit: flags.limit ?? null },
+          classNames: dataset.classNames,
+        }),
+      );
+      process.stderr.write(`counts written to ${flags.saveCounts}\n`);
     }
+    process.stdout.write(evaluationReport(result, flags.split, flags.json === true, shard));
   });
+}
+
+/** What seg eval prints: the JSON or the table; a shard's report says which shard it is. */
+function evaluationReport(result: EvaluationResult, split: string, json: boolean, shard?: ShardSpec): string {
+  if (json) return `${JSON.stringify({ ...evaluationJson(result), ...(shard !== undefined ? { shard } : {}) }, null, 2)}\n`;
+  return `${formatMetricsTable(result.metrics)}\n${result.images} images of '${split}'${shard !== undefined ? ` (shard ${formatShard(shard)})` : ''}\n`;
 }

@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { progressCallback } from '../core/progress.js';
 import { predictFiles } from '../inference/predict-files.js';
 import { addBackendOption, parseFloatList, useBackend } from './options.js';
-import { addEngineOptions, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { predictShard } from '../inference/predict-shard.js';
+import { formatShard } from '../inference/shards.js';
+import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
-interface PredictFlags extends EngineFlags {
+interface PredictFlags extends EngineFlags, ShardFlags {
   input: string[];
   output: string;
   overlay?: boolean;
@@ -24,10 +27,34 @@ export function registerPredictCommand(program: Command): void {
     .option('--overlay', 'also write the mask blended over the image')
     .option('--scales <list>', 'comma-separated inference scales', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image');
+  addShardOptions(cmd);
   addEngineOptions(addBackendOption(cmd)).action(async (flags: PredictFlags) => {
+    const shard = shardFromFlags(flags);
+    const identity = shard !== undefined ? modelIdentityFromFlags(flags, '--shard') : undefined;
     const backend = await useBackend(flags.backend);
     const trained = await openPredictorFromFlags(flags, backend);
     try {
+      if (shard !== undefined) {
+        const run = await predictShard(trained.model, trained.head, {
+          inputs: flags.input,
+          output: flags.output,
+          overlay: flags.overlay === true,
+          scales: flags.scales,
+          flip: flags.flip === true,
+          normalization: trained.normalization,
+          log: (line) => process.stderr.write(`${line}\n`),
+          onProgress: progressCallback('predict'),
+          shard,
+          checkpoint: identity as NonNullable<typeof identity>,
+        });
+        const m = run.manifest;
+        const fresh = m.done.length - run.resumed;
+        process.stdout.write(
+          `shard ${formatShard(shard)}: ${fresh} masks written to ${flags.output}, ${run.resumed} already done; ${m.skipped.length} skipped, ${m.failed.length} failed; manifest ${run.manifestPath}\n`,
+        );
+        if (m.failed.length > 0) process.exitCode = 1;
+        return;
+      }
       const result = await predictFiles(trained.model, trained.head, {
         inputs: flags.input,
         output: flags.output,

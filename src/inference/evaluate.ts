@@ -26,6 +26,8 @@ export interface EvaluationResult {
 export interface EvaluateOptions extends PredictOptions {
   /** Only the first `limit` ids of the split. */
   limit?: number;
+  /** Score these ids of the split instead of its whole list (e.g. one shard's share). */
+  ids?: readonly string[];
   /** Called after each image with (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -45,7 +47,7 @@ export async function evaluateModel(
         `evaluate on the dataset the model was trained for`,
     );
   }
-  const loader = createEvalLoader({ dataset, split, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+  const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
   let done = 0;
   try {
@@ -74,12 +76,12 @@ export async function evaluatePredictions(
   predictions: string,
   dataset: Dataset,
   split: string,
-  options: Pick<EvaluateOptions, 'limit' | 'onProgress'> = {},
+  options: Pick<EvaluateOptions, 'limit' | 'ids' | 'onProgress'> = {},
 ): Promise<EvaluationResult> {
   if (!existsSync(predictions)) {
     throw new SegError(`--predictions ${predictions}: no such folder; pass the folder that holds one <id>.png per image`, '--predictions');
   }
-  let ids = dataset.listSplit(split);
+  let ids = options.ids !== undefined ? [...options.ids] : dataset.listSplit(split);
   if (options.limit !== undefined) ids = ids.slice(0, options.limit);
   const k = dataset.classNames.length;
   const confusion = new ConfusionMatrix(k);

@@ -27,6 +27,10 @@ export interface PredictFilesOptions extends PredictOptions {
   normalization: Normalization;
   log?: (line: string) => void;
   onProgress?: (done: number, total: number) => void;
+  /** Predict only the images this accepts; the others still count as inputs (never overwritten) and keep their mask names. */
+  include?: (file: string) => boolean;
+  /** Called after each predicted image with the files written for it, or its error. */
+  onImage?: (file: string, outcome: { written: string[] } | { error: string }) => void;
 }
 
 export interface PredictFilesResult {
@@ -86,6 +90,11 @@ export async function predictFiles(model: SegmentationModel | InferenceEngine, h
   for (const file of images) {
     const stem = basename(file, extname(file));
     const clash = names.get(stem);
+    if (options.include?.(file) === false) {
+      if (clash === undefined) names.set(stem, file);
+      continue;
+    }
+    let outcome: { written: string[] } | { error: string };
     try {
       if (clash !== undefined) throw new SegError(`${file}: its mask name ${stem}.png is already taken by ${clash}; rename one of them`, file);
       names.set(stem, file);
@@ -102,11 +111,14 @@ export async function predictFiles(model: SegmentationModel | InferenceEngine, h
         await writeJpeg(overlayPath, { width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) });
         result.written.push(overlayPath);
       }
+      outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };
     } catch (err) {
       if (!(err instanceof SegError)) throw err;
       result.failed.push({ file, error: err.message });
       log(`failed ${err.message}`);
+      outcome = { error: err.message };
     }
+    options.onImage?.(file, outcome);
     done += 1;
     options.onProgress?.(done, images.length);
   }

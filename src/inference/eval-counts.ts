@@ -1,0 +1,301 @@
+/**
+ * Mergeable evaluation: one shard's raw confusion matrix (exact integers) saved as JSON with
+ * what it was computed from (checkpoint or predictions folder, split, settings, classes,
+ * shard); the parts of all shards sum to the matrix of one unsharded evaluation, so the
+ * metrics of the merge are exactly those of the unsharded run. A merge refuses parts that do
+ * not belong together, a missing or duplicated shard and a corrupt part, naming the file.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeJsonAtomic } from '../core/durable-files.js';
+import { SegError } from '../core/errors.js';
+import { PACKAGE_VERSION } from '../core/version.js';
+import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
+import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
+import { computeMetrics } from '../metrics/segmentation-metrics.js';
+import type { Dataset } from '../voc/dataset.js';
+import type { EvaluationResult } from './evaluate.js';
+import { formatShard, selectShard, shardRange, type ShardSpec } from './shards.js';
+
+export const EVAL_COUNTS_FORMAT = 'seg-eval-counts';
+export const EVAL_COUNTS_FORMAT_VERSION = 1;
+
+/** Evaluation settings that change the counts; parts merge only when they agree. */
+export interface EvalSettings {
+  scales: number[];
+  flip: boolean;
+  /** `--limit`, applied to the split list before it is cut into shards; null for all ids. */
+  limit: number | null;
+}
+
+export interface EvalCounts {
+  format: typeof EVAL_COUNTS_FORMAT;
+  formatVersion: number;
+  /** The model scored, or null when mask PNGs were scored. */
+  checkpoint: CheckpointIdentity | null;
+  /** The folder of mask PNGs scored, or null when a model was. */
+  predictions: string | null;
+  split: string;
+  /** Ids in the split list that was cut into shards (after `limit`). */
+  splitIds: number;
+  /** SHA-256 of that id list (one id per line), so all parts provably cut the same list. */
+  splitIdsSha256: string;
+  shard: ShardSpec;
+  settings: EvalSettings;
+  /** Images scored by this shard. */
+  images: number;
+  classNames: string[];
+  /** confusion[truth][prediction]: pixel counts, exact integers. */
+  confusion: number[][];
+  packageVersion: string;
+  savedAt: string;
+}
+
+/** What an evaluation was of, for `evalCountsOf`. */
+export interface EvalCountsContext {
+  checkpoint: CheckpointIdentity | null;
+  predictions: string | null;
+  split: string;
+  /** The whole id list that was cut into shards. */
+  splitIds: readonly string[];
+  shard: ShardSpec | undefined;
+  settings: EvalSettings;
+  classNames: readonly string[];
+}
+
+/** The ids a (possibly sharded) evaluation scores: the split's list, its first `limit` ids, then shard `shard`'s share. */
+export function evalShardIds(
+  dataset: Dataset,
+  split: string,
+  limit: number | undefined,
+  shard: ShardSpec | undefined,
+): { all: string[]; mine: string[] } {
+  let all = dataset.listSplit(split);
+  if (limit !== undefined) all = all.slice(0, limit);
+  return { all, mine: selectShard(all, shard) };
+}
+
+export function idListSha256(ids: readonly string[]): string {
+  return createHash('sha256')
+    .update(ids.map((id) => `${id}\n`).join(''), 'utf8')
+    .digest('hex');
+}
+
+/** The counts file content for one evaluation result. */
+export function evalCountsOf(result: EvaluationResult, context: EvalCountsContext): EvalCounts {
+  const k = result.confusion.numClasses;
+  const counts = result.confusion.counts;
+  const confusion: number[][] = [];
+  for (let t = 0; t < k; t++) confusion.push(Array.from(counts.subarray(t * k, (t + 1) * k)));
+  return {
+    format: EVAL_COUNTS_FORMAT,
+    formatVersion: EVAL_COUNTS_FORMAT_VERSION,
+    checkpoint: context.checkpoint,
+    predictions: context.predictions,
+    split: context.split,
+    splitIds: context.splitIds.length,
+    splitIdsSha256: idListSha256(context.splitIds),
+    shard: context.shard ?? { index: 0, count: 1 },
+    settings: context.settings,
+    images: result.images,
+    classNames: [...context.classNames],
+    confusion,
+    packageVersion: PACKAGE_VERSION,
+    savedAt: new Date().toISOString(),
+  };
+}
+
+/** Write a counts file atomically (its folder is created). */
+export function writeEvalCounts(file: string, counts: EvalCounts): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeJsonAtomic(file, counts);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Read and check one counts file; every defect is a SegError naming the file. */
+export function readEvalCounts(file: string): EvalCounts {
+  const bad = (what: string): SegError =>
+    new SegError(`${file}: ${what}; is it a file written by seg eval --save-counts? (rerun that shard)`, file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new SegError(
+      code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${err instanceof Error ? err.message : String(err)})`,
+      file,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw bad(`not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!isRecord(value)) throw bad('not a JSON object');
+  if (value['format'] !== EVAL_COUNTS_FORMAT) throw bad(`format is ${JSON.stringify(value['format'])}, expected "${EVAL_COUNTS_FORMAT}"`);
+  const version = value['formatVersion'];
+  if (!isCount(version) || version < 1 || version > EVAL_COUNTS_FORMAT_VERSION) {
+    throw bad(`format version ${JSON.stringify(version)} is not supported (this seg reads 1..${EVAL_COUNTS_FORMAT_VERSION})`);
+  }
+  const classNames = value['classNames'];
+  if (!Array.isArray(classNames) || classNames.length < 1 || classNames.length > 255 || !classNames.every((c) => typeof c === 'string')) {
+    throw bad('"classNames" must be a list of 1..255 strings');
+  }
+  const k = classNames.length;
+  const confusion = value['confusion'];
+  if (!Array.isArray(confusion) || confusion.length !== k || !confusion.every((row) => Array.isArray(row) && row.length === k)) {
+    throw bad(`"confusion" must be ${k} rows of ${k} counts (one per class)`);
+  }
+  for (const [t, row] of (confusion as unknown[][]).entries()) {
+    for (const [p, c] of row.entries()) {
+      if (!isCount(c)) throw bad(`confusion[${t}][${p}] is ${JSON.stringify(c)}, expected an integer >= 0`);
+    }
+  }
+  const checkpoint = value['checkpoint'];
+  const predictions = value['predictions'];
+  let identity: CheckpointIdentity | null = null;
+  if (checkpoint !== null) {
+    if (
+      !isRecord(checkpoint) ||
+      typeof checkpoint['path'] !== 'string' ||
+      !isCount(checkpoint['iteration']) ||
+      typeof checkpoint['modelSha256'] !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(checkpoint['modelSha256'])
+    ) {
+      throw bad('"checkpoint" must be null or {path, iteration, modelSha256}');
+    }
+    identity = { path: checkpoint['path'], iteration: checkpoint['iteration'], modelSha256: checkpoint['modelSha256'] };
+  }
+  if (predictions !== null && typeof predictions !== 'string') throw bad('"predictions" must be null or a folder path');
+  if ((identity === null) === (predictions === null)) throw bad('exactly one of "checkpoint" and "predictions" must be set');
+  if (typeof value['split'] !== 'string' || value['split'] === '') throw bad('"split" must be a split name');
+  const splitIds = value['splitIds'];
+  if (!isCount(splitIds)) throw bad('"splitIds" must be an integer >= 0');
+  const digest = value['splitIdsSha256'];
+  if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) throw bad('"splitIdsSha256" must be a SHA-256 hex digest');
+  const shard = value['shard'];
+  if (!isRecord(shard) || !isCount(shard['count']) || shard['count'] < 1 || !isCount(shard['index']) || shard['index'] >= shard['count']) {
+    throw bad('"shard" must be {index, count} with 0 <= index < count');
+  }
+  const settings = value['settings'];
+  if (
+    !isRecord(settings) ||
+    !Array.isArray(settings['scales']) ||
+    !settings['scales'].every((s) => typeof s === 'number' && Number.isFinite(s)) ||
+    typeof settings['flip'] !== 'boolean' ||
+    !(settings['limit'] === null || isCount(settings['limit']))
+  ) {
+    throw bad('"settings" must be {scales: numbers, flip: boolean, limit: integer or null}');
+  }
+  const images = value['images'];
+  if (!isCount(images)) throw bad('"images" must be an integer >= 0');
+  const spec: ShardSpec = { index: shard['index'], count: shard['count'] };
+  const { start, end } = shardRange(splitIds, spec);
+  if (images !== end - start) {
+    throw bad(`${images} images counted, but shard ${formatShard(spec)} of ${splitIds} ids holds ${end - start}; the part is incomplete`);
+  }
+  return {
+    format: EVAL_COUNTS_FORMAT,
+    formatVersion: version,
+    checkpoint: identity,
+    predictions: predictions as string | null,
+    split: value['split'],
+    splitIds,
+    splitIdsSha256: digest,
+    shard: spec,
+    settings: { scales: settings['scales'] as number[], flip: settings['flip'], limit: settings['limit'] as number | null },
+    images,
+    classNames: classNames as string[],
+    confusion: confusion as number[][],
+    packageVersion: typeof value['packageVersion'] === 'string' ? value['packageVersion'] : 'unknown',
+    savedAt: typeof value['savedAt'] === 'string' ? value['savedAt'] : '',
+  };
+}
+
+export interface MergedEvaluation extends EvaluationResult {
+  split: string;
+  /** The parts in shard order. */
+  parts: { file: string; counts: EvalCounts }[];
+}
+
+function sourceOf(c: EvalCounts): string {
+  return c.checkpoint !== null ? `checkpoint ${describeCheckpoint(c.checkpoint)}` : `predictions ${c.predictions ?? ''}`;
+}
+
+function describeSettings(s: EvalSettings): string {
+  return `scales ${s.scales.join(',')}, flip ${s.flip ? 'on' : 'off'}, limit ${s.limit ?? 'none'}`;
+}
+
+/** Why part `b` cannot be merged with part `a`, or undefined when they belong together. */
+function mismatch(a: EvalCounts, b: EvalCounts): string | undefined {
+  if (a.classNames.length !== b.classNames.length || a.classNames.some((n, i) => n !== b.classNames[i])) {
+    return `its classes [${b.classNames.join(', ')}] differ from [${a.classNames.join(', ')}]`;
+  }
+  const sameSource =
+    a.checkpoint !== null && b.checkpoint !== null
+      ? sameCheckpoint(a.checkpoint, b.checkpoint)
+      : a.checkpoint === null && b.checkpoint === null && a.predictions === b.predictions;
+  if (!sameSource) return `it scores ${sourceOf(b)}, not ${sourceOf(a)}`;
+  if (a.split !== b.split) return `it is of split '${b.split}', not '${a.split}'`;
+  if (a.splitIds !== b.splitIds || a.splitIdsSha256 !== b.splitIdsSha256) {
+    return `its split list (${b.splitIds} ids) is not the one of the other parts (${a.splitIds} ids); the dataset or --limit changed between shards`;
+  }
+  if (describeSettings(a.settings) !== describeSettings(b.settings))
+    return `it was evaluated with ${describeSettings(b.settings)}, not ${describeSettings(a.settings)}`;
+  if (a.shard.count !== b.shard.count) return `it is shard ${formatShard(b.shard)}, the others are of ${a.shard.count} shards`;
+  return undefined;
+}
+
+/**
+ * Merge the counts files of all shards of one evaluation into the result one unsharded
+ * evaluation gives: same confusion matrix, image count and metrics.
+ */
+export function mergeEvalCounts(files: readonly string[]): MergedEvaluation {
+  if (files.length === 0) throw new SegError('--merge: no parts given; pass the files written by seg eval --save-counts', '--merge');
+  const parts = files.map((file) => ({ file, counts: readEvalCounts(file) }));
+  const first = parts[0] as { file: string; counts: EvalCounts };
+  for (const part of parts.slice(1)) {
+    const why = mismatch(first.counts, part.counts);
+    if (why !== undefined) throw new SegError(`${part.file}: cannot be merged with ${first.file}: ${why}`, part.file);
+  }
+  const count = first.counts.shard.count;
+  const byIndex = new Map<number, string>();
+  for (const { file, counts } of parts) {
+    const other = byIndex.get(counts.shard.index);
+    if (other !== undefined) {
+      throw new SegError(`${file}: shard ${formatShard(counts.shard)} is given twice (also ${other}); pass each shard's part once`, file);
+    }
+    byIndex.set(counts.shard.index, file);
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < count; i++) if (!byIndex.has(i)) missing.push(i);
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).map((i) => `${i}/${count}`);
+    throw new SegError(
+      `--merge: ${missing.length} of ${count} shards missing (${shown.join(', ')}${missing.length > 10 ? ', ...' : ''}); ` +
+        `run them with seg eval --shard i/${count} --save-counts and merge all ${count} parts`,
+      '--merge',
+    );
+  }
+  parts.sort((a, b) => a.counts.shard.index - b.counts.shard.index);
+  const k = first.counts.classNames.length;
+  const sum = new Float64Array(k * k);
+  let images = 0;
+  for (const { counts } of parts) {
+    for (const [t, row] of counts.confusion.entries()) {
+      for (const [p, c] of row.entries()) sum[t * k + p] += c;
+    }
+    images += counts.images;
+  }
+  if (!sum.every((c) => Number.isSafeInteger(c)))
+    throw new SegError('--merge: the summed counts exceed 2^53 and would lose precision', '--merge');
+  const confusion = ConfusionMatrix.fromCounts(k, sum);
+  return { metrics: computeMetrics(confusion, first.counts.classNames), images, confusion, split: first.counts.split, parts };
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { createHead } from '../../src/heads/head.js';
+import { predictShard, sortedInputs } from '../../src/inference/predict-shard.js';
+import { createModel } from '../../src/segmentation/model.js';
+import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import sharp from 'sharp';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+afterAll(removeTempDirs);
+
+const identity = { path: '/ck', iteration: 1, modelSha256: 'c'.repeat(64) };
+
+describe('predictShard', () => {
+  it('never writes over an input or a mask name held by another shard', async () => {
+    const dir = tempDir('seg-predict-shard-');
+    await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
+    await writeJpegFile(join(dir, 'b.jpg'), gradientImage(8, 8, 3));
+    await sharp(Buffer.from(gradientImage(8, 8, 5).data), { raw: { width: 8, height: 8, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'b.png'));
+    const before = readFileSync(join(dir, 'b.png'));
+    // sorted: a.jpg, b.jpg | b.png; b.jpg's mask would be the input b.png of the other shard
+    expect(sortedInputs([dir]).files).toEqual(['a.jpg', 'b.jpg', 'b.png'].map((f) => join(dir, f)));
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const head = createHead({ kind: 'softmax' }, 2);
+    const common = { inputs: [dir], output: dir, normalization: IMAGENET_NORMALIZATION, checkpoint: identity };
+    const first = await predictShard(model, head, { ...common, shard: { index: 0, count: 2 } });
+    const second = await predictShard(model, head, { ...common, shard: { index: 1, count: 2 } });
+    model.dispose();
+    expect(first.manifest.done.map((d) => d.input)).toEqual([join(dir, 'a.jpg')]);
+    expect(first.manifest.failed.map((f) => f.input)).toEqual([join(dir, 'b.jpg')]);
+    expect(first.manifest.failed[0]?.error).toMatch(/b.png: is one of the inputs/);
+    expect(second.manifest.failed[0]?.error).toMatch(/b.png: its mask name b.png is already taken by .*b.jpg/);
+    expect(readFileSync(join(dir, 'b.png')).equals(before)).toBe(true);
+  });
+
+  it('refuses to continue a shard started with another checkpoint', async () => {
+    const dir = tempDir('seg-predict-shard-');
+    await writeJpegFile(join(dir, 'x.jpg'), gradientImage(8, 8));
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const head = createHead({ kind: 'softmax' }, 2);
+    const common = {
+      inputs: [join(dir, 'x.jpg')],
+      output: join(dir, 'out'),
+      normalization: IMAGENET_NORMALIZATION,
+      shard: { index: 0, count: 1 },
+    };
+    const run = await predictShard(model, head, { ...common, checkpoint: identity });
+    expect(run.manifest.done).toHaveLength(1);
+    const again = await predictShard(model, head, { ...common, checkpoint: identity });
+    expect([again.resumed, again.written.length]).toEqual([1, 0]);
+    await expect(predictShard(model, head, { ...common, checkpoint: { ...identity, iteration: 2 } })).rejects.toThrow(
+      /seg-predict-shard-0-of-1.json: this shard was started with checkpoint \/ck \(iteration 1, .*not \/ck \(iteration 2/,
+    );
+    model.dispose();
+  });
+});
