@@ -566,6 +566,10 @@ def train(args, rank, world_size, local_rank, device):
             raise UserError("--sync-bn needs CUDA (torch's SyncBatchNorm runs on GPUs only)")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.train()
+    if args.no_dropout:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.eval()
     if args.freeze_bn:
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -656,6 +660,7 @@ def train(args, rank, world_size, local_rank, device):
                 "polyPower": args.poly_power,
                 "freezeBn": args.freeze_bn,
                 "syncBn": args.sync_bn,
+                "dropout": not args.no_dropout,
                 "seed": args.seed,
                 "seconds": round(seconds, 3),
             },
@@ -713,6 +718,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per training process")
     p.add_argument("--freeze-bn", action="store_true", help="keep batch-norm running statistics fixed")
+    p.add_argument("--no-dropout", action="store_true", help="turn off the ASPP dropout (for exact comparisons between runs)")
     p.add_argument("--sync-bn", action="store_true", help="synchronise batch-norm statistics across processes (CUDA only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--eval-split", default=None, help="after training, print mIoU on this split (rank 0)")
