@@ -377,9 +377,11 @@ def read_class_names(root):
 
 
 def read_ids(root, split):
-    file = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
-    if not os.path.isfile(file):
-        raise UserError(f"--split: {file} not found")
+    names = ("trainaug", "train_aug") if split == "trainaug" else (split,)
+    files = [os.path.join(root, "ImageSets", "Segmentation", f"{name}.txt") for name in names]
+    file = next((f for f in files if os.path.isfile(f)), None)
+    if file is None:
+        raise UserError(f"--split: {files[0]} not found")
     ids = []
     with open(file, encoding="utf-8") as f:
         for line in f:

@@ -114,7 +114,7 @@ describe('tools/torchvision_roundtrip.py', () => {
       });
       expect(worst, spec).toBeLessThan(1e-4);
       // Void pixels get no gradient.
-      for (let p = 0; p < n * h * w; p++) if (labels[p] === 255) for (let c = 0; c < k; c++) expect(torchGrad[p * k + c]).toBe(0);
+      for (let p = 0; p < n * h * w; p++) if (labels[p] === 255) for (let c = 0; c < k; c++) expect(Math.abs(torchGrad[p * k + c] as number)).toBe(0);
       tf.dispose([z, y, loss, grad, validPixels]);
     });
   });
@@ -141,6 +141,8 @@ describe('tools/torchvision_roundtrip.py', () => {
     saveCheckpoint(start, { model, head, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 5 });
     const ref = path.join(dir, 'start-ref.safetensors');
     await reference(model, ref, 24, 1);
+    const w = 'classifier.4.weight';
+    const startWeight = model.params.get(w)!.dataSync().slice();
     model.dispose();
     const compared = python([SCRIPT, 'compare', '--checkpoint', start, '--reference', ref]);
     expect(compared.err).toBe('');
@@ -158,11 +160,8 @@ describe('tools/torchvision_roundtrip.py', () => {
     expect(loaded.config.iteration).toBe(6);
     expect(loaded.config.classNames).toEqual(SYNTH_CLASSES);
     expect(loaded.model.batchesTracked).toBe(1);
-    const before = loadCheckpoint(start).model;
-    const w = 'classifier.4.weight';
-    const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(loaded.model.params.get(w)!, before.params.get(w)!))).dataSync()[0] as number);
-    expect(moved).toBeGreaterThan(0);
-    before.dispose();
+    const trainedWeight = loaded.model.params.get(w)!.dataSync();
+    expect(trainedWeight.some((v, i) => v !== startWeight[i])).toBe(true);
     // And the trained weights give the same logits in seg as in torchvision.
     const ref2 = path.join(dir, 'trained-ref.safetensors');
     await reference(loaded.model, ref2, 24, 2);
