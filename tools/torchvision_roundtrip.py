@@ -285,8 +285,8 @@ def format_head(head):
     return f"egb:{head['boost']}:alpha={js_number(head['alpha'])},beta={js_number(head['beta'])}"
 
 
-def save_seg_checkpoint(out, model, config):
-    """Write model.safetensors + config.json into `out`, atomically (temp dir + rename)."""
+def check_output_dir(out):
+    """`out` may be new or a checkpoint-only directory (saving replaces it whole)."""
     out = os.path.abspath(out)
     if os.path.exists(out):
         if not os.path.isdir(out):
@@ -294,6 +294,12 @@ def save_seg_checkpoint(out, model, config):
         foreign = [f for f in os.listdir(out) if f not in CHECKPOINT_FILES]
         if foreign:
             raise UserError(f"{out} holds files that are not part of a seg checkpoint ({', '.join(foreign[:5])}); choose an empty or checkpoint-only --out")
+
+
+def save_seg_checkpoint(out, model, config):
+    """Write model.safetensors + config.json into `out`, atomically (temp dir + rename)."""
+    out = os.path.abspath(out)
+    check_output_dir(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     partial = f"{out}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
@@ -551,6 +557,7 @@ def command_train(args):
 
 def train(args, rank, world_size, local_rank, device):
     torch.manual_seed(args.seed * 1000 + rank)  # dropout differs per process, as on separate GPUs
+    check_output_dir(args.out)
     model, config, ckpt_dir = load_seg_checkpoint(args.checkpoint)
     num_classes = int(config["model"]["numClasses"])
     head = parse_head(args.head or config["head"], num_classes)
@@ -587,7 +594,7 @@ def train(args, rank, world_size, local_rank, device):
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
 
     log(rank, f"{ckpt_dir}: {describe(config['model'])} -> torchvision {torchvision.__version__} (strict load ok)")
-    log(rank, f"training with head {format_head(head)} on {root} '{args.split}' ({len(dataset)} images): {args.iters} iterations, "
+    log(rank, f"training with head {format_head(head)} on {root} '{args.split}' ({len(dataset)} images): {args.iters} iteration(s), "
               f"{world_size} process(es) x batch {args.batch} = {args.batch * world_size}, crop {args.crop}, device {device.type}"
               + (f", backend {dist.get_backend()}" if world_size > 1 else ""))
     iteration, epoch, start = 0, 0, time.time()
