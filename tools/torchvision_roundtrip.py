@@ -631,7 +631,7 @@ def train(args, rank, world_size, local_rank, device):
         metrics = None
         if args.eval_split:
             miou = evaluate_miou(model, root, args.eval_split, num_classes, config["normalization"], device)
-            metrics = {"mIoU": miou}
+            metrics = {"mIoU": miou, "split": args.eval_split}
             log(rank, f"{args.eval_split} mIoU {100 * miou:.2f}% (torchvision forward, PIL decoding)")
         plain = model.cpu()
         if args.sync_bn:
