@@ -6,13 +6,25 @@
  * horizontal flip: the head's `scores` of every variant, taken after upsampling the logits
  * to the image size, are averaged before the argmax. Those scores are softmax probabilities
  * for the softmax head, the boosted outputs alpha * boost(z) + beta for egb, the logits for
- * linear (see heads/head.ts).
+ * linear (see heads/head.ts). Large images run as sliding windows (sliding-window.ts) over
+ * each scaled image, composed with the same multi-scale and flip averaging; `auto` picks
+ * windows when the whole image would not fit the backend's memory.
  */
 import { tf } from '../engine/tf.js';
 import { resizeBilinear } from '../engine/resize.js';
 import { SegError } from '../core/errors.js';
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
+import { estimateInferenceMemory } from '../segmentation/memory-estimate.js';
+import {
+  DEFAULT_OVERLAP,
+  DEFAULT_WINDOW,
+  ScoreAccumulator,
+  argmaxScores,
+  slideWindows,
+  validateWindow,
+  type InferenceMode,
+} from './sliding-window.js';
 
 type T4 = tf.Tensor4D;
 
@@ -21,6 +33,14 @@ export interface PredictOptions {
   scales?: readonly number[];
   /** Also average the horizontally flipped image; default false. */
   flip?: boolean;
+  /** whole image, sliding windows, or auto (windows when the whole would exceed `memoryLimit`); default whole. */
+  mode?: InferenceMode;
+  /** Sliding-window side in pixels (default 513). */
+  window?: number;
+  /** Overlap of neighbouring windows, a fraction of the window (default 1/3). */
+  overlap?: number;
+  /** Bytes the backend can hold, for `auto` (undefined: no limit, so whole). */
+  memoryLimit?: number;
 }
 
 /** Round a side up to a multiple of the output stride. */
@@ -81,23 +101,131 @@ export function predictScores(
     let sum: tf.Tensor3D | undefined;
     let count = 0;
     for (const scale of scales) {
-      const sh = Math.max(1, Math.round(height * scale));
-      const sw = Math.max(1, Math.round(width * scale));
-      const scaled = resizeBilinear(x, [sh, sw]);
-      // Original and mirror image in one batch; BN in inference mode treats samples apart.
-      const batch = flip ? (tf.concat([scaled, tf.reverse(scaled, 2)], 0) as T4) : scaled;
-      let logits = forwardPadded(model, batch);
-      if (flip) {
-        const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
-        logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
-      }
-      const scores = head.scores(resizeBilinear(logits, [height, width]));
-      const total = tf.sum(scores, 0) as tf.Tensor3D;
-      sum = sum === undefined ? total : (tf.add(sum, total) as tf.Tensor3D);
-      count += logits.shape[0];
+      const part = scaleScoreSum(model, head, x, scale, flip);
+      sum = sum === undefined ? part.sum : (tf.add(sum, part.sum) as tf.Tensor3D);
+      count += part.count;
     }
     return tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D;
   });
+}
+
+function scaledSize(height: number, width: number, scale: number): [number, number] {
+  return [Math.max(1, Math.round(height * scale)), Math.max(1, Math.round(width * scale))];
+}
+
+/** Scores of `batch` (plain, and mirrored when flip) summed over the batch, at `size`. */
+function batchScoreSum(model: SegmentationModel, head: Head, images: T4, flip: boolean, size: [number, number]): { sum: tf.Tensor3D; count: number } {
+  return tf.tidy(() => {
+    // Original and mirror image in one batch; BN in inference mode treats samples apart.
+    const batch = flip ? (tf.concat([images, tf.reverse(images, 2)], 0) as T4) : images;
+    let logits = forwardPadded(model, batch);
+    if (flip) {
+      const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
+      logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
+    }
+    const scores = head.scores(resizeBilinear(logits, size));
+    return { sum: tf.sum(scores, 0) as tf.Tensor3D, count: logits.shape[0] };
+  });
+}
+
+/** Whole-image scores of one scale, upsampled to the image size and summed over plain/flipped. */
+function scaleScoreSum(model: SegmentationModel, head: Head, x: T4, scale: number, flip: boolean): { sum: tf.Tensor3D; count: number } {
+  const [, height, width] = x.shape;
+  return tf.tidy(() => {
+    const scaled = resizeBilinear(x, scaledSize(height, width, scale));
+    const part = batchScoreSum(model, head, scaled, flip, [height, width]);
+    return { sum: part.sum, count: part.count };
+  });
+}
+
+/**
+ * Which mode runs for an image of height x width: `whole` and `slide` as asked; `auto` slides
+ * when the estimated peak memory of the whole image at its largest scale (and flip) exceeds
+ * `memoryLimit`.
+ */
+export function chooseInferenceMode(model: SegmentationModel, height: number, width: number, options: PredictOptions = {}): 'whole' | 'slide' {
+  const mode = options.mode ?? 'whole';
+  if (mode !== 'auto') return mode;
+  if (options.memoryLimit === undefined) return 'whole';
+  const scale = Math.max(...(options.scales ?? [1]));
+  const [sh, sw] = scaledSize(height, width, scale);
+  const os = model.config.outputStride;
+  const batch = options.flip === true ? 2 : 1;
+  const engine = estimateInferenceMemory(model.config, paddedSize(sh, os), paddedSize(sw, os), batch).bytes;
+  // Plus the score maps at image size (scores, their sum and the average).
+  const maps = 3 * batch * height * width * model.config.numClasses * 4;
+  return engine + maps > options.memoryLimit ? 'slide' : 'whole';
+}
+
+/**
+ * Averaged scores [H * W * K] (row-major HxWxK) by sliding windows over each scaled image;
+ * a scale whose image fits in one window runs exactly as whole-image inference.
+ */
+export async function slideScores(
+  model: SegmentationModel,
+  head: Head,
+  image: Float32Array | tf.Tensor3D,
+  height: number,
+  width: number,
+  options: PredictOptions = {},
+): Promise<Float32Array> {
+  const scales = options.scales ?? [1];
+  validateScales(scales);
+  const flip = options.flip ?? false;
+  const window = options.window ?? DEFAULT_WINDOW;
+  const overlap = options.overlap ?? DEFAULT_OVERLAP;
+  validateWindow(window, overlap);
+  const k = model.config.numClasses;
+  const total = new Float32Array(height * width * k);
+  const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
+  try {
+    for (const scale of scales) {
+      const [sh, sw] = scaledSize(height, width, scale);
+      let perScale: Float32Array;
+      if (sh <= window && sw <= window) {
+        const whole = tf.tidy(() => {
+          const part = scaleScoreSum(model, head, x, scale, flip);
+          return tf.div(part.sum, part.count) as tf.Tensor3D;
+        });
+        perScale = await readAndDispose(whole);
+      } else {
+        const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
+        const acc = new ScoreAccumulator(sh, sw, k);
+        try {
+          for (const win of slideWindows(sh, sw, window, overlap)) {
+            const scores = tf.tidy(() => {
+              const crop = scaled.slice([0, win.top, win.left, 0], [1, win.height, win.width, 3]) as T4;
+              const part = batchScoreSum(model, head, crop, flip, [win.height, win.width]);
+              return tf.div(part.sum, part.count) as tf.Tensor3D;
+            });
+            acc.add(win, await readAndDispose(scores));
+          }
+        } finally {
+          if (scaled !== x) scaled.dispose();
+        }
+        const mean = acc.mean();
+        if (sh === height && sw === width) {
+          perScale = mean;
+        } else {
+          const resized = tf.tidy(() => resizeBilinear(tf.tensor4d(mean, [1, sh, sw, k]), [height, width]));
+          perScale = await readAndDispose(resized);
+        }
+      }
+      for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) + (perScale[i] as number);
+    }
+  } finally {
+    x.dispose();
+  }
+  for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) / scales.length;
+  return total;
+}
+
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Class index per pixel (row-major HxW) for one normalised image. */
@@ -111,6 +239,9 @@ export async function predictMask(
 ): Promise<Uint8Array> {
   if (model.config.numClasses > 256) {
     throw new SegError(`predict: ${model.config.numClasses} classes do not fit in 8-bit masks (at most 256)`);
+  }
+  if (chooseInferenceMode(model, height, width, options) === 'slide') {
+    return argmaxScores(await slideScores(model, head, image, height, width, options), model.config.numClasses);
   }
   const classes = tf.tidy(() => tf.argMax(predictScores(model, head, image, height, width, options), 2));
   try {
