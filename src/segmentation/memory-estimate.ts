@@ -27,6 +27,8 @@ export const TRAIN_WEIGHT_FACTOR = 7.5;
 export const TRAIN_ACTIVATION_FACTOR = 6;
 export const INFER_WEIGHT_FACTOR = 1;
 export const INFER_ACTIVATION_FACTOR = 2;
+/** Fixed allowance (input copies, small per-layer tensors) that matters only for tiny models. */
+export const FIXED_OVERHEAD_BYTES = 2 ** 20;
 
 export interface MemoryEstimate {
   /** Peak bytes, all together. */
@@ -73,7 +75,7 @@ export function estimateTrainingMemory(config: ModelConfig, batch: number, crop:
   const t = layerActivations(deeplabSpec(config).root, { height: crop, width: crop, channels: 3 });
   const weightBytes = TRAIN_WEIGHT_FACTOR * (t.params + t.buffers) * FLOAT_BYTES;
   const activationBytes = TRAIN_ACTIVATION_FACTOR * t.total * batch * FLOAT_BYTES;
-  return { bytes: weightBytes + activationBytes, weightBytes, activationBytes };
+  return { bytes: weightBytes + activationBytes + FIXED_OVERHEAD_BYTES, weightBytes, activationBytes };
 }
 
 /**
@@ -84,7 +86,7 @@ export function estimateInferenceMemory(config: ModelConfig, height: number, wid
   const t = layerActivations(deeplabSpec(config).root, { height, width, channels: 3 });
   const weightBytes = INFER_WEIGHT_FACTOR * (t.params + t.buffers) * FLOAT_BYTES;
   const activationBytes = INFER_ACTIVATION_FACTOR * t.total * batch * FLOAT_BYTES;
-  return { bytes: weightBytes + activationBytes, weightBytes, activationBytes };
+  return { bytes: weightBytes + activationBytes + FIXED_OVERHEAD_BYTES, weightBytes, activationBytes };
 }
 
 export interface TrainingMemoryInput {
@@ -97,38 +99,36 @@ function fits(input: TrainingMemoryInput, limit: number): boolean {
   return estimateTrainingMemory(input.config, input.batch, input.crop).bytes <= limit;
 }
 
+/** The largest batch in [2, upTo] that fits, or undefined. */
+function largestBatch(input: TrainingMemoryInput, upTo: number, limit: number): number | undefined {
+  for (let batch = upTo; batch >= 2; batch--) if (fits({ ...input, batch }, limit)) return batch;
+  return undefined;
+}
+
 /**
- * Settings near `input` that fit under `limit`, as flag strings: the largest batch (>= 2, for
- * batch norm) at this crop, the largest crop (multiple of 32, plus 1 as VOC's 513/321) at
- * this batch (or batch 2), a smaller width, a smaller backbone.
+ * Settings near `input` that fit under `limit`, as flag strings: a smaller batch (>= 2, for
+ * batch norm) at this crop; a smaller crop (a multiple of 32 plus 1, as VOC's 513 and 321);
+ * a smaller width; a smaller backbone; each with the largest batch that then fits.
  */
 export function settingsThatFit(input: TrainingMemoryInput, limit: number): string[] {
   const out: string[] = [];
-  for (let batch = input.batch - 1; batch >= 2; batch--) {
-    if (fits({ ...input, batch }, limit)) {
-      out.push(`--batch ${batch}`);
-      break;
-    }
-  }
-  const cropBatch = Math.max(2, Math.min(input.batch, 8));
+  const withBatch = (flags: string, candidate: TrainingMemoryInput): boolean => {
+    const batch = largestBatch(candidate, input.batch, limit);
+    if (batch === undefined) return false;
+    out.push(batch === input.batch ? flags : `${flags} --batch ${batch}`);
+    return true;
+  };
+  const batch = largestBatch(input, input.batch - 1, limit);
+  if (batch !== undefined) out.push(`--batch ${batch}`);
   for (let crop = Math.floor((input.crop - 2) / 32) * 32 + 1; crop >= 65; crop -= 32) {
-    if (fits({ ...input, batch: cropBatch, crop }, limit)) {
-      out.push(cropBatch === input.batch ? `--crop ${crop}` : `--batch ${cropBatch} --crop ${crop}`);
-      break;
-    }
+    if (withBatch(`--crop ${crop}`, { ...input, crop })) break;
   }
   for (const width of [0.75, 0.5, 0.25, 0.125]) {
-    if (width < input.config.width && fits({ ...input, config: { ...input.config, width } }, limit)) {
-      out.push(`--width ${width}`);
-      break;
-    }
+    if (width < input.config.width && withBatch(`--width ${width}`, { ...input, config: { ...input.config, width } })) break;
   }
   const smaller = BACKBONE_NAMES.slice(0, BACKBONE_NAMES.indexOf(input.config.backbone)).reverse() as BackboneName[];
   for (const backbone of smaller) {
-    if (fits({ ...input, config: { ...input.config, backbone } }, limit)) {
-      out.push(`--backbone ${backbone}`);
-      break;
-    }
+    if (withBatch(`--backbone ${backbone}`, { ...input, config: { ...input.config, backbone } })) break;
   }
   return out;
 }
@@ -142,13 +142,13 @@ export function checkTrainingMemory(input: TrainingMemoryInput, backend: string,
   if (limit.bytes === undefined || estimate.bytes <= limit.bytes) return estimate;
   const c = input.config;
   const options = settingsThatFit(input, limit.bytes);
-  const suggestion = options.length > 0 ? `settings that fit: ${options.join('; or ')}; ` : 'no smaller setting of batch, crop, width or backbone fits; ';
+  const suggestion = options.length > 0 ? `Settings that fit: ${options.join('; or ')}; ` : 'No smaller batch, crop, width or backbone alone fits; ';
   throw new SegError(
     `training ${c.backbone} (width ${c.width}, output stride ${c.outputStride}) at batch ${input.batch} x ${input.crop}x${input.crop} ` +
       `needs about ${formatGiB(estimate.bytes)} (weights, gradients and momentum ${formatGiB(estimate.weightBytes)}, ` +
       `activations kept for backward ${formatGiB(estimate.activationBytes)}), more than ${formatGiB(limit.bytes)} on ${limit.description}. ` +
       `${suggestion}or a GPU backend (--backend tensorflow with @tensorflow/tfjs-node-gpu). ` +
-      `--skip-memory-check trains anyway`,
+      `(--skip-memory-check trains anyway.)`,
     '--batch',
   );
 }

@@ -66,11 +66,10 @@ describe('sliding-window inference', () => {
     const image = randomImage(h, w, 5);
     const head = createHead({ kind: 'softmax' }, k);
     const window = 24;
-    const stride = 16; // 24 - round(24 / 3)
     const sum = new Float64Array(h * w * k);
     const count = new Float64Array(h * w);
     const x = tf.tensor4d(image, [1, h, w, 3]);
-    // Window tops/lefts by hand: stride 16, the last shifted back to end at the border.
+    // Window tops/lefts by hand: stride 24 - round(24 / 3) = 16, the last shifted back to end at the border.
     const tops = [0, 16, 20];
     const lefts = [0, 12];
     for (const top of tops) {
