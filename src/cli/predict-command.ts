@@ -4,6 +4,11 @@ import { progressCallback } from '../core/progress.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { predictFiles } from '../inference/predict-files.js';
 import { addBackendOption, parseFloatList, useBackend } from './options.js';
+import { addInferenceOptions, inferenceOptionsFromFlags } from './inference-options.js';
+import { requireCheckpointPath } from './checkpoint-path.js';
+import { planPredictOutputs } from '../inference/predict-paths.js';
+import { withCleanup } from '../core/cleanup.js';
+import { printable } from '../core/printable.js';
 
 interface PredictFlags {
   checkpoint: string;
@@ -13,6 +18,9 @@ interface PredictFlags {
   scales: number[];
   flip?: boolean;
   backend?: string;
+  mode: string;
+  window: number;
+  overlap: number;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -21,15 +29,19 @@ export function registerPredictCommand(program: Command): void {
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
     .requiredOption('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
-    .requiredOption('--output <dir>', 'folder for the masks (created; inputs are never overwritten)')
+    .requiredOption('--output <dir>', 'folder for the masks, outside the input folders (created; mirrors input subfolders; inputs are never overwritten)')
     .option('--overlay', 'also write the mask blended over the image')
     .option('--scales <list>', 'comma-separated inference scales', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image');
-  addBackendOption(cmd).action(async (flags: PredictFlags) => {
-    await useBackend(flags.backend);
+  addBackendOption(addInferenceOptions(cmd)).action(async (flags: PredictFlags) => {
+    requireCheckpointPath(flags.checkpoint);
+    const plan = planPredictOutputs(flags.input, flags.output);
+    const backend = await useBackend(flags.backend);
     const trained = loadTrainedModel(flags.checkpoint);
-    try {
+    await withCleanup(async () => {
       const result = await predictFiles(trained.model, trained.head, {
+        plan,
+        ...inferenceOptionsFromFlags(flags, backend.name),
         inputs: flags.input,
         output: flags.output,
         overlay: flags.overlay === true,
@@ -40,10 +52,8 @@ export function registerPredictCommand(program: Command): void {
         onProgress: progressCallback('predict'),
       });
       const masks = result.written.filter((f) => f.endsWith('.png')).length;
-      process.stdout.write(`${masks} masks written to ${flags.output}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
+      process.stdout.write(`${masks} masks written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
       if (result.failed.length > 0) process.exitCode = 1;
-    } finally {
-      trained.model.dispose();
-    }
+    }, () => trained.model.dispose());
   });
 }

@@ -65,6 +65,13 @@ export async function resizeRgbRegion(image: RgbImage, width: number, height: nu
   return { width: region.width, height: region.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+/** Encode RGB bytes as JPEG file contents. */
+export async function encodeJpeg(image: RgbImage, quality = 90): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
+}
+
 /** Encode RGB bytes as a JPEG file. */
 export async function writeJpeg(path: string, image: RgbImage, quality = 90): Promise<void> {
   await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
