@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
 import type { RgbImage } from './types.js';
+import { requireRegularFileAsync } from './regular-file.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -19,6 +20,7 @@ export async function decodeImage(path: string): Promise<RgbImage> {
   } catch {
     throw new SegError(`${path}: image file not found`, path);
   }
+  await requireRegularFileAsync(path, 'image');
   try {
     const { data, info } = await sharp(path)
       .removeAlpha()
