@@ -18,6 +18,14 @@ interface TrainFlags extends TrainingFlags {
   skipMemoryCheck?: boolean;
 }
 
+const TRAIN_MEMORY_HELP = `
+Memory: before the first step, seg estimates the peak memory of a step and stops if it exceeds
+the backend's limit. These fit the wasm backend (4 GiB of linear memory in all):
+  --backbone resnet18 --width 0.25 --crop 321 --batch 8   (about 1.4 GiB)
+  --backbone resnet18 --width 0.5  --crop 321 --batch 4   (about 1.3 GiB)
+  --backbone resnet50 --width 0.25 --crop 321 --batch 4   (about 2.4 GiB)
+The defaults (resnet101, width 1, crop 513, batch 8: about 64 GiB) need a GPU backend.`;
+
 export function registerTrainCommand(program: Command): void {
   const cmd = program
     .command('train')
@@ -25,7 +33,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--head <spec>', "output head: softmax | egb | linear, or a full spec such as 'egb:pow3' or 'egb:exp:alpha=0.3'", 'softmax')
     .option('--out <dir>', 'run folder (default: checkpoints/<backbone>-<head>-s<seed>)')
     .option('--resume', 'continue the run in --out from its checkpoint, with the arguments it was started with')
-    .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)');
+    .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
+    .addHelpText('after', TRAIN_MEMORY_HELP);
   addBackendOption(addTrainingOptions(cmd)).action(async (flags: TrainFlags) => {
     const numClasses = openDataset(flags.data).classNames.length;
     const head = headTextFromFlags(flags.head, flags, numClasses);
