@@ -4,13 +4,13 @@
  * estimate exceeds what the backend can hold.
  *
  * The factors are measured, not derived: tf.profile's peakBytes of one training step on
- * the wasm backend (DeepLab-v3, ResNet-18/50 at widths 0.25-1, crops 64-320, batches 2-8,
- * 21 classes) is 7.3 x the weight bytes (weights, gradients, momentum and the optimizer's
+ * the wasm backend (DeepLab-v3, ResNet-18/50 at widths 0.25-1, crops 64-448, batches 2-8,
+ * ResNet-101 at 2 x 129, 21 classes) is at most 7.3 x the weight bytes (weights, gradients, momentum and the optimizer's
  * temporaries, all live until the step's tidy ends) plus 5.75 x the bytes of the layer
  * outputs of the batch (a tape keeps every op's output for backward; batch norm alone makes
- * several tensors of its input's size), within 3%. Whole-image inference keeps every
+ * several tensors of its input's size); the rounded-up factors below overestimate it by 0-10%. Whole-image inference keeps every
  * intermediate until its tidy ends: 1 x weights + 1.9 x the layer outputs. The wasm heap
- * exceeds the tensor peak by up to 1.3x (fragmentation; it never shrinks), so the wasm
+ * exceeds the tensor peak by up to 1.4x (fragmentation; it never shrinks), so the wasm
  * budget for tensors is a fraction of its 4 GiB linear memory.
  */
 import { totalmem } from 'node:os';
