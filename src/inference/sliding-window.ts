@@ -55,7 +55,7 @@ export function slideWindows(height: number, width: number, window: number, over
 /** Per-pixel sums of window scores and the number of windows that covered each pixel. */
 export class ScoreAccumulator {
   readonly sum: Float32Array;
-  readonly count: Uint16Array;
+  readonly count: Uint32Array;
 
   constructor(
     readonly height: number,
@@ -63,7 +63,7 @@ export class ScoreAccumulator {
     readonly channels: number,
   ) {
     this.sum = new Float32Array(height * width * channels);
-    this.count = new Uint16Array(height * width);
+    this.count = new Uint32Array(height * width);
   }
 
   /** Add the scores [win.height, win.width, channels] (row-major) of one window. */
