@@ -35,7 +35,7 @@ export interface PredictOptions {
   flip?: boolean;
   /** whole image, sliding windows, or auto (windows when the whole would exceed `memoryLimit`); default whole. */
   mode?: InferenceMode;
-  /** Sliding-window side in pixels (default 513). */
+  /** Sliding-window side in pixels (default 513; `auto` makes it smaller until a window fits `memoryLimit`). */
   window?: number;
   /** Overlap of neighbouring windows, a fraction of the window (default 1/3). */
   overlap?: number;
@@ -138,6 +138,14 @@ function scaleScoreSum(model: SegmentationModel, head: Head, x: T4, scale: numbe
   });
 }
 
+/** Estimated peak bytes of whole-image inference on height x width (engine tensors and score maps). */
+function wholeImageBytes(model: SegmentationModel, height: number, width: number, batch: number, mapHeight: number, mapWidth: number): number {
+  const os = model.config.outputStride;
+  const engine = estimateInferenceMemory(model.config, paddedSize(height, os), paddedSize(width, os), batch).bytes;
+  // Plus the score maps (scores, their sum and the average).
+  return engine + 3 * batch * mapHeight * mapWidth * model.config.numClasses * 4;
+}
+
 /**
  * Which mode runs for an image of height x width: `whole` and `slide` as asked; `auto` slides
  * when the estimated peak memory of the whole image at its largest scale (and flip) exceeds
@@ -149,12 +157,22 @@ export function chooseInferenceMode(model: SegmentationModel, height: number, wi
   if (options.memoryLimit === undefined) return 'whole';
   const scale = Math.max(...(options.scales ?? [1]));
   const [sh, sw] = scaledSize(height, width, scale);
-  const os = model.config.outputStride;
   const batch = options.flip === true ? 2 : 1;
-  const engine = estimateInferenceMemory(model.config, paddedSize(sh, os), paddedSize(sw, os), batch).bytes;
-  // Plus the score maps at image size (scores, their sum and the average).
-  const maps = 3 * batch * height * width * model.config.numClasses * 4;
-  return engine + maps > options.memoryLimit ? 'slide' : 'whole';
+  return wholeImageBytes(model, sh, sw, batch, height, width) > options.memoryLimit ? 'slide' : 'whole';
+}
+
+/**
+ * The window `auto` slides with: the requested one (default 513), made smaller in steps of
+ * 32 px (down to 65) until one window fits `memoryLimit`; as requested in the other modes.
+ */
+export function chooseWindow(model: SegmentationModel, options: PredictOptions = {}): number {
+  const requested = options.window ?? DEFAULT_WINDOW;
+  if (options.mode !== 'auto' || options.memoryLimit === undefined) return requested;
+  const batch = options.flip === true ? 2 : 1;
+  for (let window = requested; window > 65; window -= 32) {
+    if (wholeImageBytes(model, window, window, batch, window, window) <= options.memoryLimit) return window;
+  }
+  return Math.min(requested, 65);
 }
 
 /**
@@ -241,7 +259,8 @@ export async function predictMask(
     throw new SegError(`predict: ${model.config.numClasses} classes do not fit in 8-bit masks (at most 256)`);
   }
   if (chooseInferenceMode(model, height, width, options) === 'slide') {
-    return argmaxScores(await slideScores(model, head, image, height, width, options), model.config.numClasses);
+    const windowed = { ...options, window: chooseWindow(model, options) };
+    return argmaxScores(await slideScores(model, head, image, height, width, windowed), model.config.numClasses);
   }
   const classes = tf.tidy(() => tf.argMax(predictScores(model, head, image, height, width, options), 2));
   try {

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { resizeBilinear } from '../../src/engine/resize.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { chooseInferenceMode, forwardPadded, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
+import { chooseInferenceMode, chooseWindow, forwardPadded, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
 import { argmaxScores, slideWindows, windowStride } from '../../src/inference/sliding-window.js';
 import { createHead } from '../../src/heads/head.js';
 import { Rng } from '../../src/core/random.js';
 import { SegError } from '../../src/core/errors.js';
+import { estimateInferenceMemory } from '../../src/segmentation/memory-estimate.js';
 
 function randomImage(h: number, w: number, seed: number): Float32Array {
   const rng = new Rng(seed, 'image');
@@ -125,6 +126,22 @@ describe('sliding-window inference', () => {
     expect(chooseInferenceMode(model, 2000, 3000, { mode: 'auto' })).toBe('whole'); // no known limit
     expect(chooseInferenceMode(model, 2000, 3000, { mode: 'whole', memoryLimit: 1 })).toBe('whole');
     expect(chooseInferenceMode(model, 20, 20, { mode: 'slide' })).toBe('slide');
+  });
+
+  it('auto shrinks the window until one window fits the limit', () => {
+    const big = { backbone: 'resnet101', outputStride: 16, width: 1, numClasses: 21, multiGrid: false } as const;
+    const bigModel = { config: big } as unknown as SegmentationModel;
+    const limit = 2.8 * 2 ** 30;
+    const window = chooseWindow(bigModel, { mode: 'auto', memoryLimit: limit, flip: true });
+    expect(window).toBeLessThan(513);
+    expect((513 - window) % 32).toBe(0);
+    const os = 16;
+    const pad = (n: number): number => Math.ceil(n / os) * os;
+    const bytes = (win: number): number => estimateInferenceMemory(big, pad(win), pad(win), 2).bytes + 3 * 2 * win * win * 21 * 4;
+    expect(bytes(window)).toBeLessThanOrEqual(limit);
+    expect(bytes(window + 32)).toBeGreaterThan(limit);
+    expect(chooseWindow(bigModel, { mode: 'slide', memoryLimit: limit, window: 400 })).toBe(400);
+    expect(chooseWindow(model, { mode: 'auto', memoryLimit: limit })).toBe(513);
   });
 
   it('leaves no tensors behind', async () => {
