@@ -71,7 +71,8 @@ export async function evaluateModel(
         mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
       } catch (err) {
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
-        const entry = { id: sample.id, error: err instanceof Error ? err.message : String(err) };
+        const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+        const entry = { id: sample.id, error: isMemoryFailure(err) ? `out of engine memory (${text}); try --mode slide or a smaller --window` : text };
         skipped.push(entry);
         options.onSkip?.(entry);
       }

@@ -7,6 +7,7 @@
  */
 import { SegError, isUserError } from '../core/errors.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
+import { backendStillWorks } from '../engine/engine-health.js';
 import { printable } from '../core/printable.js';
 import type { Head } from '../heads/head.js';
 import { vocColormap } from '../voc/colormap.js';
@@ -62,8 +63,10 @@ export async function predictFiles(model: SegmentationModel, head: Head, options
     log(`failed ${printable(p.file)}: ${printable(p.problem)}`);
   }
   let done = 0;
+  let engineLost: string | undefined;
   for (const { file, mask: maskPath, overlay: overlayPath } of plan.images) {
     try {
+      if (engineLost !== undefined) throw new SegError(`${file}: not processed: ${engineLost}`, file);
       const targets = options.overlay === true ? [maskPath, overlayPath] : [maskPath];
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
@@ -76,7 +79,11 @@ export async function predictFiles(model: SegmentationModel, head: Head, options
       }
     } catch (err) {
       if (!isUserError(err) && !isMemoryFailure(err) && !isFileSystemError(err)) throw err;
-      const message = err instanceof SegError ? err.message : `${file}: ${err instanceof Error ? err.message : String(err)}`;
+      let message = err instanceof SegError ? err.message : `${file}: ${err instanceof Error ? err.message : String(err)}`;
+      if (isMemoryFailure(err)) {
+        message = `${file}: out of engine memory (${firstLine(err)}); try --mode slide or a smaller --window`;
+        if (!backendStillWorks()) engineLost = `the engine aborted on ${file} and cannot go on; run the remaining images again`;
+      }
       result.failed.push({ file, error: message });
       log(`failed ${printable(message)}`);
     }
@@ -84,6 +91,10 @@ export async function predictFiles(model: SegmentationModel, head: Head, options
     options.onProgress?.(done, plan.images.length);
   }
   return result;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
 function isFileSystemError(err: unknown): boolean {

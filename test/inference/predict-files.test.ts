@@ -1,5 +1,5 @@
 import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { createHead } from '../../src/heads/head.js';
@@ -84,6 +84,35 @@ describe('predictFiles', () => {
     expect(readLabelPng(join(out, 'a.png')).width).toBe(12);
     expect(readdirSync(out).sort()).toEqual(['a.png', 'photo.png', 'sub']);
     expect(readdirSync(join(out, 'sub'))).toEqual(['photo.png']);
+  });
+
+  it('reports an image whose inference runs out of memory and goes on with the rest', async () => {
+    const dir = tempDir('seg-predict-');
+    await writeJpegFile(join(dir, 'a_wide.jpg'), gradientImage(48, 10));
+    await writeJpegFile(join(dir, 'b_small.jpg'), gradientImage(12, 10));
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const inner = createHead({ kind: 'softmax' }, 2);
+    const head = {
+      ...inner,
+      spec: inner.spec,
+      numClasses: inner.numClasses,
+      lossAndGradient: inner.lossAndGradient.bind(inner),
+      loss: inner.loss.bind(inner),
+      predict: inner.predict.bind(inner),
+      scores: (l: tf.Tensor4D): tf.Tensor4D => {
+        if (l.shape[2] > 32) {
+          const err = new Error('Aborted(). Build with -sASSERTIONS for more info.');
+          err.name = 'RuntimeError';
+          throw err;
+        }
+        return inner.scores(l);
+      },
+    };
+    const result = await predictFiles(model, head, { inputs: [dir], output: join(dir, '..', `${basename(dir)}-out`), normalization: IMAGENET_NORMALIZATION });
+    model.dispose();
+    expect(result.failed.map((f) => f.file)).toEqual([join(dir, 'a_wide.jpg')]);
+    expect(result.failed[0]?.error).toMatch(/out of engine memory \(Aborted\(\)/);
+    expect(result.written.map((f) => basename(f))).toEqual(['b_small.png']);
   });
 
   it('overlays palette colours, leaving background pixels as they are', () => {
