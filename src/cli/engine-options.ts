@@ -42,3 +42,10 @@ export function modelIdentityFromFlags(flags: EngineFlags, flag: string): Checkp
   const dir = resolveCheckpointDir(resolveModelDir(flags.checkpoint));
   return checkpointIdentity(dir, readCheckpointConfig(dir).iteration);
 }
+
+/** What `--json` reports as the scored model: the checkpoint folder read and its iteration, or the ONNX file. */
+export function checkpointSourceFromFlags(flags: EngineFlags): { checkpoint?: string; iteration?: number; onnx?: string } {
+  if (flags.checkpoint === undefined) return flags.onnx !== undefined ? { onnx: flags.onnx } : {};
+  const dir = resolveCheckpointDir(resolveModelDir(flags.checkpoint));
+  return { checkpoint: dir, iteration: readCheckpointConfig(dir).iteration };
+}

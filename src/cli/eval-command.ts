@@ -1,20 +1,22 @@
-/** `seg eval`: mIoU of a checkpoint on a split, or of mask PNGs already written. */
+/** `seg eval`: mIoU of a checkpoint (or an exported model) on a split, of mask PNGs already written, or of merged shard counts. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
 import { progressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
-import { openDataset } from '../voc/dataset.js';
-import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
-import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
-import { resolve } from 'node:path';
-import type { CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
-import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts } from '../inference/eval-counts.js';
+import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
+import { openDataset } from '../voc/dataset.js';
+import { withCleanup } from '../core/cleanup.js';
+import { printable } from '../core/printable.js';
+import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
+import { addEngineOptions, checkpointSourceFromFlags, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
+import { requireCheckpointPath } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
-interface EvalFlags extends EngineFlags, ShardFlags {
-  checkpoint?: string;
+interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
   predictions?: string;
   data?: string;
   saveCounts?: string;
@@ -28,17 +30,55 @@ interface EvalFlags extends EngineFlags, ShardFlags {
   backend?: string;
 }
 
-/** The JSON the issue specifies: summary metrics, image count, per-class rows (iou null for an empty union). */
-export function evaluationJson(result: EvaluationResult): Record<string, unknown> {
+/** What was scored, for `--json`: the checkpoint (and its iteration), the ONNX file or the predictions folder, and the split. */
+export interface EvaluationSource {
+  checkpoint?: string;
+  onnx?: string;
+  predictions?: string;
+  iteration?: number;
+  split: string;
+}
+
+/** The JSON of `seg eval --json`: what was scored, summary metrics, image count, per-class rows (iou null for an empty union), skipped images. */
+export function evaluationJson(result: EvaluationResult, source?: EvaluationSource): Record<string, unknown> {
   const m = result.metrics;
   return {
+    ...(source !== undefined ? sourceJson(source) : {}),
     mIoU: m.mIoU,
     aAcc: m.aAcc,
     mAcc: m.mAcc,
     fwIoU: m.fwIoU,
     images: result.images,
     classes: m.classes.map((c) => ({ name: c.name, iou: c.iou, acc: c.acc, pixels: c.pixels })),
+    ...(source !== undefined ? { skipped: result.skipped } : {}),
   };
+}
+
+function sourceJson(source: EvaluationSource): Record<string, unknown> {
+  return {
+    ...(source.checkpoint !== undefined ? { checkpoint: source.checkpoint } : {}),
+    ...(source.onnx !== undefined ? { onnx: source.onnx } : {}),
+    ...(source.predictions !== undefined ? { predictions: source.predictions } : {}),
+    split: source.split,
+    ...(source.iteration !== undefined ? { iteration: source.iteration } : {}),
+  };
+}
+
+/** The source of merged shard counts, as the unsharded run would have reported it. */
+function mergedSource(merged: MergedEvaluation): EvaluationSource {
+  const first = merged.parts[0]?.counts;
+  const checkpoint = first?.checkpoint ?? null;
+  return {
+    split: merged.split,
+    ...(checkpoint !== null ? { checkpoint: checkpoint.path, iteration: checkpoint.iteration } : {}),
+    ...(first?.predictions !== null && first?.predictions !== undefined ? { predictions: first.predictions } : {}),
+  };
+}
+
+/** What seg eval prints: the JSON or the table; a shard's report says which shard it is. */
+function evaluationReport(result: EvaluationResult, source: EvaluationSource, json: boolean, shard?: ShardSpec): string {
+  if (json) return `${JSON.stringify({ ...evaluationJson(result, source), ...(shard !== undefined ? { shard } : {}) }, null, 2)}\n`;
+  return `${formatMetricsTable(result.metrics)}\n${result.images} images of '${source.split}'${shard !== undefined ? ` (shard ${formatShard(shard)})` : ''}\n`;
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -53,45 +93,51 @@ export function registerEvalCommand(program: Command): void {
     .option('--scales <list>', 'comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5,1.75', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image')
     .option('--limit <n>', 'only the first N ids of the split', parseIntFlag('--limit', 1))
-    .option('--json', 'print {mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}]}')
+    .option('--json', 'print {checkpoint, split, iteration, mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}], skipped: [{id, error}]}')
     .option('--save-counts <file>', 'also write the raw confusion matrix (with classes, checkpoint, split, shard) for --merge')
     .option('--merge <parts...>', 'sum the --save-counts files of all shards and report as one unsharded eval');
   addShardOptions(cmd);
-  addEngineOptions(addBackendOption(cmd)).action(async (flags: EvalFlags) => {
+  addEngineOptions(addBackendOption(addInferenceOptions(cmd))).action(async (flags: EvalFlags) => {
     if (flags.merge !== undefined) {
       const clash = (['checkpoint', 'onnx', 'predictions', 'shard', 'shards', 'saveCounts'] as const).find((f) => flags[f] !== undefined);
       if (clash !== undefined) throw new SegError(`--merge: cannot be combined with --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}; the parts say what was evaluated`, '--merge');
       const merged = mergeEvalCounts(flags.merge);
-      process.stdout.write(evaluationReport(merged, merged.split, flags.json === true));
+      process.stdout.write(evaluationReport(merged, mergedSource(merged), flags.json === true));
       return;
     }
     if (flags.data === undefined) throw new SegError('seg eval: --data DIR is required (the dataset root in VOC layout)', '--data');
     if ((flags.checkpoint === undefined && flags.onnx === undefined) === (flags.predictions === undefined)) {
       throw new SegError('seg eval: pass exactly one of --checkpoint DIR or --onnx FILE (score a model) or --predictions DIR (score mask PNGs)', '--checkpoint');
     }
+    if (flags.checkpoint !== undefined) requireCheckpointPath(flags.checkpoint);
     const dataset = openDataset(flags.data);
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
+    const identity = flags.saveCounts !== undefined && flags.predictions === undefined ? modelIdentityFromFlags(flags, '--save-counts') : undefined;
     const onProgress = progressCallback('eval');
     let result: EvaluationResult;
-    let identity: CheckpointIdentity | undefined;
+    let source: EvaluationSource = { split: flags.split };
     if (flags.predictions !== undefined) {
+      source = { ...source, predictions: flags.predictions };
       result = await evaluatePredictions(flags.predictions, dataset, flags.split, { onProgress, ids: ids.mine, ...(flags.limit !== undefined ? { limit: flags.limit } : {}) });
     } else {
+      source = { ...source, ...checkpointSourceFromFlags(flags) };
       const backend = await useBackend(flags.backend, flags.json === true);
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
-      try {
-        result = await evaluateModel(trained.model, trained.head, dataset, flags.split, {
-          scales: flags.scales,
-          flip: flags.flip === true,
-          onProgress,
-          ids: ids.mine,
-          ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-        });
-        if (flags.saveCounts !== undefined) identity = modelIdentityFromFlags(flags, '--save-counts');
-      } finally {
-        await trained.dispose();
-      }
+      result = await withCleanup(
+        () =>
+          evaluateModel(trained.model, trained.head, dataset, flags.split, {
+            scales: flags.scales,
+            flip: flags.flip === true,
+            ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
+            skipFailures: true,
+            onSkip: (s) => process.stderr.write(`skipped ${printable(s.id)}: ${printable(s.error)}\n`),
+            onProgress,
+            ids: ids.mine,
+            ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+          }),
+        () => trained.dispose(),
+      );
     }
     if (flags.saveCounts !== undefined) {
       writeEvalCounts(
@@ -108,12 +154,10 @@ export function registerEvalCommand(program: Command): void {
       );
       process.stderr.write(`counts written to ${flags.saveCounts}\n`);
     }
-    process.stdout.write(evaluationReport(result, flags.split, flags.json === true, shard));
+    process.stdout.write(evaluationReport(result, source, flags.json === true, shard));
+    if (result.skipped.length > 0) {
+      process.stderr.write(`${result.skipped.length} image${result.skipped.length === 1 ? '' : 's'} skipped (not scored): ${result.skipped.map((s) => printable(s.id)).join(', ')}\n`);
+      process.exitCode = 1;
+    }
   });
-}
-
-/** What seg eval prints: the JSON or the table; a shard's report says which shard it is. */
-function evaluationReport(result: EvaluationResult, split: string, json: boolean, shard?: ShardSpec): string {
-  if (json) return `${JSON.stringify({ ...evaluationJson(result), ...(shard !== undefined ? { shard } : {}) }, null, 2)}\n`;
-  return `${formatMetricsTable(result.metrics)}\n${result.images} images of '${split}'${shard !== undefined ? ` (shard ${formatShard(shard)})` : ''}\n`;
 }

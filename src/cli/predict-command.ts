@@ -1,14 +1,19 @@
-/** `seg predict`: VOC-palette masks (and overlays) for image files and folders. */
+/** `seg predict`: VOC-palette masks (and overlays) for image files and folders, whole or as one shard of a job array. */
 import type { Command } from 'commander';
 import { progressCallback } from '../core/progress.js';
+import { withCleanup } from '../core/cleanup.js';
+import { printable } from '../core/printable.js';
 import { predictFiles } from '../inference/predict-files.js';
-import { addBackendOption, parseFloatList, useBackend } from './options.js';
-import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { planPredictOutputs } from '../inference/predict-paths.js';
 import { predictShard } from '../inference/predict-shard.js';
 import { formatShard } from '../inference/shards.js';
+import { addBackendOption, parseFloatList, useBackend } from './options.js';
+import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
+import { requireCheckpointPath } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
-interface PredictFlags extends EngineFlags, ShardFlags {
+interface PredictFlags extends EngineFlags, ShardFlags, InferenceFlags {
   input: string[];
   output: string;
   overlay?: boolean;
@@ -23,53 +28,49 @@ export function registerPredictCommand(program: Command): void {
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
     .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train (or --onnx FILE)')
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
-    .requiredOption('--output <dir>', 'folder for the masks (created; inputs are never overwritten)')
+    .requiredOption('--output <dir>', 'folder for the masks, outside the input folders (created; mirrors input subfolders; inputs are never overwritten)')
     .option('--overlay', 'also write the mask blended over the image')
     .option('--scales <list>', 'comma-separated inference scales', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image');
   addShardOptions(cmd);
-  addEngineOptions(addBackendOption(cmd)).action(async (flags: PredictFlags) => {
+  addEngineOptions(addBackendOption(addInferenceOptions(cmd))).action(async (flags: PredictFlags) => {
+    if (flags.checkpoint !== undefined) requireCheckpointPath(flags.checkpoint);
     const shard = shardFromFlags(flags);
     const identity = shard !== undefined ? modelIdentityFromFlags(flags, '--shard') : undefined;
+    const plan = planPredictOutputs(flags.input, flags.output);
     const backend = await useBackend(flags.backend);
     const trained = await openPredictorFromFlags(flags, backend);
-    try {
-      if (shard !== undefined) {
-        const run = await predictShard(trained.model, trained.head, {
-          inputs: flags.input,
-          output: flags.output,
-          overlay: flags.overlay === true,
-          scales: flags.scales,
-          flip: flags.flip === true,
-          normalization: trained.normalization,
-          log: (line) => process.stderr.write(`${line}\n`),
-          onProgress: progressCallback('predict'),
-          shard,
-          checkpoint: identity as NonNullable<typeof identity>,
-        });
-        const m = run.manifest;
-        const fresh = m.done.length - run.resumed;
-        process.stdout.write(
-          `shard ${formatShard(shard)}: ${fresh} masks written to ${flags.output}, ${run.resumed} already done; ${m.skipped.length} skipped, ${m.failed.length} failed; manifest ${run.manifestPath}\n`,
-        );
-        if (m.failed.length > 0) process.exitCode = 1;
-        return;
-      }
-      const result = await predictFiles(trained.model, trained.head, {
-        inputs: flags.input,
-        output: flags.output,
-        overlay: flags.overlay === true,
-        scales: flags.scales,
-        flip: flags.flip === true,
-        normalization: trained.normalization,
-        log: (line) => process.stderr.write(`${line}\n`),
-        onProgress: progressCallback('predict'),
-      });
-      const masks = result.written.filter((f) => f.endsWith('.png')).length;
-      process.stdout.write(`${masks} masks written to ${flags.output}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
-      if (result.failed.length > 0) process.exitCode = 1;
-    } finally {
-      await trained.dispose();
-    }
+    const common = {
+      plan,
+      ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
+      inputs: flags.input,
+      output: flags.output,
+      overlay: flags.overlay === true,
+      scales: flags.scales,
+      flip: flags.flip === true,
+      normalization: trained.normalization,
+      log: (line: string) => process.stderr.write(`${line}\n`),
+      onProgress: progressCallback('predict'),
+    };
+    await withCleanup(
+      async () => {
+        if (shard !== undefined && identity !== undefined) {
+          const run = await predictShard(trained.model, trained.head, { ...common, shard, checkpoint: identity });
+          const m = run.manifest;
+          const fresh = m.done.length - run.resumed;
+          process.stdout.write(
+            `shard ${formatShard(shard)}: ${fresh} masks written to ${printable(flags.output)}, ${run.resumed} already done; ` +
+              `${m.skipped.length} skipped, ${m.failed.length} failed; manifest ${printable(run.manifestPath)}\n`,
+          );
+          if (m.failed.length > 0) process.exitCode = 1;
+          return;
+        }
+        const result = await predictFiles(trained.model, trained.head, common);
+        const masks = result.written.filter((f) => f.endsWith('.png')).length;
+        process.stdout.write(`${masks} masks written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
+        if (result.failed.length > 0) process.exitCode = 1;
+      },
+      () => trained.dispose(),
+    );
   });
 }

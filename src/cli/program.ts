@@ -12,6 +12,8 @@ import { registerCompareCommand } from './compare-command.js';
 import { registerTraceCommand } from './trace-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerExportCommand } from './export-command.js';
+import { describeMemoryFailure } from './memory-failure.js';
+import { activeBackend } from '../engine/backend.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')
@@ -45,6 +47,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     if (isUserError(err)) {
       process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    const memory = describeMemoryFailure(err, activeBackend());
+    if (memory !== undefined) {
+      process.stderr.write(`error: ${memory}\n`);
       return 1;
     }
     process.stderr.write(`seg: internal error (please report it):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

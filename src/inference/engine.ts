@@ -10,6 +10,7 @@ import { tf } from '../engine/tf.js';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegmentationModel } from '../segmentation/model.js';
+import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import type { Normalization } from '../voc/normalize.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
 import { decodeOnnxModel } from '../export/onnx-graph.js';
@@ -23,6 +24,8 @@ export type EngineKind = (typeof ENGINE_KINDS)[number];
 export interface InferenceEngine {
   readonly kind: EngineKind;
   readonly numClasses: number;
+  /** The model's architecture (for memory estimates); the weights live in the engine. */
+  readonly config: ModelConfig;
   /** Logits [N, H, W, K] for normalised images [N, H, W, 3]; the caller owns the result. */
   logits(images: tf.Tensor4D): Promise<tf.Tensor4D>;
   dispose(): Promise<void>;
@@ -54,6 +57,7 @@ export function tfjsEngine(model: SegmentationModel): InferenceEngine {
   return {
     kind: 'tfjs',
     numClasses: model.config.numClasses,
+    config: model.config,
     logits: (images) => Promise.resolve(forwardPadded(model, images)),
     dispose: () => Promise.resolve(),
   };
@@ -80,6 +84,7 @@ export async function onnxRuntimeEngine(
   return {
     kind: 'onnxruntime',
     numClasses: k,
+    config: info.model,
     info,
     async logits(images: tf.Tensor4D): Promise<tf.Tensor4D> {
       const [n, h, w, c] = images.shape;

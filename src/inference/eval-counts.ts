@@ -297,5 +297,5 @@ export function mergeEvalCounts(files: readonly string[]): MergedEvaluation {
   if (!sum.every((c) => Number.isSafeInteger(c)))
     throw new SegError('--merge: the summed counts exceed 2^53 and would lose precision', '--merge');
   const confusion = ConfusionMatrix.fromCounts(k, sum);
-  return { metrics: computeMetrics(confusion, first.counts.classNames), images, confusion, split: first.counts.split, parts };
+  return { metrics: computeMetrics(confusion, first.counts.classNames), images, confusion, skipped: [], split: first.counts.split, parts };
 }

@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SegError } from '../core/errors.js';
+import { SegError, isUserError } from '../core/errors.js';
+import { isMemoryFailure } from '../core/memory-failure.js';
 import type { Head } from '../heads/head.js';
 import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
@@ -19,8 +20,16 @@ import type { SegmentationModel } from '../segmentation/model.js';
 
 export interface EvaluationResult {
   metrics: SegMetrics;
+  /** Images scored. */
   images: number;
   confusion: ConfusionMatrix;
+  /** Images that failed and were left out of the metrics (only with `skipFailures`). */
+  skipped: SkippedImage[];
+}
+
+export interface SkippedImage {
+  id: string;
+  error: string;
 }
 
 export interface EvaluateOptions extends PredictOptions {
@@ -30,6 +39,13 @@ export interface EvaluateOptions extends PredictOptions {
   ids?: readonly string[];
   /** Called after each image with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave out an image whose inference fails (a user error, or the engine out of memory),
+   * record it in `skipped` and go on; default false: the failure propagates.
+   */
+  skipFailures?: boolean;
+  /** Called for each skipped image. */
+  onSkip?: (skipped: SkippedImage) => void;
 }
 
 /** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
@@ -50,17 +66,31 @@ export async function evaluateModel(
   const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
   let done = 0;
+  let scored = 0;
+  const skipped: SkippedImage[] = [];
   try {
     for await (const sample of loader) {
-      const mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
-      confusion.update(sample.label, mask);
+      let mask: Uint8Array | undefined;
+      try {
+        mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+      } catch (err) {
+        if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
+        const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+        const entry = { id: sample.id, error: isMemoryFailure(err) ? `out of engine memory (${text}); try --mode slide or a smaller --window` : text };
+        skipped.push(entry);
+        options.onSkip?.(entry);
+      }
+      if (mask !== undefined) {
+        confusion.update(sample.label, mask);
+        scored += 1;
+      }
       done += 1;
       options.onProgress?.(done, loader.size);
     }
   } finally {
     loader.close();
   }
-  return { metrics: computeMetrics(confusion, dataset.classNames), images: done, confusion };
+  return { metrics: computeMetrics(confusion, dataset.classNames), images: scored, confusion, skipped };
 }
 
 /** The mask file for an id in a predictions folder: `<id>.png`. */
@@ -114,5 +144,5 @@ export async function evaluatePredictions(
     done += 1;
     options.onProgress?.(done, ids.length);
   }
-  return { metrics: computeMetrics(confusion, dataset.classNames), images: done, confusion };
+  return { metrics: computeMetrics(confusion, dataset.classNames), images: done, confusion, skipped: [] };
 }

@@ -6,7 +6,10 @@
  * horizontal flip: the head's `scores` of every variant, taken after upsampling the logits
  * to the image size, are averaged before the argmax. Those scores are softmax probabilities
  * for the softmax head, the boosted outputs alpha * boost(z) + beta for egb, the logits for
- * linear (see heads/head.ts).
+ * linear (see heads/head.ts). Large images run as sliding windows (sliding-window.ts) over
+ * each scaled image, composed with the same multi-scale and flip averaging; `auto` picks
+ * windows when the whole image would not fit the backend's memory. Everything here runs on
+ * seg's tfjs model or on an inference engine (engine.ts: onnxruntime), with the same averaging.
  */
 import { tf } from '../engine/tf.js';
 import { resizeBilinear } from '../engine/resize.js';
@@ -14,14 +17,35 @@ import { SegError } from '../core/errors.js';
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { InferenceEngine } from './engine.js';
+import { estimateInferenceMemory } from '../segmentation/memory-estimate.js';
+import {
+  DEFAULT_OVERLAP,
+  DEFAULT_WINDOW,
+  ScoreAccumulator,
+  argmaxScores,
+  slideWindows,
+  validateWindow,
+  type InferenceMode,
+} from './sliding-window.js';
 
 type T4 = tf.Tensor4D;
+
+/** What inference runs: seg's tfjs model, or an inference engine (onnxruntime, tfjs). */
+export type ModelOrEngine = SegmentationModel | InferenceEngine;
 
 export interface PredictOptions {
   /** Image scales to average over; default [1]. */
   scales?: readonly number[];
   /** Also average the horizontally flipped image; default false. */
   flip?: boolean;
+  /** whole image, sliding windows, or auto (windows when the whole would exceed `memoryLimit`); default whole. */
+  mode?: InferenceMode;
+  /** Sliding-window side in pixels (default 513; `auto` makes it smaller until a window fits `memoryLimit`). */
+  window?: number;
+  /** Overlap of neighbouring windows, a fraction of the window (default 1/3). */
+  overlap?: number;
+  /** Bytes the backend can hold, for `auto` (undefined: no limit, so whole). */
+  memoryLimit?: number;
 }
 
 /** Round a side up to a multiple of the output stride. */
@@ -82,33 +106,85 @@ export function predictScores(
     let sum: tf.Tensor3D | undefined;
     let count = 0;
     for (const scale of scales) {
-      const sh = Math.max(1, Math.round(height * scale));
-      const sw = Math.max(1, Math.round(width * scale));
-      const scaled = resizeBilinear(x, [sh, sw]);
-      // Original and mirror image in one batch; BN in inference mode treats samples apart.
-      const batch = flip ? (tf.concat([scaled, tf.reverse(scaled, 2)], 0) as T4) : scaled;
-      let logits = forwardPadded(model, batch);
-      if (flip) {
-        const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
-        logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
-      }
-      const scores = head.scores(resizeBilinear(logits, [height, width]));
-      const total = tf.sum(scores, 0) as tf.Tensor3D;
-      sum = sum === undefined ? total : (tf.add(sum, total) as tf.Tensor3D);
-      count += logits.shape[0];
+      const part = scaleScoreSum(model, head, x, scale, flip);
+      sum = sum === undefined ? part.sum : (tf.add(sum, part.sum) as tf.Tensor3D);
+      count += part.count;
     }
     return tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D;
   });
 }
 
+function scaledSize(height: number, width: number, scale: number): [number, number] {
+  return [Math.max(1, Math.round(height * scale)), Math.max(1, Math.round(width * scale))];
+}
+
+/** Scores of `batch` (plain, and mirrored when flip) summed over the batch, at `size`. */
+function batchScoreSum(model: SegmentationModel, head: Head, images: T4, flip: boolean, size: [number, number]): { sum: tf.Tensor3D; count: number } {
+  return tf.tidy(() => {
+    // Original and mirror image in one batch; BN in inference mode treats samples apart.
+    const batch = flip ? (tf.concat([images, tf.reverse(images, 2)], 0) as T4) : images;
+    let logits = forwardPadded(model, batch);
+    if (flip) {
+      const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
+      logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
+    }
+    const scores = head.scores(resizeBilinear(logits, size));
+    return { sum: tf.sum(scores, 0) as tf.Tensor3D, count: logits.shape[0] };
+  });
+}
+
+/** Whole-image scores of one scale, upsampled to the image size and summed over plain/flipped. */
+function scaleScoreSum(model: SegmentationModel, head: Head, x: T4, scale: number, flip: boolean): { sum: tf.Tensor3D; count: number } {
+  const [, height, width] = x.shape;
+  return tf.tidy(() => {
+    const scaled = resizeBilinear(x, scaledSize(height, width, scale));
+    const part = batchScoreSum(model, head, scaled, flip, [height, width]);
+    return { sum: part.sum, count: part.count };
+  });
+}
+
 /** Whether `model` is an inference engine (onnxruntime or tfjs) rather than a tfjs model. */
-function isEngine(model: SegmentationModel | InferenceEngine): model is InferenceEngine {
+function isEngine(model: ModelOrEngine): model is InferenceEngine {
   return !('forward' in model);
 }
 
 /** Classes predicted by a model or an engine. */
-export function predictorClasses(model: SegmentationModel | InferenceEngine): number {
-  return isEngine(model) ? model.numClasses : model.config.numClasses;
+export function predictorClasses(model: ModelOrEngine): number {
+  return model.config.numClasses;
+}
+
+/** Mirror the second half of a plain+mirrored batch of logits back. */
+function unflip(logits: T4): T4 {
+  const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
+  return tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
+}
+
+/**
+ * Mean head scores [h, w, K] of one image [1, h', w', 3] (and its mirror when flip),
+ * upsampled to `size`, on a model or an engine. The caller owns the result.
+ */
+async function meanScores(model: ModelOrEngine, head: Head, images: T4, flip: boolean, size: [number, number]): Promise<tf.Tensor3D> {
+  if (!isEngine(model)) {
+    return tf.tidy(() => {
+      const part = batchScoreSum(model, head, images, flip, size);
+      return tf.div(part.sum, part.count) as tf.Tensor3D;
+    });
+  }
+  const batch = flip ? (tf.tidy(() => tf.concat([images, tf.reverse(images, 2)], 0)) as T4) : images;
+  let logits: T4;
+  try {
+    logits = await model.logits(batch);
+  } finally {
+    if (batch !== images) batch.dispose();
+  }
+  try {
+    return tf.tidy(() => {
+      const l = flip ? unflip(logits) : logits;
+      return tf.div(tf.sum(head.scores(resizeBilinear(l, size)), 0), l.shape[0]) as tf.Tensor3D;
+    });
+  } finally {
+    logits.dispose();
+  }
 }
 
 /**
@@ -128,36 +204,20 @@ export async function predictScoresWithEngine(
   const flip = options.flip ?? false;
   const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
   let sum: tf.Tensor3D | undefined;
-  let count = 0;
   try {
     for (const scale of scales) {
-      const sh = Math.max(1, Math.round(height * scale));
-      const sw = Math.max(1, Math.round(width * scale));
-      const batch = tf.tidy(() => {
-        const scaled = resizeBilinear(x, [sh, sw]);
-        return flip ? (tf.concat([scaled, tf.reverse(scaled, 2)], 0) as T4) : tf.clone(scaled);
-      });
-      let logits: T4;
+      const scaled = tf.tidy(() => resizeBilinear(x, scaledSize(height, width, scale)));
+      let part: tf.Tensor3D;
       try {
-        logits = await engine.logits(batch);
+        part = await meanScores(engine, head, scaled, flip, [height, width]);
       } finally {
-        batch.dispose();
+        if (scaled !== x) scaled.dispose();
       }
-      const total = tf.tidy(() => {
-        let l = logits;
-        if (flip) {
-          const [plain, mirrored] = tf.split(l, 2, 0) as [T4, T4];
-          l = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
-        }
-        return tf.sum(head.scores(resizeBilinear(l, [height, width])), 0) as tf.Tensor3D;
-      });
-      count += logits.shape[0];
-      logits.dispose();
       const previous = sum;
-      sum = previous === undefined ? total : tf.tidy(() => tf.add(previous, total) as tf.Tensor3D);
+      sum = previous === undefined ? part : tf.tidy(() => tf.add(previous, part) as tf.Tensor3D);
       if (previous !== undefined) {
         previous.dispose();
-        total.dispose();
+        part.dispose();
       }
     }
   } catch (err) {
@@ -166,14 +226,123 @@ export async function predictScoresWithEngine(
   } finally {
     x.dispose();
   }
-  const result = tf.tidy(() => tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D);
+  const result = tf.tidy(() => tf.div(sum as tf.Tensor3D, scales.length) as tf.Tensor3D);
   sum?.dispose();
   return result;
 }
 
+/** Estimated peak bytes of whole-image inference on height x width (engine tensors and score maps). */
+function wholeImageBytes(model: ModelOrEngine, height: number, width: number, batch: number, mapHeight: number, mapWidth: number): number {
+  const os = model.config.outputStride;
+  const engine = estimateInferenceMemory(model.config, paddedSize(height, os), paddedSize(width, os), batch).bytes;
+  // Plus the score maps (scores, their sum and the average).
+  return engine + 3 * batch * mapHeight * mapWidth * model.config.numClasses * 4;
+}
+
+/**
+ * Which mode runs for an image of height x width: `whole` and `slide` as asked; `auto` slides
+ * when the estimated peak memory of the whole image at its largest scale (and flip) exceeds
+ * `memoryLimit`.
+ */
+export function chooseInferenceMode(model: ModelOrEngine, height: number, width: number, options: PredictOptions = {}): 'whole' | 'slide' {
+  const mode = options.mode ?? 'whole';
+  if (mode !== 'auto') return mode;
+  if (options.memoryLimit === undefined) return 'whole';
+  const scale = Math.max(...(options.scales ?? [1]));
+  const [sh, sw] = scaledSize(height, width, scale);
+  const batch = options.flip === true ? 2 : 1;
+  return wholeImageBytes(model, sh, sw, batch, height, width) > options.memoryLimit ? 'slide' : 'whole';
+}
+
+/**
+ * The window `auto` slides with: the requested one (default 513), made smaller in steps of
+ * 32 px (down to 65) until one window fits `memoryLimit`; as requested in the other modes.
+ */
+export function chooseWindow(model: ModelOrEngine, options: PredictOptions = {}): number {
+  const requested = options.window ?? DEFAULT_WINDOW;
+  if (options.mode !== 'auto' || options.memoryLimit === undefined) return requested;
+  const batch = options.flip === true ? 2 : 1;
+  for (let window = requested; window > 65; window -= 32) {
+    if (wholeImageBytes(model, window, window, batch, window, window) <= options.memoryLimit) return window;
+  }
+  return Math.min(requested, 65);
+}
+
+/**
+ * Averaged scores [H * W * K] (row-major HxWxK) by sliding windows over each scaled image;
+ * a scale whose image fits in one window runs exactly as whole-image inference.
+ */
+export async function slideScores(
+  model: ModelOrEngine,
+  head: Head,
+  image: Float32Array | tf.Tensor3D,
+  height: number,
+  width: number,
+  options: PredictOptions = {},
+): Promise<Float32Array> {
+  const scales = options.scales ?? [1];
+  validateScales(scales);
+  const flip = options.flip ?? false;
+  const window = options.window ?? DEFAULT_WINDOW;
+  const overlap = options.overlap ?? DEFAULT_OVERLAP;
+  validateWindow(window, overlap);
+  const k = model.config.numClasses;
+  const total = new Float32Array(height * width * k);
+  const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
+  try {
+    for (const scale of scales) {
+      const [sh, sw] = scaledSize(height, width, scale);
+      let perScale: Float32Array;
+      if (sh <= window && sw <= window) {
+        const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
+        try {
+          perScale = await readAndDispose(await meanScores(model, head, scaled, flip, [height, width]));
+        } finally {
+          if (scaled !== x) scaled.dispose();
+        }
+      } else {
+        const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
+        const acc = new ScoreAccumulator(sh, sw, k);
+        try {
+          for (const win of slideWindows(sh, sw, window, overlap)) {
+            const crop = scaled.slice([0, win.top, win.left, 0], [1, win.height, win.width, 3]) as T4;
+            try {
+              acc.add(win, await readAndDispose(await meanScores(model, head, crop, flip, [win.height, win.width])));
+            } finally {
+              crop.dispose();
+            }
+          }
+        } finally {
+          if (scaled !== x) scaled.dispose();
+        }
+        const mean = acc.mean();
+        if (sh === height && sw === width) {
+          perScale = mean;
+        } else {
+          const resized = tf.tidy(() => resizeBilinear(tf.tensor4d(mean, [1, sh, sw, k]), [height, width]));
+          perScale = await readAndDispose(resized);
+        }
+      }
+      for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) + (perScale[i] as number);
+    }
+  } finally {
+    x.dispose();
+  }
+  for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) / scales.length;
+  return total;
+}
+
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Class index per pixel (row-major HxW) for one normalised image, by a model or an engine. */
 export async function predictMask(
-  model: SegmentationModel | InferenceEngine,
+  model: ModelOrEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
   height: number,
@@ -184,11 +353,12 @@ export async function predictMask(
   if (numClasses > 256) {
     throw new SegError(`predict: ${numClasses} classes do not fit in 8-bit masks (at most 256)`);
   }
+  if (chooseInferenceMode(model, height, width, options) === 'slide') {
+    const windowed = { ...options, window: chooseWindow(model, options) };
+    return argmaxScores(await slideScores(model, head, image, height, width, windowed), numClasses);
+  }
   const engineScores = isEngine(model) ? await predictScoresWithEngine(model, head, image, height, width, options) : undefined;
-  const classes = tf.tidy(() => {
-    const scores = engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options);
-    return tf.argMax(scores, 2);
-  });
+  const classes = tf.tidy(() => tf.argMax(engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options), 2));
   engineScores?.dispose();
   try {
     return Uint8Array.from(await classes.data());

@@ -1,22 +1,25 @@
 /**
  * Predict masks for image files: every jpg/jpeg/png/webp among the inputs (folders walked)
- * becomes `<output>/<name>.png`, a VOC-palette mask at the image's own size, and with
- * `overlay` a blended `<name>_overlay.jpg`. Non-images are skipped with a note; an unreadable
- * image is reported and the rest still processed; an input file is never overwritten.
+ * becomes a VOC-palette mask `<name>.png` at the image's own size, and with `overlay` a
+ * blended `<name>_overlay.jpg`; output paths, and how inputs are protected, are described in
+ * predict-paths.ts. Non-images are skipped with a note; an unreadable image, or one whose
+ * inference fails (out of memory included), is reported and the rest still processed.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
-import { SegError } from '../core/errors.js';
+import { SegError, isUserError } from '../core/errors.js';
+import { isMemoryFailure } from '../core/memory-failure.js';
+import { backendStillWorks } from '../engine/engine-health.js';
+import { printable } from '../core/printable.js';
 import type { Head } from '../heads/head.js';
 import { vocColormap } from '../voc/colormap.js';
-import { decodeImage, writeJpeg } from '../voc/image-io.js';
-import { writeLabelPng } from '../voc/label-png.js';
+import { decodeImage, encodeJpeg } from '../voc/image-io.js';
+import { encodeLabelPng } from '../voc/label-png.js';
 import { normalizeImage, type Normalization } from '../voc/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
 import type { InferenceEngine } from './engine.js';
+import { IMAGE_EXTENSIONS, planPredictOutputs, prepareTarget, writeReplacing, type PredictPlan } from './predict-paths.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
+export { IMAGE_EXTENSIONS };
 
 export interface PredictFilesOptions extends PredictOptions {
   inputs: readonly string[];
@@ -31,37 +34,14 @@ export interface PredictFilesOptions extends PredictOptions {
   include?: (file: string) => boolean;
   /** Called after each predicted image with the files written for it, or its error. */
   onImage?: (file: string, outcome: { written: string[] } | { error: string }) => void;
+  /** The plan of planPredictOutputs(inputs, output), when the caller made it already. */
+  plan?: PredictPlan;
 }
 
 export interface PredictFilesResult {
   written: string[];
   skipped: string[];
   failed: { file: string; error: string }[];
-}
-
-function isImageFile(path: string): boolean {
-  return IMAGE_EXTENSIONS.includes(extname(path).toLowerCase());
-}
-
-/** Expand folders (recursively, sorted) into files; report inputs that do not exist. */
-export function collectInputs(inputs: readonly string[]): { images: string[]; skipped: string[] } {
-  const images: string[] = [];
-  const skipped: string[] = [];
-  const walk = (path: string): void => {
-    const st = statSync(path);
-    if (st.isDirectory()) {
-      for (const entry of readdirSync(path).sort()) walk(join(path, entry));
-    } else if (isImageFile(path)) {
-      images.push(path);
-    } else {
-      skipped.push(path);
-    }
-  };
-  for (const input of inputs) {
-    if (!existsSync(input)) throw new SegError(`--input ${input}: no such file or folder`, '--input');
-    walk(input);
-  }
-  return { images, skipped };
 }
 
 /** Blend the palette colours of `mask` over `rgb`. */
@@ -80,47 +60,55 @@ export function overlayMask(rgb: Uint8Array, mask: Uint8Array, alpha: number): U
 
 export async function predictFiles(model: SegmentationModel | InferenceEngine, head: Head, options: PredictFilesOptions): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
-  const { images, skipped } = collectInputs(options.inputs);
-  for (const s of skipped) log(`skipped ${s}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);
-  mkdirSync(options.output, { recursive: true });
-  const inputSet = new Set(images.map((p) => resolve(p)));
-  const names = new Map<string, string>();
-  const result: PredictFilesResult = { written: [], skipped, failed: [] };
+  const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
+  for (const s of plan.skipped) log(`skipped ${printable(s)}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);
+  const result: PredictFilesResult = { written: [], skipped: plan.skipped, failed: [] };
+  for (const p of plan.problems) {
+    result.failed.push({ file: p.file, error: `${p.file}: ${p.problem}` });
+    log(`failed ${printable(p.file)}: ${printable(p.problem)}`);
+  }
   let done = 0;
-  for (const file of images) {
-    const stem = basename(file, extname(file));
-    const clash = names.get(stem);
-    if (options.include?.(file) === false) {
-      if (clash === undefined) names.set(stem, file);
-      continue;
-    }
+  let engineLost: string | undefined;
+  for (const { file, mask: maskPath, overlay: overlayPath } of plan.images) {
+    // Images the caller leaves out keep their planned mask names (so names never depend on the selection).
+    if (options.include?.(file) === false) continue;
     let outcome: { written: string[] } | { error: string };
     try {
-      if (clash !== undefined) throw new SegError(`${file}: its mask name ${stem}.png is already taken by ${clash}; rename one of them`, file);
-      names.set(stem, file);
-      const maskPath = join(options.output, `${stem}.png`);
-      const overlayPath = join(options.output, `${stem}_overlay.jpg`);
-      for (const target of options.overlay === true ? [maskPath, overlayPath] : [maskPath]) {
-        if (inputSet.has(resolve(target))) throw new SegError(`${target}: is one of the inputs; choose another --output so inputs are never overwritten`, '--output');
-      }
+      if (engineLost !== undefined) throw new SegError(`${file}: not processed: ${engineLost}`, file);
+      const targets = options.overlay === true ? [maskPath, overlayPath] : [maskPath];
+      for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
       const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, options);
-      writeLabelPng(maskPath, { width: image.width, height: image.height, data: mask });
+      writeReplacing(maskPath, encodeLabelPng({ width: image.width, height: image.height, data: mask }));
       result.written.push(maskPath);
       if (options.overlay === true) {
-        await writeJpeg(overlayPath, { width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) });
+        writeReplacing(overlayPath, await encodeJpeg({ width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) }));
         result.written.push(overlayPath);
       }
       outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };
     } catch (err) {
-      if (!(err instanceof SegError)) throw err;
-      result.failed.push({ file, error: err.message });
-      log(`failed ${err.message}`);
-      outcome = { error: err.message };
+      if (!isUserError(err) && !isMemoryFailure(err) && !isFileSystemError(err)) throw err;
+      let message = err instanceof SegError ? err.message : `${file}: ${err instanceof Error ? err.message : String(err)}`;
+      if (isMemoryFailure(err)) {
+        message = `${file}: out of engine memory (${firstLine(err)}); try --mode slide or a smaller --window`;
+        if (!backendStillWorks()) engineLost = `the engine aborted on ${file} and cannot go on; run the remaining images again`;
+      }
+      result.failed.push({ file, error: message });
+      log(`failed ${printable(message)}`);
+      outcome = { error: message };
     }
     options.onImage?.(file, outcome);
     done += 1;
-    options.onProgress?.(done, images.length);
+    options.onProgress?.(done, plan.images.length);
   }
   return result;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}
+
+function isFileSystemError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }

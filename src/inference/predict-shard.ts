@@ -12,7 +12,8 @@ import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { InferenceEngine } from './engine.js';
-import { collectInputs, IMAGE_EXTENSIONS, predictFiles, type PredictFilesOptions } from './predict-files.js';
+import { IMAGE_EXTENSIONS, predictFiles, type PredictFilesOptions } from './predict-files.js';
+import { planPredictOutputs, type PredictPlan } from './predict-paths.js';
 import {
   predictManifestPath,
   readPredictManifest,
@@ -38,10 +39,10 @@ export interface PredictShardResult {
   resumed: number;
 }
 
-/** Every file under `inputs` once, sorted by code units, split into images and other files. */
-export function sortedInputs(inputs: readonly string[]): { files: string[]; images: Set<string> } {
-  const { images, skipped } = collectInputs(inputs);
-  const files = [...new Set([...images, ...skipped])].sort(compareCodeUnits);
+/** Every file of the plan once (images and non-images), sorted by code units. */
+export function sortedInputs(plan: PredictPlan): { files: string[]; images: Set<string> } {
+  const images = plan.images.map((i) => i.file);
+  const files = [...new Set([...images, ...plan.skipped])].sort(compareCodeUnits);
   return { files, images: new Set(images) };
 }
 
@@ -84,7 +85,9 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
 
 export async function predictShard(model: SegmentationModel | InferenceEngine, head: Head, options: PredictShardOptions): Promise<PredictShardResult> {
   const log = options.log ?? (() => undefined);
-  const { files, images } = sortedInputs(options.inputs);
+  // One plan for all shards: mask names and input protection never depend on the shard.
+  const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
+  const { files, images } = sortedInputs(plan);
   const share = selectShard(files, options.shard);
   const shareImages = share.filter((f) => images.has(f));
   const skipped = share.filter((f) => !images.has(f)).map((input) => ({ input, reason: `not an image (${IMAGE_EXTENSIONS.join(', ')})` }));
@@ -103,7 +106,9 @@ export async function predictShard(model: SegmentationModel | InferenceEngine, h
   const resumed = done.length;
   if (resumed > 0)
     log(`shard ${formatShard(options.shard)}: ${resumed} of ${shareImages.length} images already done (${manifestPath}); continuing`);
-  const failed: PredictManifest['failed'] = [];
+  // Unreadable entries (dangling links, loops) belong to no share: the first shard reports them.
+  const failed: PredictManifest['failed'] = options.shard.index === 0 ? plan.problems.map((p) => ({ input: p.file, error: `${p.file}: ${p.problem}` })) : [];
+  for (const f of failed) log(`failed ${f.error}`);
   const written: string[] = [];
   const save = (complete: boolean): void =>
     writePredictManifest(manifestPath, {
@@ -124,7 +129,7 @@ export async function predictShard(model: SegmentationModel | InferenceEngine, h
     await predictFiles(model, head, {
       ...options,
       onProgress: undefined,
-      inputs: [...images].sort(compareCodeUnits),
+      plan: { ...plan, problems: [] },
       include: (file) => todo.has(file),
       onImage: (file, outcome) => {
         if ('written' in outcome) {

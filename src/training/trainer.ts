@@ -26,6 +26,7 @@ import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from './run-log.js
 import { validateTrainConfig, type TrainConfig } from './train-config.js';
 import { trainStep } from './train-step.js';
 import { round } from '../core/numbers.js';
+import { cleanupQuietly } from '../core/cleanup.js';
 
 export interface TrainHooks {
   /** Human-readable lines (start, evaluations, saves). */
@@ -211,12 +212,13 @@ export async function train(configIn: TrainConfig, hooks: TrainHooks = {}): Prom
       log(`interrupted: saved ${config.out} at iteration ${state.iteration}; continue with --resume`);
     }
   } catch (err) {
-    model.dispose();
+    cleanupQuietly(() => model.dispose());
+    cleanupQuietly(() => sgd.dispose());
     throw err;
   } finally {
     loader.close();
-    sgd.dispose();
   }
+  sgd.dispose();
   return {
     out: config.out,
     iteration: state.iteration,

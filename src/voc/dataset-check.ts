@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isUserError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { LIST_DIR, openDataset, type Dataset } from './dataset.js';
 import { decodeImage } from './image-io.js';
 import { loadLabelPng } from './label-png.js';
@@ -155,7 +156,7 @@ export function formatCheckReport(report: CheckReport): string {
   const lines: string[] = [];
   const s = report.sizes;
   const sizes = s === null ? 'no image decoded' : `sizes ${s.width.min}..${s.width.max} x ${s.height.min}..${s.height.max}`;
-  lines.push(`${report.root} split '${report.split}': ${report.listed} listed, ${report.images} images, ${sizes}`);
+  lines.push(`${printable(report.root)} split '${printable(report.split)}': ${report.listed} listed, ${report.images} images, ${sizes}`);
   const width = Math.max(5, ...report.classes.map((c) => c.name.length));
   lines.push(`${'class'.padEnd(width)}  ${'pixels'.padStart(12)}  ${'images'.padStart(7)}`);
   for (const c of report.classes) lines.push(`${c.name.padEnd(width)}  ${String(c.pixels).padStart(12)}  ${String(c.images).padStart(7)}`);
@@ -164,7 +165,7 @@ export function formatCheckReport(report: CheckReport): string {
     lines.push('no problems found');
   } else {
     lines.push(`${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:`);
-    for (const p of report.problems) lines.push(`  ${p.id ?? '-'}: ${p.file}: ${p.problem}`);
+    for (const p of report.problems) lines.push(`  ${printable(p.id ?? '-')}: ${printable(p.file)}: ${printable(p.problem)}`);
   }
   return lines.join('\n');
 }

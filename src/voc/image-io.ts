@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
 import type { RgbImage } from './types.js';
+import { requireRegularFileAsync } from './regular-file.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -19,6 +20,7 @@ export async function decodeImage(path: string): Promise<RgbImage> {
   } catch {
     throw new SegError(`${path}: image file not found`, path);
   }
+  await requireRegularFileAsync(path, 'image');
   try {
     const { data, info } = await sharp(path)
       .removeAlpha()
@@ -63,6 +65,13 @@ export async function resizeRgbRegion(image: RgbImage, width: number, height: nu
   if (width !== image.width || height !== image.height) pipeline = pipeline.resize(width, height, { kernel: 'linear', fit: 'fill' });
   const data = await pipeline.extract(region).raw().toBuffer();
   return { width: region.width, height: region.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** Encode RGB bytes as JPEG file contents. */
+export async function encodeJpeg(image: RgbImage, quality = 90): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** Encode RGB bytes as a JPEG file. */

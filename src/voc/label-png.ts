@@ -10,6 +10,7 @@ import { deflateSync, inflate, inflateSync } from 'node:zlib';
 import { SegError } from '../core/errors.js';
 import { vocColormap } from './colormap.js';
 import { encodePngChunk, PNG_SIGNATURE, readPngChunks } from './png-chunks.js';
+import { requireRegularFile, requireRegularFileAsync } from './regular-file.js';
 import type { LabelImage } from './types.js';
 
 const inflateAsync = promisify(inflate);
@@ -76,9 +77,18 @@ function parseHeader(data: Uint8Array, file: string): PngHeader {
   return header;
 }
 
-/** Bytes the image data inflates to; used as zlib's chunk size so it inflates in one pass (several times cheaper async). */
-function rawSize(header: PngHeader): number {
-  return Math.max(1024, header.height * (Math.ceil((header.width * header.bitDepth) / 8) + 1));
+/** Bytes the image data inflates to: one filter byte plus the packed samples per row. */
+function expectedRawSize(header: PngHeader): number {
+  return header.height * (Math.ceil((header.width * header.bitDepth) / 8) + 1);
+}
+
+/**
+ * zlib options: the expected size as chunk size, so it inflates in one pass (several times
+ * cheaper async), and as the cap on the output, so a decompression bomb stops there.
+ */
+function inflateOptions(header: PngHeader): { chunkSize: number; maxOutputLength: number } {
+  const expected = expectedRawSize(header);
+  return { chunkSize: Math.max(1024, expected), maxOutputLength: expected };
 }
 
 function parse(bytes: Uint8Array, file: string): ParsedLabelPng {
@@ -153,8 +163,15 @@ function unfilter(header: PngHeader, raw: Uint8Array, file: string): LabelImage 
   return { width, height, data };
 }
 
-function inflateError(file: string, err: unknown): SegError {
+function inflateError(file: string, err: unknown, header: PngHeader): SegError {
   const msg = err instanceof Error ? err.message : String(err);
+  if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /larger than|maxOutputLength/i.test(msg)) {
+    return new SegError(
+      `${file}: corrupt PNG (image data inflates past the ${expectedRawSize(header)} bytes of a ${header.width}x${header.height} image: ` +
+        'extra data after the image, or a decompression bomb); re-create it',
+      file,
+    );
+  }
   const truncated = /unexpected end/i.test(msg);
   return new SegError(
     `${file}: ${truncated ? 'truncated' : 'corrupt'} PNG (image data does not decompress: ${msg}); re-create or re-download it`,
@@ -167,9 +184,9 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<buffer>'): LabelImage
   const { header, compressed } = parse(bytes, file);
   let raw: Buffer;
   try {
-    raw = inflateSync(compressed, { chunkSize: rawSize(header) });
+    raw = inflateSync(compressed, inflateOptions(header));
   } catch (err) {
-    throw inflateError(file, err);
+    throw inflateError(file, err, header);
   }
   return unfilter(header, raw, file);
 }
@@ -181,6 +198,7 @@ function missing(path: string): SegError {
 /** Read a label PNG (palette indices or gray values), synchronously. */
 export function readLabelPng(path: string): LabelImage {
   if (!existsSync(path)) throw missing(path);
+  requireRegularFile(path, 'label');
   return decodeLabelPng(readFileSync(path), path);
 }
 
@@ -188,17 +206,19 @@ export function readLabelPng(path: string): LabelImage {
 export async function loadLabelPng(path: string): Promise<LabelImage> {
   let bytes: Buffer;
   try {
+    await requireRegularFileAsync(path, 'label');
     bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof SegError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path);
     throw new SegError(`${path}: cannot read label file (${err instanceof Error ? err.message : String(err)})`, path);
   }
   const { header, compressed } = parse(bytes, path);
   let raw: Buffer;
   try {
-    raw = await inflateAsync(compressed, { chunkSize: rawSize(header) });
+    raw = await inflateAsync(compressed, inflateOptions(header));
   } catch (err) {
-    throw inflateError(path, err);
+    throw inflateError(path, err, header);
   }
   return unfilter(header, raw, path);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { forwardPadded, predictMask, predictScores, predictScoresWithEngine } from '../../src/inference/inference.js';
+import { forwardPadded, predictMask, predictScores, predictScoresWithEngine, slideScores } from '../../src/inference/inference.js';
 import { createHead } from '../../src/heads/head.js';
 import { exportedOnnxRuntimeEngine } from '../../src/inference/engine.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
@@ -47,6 +47,28 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
       await predictMask(engine, head, image, h, w, options);
       const before = tf.memory().numTensors;
       for (let i = 0; i < 2; i++) await predictMask(engine, head, image, h, w, options);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await engine.dispose();
+      model.dispose();
+    }
+  });
+
+  it('sliding windows with scales and flip give the same scores on onnxruntime as on tfjs', async () => {
+    const config = CASES[0]?.config as ModelConfig;
+    const model = randomisedModel(config, 6);
+    const head = createHead({ kind: 'softmax' }, 5);
+    const engine = await exportedOnnxRuntimeEngine(model, { headSpec: { kind: 'softmax' }, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION });
+    try {
+      const [h, w] = [41, 70];
+      const image = randomImages(1, h, w, 5);
+      const options = { scales: [1, 1.5], flip: true, mode: 'slide' as const, window: 33, overlap: 1 / 3 };
+      const expected = await slideScores(model, head, image, h, w, options);
+      const actual = await slideScores(engine, head, image, h, w, options);
+      expect(relativeL2(actual, expected)).toBeLessThanOrEqual(1e-5);
+      expect(argmaxAgreement(actual, expected, 5)).toBeGreaterThanOrEqual(0.9999);
+      const before = tf.memory().numTensors;
+      await predictMask(engine, head, image, h, w, options);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       await engine.dispose();

@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { createHead } from '../../src/heads/head.js';
@@ -38,7 +38,8 @@ describe('predictFiles', () => {
     expect(result.skipped).toEqual([join(input, 'notes.txt')]);
     expect(result.failed.map((f) => f.file)).toEqual([join(input, 'broken.png')]);
     expect(result.failed[0]?.error).toMatch(/broken.png/);
-    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['one.png', 'one_overlay.jpg', 'two.png', 'two_overlay.jpg']);
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['nested', 'one.png', 'one_overlay.jpg']);
+    expect(readdirSync(join(dir, 'out', 'nested')).sort()).toEqual(['two.png', 'two_overlay.jpg']);
     const one = readLabelPng(join(dir, 'out', 'one.png'));
     expect([one.width, one.height]).toEqual([37, 21]);
     expect(Math.max(...one.data)).toBeLessThan(3);
@@ -47,15 +48,71 @@ describe('predictFiles', () => {
   it('refuses to write over an input', async () => {
     const dir = tempDir('seg-predict-');
     await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
-    writeFileSync(join(dir, 'a.png'), 'x');
+    writeFileSync(join(dir, 'b.png'), 'x');
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    // Listed files may share their folder with the output, but b.png's mask would be b.png itself.
     const result = await predictFiles(model, createHead({ kind: 'linear' }, 2), {
-      inputs: [join(dir, 'a.jpg'), join(dir, 'a.png')],
+      inputs: [join(dir, 'a.jpg'), join(dir, 'b.png')],
       output: dir,
       normalization: IMAGENET_NORMALIZATION,
     });
     model.dispose();
-    expect(result.failed.some((f) => /is one of the inputs/.test(f.error))).toBe(true);
+    expect(result.failed.map((f) => f.file)).toEqual([join(dir, 'b.png')]);
+    expect(result.failed[0]?.error).toMatch(/is one of the inputs/);
+    expect(readFileSync(join(dir, 'b.png'), 'utf8')).toBe('x');
+    expect(result.written).toEqual([join(dir, 'a.png')]);
+  });
+
+  it('replaces a symlink at the target instead of writing through it, and mirrors subfolders', async () => {
+    const dir = tempDir('seg-predict-');
+    const photos = join(dir, 'photos');
+    mkdirSync(join(photos, 'sub'), { recursive: true });
+    await writeJpegFile(join(photos, 'a.jpg'), gradientImage(12, 10));
+    await writeJpegFile(join(photos, 'photo.jpg'), gradientImage(12, 10, 1));
+    await writeJpegFile(join(photos, 'sub', 'photo.jpg'), gradientImage(12, 10, 2));
+    writeFileSync(join(dir, 'precious.png'), 'keep me');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    // A pre-existing symlink in the output pointing at a file elsewhere.
+    symlinkSync(join(dir, 'precious.png'), join(out, 'a.png'));
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 2), { inputs: [photos], output: out, normalization: IMAGENET_NORMALIZATION });
+    model.dispose();
+    expect(result.failed).toEqual([]);
+    expect(readFileSync(join(dir, 'precious.png'), 'utf8')).toBe('keep me');
+    expect(lstatSync(join(out, 'a.png')).isSymbolicLink()).toBe(false);
+    expect(readLabelPng(join(out, 'a.png')).width).toBe(12);
+    expect(readdirSync(out).sort()).toEqual(['a.png', 'photo.png', 'sub']);
+    expect(readdirSync(join(out, 'sub'))).toEqual(['photo.png']);
+  });
+
+  it('reports an image whose inference runs out of memory and goes on with the rest', async () => {
+    const dir = tempDir('seg-predict-');
+    await writeJpegFile(join(dir, 'a_wide.jpg'), gradientImage(48, 10));
+    await writeJpegFile(join(dir, 'b_small.jpg'), gradientImage(12, 10));
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    const inner = createHead({ kind: 'softmax' }, 2);
+    const head = {
+      ...inner,
+      spec: inner.spec,
+      numClasses: inner.numClasses,
+      lossAndGradient: inner.lossAndGradient.bind(inner),
+      loss: inner.loss.bind(inner),
+      predict: inner.predict.bind(inner),
+      scores: (l: tf.Tensor4D): tf.Tensor4D => {
+        if (l.shape[2] > 32) {
+          const err = new Error('Aborted(). Build with -sASSERTIONS for more info.');
+          err.name = 'RuntimeError';
+          throw err;
+        }
+        return inner.scores(l);
+      },
+    };
+    const result = await predictFiles(model, head, { inputs: [dir], output: join(dir, '..', `${basename(dir)}-out`), normalization: IMAGENET_NORMALIZATION });
+    model.dispose();
+    expect(result.failed.map((f) => f.file)).toEqual([join(dir, 'a_wide.jpg')]);
+    expect(result.failed[0]?.error).toMatch(/out of engine memory \(Aborted\(\)/);
+    expect(result.written.map((f) => basename(f))).toEqual(['b_small.png']);
   });
 
   it('overlays palette colours, leaving background pixels as they are', () => {

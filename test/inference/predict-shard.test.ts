@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { predictShard, sortedInputs } from '../../src/inference/predict-shard.js';
+import { planPredictOutputs } from '../../src/inference/predict-paths.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
@@ -18,27 +19,30 @@ afterAll(removeTempDirs);
 const identity = { path: '/ck', iteration: 1, modelSha256: 'c'.repeat(64) };
 
 describe('predictShard', () => {
-  it('never writes over an input or a mask name held by another shard', async () => {
-    const dir = tempDir('seg-predict-shard-');
+  it('shards share one plan: mask names never depend on the shard, inputs are never written, output inside the input is refused', async () => {
+    const root = tempDir('seg-predict-shard-');
+    const dir = join(root, 'in');
+    mkdirSync(dir);
     await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
     await writeJpegFile(join(dir, 'b.jpg'), gradientImage(8, 8, 3));
     await sharp(Buffer.from(gradientImage(8, 8, 5).data), { raw: { width: 8, height: 8, channels: 3 } })
       .png()
       .toFile(join(dir, 'b.png'));
     const before = readFileSync(join(dir, 'b.png'));
-    // sorted: a.jpg, b.jpg | b.png; b.jpg's mask would be the input b.png of the other shard
-    expect(sortedInputs([dir]).files).toEqual(['a.jpg', 'b.jpg', 'b.png'].map((f) => join(dir, f)));
+    const plan = planPredictOutputs([dir], join(root, 'out'));
+    expect(sortedInputs(plan).files).toEqual(['a.jpg', 'b.jpg', 'b.png'].map((f) => join(dir, f)));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     const head = createHead({ kind: 'softmax' }, 2);
-    const common = { inputs: [dir], output: dir, normalization: IMAGENET_NORMALIZATION, checkpoint: identity };
+    const common = { inputs: [dir], output: join(root, 'out'), normalization: IMAGENET_NORMALIZATION, checkpoint: identity };
     const first = await predictShard(model, head, { ...common, shard: { index: 0, count: 2 } });
     const second = await predictShard(model, head, { ...common, shard: { index: 1, count: 2 } });
-    model.dispose();
-    expect(first.manifest.done.map((d) => d.input)).toEqual([join(dir, 'a.jpg')]);
-    expect(first.manifest.failed.map((f) => f.input)).toEqual([join(dir, 'b.jpg')]);
-    expect(first.manifest.failed[0]?.error).toMatch(/b.png: is one of the inputs/);
-    expect(second.manifest.failed[0]?.error).toMatch(/b.png: its mask name b.png is already taken by .*b.jpg/);
+    // a.jpg and b.jpg | b.png; b.jpg and b.png keep their extensions in their mask names in both shards.
+    expect(first.manifest.done.map((d) => d.mask)).toEqual([join(root, 'out', 'a.png'), join(root, 'out', 'b.jpg.png')]);
+    expect(second.manifest.done.map((d) => d.mask)).toEqual([join(root, 'out', 'b.png.png')]);
+    expect([first.manifest.failed, second.manifest.failed]).toEqual([[], []]);
     expect(readFileSync(join(dir, 'b.png')).equals(before)).toBe(true);
+    await expect(predictShard(model, head, { ...common, output: join(dir, 'masks'), shard: { index: 0, count: 2 } })).rejects.toThrow(/inside/);
+    model.dispose();
   });
 
   it('refuses to continue a shard started with another checkpoint', async () => {
