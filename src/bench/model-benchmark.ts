@@ -78,7 +78,7 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
       }
       const start = performance.now();
       if (mode === 'train') {
-        trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
+        await trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
       } else {
         const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
         await out.data();
