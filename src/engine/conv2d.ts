@@ -79,15 +79,23 @@ function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: numb
   return cropped.transpose([1, 2, 0, 3]) as T4;
 }
 
-/** Keep every `stride`-th row and column (used for stride 2 with dilation > 1). */
+/**
+ * Keep every `stride`-th row and column (used for stride 2 with dilation > 1). Rows, then
+ * columns, with rank <= 4 tensors: the webgpu backend's Pad (the gradient of slice) fails
+ * to compile above rank 4 (tfjs 4.22).
+ */
 function subsample(y: T4, stride: number): T4 {
   const [n, h, w, c] = y.shape;
   const ho = Math.floor((h - 1) / stride) + 1;
   const wo = Math.floor((w - 1) / stride) + 1;
-  const padded = tf.pad(y, [[0, 0], [0, ho * stride - h], [0, wo * stride - w], [0, 0]]);
-  return padded
-    .reshape([n, ho, stride, wo, stride, c])
-    .slice([0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c])
+  const rows = tf
+    .pad(y, [[0, 0], [0, ho * stride - h], [0, 0], [0, 0]])
+    .reshape([n * ho, stride, w * c])
+    .slice([0, 0, 0], [n * ho, 1, w * c]);
+  return tf
+    .pad(rows.reshape([n, ho, w, c]), [[0, 0], [0, 0], [0, wo * stride - w], [0, 0]])
+    .reshape([n * ho * wo, stride, c])
+    .slice([0, 0, 0], [n * ho * wo, 1, c])
     .reshape([n, ho, wo, c]);
 }
 

@@ -52,7 +52,9 @@ export async function trainStep(model: SegmentationModel, head: Head, sgd: Momen
       if (g !== undefined) byName.set(names[i] as string, g);
     }
     sgd.apply(byName, options.lr);
-    return tf.stack([value, counts[0] as tf.Tensor, counts[1] as tf.Tensor]);
+    const stacked = tf.stack([value, counts[0] as tf.Tensor, counts[1] as tf.Tensor]);
+    tf.dispose(counts); // kept above, so tidy leaves them
+    return stacked;
   });
   try {
     const [loss, c, v] = Array.from(await summary.data());
