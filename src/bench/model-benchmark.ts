@@ -1,9 +1,12 @@
 /**
  * Training and inference benchmarks on random data: step time, images/s, effective GFLOP/s
  * (FLOPs from the model spec: forward = 2 x conv MACs, a training step counted as 3 x
- * forward), peak RSS, and the tensor count before and after (flat = no leak).
+ * forward), peak RSS, the tensor count before and after (flat = no leak), and the kernels
+ * one step runs (from tf.profile on one extra, untimed step: on a GPU each kernel costs a
+ * dispatch, which dominates small models).
  */
 import { tf } from '../engine/tf.js';
+import { activeAdapter } from '../engine/backend.js';
 import { createHead } from '../heads/head.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import { Rng } from '../core/random.js';
@@ -27,6 +30,8 @@ export interface ModelBenchOptions {
 export interface ModelBenchResult {
   mode: 'train' | 'infer';
   backend: string;
+  /** The GPU adapter on webgpu (e.g. "nvidia nvidia-h200"), else null. */
+  adapter: string | null;
   backbone: string;
   output_stride: number;
   width: number;
@@ -42,6 +47,10 @@ export interface ModelBenchResult {
   rss_end_mb: number;
   tensors_before: number;
   tensors_after: number;
+  /** Kernels launched by one step (one image batch for infer). */
+  kernelsPerStep: number;
+  /** The most frequent kernels of that step, name -> count, most frequent first. */
+  topKernels: Record<string, number>;
 }
 
 function median(values: number[]): number {
@@ -66,6 +75,15 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
   const rng = new Rng(0, 'bench');
   const data = randomBatch(batch, size, options.model.numClasses, rng);
   const flopsPerImage = describeModel(options.model, size).flops * (mode === 'train' ? 3 : 1);
+  const runStep = async (): Promise<void> => {
+    if (mode === 'train') {
+      await trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
+    } else {
+      const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
+      await out.data();
+      out.dispose();
+    }
+  };
   const times: number[] = [];
   let peakRss = process.memoryUsage().rss;
   let tensorsBefore = 0;
@@ -77,21 +95,18 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
         rssAfterWarmup = process.memoryUsage().rss;
       }
       const start = performance.now();
-      if (mode === 'train') {
-        await trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
-      } else {
-        const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
-        await out.data();
-        out.dispose();
-      }
+      await runStep();
       if (i >= warmup) times.push((performance.now() - start) / 1000);
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       options.onStep?.(i + 1, warmup + steps);
     }
     const step = median(times);
+    const tensorsAfter = tf.memory().numTensors;
+    const kernels = await countKernels(runStep);
     return {
       mode,
       backend: tf.getBackend(),
+      adapter: activeAdapter() ?? null,
       backbone: options.model.backbone,
       output_stride: options.model.outputStride,
       width: options.model.width,
@@ -105,12 +120,26 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
       rss_after_warmup_mb: Math.round(rssAfterWarmup / 2 ** 20),
       rss_end_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
       tensors_before: tensorsBefore,
-      tensors_after: tf.memory().numTensors,
+      tensors_after: tensorsAfter,
+      kernelsPerStep: kernels.total,
+      topKernels: kernels.top,
     };
   } finally {
     sgd.dispose();
     model.dispose();
   }
+}
+
+/** Kernels run by `step`, counted with tf.profile. */
+export async function countKernels(step: () => Promise<void>, top = 10): Promise<{ total: number; top: Record<string, number> }> {
+  const profile = await tf.profile(async () => {
+    await step();
+    return [];
+  });
+  const byName = new Map<string, number>();
+  for (const k of profile.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
+  const sorted = [...byName].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
+  return { total: profile.kernels.length, top: Object.fromEntries(sorted) };
 }
 
 function round(v: number, digits: number): number {

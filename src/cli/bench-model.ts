@@ -53,7 +53,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       process.stdout.write(
         `${result.backend} ${mode} ${result.backbone} OS${result.output_stride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
           `${result.step_s.toFixed(3)} s/step, ${result.images_per_s} img/s, ${result.gflops_per_s} GFLOP/s, peak RSS ${result.peak_rss_mb} MB (after warm-up ${result.rss_after_warmup_mb}, end ${result.rss_end_mb}), ` +
-          `tensors ${result.tensors_before} -> ${result.tensors_after}\n`,
+          `tensors ${result.tensors_before} -> ${result.tensors_after}, ${result.kernelsPerStep} kernels/step\n`,
       );
     }
   });

@@ -13,7 +13,7 @@
  */
 import { tf } from './tf.js';
 import { SegError } from '../core/errors.js';
-import { flipAndSwapChannels, zeroInsert } from './rearrange.js';
+import { flipAndSwapChannels, usesHostLoops, zeroInsert } from './rearrange.js';
 
 export interface Conv2dOptions {
   /** 1 or 2. */
@@ -50,6 +50,10 @@ function rawConv(x: T4, w: T4, stride: number, dilation: number, pad: number): T
  */
 function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number], stride: number, dilation: number, pad: number): T4 {
   const k = w.shape[0];
+  if (pointwiseAsMatMul(k, stride)) {
+    const [cin, cout] = [w.shape[2], w.shape[3]];
+    return tf.matMul(dy.reshape([-1, cout]), w.reshape([cin, cout]), false, true).reshape(inShape);
+  }
   const [, h, wd] = inShape;
   const dyz = zeroInsert(dy, stride);
   const flipped = flipAndSwapChannels(w);
@@ -59,8 +63,21 @@ function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number],
   return tf.conv2d(dyz, flipped, 1, [[0, 0], [left, bottom], [left, right], [0, 0]], 'NHWC', dilation);
 }
 
+/**
+ * A 1x1 stride-1 conv is a matMul over pixels, so off wasm/cpu (whose transposed matMul is
+ * slow) each of its gradients is one transposed matMul instead of transposes and a conv:
+ * fewer kernels per step on a GPU.
+ */
+function pointwiseAsMatMul(k: number, stride: number): boolean {
+  return k === 1 && stride === 1 && !usesHostLoops();
+}
+
 /** Gradient w.r.t. the filter, as one forward conv over the batch dimension. */
 function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: number, pad: number): T4 {
+  if (pointwiseAsMatMul(k, stride)) {
+    const [cin, cout] = [x.shape[3], dy.shape[3]];
+    return tf.matMul(x.reshape([-1, cin]), dy.reshape([-1, cout]), true, false).reshape([1, 1, cin, cout]);
+  }
   const [, h, w] = x.shape;
   const [, ho, wo] = dy.shape;
   const xt = x.transpose([3, 1, 2, 0]) as T4; // [Cin, H, W, N]

@@ -75,6 +75,27 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
     expect(usesHostLoops()).toBe(false);
   });
 
+  it('forced device path: 1x1 stride-1 conv gradients as matMuls equal the conv formulation', () => {
+    const grads = (): number[][] =>
+      tf.tidy(() => {
+        const r = new Rng(6, 'pointwise');
+        const x = random(r, [2, 5, 6, 7]);
+        const w = random(r, [1, 1, 7, 3]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv2d(a as T4, b as T4, { dilation: 2 }))))([x, w]);
+        return [values(dx as tf.Tensor), values(dw as tf.Tensor)];
+      });
+    const conv = grads();
+    forceTensorOpRearrange(true);
+    const matMul = grads();
+    for (let i = 0; i < 2; i++) {
+      const a = matMul[i] as number[];
+      const b = conv[i] as number[];
+      expect(a.length).toBe(b.length);
+      const err = Math.sqrt(a.reduce((acc, v, j) => acc + (v - (b[j] as number)) ** 2, 0) / b.reduce((acc, v) => acc + v * v, 0));
+      expect(err).toBeLessThan(1e-6);
+    }
+  });
+
   it('whole conv and max-pool backward: the forced tensor-op path equals the JS-loop path', () => {
     const backward = (): number[][] =>
       tf.tidy(() => {
