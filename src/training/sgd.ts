@@ -5,6 +5,7 @@
  * keyed by name) is explicit, checkpointable and restorable bit-exactly.
  */
 import { tf } from '../engine/tf.js';
+import { fusedSgdAvailable, fusedSgdStep } from '../engine/fused-sgd.js';
 
 export interface SgdOptions {
   momentum: number;
@@ -31,6 +32,12 @@ export class MomentumSgd {
         const grad = grads.get(name);
         if (grad === undefined) continue;
         const v = this.velocity.get(name) as tf.Variable;
+        if (fusedSgdAvailable(p)) {
+          const next = fusedSgdStep(p, v, grad, momentum, weightDecay, lr);
+          v.assign(next.v);
+          p.assign(next.p);
+          continue;
+        }
         const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, wd)) : grad;
         v.assign(tf.add(tf.mul(v, mom), g));
         p.assign(tf.sub(p, tf.mul(v, rate)));

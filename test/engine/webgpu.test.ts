@@ -16,6 +16,7 @@ import { createHead } from '../../src/heads/head.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { Rng } from '../../src/core/random.js';
+import { fusedSgdAvailable, fusedSgdStep } from '../../src/engine/fused-sgd.js';
 
 const probe = await probeWebgpu();
 const skipReason =
@@ -104,6 +105,20 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     errors.sort((a, b) => a - b);
     expect(errors[Math.floor(errors.length / 2)]).toBeLessThan(1e-4);
     expect(errors[errors.length - 1]).toBeLessThan(1e-2);
+  });
+
+  it('updates SGD parameters with the fused kernels as the plain formula does', async () => {
+    await selectBackend('webgpu');
+    const rng = new Rng(9, 'sgd');
+    const make = (): tf.Tensor => tf.tensor2d(Float32Array.from({ length: 300 * 7 }, () => rng.uniform(-1, 1)), [300, 7]);
+    const [p, v, g] = [make(), make(), make()];
+    expect(fusedSgdAvailable(p)).toBe(true);
+    const fused = fusedSgdStep(p, v, g, 0.9, 1e-4, 0.01);
+    const plainV = tf.add(tf.mul(v, 0.9), tf.add(g, tf.mul(p, 1e-4)));
+    const plainP = tf.sub(p, tf.mul(plainV, 0.01));
+    expect(relativeL2(await fused.v.data(), await plainV.data())).toBeLessThan(1e-6);
+    expect(relativeL2(await fused.p.data(), await plainP.data())).toBeLessThan(1e-6);
+    tf.dispose([p, v, g, fused.v, fused.p, plainV, plainP]);
   });
 
   it('runs training steps with a finite loss and a flat tensor count', async () => {
