@@ -17,6 +17,7 @@ import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { Rng } from '../../src/core/random.js';
 import { fusedSgdAvailable, fusedSgdStep } from '../../src/engine/fused-sgd.js';
+import { countKernels } from '../../src/bench/model-benchmark.js';
 
 const probe = await probeWebgpu();
 const skipReason =
@@ -135,6 +136,11 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     expect(tf.memory().numTensors).toBe(before);
     expect(Number.isFinite(first.loss) && Number.isFinite(second.loss)).toBe(true);
     expect(second.pixelAccuracy).toBeGreaterThanOrEqual(0);
+    // the fused kernels run: one SGD pair per parameter, one BN input gradient per BN layer
+    const kernels = await countKernels(async () => void (await step()), 100);
+    expect(kernels.top['SegSgdVelocity']).toBe(model.params.size);
+    expect(kernels.top['SegSgdParam']).toBe(model.params.size);
+    expect(kernels.top['SegBatchNormInputGrad']).toBeGreaterThan(10);
     sgd.dispose();
     model.dispose();
   });
