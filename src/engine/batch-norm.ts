@@ -4,6 +4,7 @@
  * wasm where every elementwise op is a full pass over the activation.
  */
 import { tf } from './tf.js';
+import { fusedBatchNormInputGrad } from './fused-batch-norm.js';
 
 type T4 = tf.Tensor4D;
 type T1 = tf.Tensor1D;
@@ -38,6 +39,8 @@ export function batchNormTrain(x: T4, gamma: T1, beta: T1, eps = 1e-5): BatchNor
         const [xh, rs, gs] = saved as [T4, T1, T1];
         const dBeta = tf.sum(dy, [0, 1, 2]);
         const dGamma = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
+        const fused = fusedBatchNormInputGrad(dy, xh, dBeta, dGamma, gs, rs);
+        if (fused !== undefined) return [fused, dGamma, dBeta];
         const count = xh.size / xh.shape[3];
         // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
         const dx = tf.mul(

@@ -6,41 +6,12 @@
  * hundreds of parameters. Other backends have no such kernels and use plain ops.
  */
 import { tf } from './tf.js';
+import { MAX_ELEMENTWISE_SIZE, elementwiseProgram, type WebgpuBackendLike } from './webgpu-program.js';
 
 const VELOCITY = 'SegSgdVelocity';
 const PARAM = 'SegSgdParam';
-const WORKGROUP = 128;
 /** One-dimensional dispatches only: at most 65535 workgroups. */
-const MAX_SIZE = 65535 * WORKGROUP;
-
-interface Uniform {
-  type: 'float32';
-  data: number[];
-}
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: Uniform[]): tf.TensorInfo;
-}
-
-/** An elementwise WGSL program over same-shaped float32 inputs. */
-function elementwiseProgram(key: string, inputs: string[], uniforms: string, body: string, shape: number[]): object {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return {
-    variableNames: inputs,
-    outputShape: shape,
-    shaderKey: key,
-    size: true,
-    uniforms,
-    dispatchLayout: { x: shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
-    workgroupSize: [WORKGROUP, 1, 1],
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${body}
-        }
-      }`,
-  };
-}
+const MAX_SIZE = MAX_ELEMENTWISE_SIZE;
 
 /** Register the fused kernels for the 'webgpu' backend (done when that backend is set up). */
 export function registerFusedSgdKernels(): void {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from './tf.js';
 import { registerFusedSgdKernels } from './fused-sgd.js';
+import { registerFusedBatchNormKernel } from './fused-batch-norm.js';
 
 export interface WebgpuAdapter {
   /** e.g. "nvidia nvidia-h200" or "mesa llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
@@ -136,6 +137,7 @@ async function probe(): Promise<WebgpuProbe> {
     }
     if (tf.findBackendFactory('webgpu') === null) return { missing: '@tensorflow/tfjs-backend-webgpu registered no webgpu backend' };
     registerFusedSgdKernels();
+    registerFusedBatchNormKernel();
   }
   return { adapter: found };
 }
