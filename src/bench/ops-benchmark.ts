@@ -4,9 +4,12 @@
  */
 import { tf } from '../engine/tf.js';
 import { conv2d } from '../engine/conv2d.js';
+import { activeAdapter } from '../engine/backend.js';
 
 export interface ConvBenchCase {
   backend: string;
+  /** The GPU adapter on webgpu, else null. */
+  adapter: string | null;
   batch: number;
   size: number;
   channels: number;
@@ -63,6 +66,7 @@ export async function benchmarkConvOps(options: ConvBenchOptions = {}): Promise<
     const fwdBwdMs = await timeMedian(repeats, () => grads([x, w]));
     results.push({
       backend: tf.getBackend(),
+      adapter: activeAdapter() ?? null,
       batch,
       size,
       channels,
