@@ -126,11 +126,13 @@ function validate(x: T4, w: T4, stride: number, dilation: number): void {
 }
 
 /**
- * Whether tfjs's own Conv2D gradient should be used: only on the tensorflow backend
- * (native backprop kernels) and only where tfjs has one (dilation 1).
+ * Whether tfjs's own Conv2D gradient should be used: only where tfjs has one (dilation 1),
+ * and only on backends with real backprop kernels: tensorflow (native) and webgpu (one
+ * kernel per gradient instead of the rearrangements and convs below).
  */
 function useNativeGradient(dilation: number): boolean {
-  return dilation === 1 && tf.getBackend() === 'tensorflow';
+  const backend = tf.getBackend();
+  return dilation === 1 && (backend === 'tensorflow' || backend === 'webgpu');
 }
 
 /**
