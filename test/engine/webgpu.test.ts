@@ -83,6 +83,11 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
         out.push((await (dx as tf.Tensor).data()) as Float32Array, (await (dw as tf.Tensor).data()) as Float32Array);
         tf.dispose([dx as tf.Tensor, dw as tf.Tensor]);
       }
+      // the stem's form: 7x7 stride 2, filter gradient only
+      const w7 = tf.tensor4d(Float32Array.from({ length: 7 * 7 * 3 * 4 }, () => rng.uniform(-1, 1)), [7, 7, 3, 4]);
+      const dw7 = tf.grad((b: tf.Tensor) => tf.sum(tf.square(conv2d(x, b as tf.Tensor4D, { stride: 2, inputGradient: false }))))(w7);
+      out.push((await dw7.data()) as Float32Array);
+      tf.dispose([w7, dw7]);
       const dp = tf.grad((a: tf.Tensor) => tf.sum(tf.square(maxPool3x3s2(a as tf.Tensor4D))))(x);
       out.push((await dp.data()) as Float32Array);
       tf.dispose([x, w, dp]);
