@@ -135,24 +135,6 @@ function useNativeGradient(dilation: number): boolean {
   return dilation === 1 && (backend === 'tensorflow' || backend === 'webgpu');
 }
 
-/** A dilation-1 conv whose gradient is the backend's filter-gradient kernel alone (x needs none). */
-function nativeFilterOnly(x: T4, w: T4, stride: number, pad: number): T4 {
-  const padding = pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [wi, save] = args as [T4, tf.GradSaveFunc];
-    save([wi]);
-    return {
-      value: rawConv(x, wi, stride, 1, pad),
-      gradFunc: (dy: tf.Tensor) => {
-        const attrs = { strides: [stride, stride], pad: padding, dataFormat: 'NHWC', filterShape: w.shape };
-        const inputs = { x, dy } as unknown as tf.NamedTensorMap;
-        return [tf.engine().runKernel('Conv2DBackpropFilter', inputs, attrs as unknown as tf.NamedAttrMap) as T4];
-      },
-    };
-  });
-  return op(w) as T4;
-}
-
 /**
  * conv2d(x NHWC, w HWIO) with stride 1|2, any dilation, PyTorch 'same' padding, and
  * input and filter gradients on every backend.
@@ -163,9 +145,7 @@ export function conv2d(x: T4, w: T4, options: Conv2dOptions = {}): T4 {
   validate(x, w, stride, dilation);
   const k = w.shape[0];
   const pad = samePadding(k, dilation);
-  if (useNativeGradient(dilation)) {
-    return options.inputGradient === false ? nativeFilterOnly(x, w, stride, pad) : rawConv(x, w, stride, dilation, pad);
-  }
+  if (useNativeGradient(dilation)) return rawConv(x, w, stride, dilation, pad);
   if (stride > 1 && dilation > 1) {
     // tfjs refuses stride and dilation > 1 together: compute at stride 1, then subsample.
     return subsample(conv2d(x, w, { stride: 1, dilation }), stride);
