@@ -1,9 +1,12 @@
 /**
  * Training and inference benchmarks on random data: step time, images/s, effective GFLOP/s
  * (FLOPs from the model spec: forward = 2 x conv MACs, a training step counted as 3 x
- * forward), peak RSS, and the tensor count before and after (flat = no leak).
+ * forward), peak RSS, the tensor count before and after (flat = no leak), and the kernels
+ * one step runs (from tf.profile on one extra, untimed step: on a GPU each kernel costs a
+ * dispatch, which dominates small models).
  */
 import { tf } from '../engine/tf.js';
+import { activeAdapter } from '../engine/backend.js';
 import { createHead } from '../heads/head.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import { Rng } from '../core/random.js';
@@ -32,21 +35,30 @@ export interface ModelBenchResult {
   /** onnxruntime's intra-op threads. */
   threads?: number;
   backend: string;
+  /** The GPU adapter on webgpu (e.g. "nvidia nvidia-h200"), else null. */
+  adapter: string | null;
   backbone: string;
-  output_stride: number;
+  outputStride: number;
   width: number;
   size: number;
   batch: number;
   steps: number;
-  step_s: number;
-  images_per_s: number;
-  gflops_per_s: number;
-  peak_rss_mb: number;
+  stepSeconds: number;
+  imagesPerSecond: number;
+  gflopsPerSecond: number;
+  peakRssMb: number;
   /** RSS after the warm-up steps and at the end: equal up to noise when memory stays flat. */
-  rss_after_warmup_mb: number;
-  rss_end_mb: number;
-  tensors_before: number;
-  tensors_after: number;
+  rssAfterWarmupMb: number;
+  rssEndMb: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+  /**
+   * Computing kernels launched by one step (one image batch for infer): tf.profile's count
+   * without Identity and Reshape (which share data on every backend) and gradient scopes.
+   */
+  kernelsPerStep: number | null;
+  /** The most frequent kernels of that step, name -> count, most frequent first (null on onnxruntime). */
+  topKernels: Record<string, number> | null;
 }
 
 function median(values: number[]): number {
@@ -71,6 +83,15 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
   const rng = new Rng(0, 'bench');
   const data = randomBatch(batch, size, options.model.numClasses, rng);
   const flopsPerImage = describeModel(options.model, size).flops * (mode === 'train' ? 3 : 1);
+  const runStep = async (): Promise<void> => {
+    if (mode === 'train') {
+      await trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
+    } else {
+      const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
+      await out.data();
+      out.dispose();
+    }
+  };
   const times: number[] = [];
   let peakRss = process.memoryUsage().rss;
   let tensorsBefore = 0;
@@ -82,39 +103,53 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
         rssAfterWarmup = process.memoryUsage().rss;
       }
       const start = performance.now();
-      if (mode === 'train') {
-        trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
-      } else {
-        const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
-        await out.data();
-        out.dispose();
-      }
+      await runStep();
       if (i >= warmup) times.push((performance.now() - start) / 1000);
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       options.onStep?.(i + 1, warmup + steps);
     }
     const step = median(times);
+    const tensorsAfter = tf.memory().numTensors;
+    const kernels = await countKernels(runStep);
     return {
       mode,
       ...(mode === 'infer' ? { engine: 'tfjs' as const } : {}),
       backend: tf.getBackend(),
+      adapter: activeAdapter() ?? null,
       backbone: options.model.backbone,
-      output_stride: options.model.outputStride,
+      outputStride: options.model.outputStride,
       width: options.model.width,
       size,
       batch,
       steps,
-      step_s: round(step, 4),
-      images_per_s: round(batch / step, 2),
-      gflops_per_s: round((flopsPerImage * batch) / step / 1e9, 2),
-      peak_rss_mb: Math.round(peakRss / 2 ** 20),
-      rss_after_warmup_mb: Math.round(rssAfterWarmup / 2 ** 20),
-      rss_end_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
-      tensors_before: tensorsBefore,
-      tensors_after: tf.memory().numTensors,
+      stepSeconds: round(step, 4),
+      imagesPerSecond: round(batch / step, 2),
+      gflopsPerSecond: round((flopsPerImage * batch) / step / 1e9, 2),
+      peakRssMb: Math.round(peakRss / 2 ** 20),
+      rssAfterWarmupMb: Math.round(rssAfterWarmup / 2 ** 20),
+      rssEndMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+      tensorsBefore: tensorsBefore,
+      tensorsAfter: tensorsAfter,
+      kernelsPerStep: kernels.total,
+      topKernels: kernels.top,
     };
   } finally {
     sgd.dispose();
     model.dispose();
   }
 }
+
+const NOT_COMPUTING = new Set(['Identity', 'Reshape', 'unnamed scope']);
+
+/** Computing kernels run by `step` (see kernelsPerStep), counted with tf.profile, and the most frequent. */
+export async function countKernels(step: () => Promise<void>, top = 10): Promise<{ total: number; top: Record<string, number> }> {
+  const profile = await tf.profile(async () => {
+    await step();
+    return [];
+  });
+  const byName = new Map<string, number>();
+  for (const k of profile.kernels) if (!NOT_COMPUTING.has(k.name)) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
+  const sorted = [...byName].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return { total: sorted.reduce((sum, [, n]) => sum + n, 0), top: Object.fromEntries(sorted.slice(0, top)) };
+}
+

@@ -5,18 +5,21 @@
 import { tf } from '../engine/tf.js';
 import { conv2d } from '../engine/conv2d.js';
 import { round } from '../core/numbers.js';
+import { activeAdapter } from '../engine/backend.js';
 
 export interface ConvBenchCase {
   backend: string;
+  /** The GPU adapter on webgpu, else null. */
+  adapter: string | null;
   batch: number;
   size: number;
   channels: number;
   kernel: number;
   dilation: number;
-  fwd_ms: number;
-  fwdbwd_ms: number;
-  fwd_gflops: number;
-  fwdbwd_gflops: number;
+  fwdMs: number;
+  fwdBwdMs: number;
+  fwdGflops: number;
+  fwdBwdGflops: number;
 }
 
 export interface ConvBenchOptions {
@@ -64,15 +67,16 @@ export async function benchmarkConvOps(options: ConvBenchOptions = {}): Promise<
     const fwdBwdMs = await timeMedian(repeats, () => grads([x, w]));
     results.push({
       backend: tf.getBackend(),
+      adapter: activeAdapter() ?? null,
       batch,
       size,
       channels,
       kernel,
       dilation,
-      fwd_ms: round(fwdMs, 2),
-      fwdbwd_ms: round(fwdBwdMs, 2),
-      fwd_gflops: round(flopsPerPass / fwdMs / 1e6, 2),
-      fwdbwd_gflops: round((3 * flopsPerPass) / fwdBwdMs / 1e6, 2),
+      fwdMs: round(fwdMs, 2),
+      fwdBwdMs: round(fwdBwdMs, 2),
+      fwdGflops: round(flopsPerPass / fwdMs / 1e6, 2),
+      fwdBwdGflops: round((3 * flopsPerPass) / fwdBwdMs / 1e6, 2),
     });
   }
   tf.dispose([x, w, r]);

@@ -88,13 +88,13 @@ function commandLineText(value: string | readonly string[] | undefined): string 
   return (value ?? []).map(quoteArg).join(' ');
 }
 
-/** The model's weights as torchvision tensors (OIHW), with num_batches_tracked. */
-export function modelStateDict(model: SegmentationModel): Map<string, WritableTensor> {
+/** The model's weights as torchvision tensors (OIHW), with num_batches_tracked (read with `await data()`). */
+export async function modelStateDict(model: SegmentationModel): Promise<Map<string, WritableTensor>> {
   const out = new Map<string, WritableTensor>();
   for (const w of weightSpecs(model.spec)) {
     const v = (w.role === 'param' ? model.params : model.buffers).get(w.name);
     if (v === undefined) throw new Error(`model has no weight ${w.name}`);
-    out.set(w.name, { shape: torchShape(w.shape), data: hwioToOihw(v.dataSync() as Float32Array, w.shape) });
+    out.set(w.name, { shape: torchShape(w.shape), data: hwioToOihw((await v.data()) as Float32Array, w.shape) });
   }
   for (const bn of batchNormLayers(model.spec)) {
     out.set(`${bn.name}.num_batches_tracked`, { shape: [], data: BigInt64Array.of(BigInt(model.batchesTracked)) });
@@ -102,10 +102,10 @@ export function modelStateDict(model: SegmentationModel): Map<string, WritableTe
   return out;
 }
 
-function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, WritableTensor> {
+async function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Map<string, WritableTensor>> {
   const out = new Map<string, WritableTensor>();
   for (const [name, t] of tensors) {
-    const data = t.dtype === 'int32' ? (t.dataSync() as Int32Array) : t.dtype === 'float32' ? (t.dataSync() as Float32Array) : null;
+    const data = t.dtype === 'int32' || t.dtype === 'float32' ? ((await t.data()) as Int32Array | Float32Array) : null;
     if (data === null) throw new Error(`saveCheckpoint: optimizer tensor ${name} has dtype ${t.dtype}, expected float32 or int32`);
     out.set(name, { shape: torchShape(t.shape), data: hwioToOihw(data, t.shape) });
   }
@@ -158,7 +158,7 @@ export function checkpointConfig(options: SaveCheckpointOptions): CheckpointConf
 }
 
 /** Save a checkpoint into directory `dir`, atomically (see the module comment). */
-export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): void {
+export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
   const target = path.resolve(dir);
   const config = checkpointConfig(options);
   const exists = checkReplaceable(target);
@@ -170,13 +170,14 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
   for (const entry of fs.readdirSync(path.dirname(target))) {
     if (entry.startsWith(stalePrefix)) fs.rmSync(path.join(path.dirname(target), entry), { recursive: true, force: true });
   }
+  // Every tensor is read (asynchronously) before anything is written.
+  const modelState = await modelStateDict(options.model);
+  const optimizerState = options.optimizerState !== undefined ? await tensorState(options.optimizerState) : undefined;
   fs.mkdirSync(partial);
   try {
     const metadata = { format: 'pt', producer: `seg ${PACKAGE_VERSION}`, layout: 'OIHW' };
-    writeSafetensors(path.join(partial, 'model.safetensors'), modelStateDict(options.model), metadata);
-    if (options.optimizerState !== undefined) {
-      writeSafetensors(path.join(partial, 'optimizer.safetensors'), tensorState(options.optimizerState), metadata);
-    }
+    writeSafetensors(path.join(partial, 'model.safetensors'), modelState, metadata);
+    if (optimizerState !== undefined) writeSafetensors(path.join(partial, 'optimizer.safetensors'), optimizerState, metadata);
     if (options.trainingState !== undefined) writeJsonAtomic(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
     // config.json last: a directory with it is complete.
     writeJsonAtomic(path.join(partial, 'config.json'), config);

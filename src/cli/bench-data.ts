@@ -55,15 +55,15 @@ export function registerBenchData(bench: Command): void {
           prefetch: r.prefetch,
           samples: r.samples,
           seconds: Number(r.seconds.toFixed(3)),
-          samples_per_s: Number(r.samplesPerSecond.toFixed(1)),
-          ms_per_batch: Number(r.msPerBatch.toFixed(1)),
-          cpu_ms_per_sample: Number(r.cpuMsPerSample.toFixed(1)),
+          samplesPerSecond: Number(r.samplesPerSecond.toFixed(1)),
+          msPerBatch: Number(r.msPerBatch.toFixed(1)),
+          cpuMsPerSample: Number(r.cpuMsPerSample.toFixed(1)),
           cpus: availableParallelism(),
         };
         process.stdout.write(
           flags.json === true
             ? `${JSON.stringify(out)}\n`
-            : `data ${out.data}: ${out.samples_per_s} samples/s (${out.crop}x${out.crop} crops, batch ${out.batch}, ${out.ms_per_batch} ms/batch, prefetch ${out.prefetch}; ${out.cpu_ms_per_sample} CPU ms/sample on ${out.cpus} cores)\n`,
+            : `data ${out.data}: ${out.samplesPerSecond} samples/s (${out.crop}x${out.crop} crops, batch ${out.batch}, ${out.msPerBatch} ms/batch, prefetch ${out.prefetch}; ${out.cpuMsPerSample} CPU ms/sample on ${out.cpus} cores)\n`,
         );
       } finally {
         if (temp !== undefined) rmSync(temp, { recursive: true, force: true });

@@ -60,9 +60,9 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
       process.stdout.write(
-        `${result.engine === 'onnxruntime' ? `onnxruntime (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.output_stride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
-          `${result.step_s.toFixed(3)} s/step, ${result.images_per_s} img/s, ${result.gflops_per_s} GFLOP/s, peak RSS ${result.peak_rss_mb} MB (after warm-up ${result.rss_after_warmup_mb}, end ${result.rss_end_mb}), ` +
-          `tensors ${result.tensors_before} -> ${result.tensors_after}\n`,
+        `${result.engine === 'onnxruntime' ? `onnxruntime (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.outputStride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
+          `${result.stepSeconds.toFixed(3)} s/step, ${result.imagesPerSecond} img/s, ${result.gflopsPerSecond} GFLOP/s, peak RSS ${result.peakRssMb} MB (after warm-up ${result.rssAfterWarmupMb}, end ${result.rssEndMb}), ` +
+          `tensors ${result.tensorsBefore} -> ${result.tensorsAfter}${result.kernelsPerStep !== null ? `, ${result.kernelsPerStep} kernels/step` : ''}\n`,
       );
     }
   });

@@ -24,7 +24,7 @@ export function registerBenchOps(bench: Command): void {
       } else {
         process.stdout.write(
           `${c.backend} conv3x3 ${c.batch}x${c.size}x${c.size}x${c.channels} dilation ${c.dilation}: ` +
-            `fwd ${c.fwd_ms} ms (${c.fwd_gflops} GFLOP/s), fwd+bwd ${c.fwdbwd_ms} ms (${c.fwdbwd_gflops} GFLOP/s)\n`,
+            `fwd ${c.fwdMs} ms (${c.fwdGflops} GFLOP/s), fwd+bwd ${c.fwdBwdMs} ms (${c.fwdBwdGflops} GFLOP/s)\n`,
         );
       }
     }

@@ -4,6 +4,7 @@
  * wasm where every elementwise op is a full pass over the activation.
  */
 import { tf } from './tf.js';
+import { fusedBatchNormInputGrad } from './fused-batch-norm.js';
 
 type T4 = tf.Tensor4D;
 type T1 = tf.Tensor1D;
@@ -16,15 +17,20 @@ export interface BatchNormTrainResult {
   variance: T1;
 }
 
-/** Training-mode batch norm: batch statistics; gradients for x, gamma and beta. */
+/**
+ * Training-mode batch norm: batch statistics; gradients for x, gamma and beta. The statistics
+ * are computed once (mean, centred, variance) and shared by the normalisation and the
+ * running-statistics update: no kernel runs twice.
+ */
 export function batchNormTrain(x: T4, gamma: T1, beta: T1, eps = 1e-5): BatchNormTrainResult {
   const mean = tf.mean(x, [0, 1, 2]) as T1;
-  const variance = tf.mean(tf.square(tf.sub(x, mean)), [0, 1, 2]) as T1;
+  const centredX = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centredX), [0, 1, 2]) as T1;
+  // x's gradient is the closed form below, so the statistics enter as constants.
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, g, b, save] = args as [T4, T1, T1, tf.GradSaveFunc];
-    const m = tf.mean(xi, [0, 1, 2]);
-    const centred = tf.sub(xi, m);
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), [0, 1, 2]), eps));
+    const [, g, b, save] = args as [T4, T1, T1, tf.GradSaveFunc];
+    const centred = centredX;
+    const rstd = tf.rsqrt(tf.add(variance, eps));
     const xhat = tf.mul(centred, rstd);
     save([xhat, rstd, g]);
     return {
@@ -33,6 +39,8 @@ export function batchNormTrain(x: T4, gamma: T1, beta: T1, eps = 1e-5): BatchNor
         const [xh, rs, gs] = saved as [T4, T1, T1];
         const dBeta = tf.sum(dy, [0, 1, 2]);
         const dGamma = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
+        const fused = fusedBatchNormInputGrad(dy, xh, dBeta, dGamma, gs, rs);
+        if (fused !== undefined) return [fused, dGamma, dBeta];
         const count = xh.size / xh.shape[3];
         // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
         const dx = tf.mul(

@@ -13,7 +13,7 @@
  */
 import { tf } from './tf.js';
 import { SegError } from '../core/errors.js';
-import { flipAndSwapChannels, zeroInsert } from './rearrange.js';
+import { flipAndSwapChannels, usesHostLoops, zeroInsert } from './rearrange.js';
 
 export interface Conv2dOptions {
   /** 1 or 2. */
@@ -50,6 +50,10 @@ function rawConv(x: T4, w: T4, stride: number, dilation: number, pad: number): T
  */
 function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number], stride: number, dilation: number, pad: number): T4 {
   const k = w.shape[0];
+  if (pointwiseAsMatMul(k, stride)) {
+    const [cin, cout] = [w.shape[2], w.shape[3]];
+    return tf.matMul(dy.reshape([-1, cout]), w.reshape([cin, cout]), false, true).reshape(inShape);
+  }
   const [, h, wd] = inShape;
   const dyz = zeroInsert(dy, stride);
   const flipped = flipAndSwapChannels(w);
@@ -59,8 +63,21 @@ function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number],
   return tf.conv2d(dyz, flipped, 1, [[0, 0], [left, bottom], [left, right], [0, 0]], 'NHWC', dilation);
 }
 
+/**
+ * A 1x1 stride-1 conv is a matMul over pixels, so off wasm/cpu (whose transposed matMul is
+ * slow) each of its gradients is one transposed matMul instead of transposes and a conv:
+ * fewer kernels per step on a GPU.
+ */
+function pointwiseAsMatMul(k: number, stride: number): boolean {
+  return k === 1 && stride === 1 && !usesHostLoops();
+}
+
 /** Gradient w.r.t. the filter, as one forward conv over the batch dimension. */
 function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: number, pad: number): T4 {
+  if (pointwiseAsMatMul(k, stride)) {
+    const [cin, cout] = [x.shape[3], dy.shape[3]];
+    return tf.matMul(x.reshape([-1, cin]), dy.reshape([-1, cout]), true, false).reshape([1, 1, cin, cout]);
+  }
   const [, h, w] = x.shape;
   const [, ho, wo] = dy.shape;
   const xt = x.transpose([3, 1, 2, 0]) as T4; // [Cin, H, W, N]
@@ -79,15 +96,23 @@ function filterGradient(dy: T4, x: T4, k: number, stride: number, dilation: numb
   return cropped.transpose([1, 2, 0, 3]) as T4;
 }
 
-/** Keep every `stride`-th row and column (used for stride 2 with dilation > 1). */
+/**
+ * Keep every `stride`-th row and column (used for stride 2 with dilation > 1). Rows, then
+ * columns, with rank <= 4 tensors: the webgpu backend's Pad (the gradient of slice) fails
+ * to compile above rank 4 (tfjs 4.22).
+ */
 function subsample(y: T4, stride: number): T4 {
   const [n, h, w, c] = y.shape;
   const ho = Math.floor((h - 1) / stride) + 1;
   const wo = Math.floor((w - 1) / stride) + 1;
-  const padded = tf.pad(y, [[0, 0], [0, ho * stride - h], [0, wo * stride - w], [0, 0]]);
-  return padded
-    .reshape([n, ho, stride, wo, stride, c])
-    .slice([0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c])
+  const rows = tf
+    .pad(y, [[0, 0], [0, ho * stride - h], [0, 0], [0, 0]])
+    .reshape([n * ho, stride, w * c])
+    .slice([0, 0, 0], [n * ho, 1, w * c]);
+  return tf
+    .pad(rows.reshape([n, ho, w, c]), [[0, 0], [0, 0], [0, wo * stride - w], [0, 0]])
+    .reshape([n * ho * wo, stride, c])
+    .slice([0, 0, 0], [n * ho * wo, 1, c])
     .reshape([n, ho, wo, c]);
 }
 
@@ -101,11 +126,13 @@ function validate(x: T4, w: T4, stride: number, dilation: number): void {
 }
 
 /**
- * Whether tfjs's own Conv2D gradient should be used: only on the tensorflow backend
- * (native backprop kernels) and only where tfjs has one (dilation 1).
+ * Whether tfjs's own Conv2D gradient should be used: only where tfjs has one (dilation 1),
+ * and only on backends with real backprop kernels: tensorflow (native) and webgpu (one
+ * kernel per gradient instead of the rearrangements and convs below).
  */
 function useNativeGradient(dilation: number): boolean {
-  return dilation === 1 && tf.getBackend() === 'tensorflow';
+  const backend = tf.getBackend();
+  return dilation === 1 && (backend === 'tensorflow' || backend === 'webgpu');
 }
 
 /**

@@ -5,8 +5,37 @@
  * so it trains on every backend and matches F.interpolate exactly.
  */
 import { tf } from './tf.js';
+import { usesHostLoops } from './rearrange.js';
 
 type T4 = tf.Tensor4D;
+
+/** Interpolation matrices kept on the device, by backend and sizes (most recent last). */
+const deviceMatrices = new Map<string, tf.Tensor2D>();
+const MAX_DEVICE_MATRICES = 64;
+
+/**
+ * The constant matrix as a tensor. On GPU backends it is uploaded once and kept (an upload
+ * per step costs more than the matMul); on wasm/cpu it is made fresh (the caller's tidy
+ * disposes it), so that those backends hold no tensors between calls.
+ */
+function constantMatrix(kind: 'm' | 't', inSize: number, outSize: number, make: () => Float32Array, shape: [number, number]): tf.Tensor2D {
+  if (usesHostLoops()) return tf.tensor2d(make(), shape);
+  const key = `${tf.getBackend()}:${kind}:${inSize}:${outSize}`;
+  const cached = deviceMatrices.get(key);
+  if (cached !== undefined && !cached.isDisposed) {
+    deviceMatrices.delete(key);
+    deviceMatrices.set(key, cached);
+    return cached;
+  }
+  const made = tf.keep(tf.tensor2d(make(), shape));
+  deviceMatrices.set(key, made);
+  if (deviceMatrices.size > MAX_DEVICE_MATRICES) {
+    const [oldestKey, oldest] = deviceMatrices.entries().next().value as [string, tf.Tensor2D];
+    deviceMatrices.delete(oldestKey);
+    oldest.dispose();
+  }
+  return made;
+}
 
 /** Row i holds the weights of output i over the input positions (PyTorch, align_corners=False). */
 export function interpolationMatrix(inSize: number, outSize: number): Float32Array {
@@ -29,14 +58,16 @@ function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Ar
   return t;
 }
 
-/** A @ X for a constant A, with dX = A^T @ dY through a plain (untransposed) matMul. */
-function constantMatMul(a: Float32Array, rows: number, cols: number, x: tf.Tensor2D): tf.Tensor2D {
+/** A @ X for the interpolation matrix A (cols -> rows), with dX = A^T @ dY through a plain (untransposed) matMul. */
+function constantMatMul(cols: number, rows: number, x: tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor2D;
-    const value = tf.matMul(tf.tensor2d(a, [rows, cols]), xi);
+    const value = tf.matMul(constantMatrix('m', cols, rows, () => interpolationMatrix(cols, rows), [rows, cols]), xi);
     return {
       value,
-      gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.tensor2d(transposeMatrix(a, rows, cols), [cols, rows]), dy as tf.Tensor2D)],
+      gradFunc: (dy: tf.Tensor) => [
+        tf.matMul(constantMatrix('t', cols, rows, () => transposeMatrix(interpolationMatrix(cols, rows), rows, cols), [cols, rows]), dy as tf.Tensor2D),
+      ],
     };
   });
   return op(x) as tf.Tensor2D;
@@ -49,9 +80,9 @@ export function resizeBilinear(x: T4, size: [number, number]): T4 {
   if (outH === h && outW === w) return x;
   // Along H: [H, N*W*C] -> [outH, N*W*C].
   let t: tf.Tensor = x.transpose([1, 0, 2, 3]).reshape([h, n * w * c]);
-  t = outH === h ? t : constantMatMul(interpolationMatrix(h, outH), outH, h, t as tf.Tensor2D);
+  t = outH === h ? t : constantMatMul(h, outH, t as tf.Tensor2D);
   // Along W: [W, N*outH*C] -> [outW, N*outH*C].
   t = t.reshape([outH, n, w, c]).transpose([2, 1, 0, 3]).reshape([w, n * outH * c]);
-  t = outW === w ? t : constantMatMul(interpolationMatrix(w, outW), outW, w, t as tf.Tensor2D);
+  t = outW === w ? t : constantMatMul(w, outW, t as tf.Tensor2D);
   return t.reshape([outW, n, outH, c]).transpose([1, 2, 0, 3]) as T4;
 }

@@ -42,7 +42,7 @@ export interface RunCheckpoint {
 }
 
 export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<void> {
-  saveCheckpoint(runCheckpointDir(run), {
+  await saveCheckpoint(runCheckpointDir(run), {
     model: c.model,
     head: c.headSpec,
     classNames: c.classNames,
@@ -54,7 +54,6 @@ export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<
     optimizerState: c.momentum,
     trainingState: c.state,
   });
-  return Promise.resolve();
 }
 
 export interface LoadedRun {

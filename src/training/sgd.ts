@@ -5,6 +5,7 @@
  * keyed by name) is explicit, checkpointable and restorable bit-exactly.
  */
 import { tf } from '../engine/tf.js';
+import { fusedSgdAvailable, fusedSgdStep } from '../engine/fused-sgd.js';
 
 export interface SgdOptions {
   momentum: number;
@@ -25,13 +26,21 @@ export class MomentumSgd {
   apply(grads: Map<string, tf.Tensor>, lr: number): void {
     const { momentum, weightDecay } = this.options;
     tf.tidy(() => {
+      // One upload of each scalar per step, not one per parameter.
+      const [wd, mom, rate] = [tf.scalar(weightDecay), tf.scalar(momentum), tf.scalar(lr)];
       for (const [name, p] of this.params) {
         const grad = grads.get(name);
         if (grad === undefined) continue;
         const v = this.velocity.get(name) as tf.Variable;
-        const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, weightDecay)) : grad;
-        v.assign(tf.add(tf.mul(v, momentum), g));
-        p.assign(tf.sub(p, tf.mul(v, lr)));
+        if (fusedSgdAvailable(p)) {
+          const next = fusedSgdStep(p, v, grad, momentum, weightDecay, lr);
+          v.assign(next.v);
+          p.assign(next.p);
+          continue;
+        }
+        const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, wd)) : grad;
+        v.assign(tf.add(tf.mul(v, mom), g));
+        p.assign(tf.sub(p, tf.mul(v, rate)));
       }
     });
   }

@@ -22,11 +22,12 @@ export interface StepResult {
   pixelAccuracy: number;
 }
 
-export function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd, batch: Batch, options: StepOptions): StepResult {
+/** Reads back one small tensor (loss and pixel counts) with `await data()`: no synchronous read. */
+export async function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd, batch: Batch, options: StepOptions): Promise<StepResult> {
   const [n, h, w] = batch.shape;
   const trainable = [...model.params.values()];
   const names = [...model.params.keys()];
-  const [lossValue, correct, valid] = tf.tidy(() => {
+  const summary = tf.tidy(() => {
     const images = tf.tensor4d(batch.images, [n, h, w, 3]);
     const labels = tf.tensor3d(batch.labels, [n, h, w], 'int32');
     let counts: tf.Tensor[] = [];
@@ -51,14 +52,14 @@ export function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd
       if (g !== undefined) byName.set(names[i] as string, g);
     }
     sgd.apply(byName, options.lr);
-    return [value, counts[0] as tf.Tensor, counts[1] as tf.Tensor];
+    const stacked = tf.stack([value, counts[0] as tf.Tensor, counts[1] as tf.Tensor]);
+    tf.dispose(counts); // kept above, so tidy leaves them
+    return stacked;
   });
   try {
-    const loss = lossValue.dataSync()[0] as number;
-    const c = correct.dataSync()[0] as number;
-    const v = valid.dataSync()[0] as number;
-    return { loss, pixelAccuracy: v > 0 ? c / v : Number.NaN };
+    const [loss, c, v] = Array.from(await summary.data());
+    return { loss: loss as number, pixelAccuracy: (v as number) > 0 ? (c as number) / (v as number) : Number.NaN };
   } finally {
-    tf.dispose([lossValue, correct, valid]);
+    summary.dispose();
   }
 }

@@ -182,7 +182,7 @@ export async function train(configIn: TrainConfig, hooks: TrainHooks = {}): Prom
       }
       const batch = await loader.nextBatch();
       const lr = polyLearningRate(config.lr, state.iteration, config.iters, config.polyPower);
-      const step = trainStep(model, head, sgd, batch, { lr, freezeBn: config.freezeBn, dropoutRng });
+      const step = await trainStep(model, head, sgd, batch, { lr, freezeBn: config.freezeBn, dropoutRng });
       if (!Number.isFinite(step.loss)) {
         throw new SegError(
           `iteration ${state.iteration + 1}: the loss is ${step.loss}; training stopped. The last checkpoint in ${config.out} ` +

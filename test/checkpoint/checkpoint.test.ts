@@ -58,7 +58,7 @@ describe('checkpoints', () => {
     return model;
   }
 
-  it('round-trips weights, buffers, optimizer and training state bit-exactly', () => {
+  it('round-trips weights, buffers, optimizer and training state bit-exactly', async () => {
     const model = trainedModel();
     const momentum = new Map<string, tf.Tensor>([
       ['backbone.conv1.weight', tf.randomNormal([7, 7, 3, 4], 0, 1, 'float32', 2)],
@@ -67,7 +67,7 @@ describe('checkpoints', () => {
     ]);
     const dir = path.join(tmp, 'run', 'checkpoint');
     const trainingState = { rng: { data: [1, 2, 3, 4] }, epoch: 3 };
-    saveCheckpoint(dir, {
+    await saveCheckpoint(dir, {
       model,
       head: { kind: 'egb', boost: 'exp', alpha: 1 / 3, beta: 0.1 },
       classNames: ['background', 'cat', 'dog'],
@@ -117,10 +117,10 @@ describe('checkpoints', () => {
     loaded.model.dispose();
   });
 
-  it('writes a torchvision state dict: OIHW kernels, num_batches_tracked', () => {
+  it('writes a torchvision state dict: OIHW kernels, num_batches_tracked', async () => {
     const model = trainedModel();
     const dir = path.join(tmp, 'torch');
-    saveCheckpoint(dir, { model, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization, iteration: 1 });
+    await saveCheckpoint(dir, { model, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization, iteration: 1 });
     const { tensors, metadata } = readSafetensors(path.join(dir, 'model.safetensors'));
     expect(metadata['format']).toBe('pt');
     const conv1 = tensors.get('backbone.conv1.weight');
@@ -139,22 +139,22 @@ describe('checkpoints', () => {
     loaded.model.dispose();
   });
 
-  it('replaces an older checkpoint atomically and keeps it on failure', () => {
+  it('replaces an older checkpoint atomically and keeps it on failure', async () => {
     const model = trainedModel();
     const dir = path.join(tmp, 'replace');
     const base = { model, head: { kind: 'softmax' } as const, classNames: ['a', 'b', 'c'], normalization };
-    saveCheckpoint(dir, { ...base, iteration: 1 });
-    saveCheckpoint(dir, { ...base, iteration: 2 });
+    await saveCheckpoint(dir, { ...base, iteration: 1 });
+    await saveCheckpoint(dir, { ...base, iteration: 2 });
     expect(readCheckpointConfig(dir).iteration).toBe(2);
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('replace'))).toEqual(['replace']);
     // A failing save (a tensor of an unsupported dtype) leaves the old checkpoint as it was.
     const bad = new Map<string, tf.Tensor>([['x', tf.tensor1d([true], 'bool')]]);
-    expect(() => saveCheckpoint(dir, { ...base, iteration: 3, optimizerState: bad })).toThrow(/dtype bool/);
+    await expect(saveCheckpoint(dir, { ...base, iteration: 3, optimizerState: bad })).rejects.toThrow(/dtype bool/);
     expect(readCheckpointConfig(dir).iteration).toBe(2);
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('replace'))).toEqual(['replace']);
     // A save that crashed while writing left a partial directory: the next save removes it.
     fs.mkdirSync(`${dir}.partial-99999`);
-    saveCheckpoint(dir, { ...base, iteration: 2 });
+    await saveCheckpoint(dir, { ...base, iteration: 2 });
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('replace'))).toEqual(['replace']);
     // A save interrupted between the two renames: the previous checkpoint is found.
     fs.renameSync(dir, `${dir}.previous`);
@@ -162,16 +162,16 @@ describe('checkpoints', () => {
     fs.renameSync(`${dir}.previous`, dir);
     // Never replaces a directory with foreign files.
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
-    expect(() => saveCheckpoint(dir, { ...base, iteration: 4 })).toThrow(/notes\.txt/);
+    await expect(saveCheckpoint(dir, { ...base, iteration: 4 })).rejects.toThrow(/notes\.txt/);
     expect(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8')).toBe('mine');
     bad.get('x')?.dispose();
     model.dispose();
   });
 
-  it('refuses mismatching models, naming both sides', () => {
+  it('refuses mismatching models, naming both sides', async () => {
     const model = trainedModel();
     const dir = path.join(tmp, 'mismatch');
-    saveCheckpoint(dir, { model, head: { kind: 'linear' }, classNames: ['a', 'b', 'c'], normalization, iteration: 5 });
+    await saveCheckpoint(dir, { model, head: { kind: 'linear' }, classNames: ['a', 'b', 'c'], normalization, iteration: 5 });
     expect(() => loadCheckpoint(dir, { expect: { numClasses: 21, backbone: 'resnet50' } })).toThrow(
       /resnet18, output stride 8, width 0.0625, multi-grid, 3 classes.*backbone resnet50, numClasses 21 instead of backbone resnet18, numClasses 3/,
     );

@@ -115,7 +115,7 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
     expect(a['threads']).toBe(1);
     expect(b['engine']).toBe('tfjs');
     for (const key of Object.keys(b)) expect(a, key).toHaveProperty(key);
-    expect(a['images_per_s']).toBeGreaterThan(0);
+    expect(a['imagesPerSecond']).toBeGreaterThan(0);
     const train = await runSeg(['bench', 'train', '--engine', 'onnxruntime']);
     expect(train.err).toMatch(/only inference runs on onnxruntime/);
   });

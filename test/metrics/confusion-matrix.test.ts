@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { ConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
+import { ConfusionMatrix, DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
+import { Rng } from '../../src/core/random.js';
 
 // 3 classes; the two 255 pixels are skipped whatever their prediction.
 const LABELS = Uint8Array.from([0, 0, 0, 0, 1, 1, 1, 2, 2, 255, 255]);
@@ -65,16 +66,55 @@ describe('ConfusionMatrix', () => {
     expect(() => new ConfusionMatrix(0)).toThrow();
   });
 
-  it('updateFromTensors counts int32 and float tensors', () => {
+  it('updateFromTensors counts int32 and float tensors', async () => {
     const cm = new ConfusionMatrix(3);
     const labels = tf.tensor3d(Array.from(LABELS).concat([2]), [1, 3, 4], 'int32');
     const preds = tf.tensor3d(Array.from(PREDS).concat([2]), [1, 3, 4], 'int32');
-    cm.updateFromTensors(labels, preds);
-    cm.updateFromTensors(tf.cast(labels, 'float32'), tf.cast(preds, 'float32'));
+    await cm.updateFromTensors(labels, preds);
+    await cm.updateFromTensors(tf.cast(labels, 'float32'), tf.cast(preds, 'float32'));
     const once = [...EXPECTED];
     once[8] += 1;
     expect(Array.from(cm.counts)).toEqual(once.map((x) => 2 * x));
-    expect(() => cm.updateFromTensors(labels, tf.zeros([2]))).toThrow(/differ in size/);
-    expect(() => cm.updateFromTensors(tf.tensor1d([0.5]), tf.tensor1d([0]))).toThrow(/not a class index/);
+    await expect(cm.updateFromTensors(labels, tf.zeros([2]))).rejects.toThrow(/differ in size/);
+    await expect(cm.updateFromTensors(tf.tensor1d([0.5]), tf.tensor1d([0]))).rejects.toThrow(/not a class index/);
+  });
+});
+
+describe.each(['cpu', 'wasm'])('DeviceConfusionMatrix on %s', (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+    await tf.ready();
+  });
+
+  it('counts the hand-computed matrix on the device, skipping void, over several updates', async () => {
+    const dcm = new DeviceConfusionMatrix(3);
+    const labels = tf.tensor1d(Int32Array.from(LABELS), 'int32');
+    const preds = tf.tensor1d(Int32Array.from(PREDS), 'int32');
+    const floatLabels = tf.cast(labels, 'float32');
+    const wrongSize = tf.zeros([2]);
+    const before = tf.memory().numTensors;
+    dcm.update(labels, preds);
+    dcm.update(floatLabels, preds);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const cm = await dcm.read();
+    expect(Array.from(cm.counts)).toEqual(EXPECTED.map((x) => 2 * x));
+    expect(() => dcm.update(labels, wrongSize)).toThrow(/differ in size/);
+    dcm.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('equals the host matrix on random batches', async () => {
+    const rng = new Rng(7, 'confusion');
+    const k = 21;
+    const host = new ConfusionMatrix(k);
+    const dcm = new DeviceConfusionMatrix(k);
+    for (let b = 0; b < 3; b++) {
+      const t = Int32Array.from({ length: 2 * 33 * 17 }, () => (rng.next() < 0.1 ? 255 : rng.int(k)));
+      const p = Int32Array.from({ length: t.length }, () => rng.int(k));
+      host.update(t, p);
+      dcm.update(tf.tensor3d(t, [2, 33, 17], 'int32'), tf.tensor3d(p, [2, 33, 17], 'int32'));
+    }
+    expect(Array.from((await dcm.read()).counts)).toEqual(Array.from(host.counts));
+    dcm.dispose();
   });
 });

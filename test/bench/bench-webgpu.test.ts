@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { benchmarkModel, countKernels } from '../../src/bench/model-benchmark.js';
+
+const MAIN = 'dist/cli/main.js';
+
+describe('bench and the webgpu backend', () => {
+  it.skipIf(!existsSync(MAIN))('`seg bench train --backend webgpu` without a GPU says what is missing and exits 1', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, VK_DRIVER_FILES: '/nonexistent/no-vulkan-driver.json' };
+    delete env['LD_LIBRARY_PATH'];
+    const run = spawnSync(process.execPath, [MAIN, 'bench', 'train', '--backend', 'webgpu', '--steps', '1'], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/--backend webgpu: (no GPU adapter was found|no Vulkan loader \(libvulkan\.so\.1\) was found|the optional package)/);
+    expect(run.stderr).not.toMatch(/at .*\.js:\d+/); // no JavaScript stack trace
+  });
+
+  it('reports backend, adapter and the kernels of a step', async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+    const result = await benchmarkModel('infer', {
+      model: { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false },
+      size: 32,
+      batch: 1,
+      steps: 1,
+      warmup: 1,
+    });
+    expect(result.backend).toBe('wasm');
+    expect(result.adapter).toBeNull();
+    // 20 convs + 1 classifier + ASPP (5 convs) at least, and every conv is counted
+    expect(result.topKernels?.['Conv2D']).toBeGreaterThanOrEqual(26);
+    expect(result.kernelsPerStep).toBeGreaterThan(result.topKernels?.['Conv2D'] as number);
+  });
+
+  it('countKernels counts computing kernels only', async () => {
+    await tf.setBackend('cpu');
+    const counted = await countKernels(async () => {
+      const out = tf.tidy(() => tf.add(tf.mul(tf.ones([2, 3]), 2), tf.ones([2, 3])).reshape([3, 2]));
+      await out.data();
+      out.dispose();
+    });
+    expect(counted.top).toEqual({ Add: 1, Multiply: 1 }); // no Reshape
+    expect(counted.total).toBe(2);
+  });
+});

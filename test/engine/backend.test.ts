@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeSelection, parseBackendChoice, resolveBackendChoice, selectBackend } from '../../src/engine/backend.js';
+import { describeAdapter, isSoftwareAdapter, probeWebgpu, vulkanLoaderPresent } from '../../src/engine/webgpu.js';
+
+describe('backend choice', () => {
+  it('accepts webgpu from the flag and SEG_BACKEND, and names the choices otherwise', () => {
+    expect(parseBackendChoice('webgpu')).toBe('webgpu');
+    expect(resolveBackendChoice(undefined, { SEG_BACKEND: 'webgpu' })).toBe('webgpu');
+    expect(() => parseBackendChoice('gpu')).toThrow(/auto.*tensorflow.*webgpu.*wasm.*cpu/);
+  });
+
+  it('tells software adapters from hardware ones and describes them', () => {
+    expect(isSoftwareAdapter({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', device: 'swiftshader device' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h200' })).toBe(false);
+    expect(describeAdapter({ vendor: 'nvidia', device: 'nvidia-h200', description: '' })).toBe('nvidia-h200');
+    expect(describeAdapter({ vendor: 'amd', device: 'radeon-rx-7900' })).toBe('amd radeon-rx-7900');
+    expect(describeAdapter({ vendor: 'mesa', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7' })).toBe('mesa llvmpipe: Mesa 25.0.7');
+    expect(describeAdapter({})).toBe('unnamed adapter');
+  });
+
+  it.runIf(process.platform === 'linux')('finds the Vulkan loader in LD_LIBRARY_PATH', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seg-vulkan-'));
+    writeFileSync(join(dir, 'libvulkan.so.1'), '');
+    expect(vulkanLoaderPresent({ LD_LIBRARY_PATH: `/nonexistent:${dir}` })).toBe(true);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('auto never picks a software WebGPU adapter and says why webgpu was passed over', async () => {
+    const probe = await probeWebgpu();
+    const sel = await selectBackend('auto');
+    const line = describeSelection(sel);
+    if (probe.adapter === undefined || probe.adapter.software) {
+      expect(sel.name).toBe('wasm');
+      expect(line).toMatch(/passed over .*webgpu: /);
+      if (probe.adapter?.software === true) expect(line).toMatch(/only a software adapter .* slower than wasm/);
+    } else {
+      expect(sel.name).toBe('webgpu');
+      expect(line).toContain(probe.adapter.description);
+    }
+  });
+
+  it('an explicit webgpu without an adapter is a SegError naming what is missing', async () => {
+    const probe = await probeWebgpu();
+    if (probe.adapter !== undefined) return; // covered by the webgpu tests
+    await expect(selectBackend('webgpu')).rejects.toThrow(/--backend webgpu: .*(adapter|Vulkan|webgpu)/);
+  });
+});
