@@ -26,7 +26,7 @@ beforeAll(async () => {
   await tf.setBackend('wasm');
   const model = randomisedModel({ backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: SYNTH_CLASSES.length, multiGrid: false }, 9);
   checkpoint = join(dir, 'ckpt');
-  saveCheckpoint(checkpoint, { model, head: { kind: 'egb', boost: 'exp', alpha: 0.3, beta: 0 }, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 0 });
+  await saveCheckpoint(checkpoint, { model, head: { kind: 'egb', boost: 'exp', alpha: 0.3, beta: 0 }, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 0 });
   model.dispose();
 });
 afterAll(removeTempDirs);

@@ -25,7 +25,7 @@ beforeAll(async () => {
     { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: SYNTH_CLASSES.length, multiGrid: false },
     5,
   );
-  saveCheckpoint(checkpoint, {
+  await saveCheckpoint(checkpoint, {
     model,
     head: { kind: 'softmax' },
     classNames: SYNTH_CLASSES,

@@ -43,8 +43,9 @@ describe('memory estimate', () => {
       images: new Float32Array(n * crop * crop * 3).fill(0.5),
       labels: new Int32Array(n * crop * crop).fill(1),
     };
-    const train = await tf.profile(() => {
-      trainStep(model, head, sgd, batch, { lr: 0.001, freezeBn: false });
+    const train = await tf.profile(async () => {
+      await trainStep(model, head, sgd, batch, { lr: 0.001, freezeBn: false });
+      return [];
     });
     sgd.dispose();
     model.dispose();

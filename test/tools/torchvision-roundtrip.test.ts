@@ -119,10 +119,10 @@ describe('tools/torchvision_roundtrip.py', () => {
     });
   });
 
-  it('refuses a model torchvision cannot take, naming what it can', () => {
+  it('refuses a model torchvision cannot take, naming what it can', async () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
     const ckpt = path.join(dir, 'r18');
-    saveCheckpoint(ckpt, { model, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization: IMAGENET_NORMALIZATION, iteration: 0 });
+    await saveCheckpoint(ckpt, { model, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization: IMAGENET_NORMALIZATION, iteration: 0 });
     model.dispose();
     const r = python([SCRIPT, 'check', '--checkpoint', ckpt]);
     expect(r.code).toBe(2);
@@ -138,7 +138,7 @@ describe('tools/torchvision_roundtrip.py', () => {
     const start = path.join(dir, 'start');
     const model = createModel(config, 3);
     const head = parseHeadSpec('egb', config.numClasses);
-    saveCheckpoint(start, { model, head, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 5 });
+    await saveCheckpoint(start, { model, head, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 5 });
     const ref = path.join(dir, 'start-ref.safetensors');
     await reference(model, ref, 24, 1);
     const w = 'classifier.4.weight';
