@@ -302,3 +302,10 @@ export function loadCheckpointInto(model: SegmentationModel, dir: string): Check
   model.batchesTracked = batchesTrackedOf(tensors, model);
   return config;
 }
+
+/** Record an evaluation's metrics in a saved checkpoint's config.json (one atomic file rewrite; the weights stay). */
+export function recordCheckpointMetrics(dir: string, metrics: Record<string, unknown>): void {
+  const file = path.join(resolveCheckpointDir(dir), 'config.json');
+  const config = validateCheckpointConfig(readJsonFile(file), file);
+  writeJsonAtomic(file, { ...config, metrics });
+}

@@ -10,6 +10,7 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train
 import { readTrace } from '../../src/training/run-log.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+import { NonFiniteError } from '../../src/training/non-finite-error.js';
 
 let root: string;
 let data: string;
@@ -100,9 +101,11 @@ describe('train', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(SegError);
+    expect(error).toBeInstanceOf(NonFiniteError);
     const message = (error as Error).message;
     const failedAt = Number(/iteration (\d+): the loss is/.exec(message)?.[1]);
     expect(failedAt).toBeGreaterThan(1);
+    expect((error as NonFiniteError).iteration).toBe(failedAt);
     const saved = JSON.parse(readFileSync(join(runCheckpointDir(cfg.out), 'config.json'), 'utf8')) as { iteration: number };
     expect(saved.iteration).toBe(failedAt - 1);
   });
