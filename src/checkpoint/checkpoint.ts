@@ -113,8 +113,12 @@ function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, Writa
 }
 
 
-/** Refuse to replace a directory that holds anything but checkpoint files. */
-function checkReplaceable(dir: string): boolean {
+/**
+ * Refuse a checkpoint directory that holds anything but checkpoint files (saving replaces
+ * the whole directory). True when `dir` exists; callers check before long work, not only
+ * at save time.
+ */
+export function checkCheckpointFolder(dir: string): boolean {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -161,7 +165,7 @@ export function checkpointConfig(options: SaveCheckpointOptions): CheckpointConf
 export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): void {
   const target = path.resolve(dir);
   const config = checkpointConfig(options);
-  const exists = checkReplaceable(target);
+  const exists = checkCheckpointFolder(target);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const partial = `${target}.partial-${process.pid}`;
   const previous = `${target}.previous`;

@@ -45,7 +45,7 @@ export function registerTraceCommand(program: Command): void {
     );
     if (result.interrupted) {
       process.stderr.write(`trace interrupted; rerun the same command to resume\n`);
-      process.exitCode = 130;
+      process.exitCode ??= 130;
       return;
     }
     process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);

@@ -4,10 +4,11 @@ import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbon
 import { SegError } from '../core/errors.js';
 import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
+import type { TrainField } from '../training/resume-plan.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
 
 export interface TrainingFlags {
-  data: string;
+  data?: string;
   boost?: string;
   egbAlpha?: number;
   egbBeta?: number;
@@ -35,10 +36,13 @@ export interface TrainingFlags {
 }
 
 /** Every training flag except --head, --out and --resume (which differ between train and trace). */
-export function addTrainingOptions(cmd: Command): Command {
+export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } = {}): Command {
   const d = DEFAULT_TRAIN_CONFIG;
-  return cmd
-    .requiredOption('--data <dir>', 'dataset root in VOC layout (e.g. made by `seg data synth`)')
+  const withData =
+    options.dataHelp === undefined
+      ? cmd.requiredOption('--data <dir>', 'dataset root in VOC layout (e.g. made by `seg data synth`)')
+      : cmd.option('--data <dir>', options.dataHelp);
+  return withData
     .addOption(new Option('--boost <kind>', 'egb boost function').choices([...BOOST_KINDS]))
     .option('--egb-alpha <a>', 'egb: y = alpha * boost(z) + beta (default exp 1/K, pow3 0.001)', parseFloatFlag('--egb-alpha', 0))
     .option('--egb-beta <b>', 'egb: beta (default 0)', parseFloatFlag('--egb-beta'))
@@ -80,7 +84,7 @@ export function headTextFromFlags(head: string, flags: Pick<TrainingFlags, 'boos
 /** Every training argument but the per-run ones (head, seed, out): what `seg trace` shares across runs. */
 export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
   return {
-    data: flags.data,
+    data: flags.data ?? '',
     split: flags.split,
     valSplit: flags.valSplit,
     backbone: flags.backbone as BackboneName,
@@ -105,4 +109,17 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
 
 export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: string): TrainConfig {
   return { ...sharedTrainConfigFromFlags(flags), head, seed: flags.seed, out };
+}
+
+const CONFIG_FIELDS: readonly TrainField[] = [
+  'data', 'split', 'valSplit', 'head', 'backbone', 'outputStride', 'width', 'multiGrid', 'crop', 'batch', 'iters', 'lr', 'momentum',
+  'weightDecay', 'polyPower', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'out', 'seed', 'pretrained', 'freezeBn',
+];
+
+/** The config fields whose flags were typed on the command line (the egb flags count as `head`). */
+export function typedFields(cmd: Command): TrainField[] {
+  const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  const fields = CONFIG_FIELDS.filter(typed);
+  if (!fields.includes('head') && ['boost', 'egbAlpha', 'egbBeta'].some(typed)) fields.push('head');
+  return fields;
 }

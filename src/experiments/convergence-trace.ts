@@ -104,16 +104,16 @@ export function runCsvRows(dir: string, head: string, seed: number): TraceCsvRow
   const rows: TraceCsvRow[] = [];
   const evals = new Map<number, number | null>();
   const trace = readTrace(dir);
-  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.val_miou);
+  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.mIoU);
   for (const r of trace) {
     if (r.type !== 'train') continue;
     rows.push({
       head,
       seed,
       iter: r.iter,
-      wall_s: r.wall_s,
+      wall_s: r.wallSeconds,
       loss: r.loss,
-      train_acc: Number.isFinite(r.train_acc) ? r.train_acc : null,
+      train_acc: Number.isFinite(r.trainAcc) ? r.trainAcc : null,
       val_miou: evals.get(r.iter) ?? null,
     });
   }

@@ -1,40 +1,70 @@
 /**
- * `trace.jsonl` of a run: one JSON object per line, a `train` row per logging step and an
- * `eval` row per evaluation. On resume, rows past the checkpoint's iteration (written after
- * the last save, by the interrupted process) are dropped so the trace stays one history.
+ * `trace.jsonl` of a run: one JSON object per line (camelCase keys), a `train` row per
+ * logging step, an `eval` row per evaluation, and an `extend` row where a resumed run was
+ * given more iterations. On resume, rows past the checkpoint's iteration (written after the
+ * last save, by the interrupted process) are dropped so the trace stays one history. Traces
+ * written by older versions (snake_case keys) are read too.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
+import { isPlainObject } from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
   iter: number;
   /** Training wall time since the run started (evaluation excluded), seconds. */
-  wall_s: number;
+  wallSeconds: number;
   loss: number;
   lr: number;
   /** Pixel accuracy of the batch's own predictions. */
-  train_acc: number;
+  trainAcc: number;
 }
 
 export interface EvalTraceRow {
   type: 'eval';
   iter: number;
-  wall_s: number;
-  val_miou: number | null;
-  val_aacc: number | null;
-  class_iou: Record<string, number | null>;
+  wallSeconds: number;
+  /** Metrics on the val split. */
+  mIoU: number | null;
+  aAcc: number | null;
+  classIoU: Record<string, number | null>;
   images: number;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow;
+/** A resumed run given more iterations: from here the poly schedule runs over `toIters`. */
+export interface ExtendTraceRow {
+  type: 'extend';
+  iter: number;
+  fromIters: number;
+  toIters: number;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
 export function tracePath(runDir: string): string {
   return join(runDir, TRACE_FILE);
+}
+
+/** Keys of traces written before the camelCase convention, and their names now. */
+const LEGACY_KEYS: Readonly<Record<string, string>> = {
+  wall_s: 'wallSeconds',
+  train_acc: 'trainAcc',
+  val_miou: 'mIoU',
+  val_aacc: 'aAcc',
+  class_iou: 'classIoU',
+};
+
+/** A parsed row with legacy keys renamed. */
+export function normalizeTraceRow(value: unknown): TraceRow {
+  if (!isPlainObject(value)) throw new Error('not an object');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[LEGACY_KEYS[k] ?? k] = v;
+  if (typeof out['type'] !== 'string' || typeof out['iter'] !== 'number') throw new Error('no type or iter');
+  return out as unknown as TraceRow;
 }
 
 /** All rows of a run's trace (missing file: none). */
@@ -47,11 +77,11 @@ export function readTrace(runDir: string): TraceRow[] {
     const line = (lines[i] as string).trim();
     if (line === '') continue;
     try {
-      rows.push(JSON.parse(line) as TraceRow);
+      rows.push(normalizeTraceRow(JSON.parse(line)));
     } catch {
       // A line cut by a crash mid-write is the only expected damage: skip only a last line.
       if (i >= lines.length - 2) continue;
-      throw new SegError(`${file}: line ${i + 1} is not JSON; the trace is damaged (delete the line to continue)`, file);
+      throw new SegError(`${file}: line ${i + 1} is not a trace row; the trace is damaged (delete the line to continue)`, file);
     }
   }
   return rows;
@@ -60,7 +90,7 @@ export function readTrace(runDir: string): TraceRow[] {
 export class TraceWriter {
   readonly file: string;
 
-  /** `fromIteration`: the checkpoint's iteration; later rows are dropped. */
+  /** `fromIteration`: the checkpoint's iteration; later rows are dropped (and old rows rewritten in camelCase). */
   constructor(runDir: string, fromIteration: number) {
     this.file = tracePath(runDir);
     if (existsSync(this.file)) {

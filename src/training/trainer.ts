@@ -5,11 +5,10 @@
  * and abort. A non-finite loss stops the run with a NonFiniteError and leaves the last
  * checkpoint intact; an abort signal (Ctrl-C in the CLI) saves before returning.
  */
-import { mkdirSync } from 'node:fs';
 import { Rng } from '../core/random.js';
 import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
-import { createTrainLoader } from '../voc/batch-loader.js';
+import { createTrainLoader, type TrainLoader } from '../voc/batch-loader.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { AbortHook } from './hooks/abort-hook.js';
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
@@ -20,7 +19,8 @@ import { NonFiniteError } from './non-finite-error.js';
 import type { EvalTraceRow } from './run-log.js';
 import { startRun } from './run-setup.js';
 import { polyLearningRate } from './sgd.js';
-import { validateTrainConfig, type TrainConfig } from './train-config.js';
+import type { TrainConfig } from './train-config.js';
+import type { ResumePlan, TrainField } from './resume-plan.js';
 import { trainStep } from './train-step.js';
 import { validate } from './val-loop.js';
 import { WallClock } from './wall-clock.js';
@@ -37,6 +37,11 @@ export interface TrainHooks {
   resume?: boolean;
   /** The command line that started the run (recorded in the checkpoint). */
   commandLine?: readonly string[];
+  /**
+   * The config fields set on purpose (a CLI passes the flags typed): a resumed run compares
+   * only these with its own (see resume-plan.ts). Undefined: all.
+   */
+  given?: readonly TrainField[];
   /** More hooks, called after the built-in ones (trace, progress, checkpoint, abort). */
   hooks?: readonly TrainHook[];
 }
@@ -49,6 +54,12 @@ export interface TrainResult {
   metrics?: SegMetrics;
   head: HeadSpec;
   model: SegmentationModel;
+  /** A resumed run that had already done all its iterations: nothing was trained. */
+  alreadyFinished: boolean;
+  /** mIoU of the last evaluation, as saved in an already finished run's checkpoint. */
+  savedMIoU?: number | null;
+  /** What a resumed run took from its arguments. */
+  resumed?: ResumePlan;
 }
 
 /** The built-in hooks, in calling order: the trace and progress first, then the checkpoint (saved before validating). */
@@ -65,18 +76,25 @@ function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[]
 /** Train (or resume) a run; see the module comment. */
 export async function train(configIn: TrainConfig, options: TrainHooks = {}): Promise<TrainResult> {
   const log = options.log ?? (() => undefined);
-  validateTrainConfig(configIn);
-  mkdirSync(configIn.out, { recursive: true });
-  const start = await startRun(configIn, options.resume === true, log);
+  const start = await startRun(configIn, { resume: options.resume === true, log, ...(options.given !== undefined ? { given: options.given } : {}) });
   const { config, state } = start;
-  const loader = createTrainLoader({
-    dataset: start.dataset,
-    split: config.split,
-    batchSize: config.batch,
-    crop: config.crop,
-    seed: config.seed,
-    ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
-  });
+  const alreadyFinished = state.iteration >= config.iters;
+  let loader: TrainLoader;
+  try {
+    loader = createTrainLoader({
+      dataset: start.dataset,
+      split: config.split,
+      batchSize: config.batch,
+      crop: config.crop,
+      seed: config.seed,
+      ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
+    });
+  } catch (err) {
+    start.lock.release();
+    start.model.dispose();
+    start.sgd.dispose();
+    throw err;
+  }
   const run: TrainRun = { ...start, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };
   const hooks = runHooks(options, log);
   let lastLoss = Number.NaN;
@@ -100,16 +118,33 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   } finally {
     loader.close();
     run.sgd.dispose();
+    start.lock.release();
   }
   const { model, head, lastMetrics } = run;
-  return { out: config.out, iteration: state.iteration, interrupted: run.stopReason === 'interrupted', lastLoss, ...(lastMetrics !== undefined ? { metrics: lastMetrics } : {}), head: head.spec, model };
+  return {
+    out: config.out,
+    iteration: state.iteration,
+    interrupted: run.stopReason === 'interrupted',
+    lastLoss,
+    ...(lastMetrics !== undefined ? { metrics: lastMetrics } : {}),
+    head: head.spec,
+    model,
+    alreadyFinished,
+    ...(alreadyFinished ? { savedMIoU: savedMIoU(start.savedMetrics) } : {}),
+    ...(start.resumed !== undefined ? { resumed: start.resumed } : {}),
+  };
+}
+
+function savedMIoU(metrics: Record<string, unknown> | null | undefined): number | null {
+  const v = metrics?.['mIoU'];
+  return typeof v === 'number' ? v : null;
 }
 
 function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
     `iteration ${iteration}: the loss is ${loss}; training stopped. The last checkpoint in ${run.config.out} ` +
-      `is intact (resume with --resume). Try a lower --lr${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
     iteration,
   );
 }

@@ -38,7 +38,7 @@ describe('seg train and SIGINT', () => {
     child.kill('SIGINT');
     const code = await exited;
     expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/interrupt: saving a checkpoint/);
+    expect(stderr).toMatch(/interrupt \(SIGINT\): saving a checkpoint/);
     const config = JSON.parse(readFileSync(join(run, 'checkpoint', 'config.json'), 'utf8')) as { iteration: number };
     expect(config.iteration).toBeGreaterThanOrEqual(3);
     expect(config.iteration).toBe(traceRows(run));

@@ -89,7 +89,7 @@ describe('train', () => {
   it('refuses to overwrite an existing run without --resume', async () => {
     const run = await train(config('once', { iters: 2 }));
     run.model.dispose();
-    await expect(train(config('once', { iters: 2 }))).rejects.toThrow(/already holds a run; pass --resume/);
+    await expect(train(config('once', { iters: 2 }))).rejects.toThrow(/already holds a run; continue it with `resume`/);
   });
 
   it('stops on a non-finite loss naming the iteration and keeps the last checkpoint', async () => {

@@ -11,6 +11,8 @@ export class TraceHook implements TrainHook {
 
   beforeRun(run: TrainRun): void {
     this.writer = new TraceWriter(run.config.out, run.state.iteration);
+    const extended = run.resumed?.extended;
+    if (extended !== undefined) this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
@@ -18,10 +20,10 @@ export class TraceHook implements TrainHook {
     const row: TrainTraceRow = {
       type: 'train',
       iter: step.iteration,
-      wall_s: round(run.clock.seconds(), 3),
+      wallSeconds: round(run.clock.seconds(), 3),
       loss: step.loss,
       lr: step.lr,
-      train_acc: step.trainAcc,
+      trainAcc: step.trainAcc,
     };
     this.writer?.append(row);
   }
@@ -30,10 +32,10 @@ export class TraceHook implements TrainHook {
     const row: EvalTraceRow = {
       type: 'eval',
       iter: run.state.iteration,
-      wall_s: round(run.clock.seconds(), 3),
-      val_miou: result.metrics.mIoU,
-      val_aacc: result.metrics.aAcc,
-      class_iou: Object.fromEntries(result.metrics.classes.map((c) => [c.name, c.iou])),
+      wallSeconds: round(run.clock.seconds(), 3),
+      mIoU: result.metrics.mIoU,
+      aAcc: result.metrics.aAcc,
+      classIoU: Object.fromEntries(result.metrics.classes.map((c) => [c.name, c.iou])),
       images: result.images,
     };
     this.writer?.append(row);

@@ -21,6 +21,7 @@ import type { MomentumSgd } from '../sgd.js';
 import type { RunState } from '../run-checkpoint.js';
 import type { TrainConfig } from '../train-config.js';
 import type { WallClock } from '../wall-clock.js';
+import type { ResumePlan } from '../resume-plan.js';
 
 /** The state of a run the hooks see and share. */
 export interface TrainRun {
@@ -37,6 +38,8 @@ export interface TrainRun {
   readonly clock: WallClock;
   /** The last validation's metrics. */
   lastMetrics?: SegMetrics;
+  /** What a resumed run took from its arguments (undefined for a new run). */
+  readonly resumed?: ResumePlan;
   /** Set by a hook to end the loop before the next step (e.g. on an abort signal). */
   stopReason?: 'interrupted';
 }
