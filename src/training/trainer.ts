@@ -12,6 +12,7 @@ import { createTrainLoader, type TrainLoader } from '../voc/batch-loader.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { AbortHook } from './hooks/abort-hook.js';
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
+import { OneClassWarningHook } from './hooks/one-class-hook.js';
 import { ProgressHook } from './hooks/progress-hook.js';
 import { TraceHook } from './hooks/trace-hook.js';
 import { callHooks, isDue, type StepReport, type TrainHook, type TrainRun } from './hooks/train-hook.js';
@@ -69,6 +70,7 @@ function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[]
     new ProgressHook(log, options.onStep),
     ...(options.signal !== undefined ? [new AbortHook(options.signal)] : []),
     new CheckpointHook(options.commandLine ?? [], log),
+    new OneClassWarningHook(log),
     ...(options.hooks ?? []),
   ];
 }

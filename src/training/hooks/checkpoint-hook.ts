@@ -8,7 +8,30 @@ import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
 import { saveRunCheckpoint } from '../run-checkpoint.js';
+import { NonFiniteError } from '../non-finite-error.js';
 import { isDue, type StepReport, type TrainHook, type TrainRun } from './train-hook.js';
+
+/**
+ * A diverged run can keep a finite loss (ReLUs cut the NaNs off) while weights are NaN:
+ * weights are checked before every save, and a non-finite one stops the run as a
+ * non-finite loss does, with the last good checkpoint left intact. Read asynchronously
+ * (GPU backends must not block on a synchronous read).
+ */
+async function checkFiniteWeights(run: TrainRun): Promise<void> {
+  const names: string[] = [];
+  for (const [name, v] of [...run.model.params, ...run.model.buffers]) {
+    const data = (await v.data()) as Float32Array;
+    if (!data.every(Number.isFinite)) names.push(name);
+  }
+  if (names.length === 0) return;
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+  throw new NonFiniteError(
+    `iteration ${run.state.iteration}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); ` +
+      `training stopped without saving. The last checkpoint in ${run.config.out} is intact. Try a lower \`lr\`.`,
+    run.state.iteration,
+    names,
+  );
+}
 
 export class CheckpointHook implements TrainHook {
   private savedAt = -1;
@@ -35,6 +58,7 @@ export class CheckpointHook implements TrainHook {
 
   private async save(run: TrainRun): Promise<void> {
     const { state } = run;
+    await checkFiniteWeights(run);
     state.wallSeconds = run.clock.seconds();
     state.loader = run.loader.state();
     state.dropoutRng = run.dropoutRng.state();
