@@ -59,6 +59,10 @@ describe('train', () => {
     const rows = readTrace(join(root, 'straight'));
     expect(rows.filter((r) => r.type === 'train').map((r) => r.iter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(rows.filter((r) => r.type === 'eval')).toHaveLength(1);
+    // camelCase keys only (mIoU, aAcc as metric names).
+    const text = readFileSync(join(root, 'straight', 'trace.jsonl'), 'utf8');
+    expect(text).not.toMatch(/"\w+_\w+":/);
+    expect(Object.keys(rows.find((r) => r.type === 'eval') ?? {})).toEqual(['type', 'iter', 'wallSeconds', 'mIoU', 'aAcc', 'classIoU', 'images']);
 
     // Stop after 5 iterations (abort), then resume the same run for the rest.
     const controller = new AbortController();
