@@ -285,7 +285,11 @@ function batchesTrackedOf(tensors: Map<string, SafeTensor>, model: SegmentationM
   return t === undefined ? 0 : Number(toFloat32(t)[0] ?? 0);
 }
 
-/** Load a checkpoint directory: config, a model with its weights, and the resume state. */
+/**
+ * Load a checkpoint directory: config, a model with its weights, and the resume state.
+ * Internal to the library: callers use loadTrainedModel (inference) or loadRunCheckpoint
+ * (resuming a run).
+ */
 export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
   const actual = resolveCheckpointDir(dir);
   const configFile = path.join(actual, 'config.json');
@@ -327,7 +331,7 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
 }
 
 /**
- * Load a checkpoint's weights into an existing model (e.g. one built from flags). A model
+ * Internal (tests, tools): load a checkpoint's weights into an existing model (e.g. one built from flags). A model
  * of another backbone, output stride, width, class count or multi-grid setting is a
  * SegError naming both sides. Returns the checkpoint's config.
  */

@@ -4,6 +4,7 @@ import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbon
 import { progressCallback } from '../core/progress.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
+import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
 
 interface BenchModelFlags {
   backbone: string;
@@ -22,7 +23,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
   const cmd = bench
     .command(mode)
     .description(mode === 'train' ? 'time training steps (forward, head, backward, SGD) on random data' : 'time inference forward passes on random data')
-    .addOption(new Option('--backbone <name>', 'ResNet backbone').choices([...BACKBONE_NAMES]).default('resnet18'))
+    .addOption(new Option('--backbone <name>', `ResNet backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`).choices([...BACKBONE_NAMES]).default('resnet18'))
     .addOption(new Option('--output-stride <n>', 'output stride').choices(['8', '16']).default('16'))
     .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
     .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)

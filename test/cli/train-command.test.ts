@@ -47,6 +47,15 @@ describe('fields and flags', () => {
   });
 });
 
+describe('defaults', () => {
+  it('info and train share one default backbone; bench states its own', async () => {
+    const info = JSON.parse((await runSeg(['info', '--width', '0.25', '--json'])).out) as { config?: { backbone: string }; backbone?: string };
+    expect(JSON.stringify(info)).toContain('resnet101');
+    const help = (await runSeg(['bench', 'train', '--help'])).out;
+    expect(help.replace(/\s+/g, ' ')).toMatch(/seg train and seg info default to resnet101\) \(choices: .* default: "resnet18"\)/);
+  });
+});
+
 describe('seg train --resume', () => {
   it('refuses another --head, lists only typed flags with CLI names, and says a finished run is finished', async () => {
     const out = join(dir, 'run');
