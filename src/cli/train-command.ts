@@ -10,7 +10,8 @@ import { formatPercent } from '../metrics/metrics-format.js';
 import { renameFields } from './field-flags.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
-import { addTrainingOptions, headTextFromFlags, trainConfigFromFlags, typedFields, type TrainingFlags } from './train-options.js';
+import { addTrainingOptions, headTextFromFlags, sharedTrainConfigFromFlags, trainConfigFromFlags, typedFields, type TrainingFlags } from './train-options.js';
+import { validateTrainFields } from '../training/train-config.js';
 
 interface TrainFlags extends TrainingFlags {
   head: string;
@@ -35,8 +36,11 @@ export function registerTrainCommand(program: Command): void {
       if (flags.data === undefined && !(resume && flags.out !== undefined)) {
         throw new SegError("required option '--data <dir>' not specified (only --resume --out DIR can do without: the run knows its dataset)", '--data');
       }
-      await useBackend(flags.backend);
       const given = typedFields(command);
+      // The typed flags are checked before anything starts; the library checks the whole config again.
+      const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
+      validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
+      await useBackend(flags.backend);
       const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
       // Without --data (resuming), the run's own head is kept unless --head is typed.
       const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;

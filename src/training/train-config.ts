@@ -1,5 +1,5 @@
 /** The arguments of a training run (what `seg train` takes), with DeepLab's defaults. */
-import { boolean, fieldPath, FieldError, integer, number, object, oneOf, optional, parse, string, type Schema } from '../core/schema.js';
+import { boolean, fieldPath, FieldError, integer, number, object, oneOf, optional, parse, string, type Schema, type Shape } from '../core/schema.js';
 import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 
 export interface TrainConfig {
@@ -59,44 +59,51 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   freezeBn: false,
 };
 
+/** The rule for each field of a TrainConfig. */
+export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
+  data: string({ nonEmpty: true }),
+  split: string({ nonEmpty: true }),
+  valSplit: string({ nonEmpty: true }),
+  head: string({ nonEmpty: true }),
+  backbone: oneOf(BACKBONE_NAMES),
+  outputStride: oneOf(OUTPUT_STRIDES),
+  width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
+  multiGrid: boolean(),
+  crop: integer({ min: 8 }),
+  batch: integer({ min: 1 }),
+  iters: integer({ min: 1 }),
+  lr: number({ above: 0 }),
+  momentum: number({ min: 0, max: 1 }),
+  weightDecay: number({ min: 0 }),
+  polyPower: number({ min: 0 }),
+  evalEvery: integer({ min: 0 }),
+  evalLimit: integer({ min: 0 }),
+  saveEvery: integer({ min: 0 }),
+  logEvery: integer({ min: 1 }),
+  out: string({ nonEmpty: true }),
+  seed: integer({ min: 0, max: 2 ** 32 - 1 }),
+  pretrained: optional(string({ nonEmpty: true })),
+  freezeBn: boolean(),
+};
+
 /** Every field of a TrainConfig, checked (from flags, from code, or from a run's config.json). */
-export const TRAIN_CONFIG_SCHEMA: Schema<TrainConfig> = object<TrainConfig>(
-  {
-    data: string({ nonEmpty: true }),
-    split: string({ nonEmpty: true }),
-    valSplit: string({ nonEmpty: true }),
-    head: string({ nonEmpty: true }),
-    backbone: oneOf(BACKBONE_NAMES),
-    outputStride: oneOf(OUTPUT_STRIDES),
-    width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
-    multiGrid: boolean(),
-    crop: integer({ min: 8 }),
-    batch: integer({ min: 1 }),
-    iters: integer({ min: 1 }),
-    lr: number({ above: 0 }),
-    momentum: number({ min: 0, max: 1 }),
-    weightDecay: number({ min: 0 }),
-    polyPower: number({ min: 0 }),
-    evalEvery: integer({ min: 0 }),
-    evalLimit: integer({ min: 0 }),
-    saveEvery: integer({ min: 0 }),
-    logEvery: integer({ min: 1 }),
-    out: string({ nonEmpty: true }),
-    seed: integer({ min: 0, max: 2 ** 32 - 1 }),
-    pretrained: optional(string({ nonEmpty: true })),
-    freezeBn: boolean(),
-  },
-  (c, field) => {
-    if (c.batch < 2 && !c.freezeBn) {
-      throw new FieldError(
-        fieldPath(field, 'batch'),
-        'got 1; batch norm needs at least 2 samples per batch in training: use 2 or more, or freeze the batch-norm statistics (`freezeBn`)',
-      );
-    }
-  },
-);
+export const TRAIN_CONFIG_SCHEMA: Schema<TrainConfig> = object<TrainConfig>(TRAIN_CONFIG_SHAPE, (c, field) => {
+  if (c.batch < 2 && !c.freezeBn) {
+    throw new FieldError(
+      fieldPath(field, 'batch'),
+      'got 1; batch norm needs at least 2 samples per batch in training: use 2 or more, or freeze the batch-norm statistics (`freezeBn`)',
+    );
+  }
+});
 
 /** Checks every field (configs also come from code and files); returns a clean copy. */
 export function validateTrainConfig(c: TrainConfig, file?: string): TrainConfig {
   return parse(TRAIN_CONFIG_SCHEMA, c, file !== undefined ? { file } : {});
+}
+
+/** Checks the fields present in `c` (e.g. the flags typed, before the rest of a config is known). */
+export function validateTrainFields(c: Partial<TrainConfig>): void {
+  for (const key of Object.keys(c) as (keyof TrainConfig)[]) {
+    if (c[key] !== undefined && key in TRAIN_CONFIG_SHAPE) TRAIN_CONFIG_SHAPE[key](c[key], key);
+  }
 }

@@ -40,6 +40,24 @@ describe('fields and flags', () => {
     expect(r.err).toMatch(/error: --batch: got 1; batch norm needs at least 2 samples .* or freeze the batch-norm statistics \(--freeze-bn\)/);
   });
 
+  it('flag ranges come from the one training schema, before the backend starts', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--lr', '0'], /error: --lr: got 0, expected a number > 0/],
+      [['--momentum', '1.5'], /error: --momentum: got 1.5, expected a number in \[0, 1\]/],
+      [['--crop', '4'], /error: --crop: got 4, expected an integer >= 8/],
+      [['--seed', '-1'], /error: --seed: got -1, expected an integer in \[0, 4294967295\]/],
+      [['--iters', '2.5'], /error: --iters: got '2.5', expected an integer/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runSeg(['train', '--data', data, ...small, ...flags, '--out', join(dir, 'ranges')]);
+      expect(r.code, flags.join(' ')).toBe(1);
+      expect(r.err).toMatch(message);
+      expect(r.err, 'no backend line before an argument error').not.toMatch(/backend:/);
+    }
+    const trace = await runSeg(['trace', '--data', data, '--heads', 'softmax', ...small, '--log-every', '0', '--out', join(dir, 'trace-ranges')]);
+    expect(trace.err).toMatch(/error: --log-every: got 0, expected an integer >= 1/);
+  });
+
   it('--data is required except for --resume --out', async () => {
     const r = await runSeg(['train', ...small, '--iters', '1', '--out', join(dir, 'no-data')]);
     expect(r.code).toBe(1);
