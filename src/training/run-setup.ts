@@ -21,8 +21,11 @@ import { loadRunCheckpoint, type RunState } from './run-checkpoint.js';
 import { describeResumePlan, planResume, type ResumePlan, type TrainField } from './resume-plan.js';
 import { MomentumSgd } from './sgd.js';
 import { validateTrainConfig, type TrainConfig } from './train-config.js';
+import { createTrainLoader } from '../voc/batch-loader.js';
+import type { TrainRun } from './hooks/train-hook.js';
+import { WallClock } from './wall-clock.js';
 
-export interface RunStart {
+interface RunParts {
   config: TrainConfig;
   dataset: Dataset;
   head: Head;
@@ -34,6 +37,12 @@ export interface RunStart {
   resumed?: ResumePlan;
   /** The last evaluation's metrics saved in a resumed run's checkpoint. */
   savedMetrics?: Record<string, unknown> | null;
+}
+
+/** A run ready for its first step; the caller closes the loader, disposes the optimizer and releases the lock. */
+export interface RunStart extends TrainRun {
+  readonly lock: RunLock;
+  readonly savedMetrics?: Record<string, unknown> | null;
 }
 
 export interface StartOptions {
@@ -71,7 +80,7 @@ function checkClasses(dataset: Dataset, classNames: readonly string[], out: stri
   );
 }
 
-async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunStart> {
+async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
   const saved = await loadRunCheckpoint(config.out);
   try {
     const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
@@ -103,7 +112,7 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
   }
 }
 
-async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunStart> {
+async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
   const config = validateTrainConfig(configIn);
   const dataset = openDataset(config.data);
   const numClasses = dataset.classNames.length;
@@ -140,11 +149,29 @@ export async function startRun(config: TrainConfig, options: StartOptions): Prom
     if (exists && !options.resume) {
       throw new FieldError('out', `${config.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`);
     }
-    if (exists) return await resumeRun(config, options, lock);
-    if (options.resume) options.log(`resume: ${config.out} holds no checkpoint yet; starting a new run`);
-    return await newRun(config, options, lock);
+    if (!exists && options.resume) options.log(`resume: ${config.out} holds no checkpoint yet; starting a new run`);
+    return withLoader(exists ? await resumeRun(config, options, lock) : await newRun(config, options, lock));
   } catch (err) {
     lock.release();
+    throw err;
+  }
+}
+
+function withLoader(parts: RunParts): RunStart {
+  const { config, state } = parts;
+  try {
+    const loader = createTrainLoader({
+      dataset: parts.dataset,
+      split: config.split,
+      batchSize: config.batch,
+      crop: config.crop,
+      seed: config.seed,
+      ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
+    });
+    return { ...parts, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };
+  } catch (err) {
+    parts.model.dispose();
+    parts.sgd.dispose();
     throw err;
   }
 }

@@ -5,10 +5,8 @@
  * and abort. A non-finite loss stops the run with a NonFiniteError and leaves the last
  * checkpoint intact; an abort signal (Ctrl-C in the CLI) saves before returning.
  */
-import { Rng } from '../core/random.js';
 import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
-import { createTrainLoader, type TrainLoader } from '../voc/batch-loader.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { AbortHook } from './hooks/abort-hook.js';
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
@@ -24,7 +22,6 @@ import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { trainStep } from './train-step.js';
 import { validate } from './val-loop.js';
-import { WallClock } from './wall-clock.js';
 
 export interface TrainHooks {
   /** Human-readable lines (start, evaluations, saves). */
@@ -78,26 +75,9 @@ function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[]
 /** Train (or resume) a run; see the module comment. */
 export async function train(configIn: TrainConfig, options: TrainHooks = {}): Promise<TrainResult> {
   const log = options.log ?? (() => undefined);
-  const start = await startRun(configIn, { resume: options.resume === true, log, ...(options.given !== undefined ? { given: options.given } : {}) });
-  const { config, state } = start;
+  const run = await startRun(configIn, { resume: options.resume === true, log, ...(options.given !== undefined ? { given: options.given } : {}) });
+  const { config, state, loader } = run;
   const alreadyFinished = state.iteration >= config.iters;
-  let loader: TrainLoader;
-  try {
-    loader = createTrainLoader({
-      dataset: start.dataset,
-      split: config.split,
-      batchSize: config.batch,
-      crop: config.crop,
-      seed: config.seed,
-      ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
-    });
-  } catch (err) {
-    start.lock.release();
-    start.model.dispose();
-    start.sgd.dispose();
-    throw err;
-  }
-  const run: TrainRun = { ...start, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };
   const hooks = runHooks(options, log);
   let lastLoss = Number.NaN;
   try {
@@ -120,20 +100,19 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   } finally {
     loader.close();
     run.sgd.dispose();
-    start.lock.release();
+    run.lock.release();
   }
-  const { model, head, lastMetrics } = run;
   return {
     out: config.out,
     iteration: state.iteration,
     interrupted: run.stopReason === 'interrupted',
     lastLoss,
-    ...(lastMetrics !== undefined ? { metrics: lastMetrics } : {}),
-    head: head.spec,
-    model,
+    ...(run.lastMetrics !== undefined ? { metrics: run.lastMetrics } : {}),
+    head: run.head.spec,
+    model: run.model,
     alreadyFinished,
-    ...(alreadyFinished ? { savedMIoU: savedMIoU(start.savedMetrics) } : {}),
-    ...(start.resumed !== undefined ? { resumed: start.resumed } : {}),
+    ...(alreadyFinished ? { savedMIoU: savedMIoU(run.savedMetrics) } : {}),
+    ...(run.resumed !== undefined ? { resumed: run.resumed } : {}),
   };
 }
 
