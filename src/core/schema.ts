@@ -65,15 +65,13 @@ export function number(range: Range = {}): Schema<number> {
   };
 }
 
-/** A safe integer within the range. */
+/** A safe integer (|n| < 2^53) within the range. */
 export function integer(range: Range = {}): Schema<number> {
-  const r = { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, ...range };
-  const text = rangeText('an integer', {
-    ...range,
-    ...(r.max === Number.MAX_SAFE_INTEGER ? { max: undefined } : {}),
-  } as Range);
+  const text = rangeText('an integer', range);
   return (v, field) => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || !inRange(v, r)) throw new FieldError(field, got(v, text));
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || !inRange(v, range)) {
+      throw new FieldError(field, got(v, Number.isInteger(v) && !Number.isSafeInteger(v) ? `${text}, at most 2^53 - 1` : text));
+    }
     return v;
   };
 }

@@ -38,6 +38,10 @@ export interface ResumePlan {
   extended?: { from: number; to: number };
 }
 
+function copyField<K extends TrainField>(to: TrainConfig, from: TrainConfig, field: K): void {
+  to[field] = from[field];
+}
+
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -71,7 +75,7 @@ export function planResume(saved: TrainConfig, config: TrainConfig, given?: read
       extended = { from: saved.iters, to: config.iters };
     }
     applied.push(change(f));
-    (merged as unknown as Record<string, unknown>)[f] = config[f];
+    copyField(merged, config, f);
   }
   const kept = KEPT.filter(differs).map(change);
   return { config: merged, kept, applied, ...(extended !== undefined ? { extended } : {}) };
