@@ -80,11 +80,23 @@ function checkClasses(dataset: Dataset, classNames: readonly string[], out: stri
   );
 }
 
+/** planResume, with a refused head shown as it was given (e.g. `egb`) besides its full form. */
+function planWithTypedHead(saved: TrainConfig, config: TrainConfig, typedHead: string, given: readonly TrainField[] | undefined): ResumePlan {
+  try {
+    return planResume(saved, config, given);
+  } catch (err) {
+    if (err instanceof FieldError && err.field === 'head' && typedHead !== config.head) {
+      throw new FieldError('head', err.problem.replace(`got ${JSON.stringify(config.head)}`, `got ${JSON.stringify(typedHead)} (${config.head})`));
+    }
+    throw err;
+  }
+}
+
 async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
   const saved = await loadRunCheckpoint(config.out);
   try {
     const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
-    const plan = planResume(saved.trainConfig, { ...config, head }, options.given);
+    const plan = planWithTypedHead(saved.trainConfig, { ...config, head }, config.head, options.given);
     const merged = validateTrainConfig(plan.config);
     const dataset = openDataset(merged.data);
     checkClasses(dataset, saved.classNames, config.out);

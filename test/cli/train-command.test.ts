@@ -78,9 +78,9 @@ describe('seg train --resume', () => {
   it('refuses another --head, lists only typed flags with CLI names, and says a finished run is finished', async () => {
     const out = join(dir, 'run');
     expect((await runSeg(['train', '--data', data, ...small, '--iters', '2', '--out', out])).code).toBe(0);
-    const head = await runSeg(['train', '--resume', '--out', out, '--head', 'linear', '--backend', 'wasm']);
+    const head = await runSeg(['train', '--resume', '--out', out, '--head', 'egb', '--backend', 'wasm']);
     expect(head.code).toBe(1);
-    expect(head.err).toMatch(/error: --head: got "linear", but the run in .* was trained with "softmax"; a resumed run keeps its model. Leave --head out to resume, or choose another --out/);
+    expect(head.err).toMatch(/error: --head: got "egb" \(egb:exp:alpha=[\d.]+,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model. Leave --head out to resume, or choose another --out/);
 
     const more = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--lr', '0.5', '--backend', 'wasm']);
     expect(more.code, more.err).toBe(0);
@@ -94,6 +94,7 @@ describe('seg train --resume', () => {
     expect(done.code).toBe(0);
     expect(done.out).toMatch(/the run is finished \(3 iterations, val mIoU .*\); nothing to train. Raise --iters to extend it/);
     expect(done.out).not.toMatch(/NaN/);
+    expect(done.err).not.toMatch(/^training /m);
   });
 
   it('says "1 iteration"', async () => {

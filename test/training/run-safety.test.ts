@@ -191,7 +191,7 @@ describe('resume semantics', () => {
     await run(c);
     const head = await failure({ ...c, head: 'egb', iters: 4 }, { resume: true, given: ['head', 'iters'] });
     expect((head as FieldError).field).toBe('head');
-    expect(head.message).toMatch(/^head: got "egb:exp:alpha=0\.16\d*,beta=0", but the run in .* was trained with "softmax"; a resumed run keeps its model/);
+    expect(head.message).toMatch(/^head: got "egb" \(egb:exp:alpha=0\.16\d*,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model/);
     await expect(train({ ...c, iters: 1 }, { resume: true, given: ['iters'] })).rejects.toThrow(/iters: got 1, .* `iters` can only be raised/);
 
     const lines: string[] = [];

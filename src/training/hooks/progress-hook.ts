@@ -11,6 +11,7 @@ export class ProgressHook implements TrainHook {
 
   beforeRun(run: TrainRun): void {
     const c = run.config;
+    if (run.state.iteration >= c.iters) return; // a finished run trains nothing
     this.log(
       `training ${c.backbone} (output stride ${c.outputStride}, width ${c.width}) with head ${c.head} ` +
         `on ${run.dataset.root} '${c.split}', ${plural(c.iters, 'iteration')} of batch ${c.batch} at ${c.crop}px`,
