@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
-import { isPlainObject } from '../core/schema.js';
+import { FieldError, integer, isPlainObject, number, object, oneOf, recordOf, type Schema } from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -58,13 +58,33 @@ const LEGACY_KEYS: Readonly<Record<string, string>> = {
   class_iou: 'classIoU',
 };
 
-/** A parsed row with legacy keys renamed. */
-export function normalizeTraceRow(value: unknown): TraceRow {
-  if (!isPlainObject(value)) throw new Error('not an object');
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[LEGACY_KEYS[k] ?? k] = v;
-  if (typeof out['type'] !== 'string' || typeof out['iter'] !== 'number') throw new Error('no type or iter');
-  return out as unknown as TraceRow;
+/** A number, or null (JSON's NaN) read as NaN. */
+const numberOrNaN: Schema<number> = (v, field) => (v === null ? Number.NaN : number()(v, field));
+const metric: Schema<number | null> = (v, field) => (v === null ? null : number({ min: 0, max: 1 })(v, field));
+const iter = integer({ min: 0 });
+
+const ROW_SCHEMAS = {
+  train: object<TrainTraceRow>({ type: oneOf(['train']), iter, wallSeconds: number({ min: 0 }), loss: numberOrNaN, lr: number({ min: 0 }), trainAcc: numberOrNaN }),
+  eval: object<EvalTraceRow>({
+    type: oneOf(['eval']),
+    iter,
+    wallSeconds: number({ min: 0 }),
+    mIoU: metric,
+    aAcc: metric,
+    classIoU: recordOf(metric),
+    images: integer({ min: 0 }),
+  }),
+  extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
+} as const;
+
+/** A parsed row with legacy keys renamed, every field checked; undefined for a row type this version does not know. */
+export function parseTraceRow(value: unknown): TraceRow | undefined {
+  if (!isPlainObject(value)) throw new FieldError('(row)', 'expected a JSON object');
+  const renamed: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
+  const type = renamed['type'];
+  if (type !== 'train' && type !== 'eval' && type !== 'extend') return undefined;
+  return ROW_SCHEMAS[type](renamed, '');
 }
 
 /** All rows of a run's trace (missing file: none). */
@@ -76,12 +96,20 @@ export function readTrace(runDir: string): TraceRow[] {
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).trim();
     if (line === '') continue;
+    let parsed: unknown;
     try {
-      rows.push(normalizeTraceRow(JSON.parse(line)));
+      parsed = JSON.parse(line);
     } catch {
       // A line cut by a crash mid-write is the only expected damage: skip only a last line.
       if (i >= lines.length - 2) continue;
-      throw new SegError(`${file}: line ${i + 1} is not a trace row; the trace is damaged (delete the line to continue)`, file);
+      throw new SegError(`${file}: line ${i + 1} is not JSON; the trace is damaged (delete the line to continue)`, file);
+    }
+    try {
+      const row = parseTraceRow(parsed);
+      if (row !== undefined) rows.push(row);
+    } catch (err) {
+      const what = err instanceof FieldError ? `${err.field}: ${err.problem}` : String(err);
+      throw new SegError(`${file}: line ${i + 1} is not a trace row (${what}); the trace is damaged (delete the line to continue)`, file);
     }
   }
   return rows;

@@ -38,6 +38,21 @@ describe('trace.jsonl', () => {
     writeFileSync(join(dir, 'trace.jsonl'), `${JSON.stringify(legacy[0])}\n{"type":"tr`);
     expect(readTrace(dir)).toHaveLength(1);
     writeFileSync(join(dir, 'trace.jsonl'), `{"type":"tr\n${JSON.stringify(legacy[0])}\n${JSON.stringify(legacy[2])}\n`);
-    expect(() => readTrace(dir)).toThrow(/line 1 is not a trace row/);
+    expect(() => readTrace(dir)).toThrow(/line 1 is not JSON/);
+  });
+
+  it('checks every field of a row; null (a NaN written as JSON) reads back as NaN; unknown row types are skipped', () => {
+    const dir = tempDir('seg-trace-');
+    const rows = [
+      { type: 'train', iter: 1, wallSeconds: 0.5, loss: 2, lr: 0.01, trainAcc: null },
+      { type: 'note', iter: 1, text: 'from a later version' },
+      { type: 'train', iter: 2, wallSeconds: 1, loss: 1, lr: 0.01, trainAcc: 0.5 },
+    ];
+    writeFileSync(join(dir, 'trace.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const read = readTrace(dir);
+    expect(read.map((r) => r.iter)).toEqual([1, 2]);
+    expect(read[0]?.type === 'train' && Number.isNaN(read[0].trainAcc)).toBe(true);
+    writeFileSync(join(dir, 'trace.jsonl'), [{ ...rows[0], iter: -1 }, rows[2]].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    expect(() => readTrace(dir)).toThrow(/line 1 is not a trace row \(iter: got -1, expected an integer >= 0\)/);
   });
 });
