@@ -53,7 +53,7 @@ export class CheckpointHook implements TrainHook {
   async afterRun(run: TrainRun): Promise<void> {
     if (run.stopReason !== 'interrupted') return;
     if (this.savedAt !== run.state.iteration) await this.save(run);
-    this.log(`interrupted: saved ${run.config.out} at iteration ${run.state.iteration}; continue with --resume`);
+    this.log(`interrupted: saved ${run.config.out} at iteration ${run.state.iteration}; continue it with \`resume\``);
   }
 
   private async save(run: TrainRun): Promise<void> {
