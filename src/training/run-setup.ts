@@ -152,6 +152,8 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
 /** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
 export async function startRun(config: TrainConfig, options: StartOptions): Promise<RunStart> {
   if (config.out === '') throw new FieldError('out', 'expected a run folder');
+  // A new run's settings are checked before its folder is made.
+  if (!runCheckpointExists(config.out)) validateTrainConfig(config);
   mkdirSync(config.out, { recursive: true });
   const lock = lockRunFolder(config.out);
   try {

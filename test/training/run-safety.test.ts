@@ -82,6 +82,12 @@ describe('checked before the first step', () => {
     expect(existsSync(join(c.out, LOCK_FILE))).toBe(false);
   });
 
+  it('bad settings are refused before the run folder is made', async () => {
+    const c = config('bad-lr', { lr: -1 });
+    expect((await failure(c)).message).toBe('lr: got -1, expected a number > 0');
+    expect(existsSync(c.out)).toBe(false);
+  });
+
   it('a truncated val label stops the run before it trains', async () => {
     const broken = (await makeSynthDataset({ out: join(root, 'synth-broken'), train: 4, val: 2, size: 36, seed: 3 })).root;
     const ids = readFileSync(join(broken, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8').split('\n').filter((l) => l !== '');
