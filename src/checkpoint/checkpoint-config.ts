@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
 import type { Normalization } from '../voc/normalize.js';
-import { type ModelConfig, validateModelConfig } from '../segmentation/deeplab-spec.js';
+import { arrayOf, fieldPath, FieldError, integer, number, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
+import { MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -35,55 +36,50 @@ export interface CheckpointConfig {
   weightLayout: 'OIHW';
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const NORMALIZATION_SCHEMA: Schema<Normalization> = object<Normalization>({
+  mean: arrayOf(number(), { length: 3 }) as Schema<Normalization['mean']>,
+  std: arrayOf(number({ above: 0 }), { length: 3 }) as Schema<Normalization['std']>,
+});
 
-function triple(v: unknown): v is [number, number, number] {
-  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const CONFIG_JSON_SCHEMA: Schema<CheckpointConfig> = object<CheckpointConfig>(
+  {
+    format: oneOf([CHECKPOINT_FORMAT]),
+    formatVersion: integer({ min: 1, max: CHECKPOINT_FORMAT_VERSION }),
+    model: MODEL_CONFIG_SCHEMA,
+    classNames: arrayOf(string()),
+    head: string({ nonEmpty: true }),
+    normalization: NORMALIZATION_SCHEMA,
+    training: orDefault(recordOf((v) => v), {}),
+    iteration: integer({ min: 0 }),
+    metrics: orDefault((v, field) => (v === null ? null : recordOf((x) => x)(v, field)), null),
+    packageVersion: orDefault(string(), 'unknown'),
+    commandLine: orDefault(string(), ''),
+    savedAt: orDefault(string(), ''),
+    weightLayout: orDefault(oneOf(['OIHW']), 'OIHW'),
+  },
+  (c, field) => {
+    if (c.classNames.length !== c.model.numClasses) {
+      throw new FieldError(fieldPath(field, 'classNames'), `${c.classNames.length} class names for a ${c.model.numClasses}-class model`);
+    }
+  },
+);
+
+/** Fields older or hand-made checkpoints may lack. */
+function orDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
+  return (v, field) => (v === undefined ? fallback : schema(v, field));
 }
 
 /** Check a parsed config.json; `file` is named in errors. */
 export function validateCheckpointConfig(value: unknown, file: string): CheckpointConfig {
-  const bad = (what: string): SegError => new SegError(`${file}: ${what}; is this a seg checkpoint? (re-save it or point to another one)`, file);
-  if (!isRecord(value)) throw bad('not a JSON object');
-  if (value['format'] !== CHECKPOINT_FORMAT) throw bad(`format is ${JSON.stringify(value['format'])}, expected "${CHECKPOINT_FORMAT}"`);
-  const version = value['formatVersion'];
-  if (typeof version !== 'number' || version > CHECKPOINT_FORMAT_VERSION) {
-    throw bad(`format version ${String(version)} is not supported (this seg reads up to ${CHECKPOINT_FORMAT_VERSION}; upgrade seg)`);
-  }
-  const m = value['model'];
-  if (!isRecord(m)) throw bad('missing "model"');
-  let model: ModelConfig;
   try {
-    model = validateModelConfig(m as unknown as ModelConfig);
+    return parse(CONFIG_JSON_SCHEMA, value, { file });
   } catch (err) {
-    throw bad(`bad "model": ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof FieldError) {
+      const hint = err.field === 'formatVersion' && typeof (value as { formatVersion?: unknown }).formatVersion === 'number' ? ' (a newer seg wrote it; upgrade seg)' : '';
+      throw new FieldError(err.field, `${err.problem}${hint}; is this a seg checkpoint? (re-save it or point to another one)`, file);
+    }
+    throw err;
   }
-  const classNames = value['classNames'];
-  if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) throw bad('"classNames" must be a list of strings');
-  if (classNames.length !== model.numClasses) throw bad(`${classNames.length} class names for a ${model.numClasses}-class model`);
-  if (typeof value['head'] !== 'string') throw bad('"head" must be a head spec string');
-  const norm = value['normalization'];
-  if (!isRecord(norm) || !triple(norm['mean']) || !triple(norm['std'])) throw bad('"normalization" needs mean and std, three numbers each');
-  const iteration = value['iteration'];
-  if (typeof iteration !== 'number' || !Number.isInteger(iteration) || iteration < 0) throw bad('"iteration" must be an integer >= 0');
-  const metrics = value['metrics'];
-  return {
-    format: CHECKPOINT_FORMAT,
-    formatVersion: version,
-    model,
-    classNames: classNames as string[],
-    head: value['head'],
-    normalization: { mean: norm['mean'], std: norm['std'] },
-    training: isRecord(value['training']) ? value['training'] : {},
-    iteration,
-    metrics: isRecord(metrics) ? metrics : null,
-    packageVersion: typeof value['packageVersion'] === 'string' ? value['packageVersion'] : 'unknown',
-    commandLine: typeof value['commandLine'] === 'string' ? value['commandLine'] : '',
-    savedAt: typeof value['savedAt'] === 'string' ? value['savedAt'] : '',
-    weightLayout: 'OIHW',
-  };
 }
 
 export function readJsonFile(file: string): unknown {
@@ -120,7 +116,7 @@ export function checkModelMatches(checkpoint: ModelConfig, expected: Partial<Mod
   const has = diff.map((k) => `${k} ${String(checkpoint[k])}`).join(', ');
   throw new SegError(
     `checkpoint ${where} holds a ${describeModelConfig(checkpoint)} model; it does not fit the model asked for (${wanted} instead of ${has}). ` +
-      'Use matching --backbone/--output-stride/--width/--classes, or another checkpoint.',
+      'Use a model with matching `backbone`, `outputStride`, `width`, `numClasses` and `multiGrid`, or another checkpoint.',
     where,
   );
 }

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { tf } from '../engine/tf.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type WritableTensor } from './safetensors.js';
 import { SegError } from '../core/errors.js';
-import { syncDirectory, writeJsonAtomic } from '../core/durable-files.js';
+import { ioReason, syncDirectory, WriteError, writeJsonAtomic } from '../core/durable-files.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import type { Normalization } from '../voc/normalize.js';
@@ -113,8 +113,12 @@ async function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Map
 }
 
 
-/** Refuse to replace a directory that holds anything but checkpoint files. */
-function checkReplaceable(dir: string): boolean {
+/**
+ * Refuse a checkpoint directory that holds anything but checkpoint files (saving replaces
+ * the whole directory). True when `dir` exists; callers check before long work, not only
+ * at save time.
+ */
+export function checkCheckpointFolder(dir: string): boolean {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -161,7 +165,7 @@ export function checkpointConfig(options: SaveCheckpointOptions): CheckpointConf
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
   const target = path.resolve(dir);
   const config = checkpointConfig(options);
-  const exists = checkReplaceable(target);
+  const exists = checkCheckpointFolder(target);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const partial = `${target}.partial-${process.pid}`;
   const previous = `${target}.previous`;
@@ -173,8 +177,8 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
   // Every tensor is read (asynchronously) before anything is written.
   const modelState = await modelStateDict(options.model);
   const optimizerState = options.optimizerState !== undefined ? await tensorState(options.optimizerState) : undefined;
-  fs.mkdirSync(partial);
   try {
+    fs.mkdirSync(partial);
     const metadata = { format: 'pt', producer: `seg ${PACKAGE_VERSION}`, layout: 'OIHW' };
     writeSafetensors(path.join(partial, 'model.safetensors'), modelState, metadata);
     if (optimizerState !== undefined) writeSafetensors(path.join(partial, 'optimizer.safetensors'), optimizerState, metadata);
@@ -182,17 +186,33 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
     // config.json last: a directory with it is complete.
     writeJsonAtomic(path.join(partial, 'config.json'), config);
     syncDirectory(partial);
+    if (exists) {
+      fs.rmSync(previous, { recursive: true, force: true });
+      fs.renameSync(target, previous);
+    }
+    fs.renameSync(partial, target);
   } catch (err) {
-    fs.rmSync(partial, { recursive: true, force: true });
-    throw err;
+    try {
+      fs.rmSync(partial, { recursive: true, force: true });
+    } catch {
+      // the first error is the one to report
+    }
+    throw saveError(target, err);
   }
-  if (exists) {
-    fs.rmSync(previous, { recursive: true, force: true });
-    fs.renameSync(target, previous);
-  }
-  fs.renameSync(partial, target);
   syncDirectory(path.dirname(target));
   fs.rmSync(previous, { recursive: true, force: true });
+}
+
+/**
+ * A failed save as a SegError: the file, the reason, and that the previous checkpoint is
+ * intact (in `dir`, or in `<dir>.previous` if the swap was cut, where loading finds it).
+ */
+function saveError(dir: string, err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (!(err instanceof WriteError) && typeof code !== 'string') return err;
+  const file = err instanceof WriteError ? err.file : ((err as { path?: string }).path ?? dir);
+  const reason = err instanceof WriteError ? err.reason : ioReason(err);
+  return new WriteError(file, reason, `the checkpoint was not saved; the previous checkpoint in ${dir} is intact (fix the disk, then resume)`);
 }
 
 /** The directory holding a complete checkpoint: `dir`, or `<dir>.previous` left by a save interrupted mid-swap; undefined if neither. */
@@ -224,6 +244,22 @@ export function readCheckpointConfig(dir: string): CheckpointConfig {
   return validateCheckpointConfig(readJsonFile(file), file);
 }
 
+/** Indices of the first non-finite value, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i] as number)) return i;
+  return -1;
+}
+
+/** The SegError for weights with NaN or infinite values: a diverged run's checkpoint. */
+export function nonFiniteWeightsError(where: string, names: readonly string[]): SegError {
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+  return new SegError(
+    `${where}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); the run diverged. ` +
+      'Use an earlier checkpoint, or train again with a lower learning rate',
+    where,
+  );
+}
+
 /** Tensor of a torchvision state dict, checked against the model's shape, in tfjs layout. */
 function fromStateDict(file: string, tensors: Map<string, SafeTensor>, name: string, shape: readonly number[]): Float32Array {
   const t = tensors.get(name);
@@ -250,7 +286,11 @@ function batchesTrackedOf(tensors: Map<string, SafeTensor>, model: SegmentationM
   return t === undefined ? 0 : Number(toFloat32(t)[0] ?? 0);
 }
 
-/** Load a checkpoint directory: config, a model with its weights, and the resume state. */
+/**
+ * Load a checkpoint directory: config, a model with its weights, and the resume state.
+ * Internal to the library: callers use loadTrainedModel (inference) or loadRunCheckpoint
+ * (resuming a run).
+ */
 export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
   const actual = resolveCheckpointDir(dir);
   const configFile = path.join(actual, 'config.json');
@@ -264,7 +304,16 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   }
   const modelFile = path.join(actual, 'model.safetensors');
   const { tensors } = readSafetensors(modelFile);
-  const model = createModelWithWeights(config.model, (w) => fromStateDict(modelFile, tensors, w.name, w.shape));
+  const nonFinite: string[] = [];
+  const model = createModelWithWeights(config.model, (w) => {
+    const data = fromStateDict(modelFile, tensors, w.name, w.shape);
+    if (firstNonFinite(data) >= 0) nonFinite.push(w.name);
+    return data;
+  });
+  if (nonFinite.length > 0) {
+    model.dispose();
+    throw nonFiniteWeightsError(modelFile, nonFinite);
+  }
   model.batchesTracked = batchesTrackedOf(tensors, model);
   const result: LoadedCheckpoint = { dir: actual, config, headSpec, model };
   try {
@@ -283,7 +332,7 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
 }
 
 /**
- * Load a checkpoint's weights into an existing model (e.g. one built from flags). A model
+ * Internal (tests, tools): load a checkpoint's weights into an existing model (e.g. one built from flags). A model
  * of another backbone, output stride, width, class count or multi-grid setting is a
  * SegError naming both sides. Returns the checkpoint's config.
  */
@@ -296,10 +345,19 @@ export function loadCheckpointInto(model: SegmentationModel, dir: string): Check
   const { tensors } = readSafetensors(modelFile);
   // Check every tensor before changing any weight.
   const values = weightSpecs(model.spec).map((w) => [w, fromStateDict(modelFile, tensors, w.name, w.shape)] as const);
+  const nonFinite = values.filter(([, data]) => firstNonFinite(data) >= 0).map(([w]) => w.name);
+  if (nonFinite.length > 0) throw nonFiniteWeightsError(modelFile, nonFinite);
   for (const [w, data] of values) {
     const v = (w.role === 'param' ? model.params : model.buffers).get(w.name) as tf.Variable;
     tf.tidy(() => v.assign(tf.tensor(data, w.shape, 'float32')));
   }
   model.batchesTracked = batchesTrackedOf(tensors, model);
   return config;
+}
+
+/** Record an evaluation's metrics in a saved checkpoint's config.json (one atomic file rewrite; the weights stay). */
+export function recordCheckpointMetrics(dir: string, metrics: Record<string, unknown>): void {
+  const file = path.join(resolveCheckpointDir(dir), 'config.json');
+  const config = validateCheckpointConfig(readJsonFile(file), file);
+  writeJsonAtomic(file, { ...config, metrics });
 }

@@ -1,4 +1,8 @@
-/** A trained model ready for evaluation or prediction, from a run folder or a checkpoint folder. */
+/**
+ * A trained model ready for evaluation or prediction, from a run folder or a checkpoint folder:
+ * the one way to load a checkpoint for inference (training/run-checkpoint.ts loadRunCheckpoint
+ * is the one way to load it for resuming). Weights with NaN or infinite values are refused.
+ */
 import { createHead, type Head } from '../heads/head.js';
 import type { Normalization } from '../voc/normalize.js';
 import { loadCheckpoint } from './checkpoint.js';

@@ -69,7 +69,7 @@ export function importPretrainedBackbone(model: SegmentationModel, file: string,
       const { backbone, width } = model.config;
       throw new SegError(
         `${file}: ${key} has shape ${formatShape(t.shape)}, the ${backbone} backbone at width ${width} expects ${formatShape(expected)}; ` +
-          'use a checkpoint of the same ResNet depth (and --width 1)',
+          'use a checkpoint of the same ResNet depth (and `width` 1)',
         file,
       );
     }

@@ -6,6 +6,7 @@ import { benchmarkModel } from '../bench/model-benchmark.js';
 import { benchmarkOnnxRuntimeInfer } from '../bench/onnx-benchmark.js';
 import { SegError } from '../core/errors.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
+import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
 
 interface BenchModelFlags {
   backbone: string;
@@ -26,7 +27,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
   const cmd = bench
     .command(mode)
     .description(mode === 'train' ? 'time training steps (forward, head, backward, SGD) on random data' : 'time inference forward passes on random data')
-    .addOption(new Option('--backbone <name>', 'ResNet backbone').choices([...BACKBONE_NAMES]).default('resnet18'))
+    .addOption(new Option('--backbone <name>', `ResNet backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`).choices([...BACKBONE_NAMES]).default('resnet18'))
     .addOption(new Option('--output-stride <n>', 'output stride').choices(['8', '16']).default('16'))
     .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
     .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)

@@ -33,7 +33,7 @@ export function registerDemoCommand(program: Command): void {
       ),
     );
     if (result.interrupted) {
-      process.exitCode = 130;
+      process.exitCode ??= 130;
       return;
     }
     const out = process.stdout;

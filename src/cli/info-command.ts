@@ -5,6 +5,7 @@ import { describeModel, type ModelDescription } from '../segmentation/describe-m
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { describeModelConfig } from '../checkpoint/checkpoint-config.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
+import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
 
 interface InfoFlags {
   backbone: BackboneName;
@@ -69,7 +70,7 @@ export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 model')
-    .option('--backbone <name>', 'resnet18 | resnet34 | resnet50 | resnet101', (v: string) => parseBackboneName(v), 'resnet50' as BackboneName)
+    .option('--backbone <name>', 'resnet18 | resnet34 | resnet50 | resnet101', (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone as BackboneName)
     .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../core/errors.js';
 import { PACKAGE_VERSION } from '../core/version.js';
+import { cliMessage } from './field-flags.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDataCommand } from './data-command.js';
 import { registerInfoCommand } from './info-command.js';
@@ -46,7 +47,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return err.exitCode;
     }
     if (isUserError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(`error: ${cliMessage(err)}\n`);
       return 1;
     }
     const memory = describeMemoryFailure(err, activeBackend());

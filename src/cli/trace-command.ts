@@ -6,6 +6,7 @@ import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
 import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
+import { validateTrainFields } from '../training/train-config.js';
 
 interface TraceFlags extends TrainingFlags {
   heads: string;
@@ -33,6 +34,7 @@ export function registerTraceCommand(program: Command): void {
     if (flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined) {
       throw new SegError("seg trace: write egb parameters into each head of --heads (e.g. egb:pow3 or egb:exp:alpha=0.3) instead of --boost/--egb-alpha/--egb-beta", '--heads');
     }
+    validateTrainFields(sharedTrainConfigFromFlags(flags));
     await useBackend(flags.backend);
     const heads = splitHeadList(flags.heads);
     const seeds = parseSeedList(flags.seeds);
@@ -45,7 +47,7 @@ export function registerTraceCommand(program: Command): void {
     );
     if (result.interrupted) {
       process.stderr.write(`trace interrupted; rerun the same command to resume\n`);
-      process.exitCode = 130;
+      process.exitCode ??= 130;
       return;
     }
     process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);

@@ -1,15 +1,18 @@
 /** `seg train`: train (or resume) one run. */
 import type { Command } from 'commander';
+import { SegError } from '../core/errors.js';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../training/trainer.js';
+import { plural } from '../training/hooks/progress-hook.js';
 import { headSlug } from '../heads/head-spec.js';
-import { createProgress } from '../core/progress.js';
+import { createProgress, type Progress } from '../core/progress.js';
 import { formatPercent } from '../metrics/metrics-format.js';
+import { renameFields } from './field-flags.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
-import { validateTrainConfig } from '../training/train-config.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
-import { addTrainingOptions, headTextFromFlags, trainConfigFromFlags, type TrainingFlags } from './train-options.js';
+import { addTrainingOptions, headTextFromFlags, sharedTrainConfigFromFlags, trainConfigFromFlags, typedFields, type TrainingFlags } from './train-options.js';
+import { validateTrainFields } from '../training/train-config.js';
 
 interface TrainFlags extends TrainingFlags {
   head: string;
@@ -32,32 +35,58 @@ export function registerTrainCommand(program: Command): void {
     .description('train a DeepLab-v3 model with a softmax, egb or linear output head')
     .option('--head <spec>', "output head: softmax | egb | linear, or a full spec such as 'egb:pow3' or 'egb:exp:alpha=0.3'", 'softmax')
     .option('--out <dir>', 'run folder (default: checkpoints/<backbone>-<head>-s<seed>)')
-    .option('--resume', 'continue the run in --out from its checkpoint, with the arguments it was started with')
+    .option(
+      '--resume',
+      'continue the run in --out from its checkpoint: it keeps its model and recipe, a different --head or model flag is an error, ' +
+        'a higher --iters extends it, --eval-every/--eval-limit/--save-every/--log-every/--val-split/--data apply',
+    )
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
-  addBackendOption(addTrainingOptions(cmd)).action(async (flags: TrainFlags) => {
-    const numClasses = openDataset(flags.data).classNames.length;
-    const head = headTextFromFlags(flags.head, flags, numClasses);
-    const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
-    const config = validateTrainConfig(trainConfigFromFlags(flags, head, out));
-    const backend = await useBackend(flags.backend);
-    if (flags.skipMemoryCheck !== true) checkTrainConfigMemory(config, numClasses, backend.name);
-    const progress = createProgress({ total: config.iters, label: 'train' });
-    const result = await withInterrupt('saving a checkpoint', (signal) =>
-      train(config, {
-        log: (line) => progress.log(line),
-        onStep: (s) => progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc }),
-        signal,
-        resume: flags.resume === true,
-        commandLine: process.argv.slice(1),
-      }),
-    );
-    result.model.dispose();
-    if (result.interrupted) {
-      process.exitCode = 130;
-      return;
-    }
-    progress.finish({ loss: result.lastLoss });
-    process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
-  });
+  addBackendOption(addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR' })).action(
+    async (flags: TrainFlags, command: Command) => {
+      const resume = flags.resume === true;
+      if (flags.data === undefined && !(resume && flags.out !== undefined)) {
+        throw new SegError("required option '--data <dir>' not specified (only --resume --out DIR can do without: the run knows its dataset)", '--data');
+      }
+      const given = typedFields(command);
+      // The typed flags are checked before anything starts; the library checks the whole config again.
+      const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
+      validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
+      const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
+      // Without --data (resuming), the run's own head is kept unless --head is typed.
+      const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
+      const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
+      const config = trainConfigFromFlags(flags, head, out);
+      const backend = await useBackend(flags.backend);
+      // A resumed run keeps the recipe it already trained with.
+      if (flags.skipMemoryCheck !== true && !resume) checkTrainConfigMemory(config, numClasses, backend.name);
+      // The bar starts with the first step: a resumed run's length is known only then.
+      let progress: Progress | undefined;
+      const log = (line: string): void => (progress !== undefined ? progress.log(renameFields(line)) : void process.stderr.write(`${renameFields(line)}\n`));
+      const result = await withInterrupt('saving a checkpoint', (signal) =>
+        train(config, {
+          log,
+          onStep: (s) => {
+            progress ??= createProgress({ total: s.iterations, label: 'train', start: s.iteration - 1 });
+            progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc });
+          },
+          signal,
+          resume,
+          given,
+          commandLine: process.argv.slice(1),
+        }),
+      );
+      result.model.dispose();
+      if (result.interrupted) return;
+      if (result.alreadyFinished) {
+        process.stdout.write(
+          `${result.out}: the run is finished (${plural(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.savedMIoU ?? null)}% at its last evaluation); ` +
+            'nothing to train. Raise --iters to extend it.\n',
+        );
+        return;
+      }
+      progress?.finish({ loss: result.lastLoss });
+      process.stdout.write(`${result.out}: ${plural(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
+    },
+  );
 }

@@ -4,10 +4,29 @@ import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbon
 import { SegError } from '../core/errors.js';
 import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
-import { parseFloatFlag, parseIntFlag } from './options.js';
+import type { TrainField } from '../training/resume-plan.js';
+import { parseFloatFlag } from './options.js';
+
+/**
+ * Flag text to a number; the ranges are checked once, by the training config's schema
+ * (TRAIN_CONFIG_SHAPE), for flags and files alike.
+ */
+function numberFlag(flag: string, integer = false): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new SegError(`${flag}: got '${value}', expected ${integer ? 'an integer' : 'a number'}`, flag);
+    }
+    return n;
+  };
+}
+
+function integerFlag(flag: string): (value: string) => number {
+  return numberFlag(flag, true);
+}
 
 export interface TrainingFlags {
-  data: string;
+  data?: string;
   boost?: string;
   egbAlpha?: number;
   egbBeta?: number;
@@ -35,31 +54,34 @@ export interface TrainingFlags {
 }
 
 /** Every training flag except --head, --out and --resume (which differ between train and trace). */
-export function addTrainingOptions(cmd: Command): Command {
+export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } = {}): Command {
   const d = DEFAULT_TRAIN_CONFIG;
-  return cmd
-    .requiredOption('--data <dir>', 'dataset root in VOC layout (e.g. made by `seg data synth`)')
+  const withData =
+    options.dataHelp === undefined
+      ? cmd.requiredOption('--data <dir>', 'dataset root in VOC layout (e.g. made by `seg data synth`)')
+      : cmd.option('--data <dir>', options.dataHelp);
+  return withData
     .addOption(new Option('--boost <kind>', 'egb boost function').choices([...BOOST_KINDS]))
     .option('--egb-alpha <a>', 'egb: y = alpha * boost(z) + beta (default exp 1/K, pow3 0.001)', parseFloatFlag('--egb-alpha', 0))
     .option('--egb-beta <b>', 'egb: beta (default 0)', parseFloatFlag('--egb-beta'))
     .addOption(new Option('--backbone <name>', 'ResNet backbone').choices([...BACKBONE_NAMES]).default(d.backbone))
     .addOption(new Option('--output-stride <n>', 'backbone output stride').choices(['8', '16']).default(String(d.outputStride)))
-    .option('--width <w>', 'channel width multiplier (small experiments on CPU)', parseFloatFlag('--width', 0.01, 4), d.width)
+    .option('--width <w>', 'channel width multiplier (small experiments on CPU)', numberFlag('--width'), d.width)
     .option('--multi-grid', 'multi-grid (1,2,4) dilations in layer4')
-    .option('--crop <px>', 'square training crop', parseIntFlag('--crop', 8), d.crop)
-    .option('--batch <n>', 'images per batch', parseIntFlag('--batch', 1), d.batch)
-    .option('--iters <n>', 'training iterations', parseIntFlag('--iters', 1), d.iters)
-    .option('--lr <lr>', 'base learning rate (poly schedule)', parseFloatFlag('--lr', 0), d.lr)
-    .option('--momentum <m>', 'SGD momentum', parseFloatFlag('--momentum', 0, 1), d.momentum)
-    .option('--weight-decay <wd>', 'L2 weight decay', parseFloatFlag('--weight-decay', 0), d.weightDecay)
-    .option('--poly-power <p>', 'poly learning-rate power', parseFloatFlag('--poly-power', 0), d.polyPower)
+    .option('--crop <px>', 'square training crop', integerFlag('--crop'), d.crop)
+    .option('--batch <n>', 'images per batch', integerFlag('--batch'), d.batch)
+    .option('--iters <n>', 'training iterations', integerFlag('--iters'), d.iters)
+    .option('--lr <lr>', 'base learning rate (poly schedule)', numberFlag('--lr'), d.lr)
+    .option('--momentum <m>', 'SGD momentum', numberFlag('--momentum'), d.momentum)
+    .option('--weight-decay <wd>', 'L2 weight decay', numberFlag('--weight-decay'), d.weightDecay)
+    .option('--poly-power <p>', 'poly learning-rate power', numberFlag('--poly-power'), d.polyPower)
     .option('--split <name>', 'training split (ImageSets/Segmentation/<name>.txt)', d.split)
     .option('--val-split <name>', 'validation split', d.valSplit)
-    .option('--eval-every <n>', 'evaluate val mIoU every N iterations (0: only at the end)', parseIntFlag('--eval-every', 0), d.evalEvery)
-    .option('--eval-limit <n>', 'evaluate on the first N val images only (0: all)', parseIntFlag('--eval-limit', 0), d.evalLimit)
-    .option('--save-every <n>', 'checkpoint every N iterations (0: only at the end)', parseIntFlag('--save-every', 0), d.saveEvery)
-    .option('--log-every <n>', 'trace row every N iterations', parseIntFlag('--log-every', 1), d.logEvery)
-    .option('--seed <k>', 'seed of every random choice (init, data order, augmentation)', parseIntFlag('--seed', 0, 2 ** 32 - 1), d.seed)
+    .option('--eval-every <n>', 'evaluate val mIoU every N iterations (0: only at the end)', integerFlag('--eval-every'), d.evalEvery)
+    .option('--eval-limit <n>', 'evaluate on the first N val images only (0: all)', integerFlag('--eval-limit'), d.evalLimit)
+    .option('--save-every <n>', 'checkpoint every N iterations (0: only at the end)', integerFlag('--save-every'), d.saveEvery)
+    .option('--log-every <n>', 'trace row every N iterations', integerFlag('--log-every'), d.logEvery)
+    .option('--seed <k>', 'seed of every random choice (init, data order, augmentation)', integerFlag('--seed'), d.seed)
     .option('--pretrained <file>', 'ImageNet ResNet weights (.safetensors, torchvision names) for the backbone')
     .option('--freeze-bn', 'keep batch-norm running statistics in training (small batches)');
 }
@@ -80,7 +102,7 @@ export function headTextFromFlags(head: string, flags: Pick<TrainingFlags, 'boos
 /** Every training argument but the per-run ones (head, seed, out): what `seg trace` shares across runs. */
 export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
   return {
-    data: flags.data,
+    data: flags.data ?? '',
     split: flags.split,
     valSplit: flags.valSplit,
     backbone: flags.backbone as BackboneName,
@@ -105,4 +127,17 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
 
 export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: string): TrainConfig {
   return { ...sharedTrainConfigFromFlags(flags), head, seed: flags.seed, out };
+}
+
+const CONFIG_FIELDS: readonly TrainField[] = [
+  'data', 'split', 'valSplit', 'head', 'backbone', 'outputStride', 'width', 'multiGrid', 'crop', 'batch', 'iters', 'lr', 'momentum',
+  'weightDecay', 'polyPower', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'out', 'seed', 'pretrained', 'freezeBn',
+];
+
+/** The config fields whose flags were typed on the command line (the egb flags count as `head`). */
+export function typedFields(cmd: Command): TrainField[] {
+  const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  const fields = CONFIG_FIELDS.filter(typed);
+  if (!fields.includes('head') && ['boost', 'egbAlpha', 'egbBeta'].some(typed)) fields.push('head');
+  return fields;
 }

@@ -21,20 +21,46 @@ export function syncDirectory(dir: string): void {
   }
 }
 
-/** The SegError for a failed write of `file`: names it, the system's reason, and that the old file is intact. */
-export function writeError(file: string, err: unknown): SegError {
+/** The system's reason for a failed file operation, in words. */
+export function ioReason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
-  const reason =
-    code === 'ENOSPC'
-      ? 'no space left on the device'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'ENOENT'
-          ? 'its directory does not exist (create it first)'
-          : err instanceof Error
-            ? err.message
-            : String(err);
-  return new SegError(`${file}: could not write (${reason}); any previous version of the file is intact`, file);
+  switch (code) {
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOENT':
+      return 'its directory does not exist (create it first)';
+    case 'EIO':
+      return 'input/output error: the disk or file system failed';
+    case 'EXDEV':
+      return 'cannot rename across file systems';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** A failed write: the file, and the system's reason in words. */
+export class WriteError extends SegError {
+  readonly file: string;
+  readonly reason: string;
+
+  constructor(file: string, reason: string, consequence = 'any previous version of the file is intact') {
+    super(`${file}: could not write (${reason}); ${consequence}`, file);
+    this.name = 'WriteError';
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+/** The SegError for a failed write of `file`: names it, the system's reason, and that the old file is intact. */
+export function writeError(file: string, err: unknown): WriteError {
+  return new WriteError(file, ioReason(err));
 }
 
 /** Write `data` (text or byte chunks) to `file` atomically and durably; the folder must exist. */

@@ -5,7 +5,7 @@
  * `<dir>/trace.csv` gathers them. An interrupted trace resumes: finished runs are skipped,
  * a partial run continues from its checkpoint.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
@@ -15,7 +15,9 @@ import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
-import type { TrainConfig } from '../training/train-config.js';
+import { TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
+import { arrayOf, integer, object, parse, string, type Schema } from '../core/schema.js';
+import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
 import { writeJsonAtomic } from '../core/durable-files.js';
 
@@ -81,13 +83,20 @@ interface TraceManifest {
 
 const MANIFEST = 'trace.json';
 
+const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = TRAIN_CONFIG_SHAPE;
+const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
+  heads: arrayOf(string({ nonEmpty: true })),
+  seeds: arrayOf(integer({ min: 0, max: 2 ** 32 - 1 })),
+  base: object<TraceManifest['base']>(BASE_SHAPE),
+});
+
 /** The trace's arguments are fixed by its first invocation: a resumed trace must match them. */
 function checkManifest(options: TraceOptions): void {
   const file = join(options.out, MANIFEST);
   const current: TraceManifest = { heads: options.heads, seeds: options.seeds, base: options.base };
   if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as TraceManifest;
-    const differing = (Object.keys(current.base) as (keyof TraceManifest['base'])[]).filter(
+    const saved = parse(MANIFEST_SCHEMA, readJsonFile(file), { file });
+    const differing = (Object.keys(BASE_SHAPE) as (keyof TraceManifest['base'])[]).filter(
       (k) => JSON.stringify(saved.base[k]) !== JSON.stringify(current.base[k]),
     );
     if (differing.length > 0) {
@@ -104,16 +113,16 @@ export function runCsvRows(dir: string, head: string, seed: number): TraceCsvRow
   const rows: TraceCsvRow[] = [];
   const evals = new Map<number, number | null>();
   const trace = readTrace(dir);
-  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.val_miou);
+  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.mIoU);
   for (const r of trace) {
     if (r.type !== 'train') continue;
     rows.push({
       head,
       seed,
       iter: r.iter,
-      wall_s: r.wall_s,
+      wall_s: r.wallSeconds,
       loss: r.loss,
-      train_acc: Number.isFinite(r.train_acc) ? r.train_acc : null,
+      train_acc: Number.isFinite(r.trainAcc) ? r.trainAcc : null,
       val_miou: evals.get(r.iter) ?? null,
     });
   }

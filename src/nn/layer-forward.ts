@@ -9,7 +9,7 @@ import { conv2d } from '../engine/conv2d.js';
 import { batchNormInfer, batchNormTrain } from '../engine/batch-norm.js';
 import { globalAvgPool, maxPool3x3s2 } from '../engine/pool.js';
 import { resizeBilinear } from '../engine/resize.js';
-import { SegError } from '../core/errors.js';
+import { FieldError } from '../core/schema.js';
 import type { Rng } from '../core/random.js';
 import type { BatchNormSpec, ConvSpec, LayerSpec } from './layer-spec.js';
 
@@ -74,10 +74,10 @@ function runBatchNorm(layer: BatchNormSpec, x: T4, ctx: WalkContext): T4 {
   }
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   if (count < 2) {
-    throw new SegError(
+    throw new FieldError(
+      'batch',
       `batch norm ${layer.name} in training mode sees one value per channel (batch size 1 at ${x.shape[1]}x${x.shape[2]}); ` +
-        'use a batch size of at least 2 or --freeze-bn',
-      '--batch-size',
+        'use a batch of at least 2, or freeze the batch-norm statistics (`freezeBn`)',
     );
   }
   const { y, mean, variance } = batchNormTrain(x, gamma, beta, layer.eps);

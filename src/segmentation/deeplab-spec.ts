@@ -15,16 +15,16 @@
  * round(256 w). Dropout runs only when the forward pass is given a dropout Rng (see
  * ForwardOptions), so by default training is deterministic without it.
  */
-import { SegError } from '../core/errors.js';
 import type { BatchNormSpec, ConvSpec, LayerSpec, SequentialSpec } from '../nn/layer-spec.js';
+import { boolean, integer, number, object, oneOf, parse, type Schema } from '../core/schema.js';
 import {
+  BACKBONE_NAMES,
+  OUTPUT_STRIDES,
+  WIDTH_RANGE,
   type BackboneName,
   type OutputStride,
-  parseBackboneName,
-  parseOutputStride,
   resnetSpec,
   scaledChannels,
-  validateWidth,
 } from '../backbones/resnet.js';
 
 /** Std of the final classifier's normal init (mmsegmentation's decode-head default). */
@@ -45,20 +45,18 @@ export function asppRates(outputStride: OutputStride): [number, number, number] 
   return outputStride === 16 ? [6, 12, 18] : [12, 24, 36];
 }
 
-/** Checks every field (for configs read from files or built by hand); returns a clean copy. */
+/** Every field of a model config (read from files or built by hand). */
+export const MODEL_CONFIG_SCHEMA: Schema<ModelConfig> = object<ModelConfig>({
+  backbone: oneOf(BACKBONE_NAMES),
+  outputStride: oneOf(OUTPUT_STRIDES),
+  width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
+  numClasses: integer({ min: 1, max: 255 }),
+  multiGrid: boolean(),
+});
+
+/** Checks every field; returns a clean copy. */
 export function validateModelConfig(config: ModelConfig): ModelConfig {
-  const numClasses = config.numClasses;
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new SegError(`--classes: got ${String(numClasses)}, expected an integer >= 1`, '--classes');
-  }
-  if (typeof config.multiGrid !== 'boolean') throw new SegError(`multiGrid: got ${String(config.multiGrid)}, expected true or false`);
-  return {
-    backbone: parseBackboneName(String(config.backbone)),
-    outputStride: parseOutputStride(config.outputStride),
-    width: validateWidth(config.width),
-    numClasses,
-    multiGrid: config.multiGrid,
-  };
+  return parse(MODEL_CONFIG_SCHEMA, config);
 }
 
 function conv(name: string, inChannels: number, outChannels: number, kernel: number, dilation = 1, bias = false): ConvSpec {

@@ -9,12 +9,13 @@ import { SegError } from '../core/errors.js';
 import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import type { RngState } from '../core/random.js';
+import { arrayOf, fieldPath, FieldError, integer, number, object, optional, parse, type Schema } from '../core/schema.js';
 import { tf } from '../engine/tf.js';
 import type { LoaderState } from '../voc/types.js';
 import type { Normalization } from '../voc/normalize.js';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.js';
 import type { SegmentationModel } from '../segmentation/model.js';
-import type { TrainConfig } from './train-config.js';
+import { TRAIN_CONFIG_SCHEMA, type TrainConfig } from './train-config.js';
 import { runCheckpointDir } from '../checkpoint/run-layout.js';
 
 /** What resuming needs besides weights and momentum. */
@@ -59,32 +60,66 @@ export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<
 export interface LoadedRun {
   model: SegmentationModel;
   headSpec: HeadSpec;
+  classNames: readonly string[];
   trainConfig: TrainConfig;
   state: RunState;
+  /** The last evaluation's metrics as saved. */
+  metrics: Record<string, unknown> | null;
   /** Momentum buffers by parameter name; the caller disposes them. */
   momentum: Map<string, tf.Tensor>;
 }
 
-function isRunState(v: unknown): v is RunState {
-  if (typeof v !== 'object' || v === null) return false;
-  const s = v as Record<string, unknown>;
-  return typeof s['iteration'] === 'number' && typeof s['wallSeconds'] === 'number' && Array.isArray(s['dropoutRng']);
-}
+const UINT32 = integer({ min: 0, max: 2 ** 32 - 1 });
+const RNG_STATE_SCHEMA = arrayOf(UINT32, { length: 4 }) as Schema<RngState>;
 
-/** Load a run's checkpoint for resuming; the dataset's classes must be the run's. */
-export async function loadRunCheckpoint(run: string, classNames: readonly string[]): Promise<LoadedRun> {
-  const loaded = loadCheckpoint(runCheckpointDir(run));
-  const file = join(loaded.dir, 'state.json');
-  try {
-    if (loaded.config.classNames.join('\n') !== classNames.join('\n')) {
-      throw new SegError(
-        `--resume ${run}: the run was trained on classes [${loaded.config.classNames.join(', ')}], --data has [${classNames.join(', ')}]; resume with the run's dataset`,
-        '--data',
-      );
+const LOADER_STATE_SCHEMA: Schema<LoaderState> = object<LoaderState>({
+  seed: UINT32,
+  epoch: integer({ min: 0 }),
+  position: integer({ min: 0 }),
+  rng: RNG_STATE_SCHEMA,
+  samples: integer({ min: 1 }),
+});
+
+/** state.json's `state`: every field checked, so a damaged or hand-edited file names the field. */
+export const RUN_STATE_SCHEMA: Schema<RunState> = object<RunState>(
+  {
+    iteration: integer({ min: 0 }),
+    wallSeconds: number({ min: 0 }),
+    loader: optional(LOADER_STATE_SCHEMA),
+    dropoutRng: RNG_STATE_SCHEMA,
+    samples: integer({ min: 1 }),
+  },
+  (s, field) => {
+    if (s.loader !== undefined && s.loader.position > s.loader.samples) {
+      throw new FieldError(fieldPath(field, 'loader.position'), `got ${s.loader.position}, past the split's ${s.loader.samples} samples`);
     }
-    if (!isRunState(loaded.trainingState)) throw new SegError(`${file}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, file);
-    const trainConfig = loaded.config.training as unknown as TrainConfig;
-    return { model: loaded.model, headSpec: loaded.headSpec, trainConfig, state: loaded.trainingState, momentum: loaded.optimizerState ?? new Map() };
+  },
+);
+
+/** Load a run's checkpoint for resuming. Every field read from disk is checked. */
+export async function loadRunCheckpoint(run: string): Promise<LoadedRun> {
+  const loaded = loadCheckpoint(runCheckpointDir(run));
+  const configFile = join(loaded.dir, 'config.json');
+  const stateFile = join(loaded.dir, 'state.json');
+  try {
+    if (loaded.trainingState === undefined) throw new SegError(`${stateFile}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, stateFile);
+    const state = parse(RUN_STATE_SCHEMA, loaded.trainingState, { file: stateFile, field: 'state' });
+    if (state.iteration !== loaded.config.iteration) {
+      throw new FieldError('state.iteration', `got ${state.iteration}, but config.json says iteration ${loaded.config.iteration}; the checkpoint is damaged`, stateFile);
+    }
+    const trainConfig = parse(TRAIN_CONFIG_SCHEMA, loaded.config.training, { file: configFile, field: 'training' });
+    if (state.iteration > trainConfig.iters) {
+      throw new FieldError('state.iteration', `got ${state.iteration}, past the run's ${trainConfig.iters} iterations; the checkpoint is damaged`, stateFile);
+    }
+    return {
+      model: loaded.model,
+      headSpec: loaded.headSpec,
+      classNames: loaded.config.classNames,
+      trainConfig,
+      state,
+      momentum: loaded.optimizerState ?? new Map(),
+      metrics: loaded.config.metrics,
+    };
   } catch (err) {
     loaded.model.dispose();
     if (loaded.optimizerState !== undefined) tf.dispose([...loaded.optimizerState.values()]);

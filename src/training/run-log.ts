@@ -1,40 +1,90 @@
 /**
- * `trace.jsonl` of a run: one JSON object per line, a `train` row per logging step and an
- * `eval` row per evaluation. On resume, rows past the checkpoint's iteration (written after
- * the last save, by the interrupted process) are dropped so the trace stays one history.
+ * `trace.jsonl` of a run: one JSON object per line (camelCase keys), a `train` row per
+ * logging step, an `eval` row per evaluation, and an `extend` row where a resumed run was
+ * given more iterations. On resume, rows past the checkpoint's iteration (written after the
+ * last save, by the interrupted process) are dropped so the trace stays one history. Traces
+ * written by older versions (snake_case keys) are read too.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
+import { FieldError, integer, isPlainObject, number, object, oneOf, recordOf, type Schema } from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
   iter: number;
   /** Training wall time since the run started (evaluation excluded), seconds. */
-  wall_s: number;
+  wallSeconds: number;
   loss: number;
   lr: number;
   /** Pixel accuracy of the batch's own predictions. */
-  train_acc: number;
+  trainAcc: number;
 }
 
 export interface EvalTraceRow {
   type: 'eval';
   iter: number;
-  wall_s: number;
-  val_miou: number | null;
-  val_aacc: number | null;
-  class_iou: Record<string, number | null>;
+  wallSeconds: number;
+  /** Metrics on the val split. */
+  mIoU: number | null;
+  aAcc: number | null;
+  classIoU: Record<string, number | null>;
   images: number;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow;
+/** A resumed run given more iterations: from here the poly schedule runs over `toIters`. */
+export interface ExtendTraceRow {
+  type: 'extend';
+  iter: number;
+  fromIters: number;
+  toIters: number;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
 export function tracePath(runDir: string): string {
   return join(runDir, TRACE_FILE);
+}
+
+/** Keys of traces written before the camelCase convention, and their names now. */
+const LEGACY_KEYS: Readonly<Record<string, string>> = {
+  wall_s: 'wallSeconds',
+  train_acc: 'trainAcc',
+  val_miou: 'mIoU',
+  val_aacc: 'aAcc',
+  class_iou: 'classIoU',
+};
+
+/** A number, or null (JSON's NaN) read as NaN. */
+const numberOrNaN: Schema<number> = (v, field) => (v === null ? Number.NaN : number()(v, field));
+const metric: Schema<number | null> = (v, field) => (v === null ? null : number({ min: 0, max: 1 })(v, field));
+const iter = integer({ min: 0 });
+
+const ROW_SCHEMAS = {
+  train: object<TrainTraceRow>({ type: oneOf(['train']), iter, wallSeconds: number({ min: 0 }), loss: numberOrNaN, lr: number({ min: 0 }), trainAcc: numberOrNaN }),
+  eval: object<EvalTraceRow>({
+    type: oneOf(['eval']),
+    iter,
+    wallSeconds: number({ min: 0 }),
+    mIoU: metric,
+    aAcc: metric,
+    classIoU: recordOf(metric),
+    images: integer({ min: 0 }),
+  }),
+  extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
+} as const;
+
+/** A parsed row with legacy keys renamed, every field checked; undefined for a row type this version does not know. */
+export function parseTraceRow(value: unknown): TraceRow | undefined {
+  if (!isPlainObject(value)) throw new FieldError('(row)', 'expected a JSON object');
+  const renamed: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
+  const type = renamed['type'];
+  if (type !== 'train' && type !== 'eval' && type !== 'extend') return undefined;
+  return ROW_SCHEMAS[type](renamed, '');
 }
 
 /** All rows of a run's trace (missing file: none). */
@@ -46,12 +96,20 @@ export function readTrace(runDir: string): TraceRow[] {
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).trim();
     if (line === '') continue;
+    let parsed: unknown;
     try {
-      rows.push(JSON.parse(line) as TraceRow);
+      parsed = JSON.parse(line);
     } catch {
       // A line cut by a crash mid-write is the only expected damage: skip only a last line.
       if (i >= lines.length - 2) continue;
       throw new SegError(`${file}: line ${i + 1} is not JSON; the trace is damaged (delete the line to continue)`, file);
+    }
+    try {
+      const row = parseTraceRow(parsed);
+      if (row !== undefined) rows.push(row);
+    } catch (err) {
+      const what = err instanceof FieldError ? `${err.field}: ${err.problem}` : String(err);
+      throw new SegError(`${file}: line ${i + 1} is not a trace row (${what}); the trace is damaged (delete the line to continue)`, file);
     }
   }
   return rows;
@@ -60,7 +118,7 @@ export function readTrace(runDir: string): TraceRow[] {
 export class TraceWriter {
   readonly file: string;
 
-  /** `fromIteration`: the checkpoint's iteration; later rows are dropped. */
+  /** `fromIteration`: the checkpoint's iteration; later rows are dropped (and old rows rewritten in camelCase). */
   constructor(runDir: string, fromIteration: number) {
     this.file = tracePath(runDir);
     if (existsSync(this.file)) {

@@ -1,6 +1,6 @@
 /** The arguments of a training run (what `seg train` takes), with DeepLab's defaults. */
-import { SegError } from '../core/errors.js';
-import type { BackboneName, OutputStride } from '../backbones/resnet.js';
+import { boolean, fieldPath, FieldError, integer, number, object, oneOf, optional, parse, string, type Schema, type Shape } from '../core/schema.js';
+import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 
 export interface TrainConfig {
   /** Dataset root in VOC layout. */
@@ -59,24 +59,51 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   freezeBn: false,
 };
 
-/** Checks the numeric ranges a CLI parser might not (configs also come from files). */
-export function validateTrainConfig(c: TrainConfig): TrainConfig {
-  const positive: (keyof TrainConfig)[] = ['crop', 'batch', 'iters', 'lr', 'logEvery'];
-  for (const key of positive) {
-    const v = c[key];
-    if (typeof v !== 'number' || !(v > 0)) throw new SegError(`--${kebab(key)}: got ${String(v)}, expected a number > 0`, `--${kebab(key)}`);
-  }
-  const nonNegative: (keyof TrainConfig)[] = ['momentum', 'weightDecay', 'polyPower', 'evalEvery', 'evalLimit', 'saveEvery'];
-  for (const key of nonNegative) {
-    const v = c[key];
-    if (typeof v !== 'number' || !(v >= 0)) throw new SegError(`--${kebab(key)}: got ${String(v)}, expected a number >= 0`, `--${kebab(key)}`);
-  }
+/** The rule for each field of a TrainConfig. */
+export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
+  data: string({ nonEmpty: true }),
+  split: string({ nonEmpty: true }),
+  valSplit: string({ nonEmpty: true }),
+  head: string({ nonEmpty: true }),
+  backbone: oneOf(BACKBONE_NAMES),
+  outputStride: oneOf(OUTPUT_STRIDES),
+  width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
+  multiGrid: boolean(),
+  crop: integer({ min: 8 }),
+  batch: integer({ min: 1 }),
+  iters: integer({ min: 1 }),
+  lr: number({ above: 0 }),
+  momentum: number({ min: 0, max: 1 }),
+  weightDecay: number({ min: 0 }),
+  polyPower: number({ min: 0 }),
+  evalEvery: integer({ min: 0 }),
+  evalLimit: integer({ min: 0 }),
+  saveEvery: integer({ min: 0 }),
+  logEvery: integer({ min: 1 }),
+  out: string({ nonEmpty: true }),
+  seed: integer({ min: 0, max: 2 ** 32 - 1 }),
+  pretrained: optional(string({ nonEmpty: true })),
+  freezeBn: boolean(),
+};
+
+/** Every field of a TrainConfig, checked (from flags, from code, or from a run's config.json). */
+export const TRAIN_CONFIG_SCHEMA: Schema<TrainConfig> = object<TrainConfig>(TRAIN_CONFIG_SHAPE, (c, field) => {
   if (c.batch < 2 && !c.freezeBn) {
-    throw new SegError('--batch 1: batch norm needs at least 2 samples per batch in training; use --batch 2 or more, or --freeze-bn', '--batch');
+    throw new FieldError(
+      fieldPath(field, 'batch'),
+      'got 1; batch norm needs at least 2 samples per batch in training: use 2 or more, or freeze the batch-norm statistics (`freezeBn`)',
+    );
   }
-  return c;
+});
+
+/** Checks every field (configs also come from code and files); returns a clean copy. */
+export function validateTrainConfig(c: TrainConfig, file?: string): TrainConfig {
+  return parse(TRAIN_CONFIG_SCHEMA, c, file !== undefined ? { file } : {});
 }
 
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
+/** Checks the fields present in `c` (e.g. the flags typed, before the rest of a config is known). */
+export function validateTrainFields(c: Partial<TrainConfig>): void {
+  for (const key of Object.keys(c) as (keyof TrainConfig)[]) {
+    if (c[key] !== undefined && key in TRAIN_CONFIG_SHAPE) TRAIN_CONFIG_SHAPE[key](c[key], key);
+  }
 }

@@ -5,6 +5,7 @@
  * JPEG decode, resize and PNG inflate run on libuv's thread pool.
  */
 import { SegError } from '../core/errors.js';
+import { integer } from '../core/schema.js';
 import { Rng, type RngState } from '../core/random.js';
 import type { Dataset } from './dataset.js';
 import { DEFAULT_CROP, trainTransforms, type TrainAugmentOptions } from './augmenter.js';
@@ -107,20 +108,17 @@ export function initialLoaderState(seed: number, samples: number): LoaderState {
 
 function checkResumeState(state: LoaderState, seed: number, samples: number): void {
   if (state.samples !== samples) {
-    throw new SegError(`cannot resume the data loader: the checkpoint's split had ${state.samples} samples, this one has ${samples}; resume with the same --data and --split`);
+    throw new SegError(`cannot resume the data loader: the checkpoint's split had ${state.samples} samples, this one has ${samples}; resume with the same dataset (\`data\`) and \`split\``);
   }
   if (state.seed !== seed) {
-    throw new SegError(`cannot resume the data loader: the checkpoint used --seed ${state.seed}, not ${seed}`);
+    throw new SegError(`cannot resume the data loader: the checkpoint used \`seed\` ${state.seed}, not ${seed}`);
   }
   if (!Number.isInteger(state.position) || state.position < 0 || state.position > samples || !Number.isInteger(state.epoch) || state.epoch < 0) {
     throw new SegError(`cannot resume the data loader: invalid state (epoch ${state.epoch}, position ${state.position})`);
   }
 }
 
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new SegError(`${name}: got '${value}', expected an integer >= 1`, name);
-  return value;
-}
+const positiveInt = integer({ min: 1 });
 
 /** Keep a promise's rejection for its consumer without Node reporting it as unhandled meanwhile. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
@@ -130,9 +128,9 @@ function quiet<T>(promise: Promise<T>): Promise<T> {
 
 export function createTrainLoader(options: TrainLoaderOptions): TrainLoader {
   const { dataset, seed } = options;
-  const batchSize = positiveInt('--batch', options.batchSize);
-  const crop = positiveInt('--crop', options.crop ?? DEFAULT_CROP);
-  const prefetch = positiveInt('prefetch', options.prefetch ?? 2);
+  const batchSize = positiveInt(options.batchSize, 'batchSize');
+  const crop = positiveInt(options.crop ?? DEFAULT_CROP, 'crop');
+  const prefetch = positiveInt(options.prefetch ?? 2, 'prefetch');
   const ids = options.ids !== undefined ? [...options.ids] : dataset.listSplit(options.split);
   if (ids.length === 0) throw new SegError(`split '${options.split}' of ${dataset.root} has no samples`);
   const normalization: Normalization = options.augment?.normalization ?? IMAGENET_NORMALIZATION;
@@ -237,9 +235,9 @@ export interface EvalLoader extends AsyncIterableIterator<EvalSample> {
 /** One pass over a split in list order: whole images, normalised; labels untouched. */
 export function createEvalLoader(options: EvalLoaderOptions): EvalLoader {
   const { dataset } = options;
-  const prefetch = positiveInt('prefetch', options.prefetch ?? 4);
+  const prefetch = positiveInt(options.prefetch ?? 4, 'prefetch');
   let ids = options.ids !== undefined ? [...options.ids] : dataset.listSplit(options.split);
-  if (options.limit !== undefined) ids = ids.slice(0, positiveInt('--limit', options.limit));
+  if (options.limit !== undefined) ids = ids.slice(0, positiveInt(options.limit, 'limit'));
   const normalization = options.normalization ?? IMAGENET_NORMALIZATION;
 
   const load = async (id: string): Promise<EvalSample> => {

@@ -52,6 +52,8 @@ export interface CheckOptions {
   onProgress?: (done: number, total: number) => void;
   /** Samples read at once (default 4). */
   concurrency?: number;
+  /** Only the first `limit` ids of the split. */
+  limit?: number;
 }
 
 function problemOf(err: unknown, id: string | null, file: string): CheckProblem {
@@ -84,6 +86,7 @@ export async function checkDataset(root: string | Dataset, split = 'train', opti
   let ids: string[];
   try {
     ids = dataset.listSplit(split);
+    if (options.limit !== undefined) ids = ids.slice(0, options.limit);
   } catch (err) {
     report.problems.push(problemOf(err, null, listPath));
     return report;

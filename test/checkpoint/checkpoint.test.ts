@@ -186,7 +186,7 @@ describe('checkpoints', () => {
     // A corrupted config and a missing directory are user errors.
     expect(() => loadCheckpoint(path.join(tmp, 'nowhere'))).toThrow(SegError);
     fs.writeFileSync(path.join(dir, 'config.json'), '{"format": "other"}');
-    expect(() => loadCheckpoint(dir)).toThrow(/config\.json: format is "other"/);
+    expect(() => loadCheckpoint(dir)).toThrow(/config\.json: format: got "other", expected one of seg-checkpoint/);
     model.dispose();
   });
 });

@@ -1,4 +1,4 @@
-/** Ctrl-C during `seg train`: a checkpoint is saved and the process exits 130 (real process, real signal). */
+/** Ctrl-C, SIGTERM or SIGHUP during `seg train`: a checkpoint is saved and the process exits 128 + n (real process, real signal). */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +16,12 @@ function traceRows(run: string): number {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
 }
 
-describe('seg train and SIGINT', () => {
-  it('saves a checkpoint at the current iteration and exits 130', async () => {
+describe('seg train and SIGINT, SIGTERM, SIGHUP', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('%s: saves a checkpoint at the current iteration and exits %i', async (signal, exitCode) => {
     expect(existsSync(cli), 'npm test builds dist/ first').toBe(true);
     const dir = tempDir('seg-sigint-');
     const data = (await makeSynthDataset({ out: join(dir, 'synth'), train: 6, val: 2, size: 40, seed: 1 })).root;
@@ -35,12 +39,13 @@ describe('seg train and SIGINT', () => {
     const deadline = Date.now() + 60_000;
     while (traceRows(run) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(traceRows(run), stderr).toBeGreaterThanOrEqual(3);
-    child.kill('SIGINT');
+    child.kill(signal);
     const code = await exited;
-    expect(code, stderr).toBe(130);
-    expect(stderr).toMatch(/interrupt: saving a checkpoint/);
+    expect(code, stderr).toBe(exitCode);
+    expect(stderr).toContain(`interrupt (${signal}): saving a checkpoint`);
     const config = JSON.parse(readFileSync(join(run, 'checkpoint', 'config.json'), 'utf8')) as { iteration: number };
     expect(config.iteration).toBeGreaterThanOrEqual(3);
     expect(config.iteration).toBe(traceRows(run));
+    expect(existsSync(join(run, '.lock')), 'the run folder is unlocked').toBe(false);
   });
 });

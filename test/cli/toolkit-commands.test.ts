@@ -27,10 +27,15 @@ describe('seg train / eval / predict', () => {
     expect(egb.err).toContain('egb:pow3:alpha=0.01,beta=0');
     const again = await runSeg(['train', '--data', data, ...small, '--iters', '3', '--out', join(dir, 'run-egb')]);
     expect(again.code).toBe(1);
-    expect(again.err).toMatch(/error: --out .*run-egb already holds a run; pass --resume/);
+    expect(again.err).toMatch(/error: --out: .*run-egb already holds a run; continue it with --resume, or choose another --out/);
+    // --resume --out needs no --data; a finished run says so.
+    const finished = await runSeg(['train', '--resume', '--out', join(dir, 'run-egb'), '--backend', 'wasm']);
+    expect(finished.code, finished.err).toBe(0);
+    expect(finished.out).toMatch(/run-egb: the run is finished \(3 iterations, val mIoU [\d.]+% at its last evaluation\); nothing to train. Raise --iters/);
     const resumed = await runSeg(['train', '--data', data, ...small, '--iters', '5', '--resume', '--out', join(dir, 'run-egb')]);
     expect(resumed.code, resumed.err).toBe(0);
-    expect(resumed.out).toMatch(/3 iterations/); // the run's own arguments (3 iterations) hold; it was already finished
+    expect(resumed.out).toMatch(/5 iterations/); // a higher --iters extends the run
+    expect(resumed.err).toMatch(/extending the run from 3 to 5 iterations/);
 
     const ev = await runSeg(['eval', '--miou', '--checkpoint', join(dir, 'run-softmax'), '--data', data, '--json', '--backend', 'wasm']);
     expect(ev.code, ev.err).toBe(0);

@@ -10,6 +10,7 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train
 import { readTrace } from '../../src/training/run-log.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+import { NonFiniteError } from '../../src/training/non-finite-error.js';
 
 let root: string;
 let data: string;
@@ -58,6 +59,10 @@ describe('train', () => {
     const rows = readTrace(join(root, 'straight'));
     expect(rows.filter((r) => r.type === 'train').map((r) => r.iter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(rows.filter((r) => r.type === 'eval')).toHaveLength(1);
+    // camelCase keys only (mIoU, aAcc as metric names).
+    const text = readFileSync(join(root, 'straight', 'trace.jsonl'), 'utf8');
+    expect(text).not.toMatch(/"\w+_\w+":/);
+    expect(Object.keys(rows.find((r) => r.type === 'eval') ?? {})).toEqual(['type', 'iter', 'wallSeconds', 'mIoU', 'aAcc', 'classIoU', 'images']);
 
     // Stop after 5 iterations (abort), then resume the same run for the rest.
     const controller = new AbortController();
@@ -88,7 +93,7 @@ describe('train', () => {
   it('refuses to overwrite an existing run without --resume', async () => {
     const run = await train(config('once', { iters: 2 }));
     run.model.dispose();
-    await expect(train(config('once', { iters: 2 }))).rejects.toThrow(/already holds a run; pass --resume/);
+    await expect(train(config('once', { iters: 2 }))).rejects.toThrow(/already holds a run; continue it with `resume`/);
   });
 
   it('stops on a non-finite loss naming the iteration and keeps the last checkpoint', async () => {
@@ -100,9 +105,11 @@ describe('train', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(SegError);
+    expect(error).toBeInstanceOf(NonFiniteError);
     const message = (error as Error).message;
     const failedAt = Number(/iteration (\d+): the loss is/.exec(message)?.[1]);
     expect(failedAt).toBeGreaterThan(1);
+    expect((error as NonFiniteError).iteration).toBe(failedAt);
     const saved = JSON.parse(readFileSync(join(runCheckpointDir(cfg.out), 'config.json'), 'utf8')) as { iteration: number };
     expect(saved.iteration).toBe(failedAt - 1);
   });

@@ -1,0 +1,44 @@
+/** Writes the run's `trace.jsonl`: a train row every `logEvery` iterations (and at the last), an eval row per validation. */
+import { round } from '../../core/numbers.js';
+import type { EvaluationResult } from '../../inference/evaluate.js';
+import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from '../run-log.js';
+import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
+
+export class TraceHook implements TrainHook {
+  private writer: TraceWriter | undefined;
+
+  constructor(private readonly onEval?: (row: EvalTraceRow) => void) {}
+
+  beforeRun(run: TrainRun): void {
+    this.writer = new TraceWriter(run.config.out, run.state.iteration);
+    const extended = run.resumed?.extended;
+    if (extended !== undefined) this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
+  }
+
+  afterTrainIter(run: TrainRun, step: StepReport): void {
+    if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations) return;
+    const row: TrainTraceRow = {
+      type: 'train',
+      iter: step.iteration,
+      wallSeconds: round(run.clock.seconds(), 3),
+      loss: step.loss,
+      lr: step.lr,
+      trainAcc: step.trainAcc,
+    };
+    this.writer?.append(row);
+  }
+
+  afterVal(run: TrainRun, result: EvaluationResult): void {
+    const row: EvalTraceRow = {
+      type: 'eval',
+      iter: run.state.iteration,
+      wallSeconds: round(run.clock.seconds(), 3),
+      mIoU: result.metrics.mIoU,
+      aAcc: result.metrics.aAcc,
+      classIoU: Object.fromEntries(result.metrics.classes.map((c) => [c.name, c.iou])),
+      images: result.images,
+    };
+    this.writer?.append(row);
+    this.onEval?.(row);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What a resumed run takes from the arguments it is given. The run's checkpoint fixes the
+ * model and the training recipe; a few settings may change from one segment to the next.
+ *
+ *   refused  head, backbone, outputStride, width, multiGrid: another model is another run
+ *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, seed, pretrained,
+ *            freezeBn: they shape the batches and updates, so the run keeps its own values
+ *            (exact resume) and says which given values it ignores
+ *   applied  iters (raised only: extends the run, the poly schedule is recomputed over the
+ *            new length), evalEvery, evalLimit, saveEvery, logEvery, valSplit, data (a
+ *            moved dataset; its classes and split size are checked)
+ *
+ * Only fields the caller gave on purpose (`given`) are compared; by default all of them.
+ */
+import { FieldError } from '../core/schema.js';
+import type { TrainConfig } from './train-config.js';
+
+export type TrainField = keyof TrainConfig;
+
+const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid'];
+const KEPT: readonly TrainField[] = ['split', 'crop', 'batch', 'lr', 'momentum', 'weightDecay', 'polyPower', 'seed', 'pretrained', 'freezeBn'];
+const APPLIED: readonly TrainField[] = ['iters', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'valSplit', 'data'];
+
+export interface FieldChange {
+  field: TrainField;
+  given: unknown;
+  run: unknown;
+}
+
+export interface ResumePlan {
+  /** The config the resumed run trains with. */
+  config: TrainConfig;
+  /** Given values the run ignores (it keeps its own). */
+  kept: FieldChange[];
+  /** Given values that take effect from now on. */
+  applied: FieldChange[];
+  /** Set when `iters` was raised: the run is extended. */
+  extended?: { from: number; to: number };
+}
+
+function copyField<K extends TrainField>(to: TrainConfig, from: TrainConfig, field: K): void {
+  to[field] = from[field];
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The plan for resuming a run saved with `saved`, given `config`; `given`
+ * lists the fields set on purpose (undefined: all). `head` must be in its canonical text.
+ */
+export function planResume(saved: TrainConfig, config: TrainConfig, given?: readonly TrainField[]): ResumePlan {
+  const isGiven = (f: TrainField): boolean => (given === undefined ? config[f] !== undefined : given.includes(f));
+  const change = (f: TrainField): FieldChange => ({ field: f, given: config[f], run: saved[f] });
+  const differs = (f: TrainField): boolean => isGiven(f) && !same(config[f], saved[f]);
+  for (const f of REFUSED) {
+    if (differs(f)) {
+      throw new FieldError(
+        f,
+        `got ${JSON.stringify(config[f])}, but the run in ${config.out} was trained with ${JSON.stringify(saved[f])}; a resumed run keeps its model. ` +
+          `Leave \`${f}\` out to resume, or choose another \`out\` for a new run`,
+      );
+    }
+  }
+  const merged: TrainConfig = { ...saved, out: config.out };
+  const applied: FieldChange[] = [];
+  let extended: ResumePlan['extended'];
+  for (const f of APPLIED) {
+    if (!differs(f)) continue;
+    if (f === 'iters') {
+      if (config.iters < saved.iters) {
+        throw new FieldError('iters', `got ${config.iters}, but the run in ${config.out} is set for ${saved.iters}; \`iters\` can only be raised (to extend the run)`);
+      }
+      extended = { from: saved.iters, to: config.iters };
+    }
+    applied.push(change(f));
+    copyField(merged, config, f);
+  }
+  const kept = KEPT.filter(differs).map(change);
+  return { config: merged, kept, applied, ...(extended !== undefined ? { extended } : {}) };
+}
+
+function listChanges(changes: readonly FieldChange[], now: 'given' | 'run'): string {
+  return changes.map((c) => `\`${c.field}\` ${JSON.stringify(now === 'given' ? c.given : c.run)} (${now === 'given' ? 'was' : 'given'} ${JSON.stringify(now === 'given' ? c.run : c.given)})`).join(', ');
+}
+
+/** Lines that say what a resume kept, applied and extended; fields in backticks. */
+export function describeResumePlan(plan: ResumePlan): string[] {
+  const lines: string[] = [];
+  if (plan.kept.length > 0) lines.push(`resume keeps the run's own ${listChanges(plan.kept, 'run')}: they shape its batches and updates`);
+  if (plan.applied.length > 0) lines.push(`resume applies ${listChanges(plan.applied, 'given')}`);
+  if (plan.extended !== undefined) {
+    lines.push(`extending the run from ${plan.extended.from} to ${plan.extended.to} iterations; the poly learning-rate schedule is recomputed over ${plan.extended.to}`);
+  }
+  return lines;
+}

@@ -1,0 +1,191 @@
+/**
+ * A run ready to train: a new one (model from the seed, optional pretrained backbone) or one
+ * resumed from its checkpoint. Everything that could fail later is checked here, before the
+ * first step: every setting, the dataset and both splits, the checkpoint folder, and the
+ * lock on the run folder.
+ */
+import { mkdirSync } from 'node:fs';
+import { tf } from '../engine/tf.js';
+import { Rng } from '../core/random.js';
+import { lockRunFolder, type RunLock } from '../core/run-lock.js';
+import { FieldError } from '../core/schema.js';
+import { createHead, type Head } from '../heads/head.js';
+import { formatHeadSpec, parseHeadSpec } from '../heads/head-spec.js';
+import { openDataset, type Dataset } from '../voc/dataset.js';
+import { checkDataset } from '../voc/dataset-check.js';
+import { createModel, type SegmentationModel } from '../segmentation/model.js';
+import { checkCheckpointFolder } from '../checkpoint/checkpoint.js';
+import { importPretrainedBackbone } from '../checkpoint/pretrained-import.js';
+import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
+import { loadRunCheckpoint, type RunState } from './run-checkpoint.js';
+import { describeResumePlan, planResume, type ResumePlan, type TrainField } from './resume-plan.js';
+import { MomentumSgd } from './sgd.js';
+import { validateTrainConfig, type TrainConfig } from './train-config.js';
+import { createTrainLoader } from '../voc/batch-loader.js';
+import type { TrainRun } from './hooks/train-hook.js';
+import { WallClock } from './wall-clock.js';
+
+interface RunParts {
+  config: TrainConfig;
+  dataset: Dataset;
+  head: Head;
+  model: SegmentationModel;
+  sgd: MomentumSgd;
+  state: RunState;
+  lock: RunLock;
+  /** Set when resuming. */
+  resumed?: ResumePlan;
+  /** The last evaluation's metrics saved in a resumed run's checkpoint. */
+  savedMetrics?: Record<string, unknown> | null;
+}
+
+/** A run ready for its first step; the caller closes the loader, disposes the optimizer and releases the lock. */
+export interface RunStart extends TrainRun {
+  readonly lock: RunLock;
+  readonly savedMetrics?: Record<string, unknown> | null;
+}
+
+export interface StartOptions {
+  resume: boolean;
+  /** Fields set on purpose (compared with a resumed run's); undefined: all. */
+  given?: readonly TrainField[];
+  log: (line: string) => void;
+}
+
+/** The split's ids; a missing split is an error about `field`. */
+function splitIds(dataset: Dataset, split: string, field: TrainField): string[] {
+  if (dataset.listFile(split) === undefined) {
+    const have = dataset.splits();
+    throw new FieldError(field, `got '${split}', expected one of ${have.length > 0 ? have.join(', ') : '(none: the dataset has no split lists)'} (split lists of ${dataset.root})`);
+  }
+  return dataset.listSplit(split);
+}
+
+/** The val images the run will evaluate, read once now, so a bad one stops the run before it trains, not after. */
+async function checkValSplit(dataset: Dataset, config: TrainConfig): Promise<void> {
+  splitIds(dataset, config.valSplit, 'valSplit');
+  const report = await checkDataset(dataset, config.valSplit, config.evalLimit > 0 ? { limit: config.evalLimit } : {});
+  const first = report.problems[0];
+  if (first !== undefined) {
+    const more = report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problems; see \`seg data check\`)` : '';
+    throw new FieldError('valSplit', `'${config.valSplit}' cannot be evaluated: ${first.file}: ${first.problem}${more}`);
+  }
+}
+
+function checkClasses(dataset: Dataset, classNames: readonly string[], out: string): void {
+  if (dataset.classNames.join('\n') === classNames.join('\n')) return;
+  throw new FieldError(
+    'data',
+    `the run in ${out} was trained on classes [${classNames.join(', ')}], ${dataset.root} has [${dataset.classNames.join(', ')}]; resume with the run's dataset`,
+  );
+}
+
+/** planResume, with a refused head shown as it was given (e.g. `egb`) besides its full form. */
+function planWithTypedHead(saved: TrainConfig, config: TrainConfig, typedHead: string, given: readonly TrainField[] | undefined): ResumePlan {
+  try {
+    return planResume(saved, config, given);
+  } catch (err) {
+    if (err instanceof FieldError && err.field === 'head' && typedHead !== config.head) {
+      throw new FieldError('head', err.problem.replace(`got ${JSON.stringify(config.head)}`, `got ${JSON.stringify(typedHead)} (${config.head})`));
+    }
+    throw err;
+  }
+}
+
+async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
+  const saved = await loadRunCheckpoint(config.out);
+  try {
+    const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
+    const plan = planWithTypedHead(saved.trainConfig, { ...config, head }, config.head, options.given);
+    const merged = validateTrainConfig(plan.config);
+    const dataset = openDataset(merged.data);
+    checkClasses(dataset, saved.classNames, config.out);
+    await checkValSplit(dataset, merged);
+    const sgd = new MomentumSgd(saved.model.params, { momentum: merged.momentum, weightDecay: merged.weightDecay });
+    sgd.load(saved.momentum);
+    tf.dispose([...saved.momentum.values()]);
+    options.log(`resuming ${config.out} at iteration ${saved.state.iteration} of ${merged.iters}`);
+    for (const line of describeResumePlan(plan)) options.log(line);
+    return {
+      config: merged,
+      dataset,
+      head: createHead(saved.headSpec, saved.classNames.length),
+      model: saved.model,
+      sgd,
+      state: saved.state,
+      lock,
+      resumed: plan,
+      savedMetrics: saved.metrics,
+    };
+  } catch (err) {
+    saved.model.dispose();
+    tf.dispose([...saved.momentum.values()]);
+    throw err;
+  }
+}
+
+async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
+  const config = validateTrainConfig(configIn);
+  const dataset = openDataset(config.data);
+  const numClasses = dataset.classNames.length;
+  const samples = splitIds(dataset, config.split, 'split').length;
+  await checkValSplit(dataset, config);
+  const headSpec = parseHeadSpec(config.head, numClasses);
+  const model = createModel(
+    { backbone: config.backbone, outputStride: config.outputStride, width: config.width, numClasses, multiGrid: config.multiGrid },
+    config.seed,
+  );
+  try {
+    if (config.pretrained !== undefined) {
+      const report = importPretrainedBackbone(model, config.pretrained);
+      options.log(`pretrained ${config.pretrained}: ${report.loaded.length} tensors loaded, ${report.missing.length} missing, ${report.unexpected.length} unexpected`);
+    }
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  const sgd = new MomentumSgd(model.params, { momentum: config.momentum, weightDecay: config.weightDecay });
+  const state: RunState = { iteration: 0, wallSeconds: 0, loader: undefined, dropoutRng: new Rng(config.seed, 'dropout').state(), samples };
+  return { config: { ...config, head: formatHeadSpec(headSpec) }, dataset, head: createHead(headSpec, numClasses), model, sgd, state, lock };
+}
+
+/** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
+export async function startRun(config: TrainConfig, options: StartOptions): Promise<RunStart> {
+  if (config.out === '') throw new FieldError('out', 'expected a run folder');
+  // A new run's settings are checked before its folder is made.
+  if (!runCheckpointExists(config.out)) validateTrainConfig(config);
+  mkdirSync(config.out, { recursive: true });
+  const lock = lockRunFolder(config.out);
+  try {
+    // A foreign file would make every save fail: found now, not after training.
+    checkCheckpointFolder(runCheckpointDir(config.out));
+    const exists = runCheckpointExists(config.out);
+    if (exists && !options.resume) {
+      throw new FieldError('out', `${config.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`);
+    }
+    if (!exists && options.resume) options.log(`resume: ${config.out} holds no checkpoint yet; starting a new run`);
+    return withLoader(exists ? await resumeRun(config, options, lock) : await newRun(config, options, lock));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+function withLoader(parts: RunParts): RunStart {
+  const { config, state } = parts;
+  try {
+    const loader = createTrainLoader({
+      dataset: parts.dataset,
+      split: config.split,
+      batchSize: config.batch,
+      crop: config.crop,
+      seed: config.seed,
+      ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
+    });
+    return { ...parts, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };
+  } catch (err) {
+    parts.model.dispose();
+    parts.sgd.dispose();
+    throw err;
+  }
+}

@@ -1,0 +1,25 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTrace } from '../../src/experiments/convergence-trace.js';
+import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+
+let data: string;
+
+beforeAll(async () => {
+  data = (await makeSynthDataset({ out: join(tempDir('seg-manifest-'), 'synth'), train: 2, val: 1, size: 32, seed: 1 })).root;
+});
+afterAll(removeTempDirs);
+
+describe('trace.json (the manifest of seg trace)', () => {
+  it('is checked field by field when read back, not cast', async () => {
+    const out = tempDir('seg-manifest-run-');
+    const base = { ...DEFAULT_TRAIN_CONFIG, data, backbone: 'resnet18' as const, width: 0.125, crop: 32, batch: 2, iters: 2, evalEvery: 1 };
+    writeFileSync(join(out, 'trace.json'), JSON.stringify({ heads: ['softmax'], seeds: [0], base: { ...base, lr: 'abc' } }));
+    await expect(runTrace({ heads: ['softmax'], seeds: [0], out, base })).rejects.toThrow(/trace\.json: base\.lr: got "abc", expected a number > 0/);
+    writeFileSync(join(out, 'trace.json'), JSON.stringify({ heads: ['softmax'], seeds: [-1], base }));
+    await expect(runTrace({ heads: ['softmax'], seeds: [0], out, base })).rejects.toThrow(/trace\.json: seeds\[0\]: got -1/);
+  });
+});
