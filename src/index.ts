@@ -28,16 +28,19 @@ export { type ModelDescription, describeModel } from './segmentation/describe-mo
 export { type HeadSpec, parseHeadSpec, formatHeadSpec } from './heads/head-spec.js';
 export { type Head, createHead } from './heads/head.js';
 
-// Checkpoints
+// Checkpoints and export
 export { type TrainedModel, loadTrainedModel } from './checkpoint/load-model.js';
 export { importPretrainedBackbone } from './checkpoint/pretrained-import.js';
+export { exportCheckpoint } from './export/export-checkpoint.js';
 
 // Training
 export { type TrainConfig, DEFAULT_TRAIN_CONFIG } from './training/train-config.js';
 export { type TrainHooks, type TrainResult, train } from './training/trainer.js';
+export { NonFiniteError } from './training/non-finite-error.js';
 
 // Inference and evaluation
 export { type PredictOptions, predictMask } from './inference/inference.js';
+export { type Predictor, openPredictor } from './inference/predictor.js';
 export { type EvaluationResult, evaluateModel, evaluatePredictions } from './inference/evaluate.js';
 export { type PredictFilesResult, predictFiles } from './inference/predict-files.js';
 

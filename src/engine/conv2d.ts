@@ -3,7 +3,7 @@
  *
  * tfjs has no gradient for dilated conv2d, wasm has no Conv2DBackpropFilter, and the cpu
  * backend's filter gradient is very slow. So both gradients are expressed as *forward*
- * convolutions, the fast kernel everywhere (see DESIGN.md, "The engine, measured here"):
+ * convolutions, the fast kernel everywhere (measured in `seg bench ops`):
  *
  *   dx = conv(zero-insert(dy, stride) padded by d(k-1), flip(W) with in/out swapped, dilation d)
  *   dW = conv(pad(x) as [Cin, H, W, N], dy as [Ho, Wo, N, Cout], strides d, dilations s)

@@ -3,7 +3,7 @@
  *
  * Text form (the `--head` flag, run names, checkpoint configs):
  *   softmax | linear | egb | egb:exp | egb:pow3 | egb:<boost>:alpha=A[,beta=B]
- * Defaults (DESIGN.md, "The heads"): exp alpha = 1/K, pow3 alpha = 0.001, beta = 0.
+ * Defaults: exp alpha = 1/K (at z = 0 the boosted output equals the uniform softmax), pow3 alpha = 0.001, beta = 0.
  * `formatHeadSpec` always writes both parameters with round-trip precision, so a recorded
  * spec parses back to exactly the same numbers.
  */

@@ -1,6 +1,6 @@
 /**
  * Output heads: the loss, the gradient handed to the logits, and the prediction rule
- * (DESIGN.md, "The heads"). Per pixel, with K logits z, one-hot target t, and N the
+ * (the README's head table). Per pixel, with K logits z, one-hot target t, and N the
  * number of valid (label != 255) pixels in the batch:
  *
  *   softmax:  p = softmax(z)             loss = mean CE          grad = (p - t) / N

@@ -1,7 +1,7 @@
 /**
  * The layer vocabulary: a model is a tree of these specs plus a map of weights keyed by
  * torchvision parameter names. Every consumer (forward pass, parameter/FLOP counting,
- * weight init, checkpoints, pretrained import, an ONNX exporter) walks the same tree;
+ * weight init, memory estimate, checkpoints, pretrained import, ONNX export) walks the same tree;
  * none of them re-describes the architecture.
  *
  * Leaves carry their full torchvision module name (e.g. `backbone.layer1.0.conv1`), so
