@@ -34,6 +34,8 @@ export interface CheckpointConfig {
   savedAt: string;
   /** Layout of conv kernels in the .safetensors files. */
   weightLayout: 'OIHW';
+  /** The tfjs backend that computed the weights, and its GPU adapter (webgpu); null when not recorded. */
+  backend: { name: string; adapter: string | null } | null;
 }
 
 const NORMALIZATION_SCHEMA: Schema<Normalization> = object<Normalization>({
@@ -56,6 +58,10 @@ const CONFIG_JSON_SCHEMA: Schema<CheckpointConfig> = object<CheckpointConfig>(
     commandLine: orDefault(string(), ''),
     savedAt: orDefault(string(), ''),
     weightLayout: orDefault(oneOf(['OIHW']), 'OIHW'),
+    backend: orDefault(
+      (v, field) => (v === null ? null : object({ name: string(), adapter: (a, f) => (a === null || a === undefined ? null : string()(a, f)) })(v, field)),
+      null,
+    ),
   },
   (c, field) => {
     if (c.classNames.length !== c.model.numClasses) {

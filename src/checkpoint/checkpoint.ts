@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../engine/tf.js';
+import { activeAdapter } from '../engine/backend.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type WritableTensor } from './safetensors.js';
 import { SegError } from '../core/errors.js';
 import { ioReason, syncDirectory, WriteError, writeJsonAtomic } from '../core/durable-files.js';
@@ -158,6 +159,7 @@ export function checkpointConfig(options: SaveCheckpointOptions): CheckpointConf
     commandLine: commandLineText(options.commandLine),
     savedAt: new Date().toISOString(),
     weightLayout: 'OIHW',
+    backend: { name: tf.getBackend(), adapter: activeAdapter() ?? null },
   };
 }
 

@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
-import { FieldError, integer, isPlainObject, number, object, oneOf, recordOf, type Schema } from '../core/schema.js';
+import { FieldError, integer, isPlainObject, number, object, oneOf, recordOf, type Schema, string } from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -41,7 +41,16 @@ export interface ExtendTraceRow {
   toIters: number;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow;
+/** Written when a run starts or resumes: what computes it. */
+export interface StartTraceRow {
+  type: 'start';
+  iter: number;
+  backend: string;
+  /** The GPU adapter on webgpu, else null. */
+  adapter: string | null;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
@@ -75,6 +84,7 @@ const ROW_SCHEMAS = {
     images: integer({ min: 0 }),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
+  start: object<StartTraceRow>({ type: oneOf(['start']), iter, backend: string(), adapter: (v, field) => (v === null ? null : string()(v, field)) }),
 } as const;
 
 /** A parsed row with legacy keys renamed, every field checked; undefined for a row type this version does not know. */
@@ -83,7 +93,7 @@ export function parseTraceRow(value: unknown): TraceRow | undefined {
   const renamed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
   const type = renamed['type'];
-  if (type !== 'train' && type !== 'eval' && type !== 'extend') return undefined;
+  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start') return undefined;
   return ROW_SCHEMAS[type](renamed, '');
 }
 

@@ -58,6 +58,18 @@ describe('checkpoints', () => {
     return model;
   }
 
+  it('records the backend that computed the weights (and reads configs saved before it was recorded)', async () => {
+    const model = trainedModel();
+    const dir = path.join(tmp, 'backend-record');
+    await saveCheckpoint(dir, { model, head: { kind: 'softmax' }, classNames: ['background', 'cat', 'dog'], normalization, iteration: 1 });
+    model.dispose();
+    expect(readCheckpointConfig(dir).backend).toEqual({ name: 'wasm', adapter: null });
+    const file = path.join(dir, 'config.json');
+    const { backend: _omitted, ...older } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify(older));
+    expect(readCheckpointConfig(dir).backend).toBeNull();
+  });
+
   it('round-trips weights, buffers, optimizer and training state bit-exactly', async () => {
     const model = trainedModel();
     const momentum = new Map<string, tf.Tensor>([

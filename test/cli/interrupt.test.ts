@@ -13,7 +13,11 @@ afterAll(removeTempDirs);
 
 function traceRows(run: string): number {
   const file = join(run, 'trace.jsonl');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
+  if (!existsSync(file)) return 0;
+  // Train rows only (one per iteration at --log-every 1); the start row says which backend ran.
+  const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; backend?: string });
+  expect(rows[0]).toMatchObject({ type: 'start', backend: 'wasm' });
+  return rows.filter((r) => r.type === 'train').length;
 }
 
 describe('seg train and SIGINT, SIGTERM, SIGHUP', () => {

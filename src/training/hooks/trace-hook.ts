@@ -1,5 +1,7 @@
-/** Writes the run's `trace.jsonl`: a train row every `logEvery` iterations (and at the last), an eval row per validation. */
+/** Writes the run's `trace.jsonl`: a start row (backend, adapter), a train row every `logEvery` iterations (and at the last), an eval row per validation. */
 import { round } from '../../core/numbers.js';
+import { tf } from '../../engine/tf.js';
+import { activeAdapter } from '../../engine/backend.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from '../run-log.js';
 import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
@@ -11,6 +13,7 @@ export class TraceHook implements TrainHook {
 
   beforeRun(run: TrainRun): void {
     this.writer = new TraceWriter(run.config.out, run.state.iteration);
+    this.writer.append({ type: 'start', iter: run.state.iteration, backend: tf.getBackend(), adapter: activeAdapter() ?? null });
     const extended = run.resumed?.extended;
     if (extended !== undefined) this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
   }
