@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { SegError, isUserError } from '../core/errors.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
 import type { Head } from '../heads/head.js';
-import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
+import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
+import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
-import { createEvalLoader } from '../voc/batch-loader.js';
+import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
 import type { Dataset } from '../voc/dataset.js';
 import { loadLabelPng } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
-import { predictMask, predictorClasses, type PredictOptions } from './inference.js';
-import type { InferenceEngine } from './engine.js';
+import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
+import { isInferenceEngine, type InferenceEngine } from './engine.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export interface EvaluationResult {
@@ -65,14 +66,22 @@ export async function evaluateModel(
   }
   const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
+  // Off the CPU backends, whole-image predictions are counted on the device and read once.
+  const device = !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) ? new DeviceConfusionMatrix(numClasses) : undefined;
   let done = 0;
   let scored = 0;
   const skipped: SkippedImage[] = [];
   try {
     for await (const sample of loader) {
       let mask: Uint8Array | undefined;
+      let counted = false;
       try {
-        mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+        if (device !== undefined && !isInferenceEngine(model) && chooseInferenceMode(model, sample.height, sample.width, options) === 'whole') {
+          countOnDevice(device, model, head, sample, options);
+          counted = true;
+        } else {
+          mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+        }
       } catch (err) {
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
         const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
@@ -80,17 +89,28 @@ export async function evaluateModel(
         skipped.push(entry);
         options.onSkip?.(entry);
       }
-      if (mask !== undefined) {
-        confusion.update(sample.label, mask);
-        scored += 1;
-      }
+      if (mask !== undefined) confusion.update(sample.label, mask);
+      if (mask !== undefined || counted) scored += 1;
       done += 1;
       options.onProgress?.(done, loader.size);
     }
+    if (device !== undefined) confusion.merge(await device.read());
   } finally {
     loader.close();
+    device?.dispose();
   }
   return { metrics: computeMetrics(confusion, dataset.classNames), images: scored, confusion, skipped };
+}
+
+/** Whole-image prediction of one sample counted into `device` without leaving the device. */
+function countOnDevice(device: DeviceConfusionMatrix, model: SegmentationModel, head: Head, sample: EvalSample, options: PredictOptions): void {
+  const classes = tf.tidy(() => tf.argMax(predictScores(model, head, sample.image, sample.height, sample.width, options), 2));
+  const labels = tf.tensor2d(Int32Array.from(sample.label), [sample.height, sample.width], 'int32');
+  try {
+    device.update(labels, classes);
+  } finally {
+    tf.dispose([classes, labels]);
+  }
 }
 
 /** The mask file for an id in a predictions folder: `<id>.png`. */

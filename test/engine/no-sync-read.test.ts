@@ -11,6 +11,8 @@ import { readTrace } from '../../src/training/run-log.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { predictFiles } from '../../src/inference/predict-files.js';
+import { evaluateModel } from '../../src/inference/evaluate.js';
+import { openDataset } from '../../src/voc/dataset.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
 import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
@@ -67,6 +69,20 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     const rows = readTrace(out);
     expect(rows.filter((r) => r.type === 'train')).toHaveLength(2);
     expect(rows.filter((r) => r.type === 'eval')).toHaveLength(2);
+  });
+
+  it('evaluates on the device (one read at the end) with the same counts as the cpu backend', async () => {
+    const data = (await makeSynthDataset({ out: join(root, 'synth-eval'), train: 1, val: 3, size: 36, seed: 8 })).root;
+    const dataset = openDataset(data);
+    await tf.setBackend('cpu');
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: dataset.classNames.length, multiGrid: false }, 4);
+    const head = createHead({ kind: 'softmax' }, dataset.classNames.length);
+    const onCpu = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    await tf.setBackend(NO_SYNC_READ_BACKEND);
+    const onDevice = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    model.dispose();
+    expect(onDevice.images).toBe(3);
+    expect(Array.from(onDevice.confusion.counts)).toEqual(Array.from(onCpu.confusion.counts));
   });
 
   it('counts a confusion matrix on the device', async () => {
