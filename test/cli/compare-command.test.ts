@@ -18,7 +18,7 @@ function traceDir(): string {
   const evals: Record<string, [number, number]> = { softmax: [0.2, 0.4], 'egb:exp:alpha=0.3,beta=0': [0.39, 0.41] };
   for (const [head, [a, b]] of Object.entries(evals)) {
     for (const iter of [0, 5, 10, 15, 20]) {
-      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null });
+      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null, lr: null });
     }
   }
   writeTraceCsv(join(dir, 'trace.csv'), rows);

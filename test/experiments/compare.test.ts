@@ -28,6 +28,7 @@ function run(head: string, seed: number, secondsPerIter: number, evals: [number,
       loss: 2 / (1 + iter / 50),
       train_acc: 0.5,
       val_miou: evaluated ? evals[iter / 100 - 1] : null,
+      lr: null,
     });
   }
   return rows;

@@ -22,6 +22,7 @@ function run(head: string, seed: number, lossScale: number, miouAt: (iter: numbe
       loss: lossScale / (1 + iter / 10),
       train_acc: null,
       val_miou: iter > 0 && iter % 50 === 0 ? miouAt(iter) : null,
+      lr: null,
     });
   }
   return rows;

@@ -9,7 +9,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function row(head: string, seed: number, iter: number, extra: Partial<TraceCsvRow> = {}): TraceCsvRow {
-  return { head, seed, iter, wall_s: iter * 0.5, loss: 1 / (iter + 1), train_acc: 0.5, val_miou: null, ...extra };
+  return { head, seed, iter, wall_s: iter * 0.5, loss: 1 / (iter + 1), train_acc: 0.5, val_miou: null, lr: null, ...extra };
 }
 
 function parseError(text: string): string {

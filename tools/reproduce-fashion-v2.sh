@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Reproduction v2 of docs/REPRODUCTION.md: Fashion-MNIST scenes, ResNet-18 width 0.5, 3000 iterations,
+# a per-head learning-rate grid on seed 0, then 3 seeds at each head's selected lr.
+#   tools/reproduce-fashion-v2.sh OUT grid-a   # softmax, egb:pow3, linear at every lr of the grid, seed 0
+#   tools/reproduce-fashion-v2.sh OUT grid-b   # egb (alpha 1/K), egb:exp:alpha=0.3 at every lr, seed 0
+#   tools/reproduce-fashion-v2.sh OUT grid     # both grids gathered in OUT/grid, compared with --select best-lr
+#   tools/reproduce-fashion-v2.sh OUT seeds    # seeds 1,2 of every head at its selected lr (needs the grid done)
+#   tools/reproduce-fashion-v2.sh OUT compare  # grid + seeds gathered in OUT/all; the comparison at 90% and 95%
+# grid-a and grid-b are independent processes (one per core); every phase resumes where it stopped.
+# SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
+# Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
+set -euo pipefail
+OUT=${1:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare}
+PHASE=${2:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare}
+SEG=${SEG:-npx seg}
+SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
+LRS=0.05,0.02,0.1
+HEADS_A=softmax,egb:pow3,linear
+HEADS_B=egb,egb:exp:alpha=0.3
+MODEL=(--backbone resnet18 --output-stride 16 --width 0.5 --crop 96 --batch 8 --iters 3000
+  --eval-every 250 --save-every 250 --log-every 10 --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
+
+[ -f "$OUT/data/classes.txt" ] || $SEG data fashion --out "$OUT/data" --source "$SOURCE" --train 2000 --val 200 --size 96 --seed 0
+
+# trace.csv files of several traces in one folder (same header; each run appears in one of them).
+gather() {
+  local dest=$1; shift
+  mkdir -p "$dest"
+  { head -n 1 "$1/trace.csv"; for dir in "$@"; do [ -f "$dir/trace.csv" ] && tail -n +2 "$dir/trace.csv"; done; } > "$dest/trace.csv"
+}
+
+case "$PHASE" in
+  grid-a) $SEG trace --data "$OUT/data" --heads "$HEADS_A" --lrs "$LRS" --seeds 0 "${MODEL[@]}" --out "$OUT/grid-a" ;;
+  grid-b) $SEG trace --data "$OUT/data" --heads "$HEADS_B" --lrs "$LRS" --seeds 0 "${MODEL[@]}" --out "$OUT/grid-b" ;;
+  grid)
+    gather "$OUT/grid" "$OUT/grid-a" "$OUT/grid-b"
+    $SEG compare "$OUT/grid" --select best-lr --format md
+    ;;
+  seeds)
+    gather "$OUT/grid" "$OUT/grid-a" "$OUT/grid-b"
+    # Each head at the lr its seed-0 grid selected: one trace per head (--lrs applies to every head of a trace).
+    $SEG compare "$OUT/grid" --select best-lr --json --no-charts \
+      | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const h of c.heads) console.log(`${h.head}\t${h.lr}`);' \
+      | while IFS=$'\t' read -r head lr; do
+          slug=$(printf '%s' "$head" | tr -c 'A-Za-z0-9.=_-' '_')
+          $SEG trace --data "$OUT/data" --heads "$head" --lrs "$lr" --seeds 1,2 "${MODEL[@]}" --out "$OUT/seeds/$slug"
+        done
+    ;;
+  compare)
+    gather "$OUT/all" "$OUT/grid-a" "$OUT/grid-b" "$OUT"/seeds/*
+    $SEG compare "$OUT/all" --select best-lr --format md
+    $SEG compare "$OUT/all" --select best-lr --target 0.9 --format md --no-charts
+    ;;
+  *) echo "unknown phase '$PHASE' (grid-a, grid-b, grid, seeds, compare)" >&2; exit 2 ;;
+esac
