@@ -72,32 +72,32 @@ describe('compareTraces', () => {
     const c = compareTraces(parseTraceCsv(formatTraceCsv(fixtureRows()), 'trace.csv'));
     expect(c.target).toBe(0.95);
     expect(c.baseline).toBe('softmax');
-    expect(c.baseline_best_miou).toBeCloseTo(0.72, 12);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.72, 12);
     expect(c.threshold).toBeCloseTo(0.684, 12);
     expect(c.heads.map((h) => h.head).sort()).toEqual(['egb', 'softmax']);
     const s = head(c.heads, 'softmax');
     expect(s.seeds).toBe(2);
-    expect(s.best_miou).toBeCloseTo(0.72, 12);
-    expect(s.best_miou_std).toBeCloseTo(0.0282842712, 9);
-    expect(s.final_miou).toBeCloseTo(0.71, 12);
-    expect(s.final_miou_std).toBeCloseTo(0.0424264069, 9);
-    expect(s.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
-    expect(s.iters_to_target).toBe(350);
-    expect(s.iters_to_target_std).toBeCloseTo(70.7106781, 6);
-    expect(s.wall_to_target).toBeCloseTo(70, 9);
+    expect(s.bestMIoU).toBeCloseTo(0.72, 12);
+    expect(s.bestMIoUStd).toBeCloseTo(0.0282842712, 9);
+    expect(s.finalMIoU).toBeCloseTo(0.71, 12);
+    expect(s.finalMIoUStd).toBeCloseTo(0.0424264069, 9);
+    expect(s.runs.map((r) => r.itersToTarget)).toEqual([300, 400]);
+    expect(s.itersToTarget).toBe(350);
+    expect(s.itersToTargetStd).toBeCloseTo(70.7106781, 6);
+    expect(s.wallToTarget).toBeCloseTo(70, 9);
     expect(s.reached).toBe(2);
-    expect(s.speedup_pct).toBe(0);
-    expect(s.wall_speedup_pct).toBe(0);
-    expect(s.runs[1]).toMatchObject({ seed: 1, best_miou: 0.74, best_iter: 400, final_miou: 0.74, final_iter: 400, evaluations: 4, last_iter: 400 });
+    expect(s.speedupPct).toBe(0);
+    expect(s.wallSpeedupPct).toBe(0);
+    expect(s.runs[1]).toMatchObject({ seed: 1, bestMIoU: 0.74, bestIter: 400, finalMIoU: 0.74, finalIter: 400, evaluations: 4, lastIter: 400 });
     const e = head(c.heads, 'egb');
-    expect(e.best_miou).toBeCloseTo(0.725, 12);
-    expect(e.best_miou_std).toBeCloseTo(0.0070710678, 9);
-    expect(e.final_miou).toBeCloseTo(0.72, 12);
-    expect(e.runs.map((r) => r.iters_to_target)).toEqual([200, 300]);
-    expect(e.iters_to_target).toBe(250);
-    expect(e.wall_to_target).toBeCloseTo(62.5, 9);
-    expect(e.speedup_pct).toBeCloseTo(28.5714286, 6);
-    expect(e.wall_speedup_pct).toBeCloseTo(10.7142857, 6);
+    expect(e.bestMIoU).toBeCloseTo(0.725, 12);
+    expect(e.bestMIoUStd).toBeCloseTo(0.0070710678, 9);
+    expect(e.finalMIoU).toBeCloseTo(0.72, 12);
+    expect(e.runs.map((r) => r.itersToTarget)).toEqual([200, 300]);
+    expect(e.itersToTarget).toBe(250);
+    expect(e.wallToTarget).toBeCloseTo(62.5, 9);
+    expect(e.speedupPct).toBeCloseTo(28.5714286, 6);
+    expect(e.wallSpeedupPct).toBeCloseTo(10.7142857, 6);
     expect(c.notes).toEqual([]);
   });
 
@@ -107,24 +107,24 @@ describe('compareTraces', () => {
     const c = compareTraces(fixtureRows(), { target: 1 });
     const s = head(c.heads, 'softmax');
     expect(s.reached).toBe(1);
-    expect(s.iters_to_target).toBe(400);
-    expect(s.iters_to_target_std).toBeNull();
-    expect(s.runs[0]?.iters_to_target).toBeNull();
+    expect(s.itersToTarget).toBe(400);
+    expect(s.itersToTargetStd).toBeNull();
+    expect(s.runs[0]?.itersToTarget).toBeNull();
     const e = head(c.heads, 'egb');
-    expect(e.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
-    expect(e.speedup_pct).toBeCloseTo(12.5, 9);
+    expect(e.runs.map((r) => r.itersToTarget)).toEqual([300, 400]);
+    expect(e.speedupPct).toBeCloseTo(12.5, 9);
   });
 
   it('a head that never reaches the target: null iterations, time and speed-up, shown as never', () => {
     const rows = [...fixtureRows(), ...run('egb:pow3', 0, 0.2, [0.1, 0.2, 0.3, 0.4]), ...run('egb:pow3', 1, 0.2, [0.2, 0.3, 0.4, 0.5])];
     const c = compareTraces(rows);
     const p = head(c.heads, 'egb:pow3');
-    expect(p).toMatchObject({ reached: 0, iters_to_target: null, iters_to_target_std: null, wall_to_target: null, speedup_pct: null, wall_speedup_pct: null });
-    expect(p.best_miou).toBeCloseTo(0.45, 12);
-    expect(p.final_miou).toBeCloseTo(0.45, 12);
+    expect(p).toMatchObject({ reached: 0, itersToTarget: null, itersToTargetStd: null, wallToTarget: null, speedupPct: null, wallSpeedupPct: null });
+    expect(p.bestMIoU).toBeCloseTo(0.45, 12);
+    expect(p.finalMIoU).toBeCloseTo(0.45, 12);
     const table = formatComparisonTable(c);
     const line = table.split('\n').find((l) => l.startsWith('egb:pow3')) as string;
-    expect(line).toMatch(/never\s+0\/2\s+-\s+-\s+-$/);
+    expect(line).toMatch(/never\s+0\/2\s+-\s+-\s+-\s+-$/);
     expect(line).toMatch(/45\.00 ± 7\.07/);
   });
 
@@ -133,11 +133,11 @@ describe('compareTraces', () => {
     const table = formatComparisonTable(c);
     expect(table).toContain("Target: 95.0% of softmax's best val mIoU 72.00% (mean of 2 seeds) = 68.40% mIoU");
     const egbLine = table.split('\n').find((l) => l.startsWith('egb ')) as string;
-    expect(egbLine).toMatch(/^egb\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
+    expect(egbLine).toMatch(/^egb\s+-\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+-\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
     const md = formatComparisonMarkdown(c);
-    expect(md).toContain('| Head | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Wall to target | Speed-up | Wall speed-up |');
-    expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    expect(md).toContain('| `softmax` | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | 70.0 ± 14.1 s | 0.0% | 0.0% |');
+    expect(md).toContain('| Head | lr | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Diverged | Wall to target | Speed-up | Wall speed-up |');
+    expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    expect(md).toContain('| `softmax` | - | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | - | 70.0 ± 14.1 s | 0.0% | 0.0% |');
   });
 
   it('escapes pipes in Markdown heads', () => {
@@ -148,8 +148,8 @@ describe('compareTraces', () => {
   it('baseline choice: explicit --baseline, a missing softmax names the heads, an unknown --baseline lists them', () => {
     const rows = fixtureRows();
     const c = compareTraces(rows, { baseline: 'egb' });
-    expect(c.baseline_best_miou).toBeCloseTo(0.725, 12);
-    expect(head(c.heads, 'egb').speedup_pct).toBe(0);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.725, 12);
+    expect(head(c.heads, 'egb').speedupPct).toBe(0);
     const noSoftmax = rows.filter((r) => r.head !== 'softmax');
     expect(() => compareTraces(noSoftmax)).toThrow(SegError);
     expect(() => compareTraces(noSoftmax)).toThrow(/no head named 'softmax' in the trace \(heads: egb\); choose the reference with --baseline HEAD/);
@@ -163,7 +163,7 @@ describe('compareTraces', () => {
     const c = compareTraces(rows);
     const e = head(c.heads, 'egb');
     expect(e.seeds).toBe(3);
-    expect(e.best_miou).toBeCloseTo(0.725, 12);
+    expect(e.bestMIoU).toBeCloseTo(0.725, 12);
     expect(c.notes).toEqual([
       'egb: seed(s) 2 have no evaluation yet and are left out of the mIoU means',
       'heads were traced with different seeds: compare with care',
