@@ -182,3 +182,81 @@ describe('compareTraces', () => {
     expect(loadTraceDir(join(dir, 'empty'))).toHaveLength(36);
   });
 });
+
+/** Evaluations at 100 and 200; `divergeAt` cuts the run with a NaN loss row after its first evaluation. */
+function gridRun(head: string, lr: number, seed: number, evals: [number, number], divergeAt?: number): TraceCsvRow[] {
+  const row = (iter: number, val: number | null, loss = 1): TraceCsvRow => ({ head, seed, iter, wall_s: iter / 10, loss, train_acc: 0.5, val_miou: val, lr });
+  if (divergeAt !== undefined) return [row(100, evals[0]), row(divergeAt, null, NaN)];
+  return [row(100, evals[0]), row(200, evals[1])];
+}
+
+/**
+ * Hand-computed scores (span 200 iterations, AUC by trapezoids from (0, 0)):
+ *   softmax 0.01: bests 0.6, 0.6 -> 0.6;             AUC (10 + 40) / 200 = 0.25 each -> 0.25
+ *   softmax 0.1:  bests 0.5, 0.5 -> 0.5 (seed 2 only at this lr: not scored); AUC 0.3625, 0.35 -> 0.35625
+ *   egb 0.01:     bests 0.3, 0.3 -> 0.3;             AUC (5 + 20) / 200 = 0.125
+ *   egb 0.1:      seed 0 diverged at 150 (scores 0), seed 1 best 0.8 -> 0.4; AUC (35 / 200 = 0.175, 0.55) -> 0.3625
+ */
+function gridRows(): TraceCsvRow[] {
+  return [
+    ...gridRun('softmax', 0.01, 0, [0.2, 0.6]),
+    ...gridRun('softmax', 0.01, 1, [0.2, 0.6]),
+    ...gridRun('softmax', 0.1, 0, [0.5, 0.45]),
+    ...gridRun('softmax', 0.1, 1, [0.5, 0.4]),
+    ...gridRun('softmax', 0.1, 2, [0.9, 0.9]),
+    ...gridRun('egb', 0.01, 0, [0.1, 0.3]),
+    ...gridRun('egb', 0.01, 1, [0.1, 0.3]),
+    ...gridRun('egb', 0.1, 0, [0.7, 0], 150),
+    ...gridRun('egb', 0.1, 1, [0.7, 0.8]),
+  ];
+}
+
+describe('compareTraces with an lr grid', () => {
+  it("rule 'best': each head at its lr with the best mean best mIoU over the seeds every lr ran; a diverged run scores 0", () => {
+    const c = compareTraces(gridRows(), { select: 'best-lr' });
+    const grid = c.selection?.grid ?? [];
+    expect(grid.map((e) => [e.head, e.lr, e.scoredSeeds, e.selected])).toEqual([
+      ['softmax', 0.01, [0, 1], true],
+      ['softmax', 0.1, [0, 1], false],
+      ['egb', 0.01, [0, 1], false],
+      ['egb', 0.1, [0, 1], true],
+    ]);
+    expect(grid.map((e) => e.score)).toEqual([0.6, 0.5, 0.3, 0.4].map((v) => expect.closeTo(v, 12)));
+    expect(c.baselineLr).toBe(0.01);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.6, 12);
+    expect(c.threshold).toBeCloseTo(0.57, 12);
+    const egb = c.heads.find((h) => h.head === 'egb') as HeadComparison;
+    // Seed 0 had 0.7 >= 0.57 at iteration 100 but diverged later: it counts as never reaching the target.
+    expect([egb.lr, egb.seeds, egb.diverged, egb.reached, egb.itersToTarget, egb.bestMIoU, egb.finalMIoU]).toEqual([0.1, 2, 1, 1, 100, 0.8, 0.8]);
+    expect(egb.runs.map((r) => [r.seed, r.divergedAt, r.bestMIoU, r.finalMIoU, r.itersToTarget])).toEqual([
+      [0, 150, 0.7, null, null],
+      [1, null, 0.8, 0.8, 100],
+    ]);
+    expect(egb.speedupPct).toBeCloseTo(50, 12);
+    expect(c.notes).toContain('egb lr=0.1: seed 0 diverged at iteration 150 (never reaches the target; left out of the mIoU means)');
+    const table = formatComparisonTable(c);
+    expect(table).toContain("Learning rates (rule 'best'):");
+    expect(table).toMatch(/^egb\s+0\.1\s+40\.00\s+0,1\s+s0 70\.00, s1 80\.00\s+s0 diverged at 150, s1 80\.00\s+yes$/m);
+    expect(table).toMatch(/^softmax\s+0\.1\s+50\.00\s+0,1\s+s0 50\.00, s1 50\.00, s2 90\.00\s+s0 45\.00, s1 40\.00, s2 90\.00\s*$/m);
+    expect(table).toContain("Target: 95.0% of softmax's best val mIoU at lr 0.01 60.00% (mean of 2 seeds) = 57.00% mIoU");
+    expect(table).toMatch(/^egb\s+0\.1\s+2\s+80\.00\s+80\.00\s+100\s+1\/2\s+1\/2: s0 at 150\s+10\.0 s\s+\+50\.0%\s+\+50\.0%$/m);
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('| `egb` | 0.1 | 40.00 | 0,1 | s0 70.00, s1 80.00 | s0 diverged at 150, s1 80.00 | yes |');
+    // JSON keys are camelCase.
+    const json = JSON.stringify(c);
+    expect(json).not.toMatch(/"[a-z]+_[a-z_]+":/);
+    expect(json).toContain('"divergedAt":150');
+  });
+
+  it("rule 'auc': the area under the val mIoU curve picks other lrs; without a selection a baseline with several lrs is refused", () => {
+    const c = compareTraces(gridRows(), { select: 'best-lr', selectBy: 'auc' });
+    const grid = c.selection?.grid ?? [];
+    expect(grid.map((e) => e.score)).toEqual([0.25, 0.35625, 0.125, 0.3625].map((v) => expect.closeTo(v, 12)));
+    expect(c.heads.map((h) => [h.head, h.lr, h.seeds])).toEqual([
+      ['softmax', 0.1, 3],
+      ['egb', 0.1, 2],
+    ]);
+    expect(c.selection?.description).toMatch(/area under/);
+    expect(() => compareTraces(gridRows())).toThrow(/baseline 'softmax' ran at 2 learning rates \(0\.01, 0\.1\): pass --select best-lr/);
+  });
+});
