@@ -42,9 +42,9 @@ export function registerTraceCommand(program: Command): void {
   addBackendOption(addTrainingOptions(cmd));
   const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
   if (evalEvery !== undefined) {
-    evalEvery.description = 'evaluate val mIoU every N iterations (a trace needs N > 0)';
+    // The training default (0: only at the end) does not apply: a trace needs evaluations.
+    evalEvery.description = `evaluate val mIoU every N iterations (default: --iters / ${TRACE_EVALUATIONS}, rounded up)`;
     evalEvery.defaultValue = undefined;
-    evalEvery.defaultValueDescription = `--iters / ${TRACE_EVALUATIONS}, rounded up`;
   }
   cmd.action(async (flags: TraceFlags) => {
     if (flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined) {
@@ -58,7 +58,8 @@ export function registerTraceCommand(program: Command): void {
     const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? flags.seed : 0];
     const lrs = flags.lrs !== undefined ? parseLrList(flags.lrs) : undefined;
     const iters = flags.iters;
-    const base = sharedTrainConfigFromFlags({ ...flags, evalEvery: flags.evalEvery ?? defaultTraceEvalEvery(iters) });
+    const evalEveryGiven = cmd.getOptionValueSource('evalEvery') === 'cli';
+    const base = sharedTrainConfigFromFlags({ ...flags, evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters) });
     await useBackend(flags.backend);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
