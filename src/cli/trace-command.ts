@@ -1,6 +1,7 @@
 /** `seg trace`: train every head from the same start on the same batches, val mIoU every K iterations. */
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
+import { countNoun } from '../core/plural.js';
 import { parseLrList, runTrace, splitHeadList } from '../experiments/convergence-trace.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
@@ -72,6 +73,6 @@ export function registerTraceCommand(program: Command): void {
       process.exitCode = 130;
       return;
     }
-    process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);
+    process.stdout.write(`${result.csv}: ${countNoun(result.runs.length, 'run')}; compare them with: seg compare ${flags.out}\n`);
   });
 }

@@ -1,5 +1,6 @@
 /** `seg train`: train (or resume) one run. */
 import type { Command } from 'commander';
+import { countNoun } from '../core/plural.js';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../training/trainer.js';
 import { headSlug } from '../heads/head-spec.js';
@@ -44,6 +45,6 @@ export function registerTrainCommand(program: Command): void {
       return;
     }
     progress.finish({ loss: result.lastLoss });
-    process.stdout.write(`${result.out}: ${result.iteration} iterations, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
+    process.stdout.write(`${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
   });
 }

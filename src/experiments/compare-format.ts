@@ -1,6 +1,7 @@
 /** A Comparison as text: an aligned table for terminals, Markdown for reports. mIoU in percent. */
 import type { Comparison, GridEntry, HeadComparison, RunComparison } from './compare.js';
 import { escapeMarkdownCell } from '../core/markdown.js';
+import { countNoun } from '../core/plural.js';
 
 function withStd(value: number | null, std: number | null, digits: number, scale = 1): string {
   if (value === null) return '-';
@@ -69,13 +70,9 @@ function gridCells(e: GridEntry): string[] {
   ];
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 function targetLine(c: Comparison): string {
   const base = c.heads.find((h) => h.head === c.baseline);
-  const seeds = base === undefined ? '' : ` (mean of ${plural(base.runs.filter((r) => r.bestMIoU !== null && r.divergedAt === null).length, 'seed')})`;
+  const seeds = base === undefined ? '' : ` (mean of ${countNoun(base.runs.filter((r) => r.bestMIoU !== null && r.divergedAt === null).length, 'seed')})`;
   const lr = c.baselineLr === null ? '' : ` at lr ${c.baselineLr}`;
   return (
     `Target: ${(c.target * 100).toFixed(1)}% of ${c.baseline}'s best val mIoU${lr} ${(c.baselineBestMIoU * 100).toFixed(2)}%${seeds}` +

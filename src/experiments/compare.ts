@@ -290,7 +290,7 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
   for (const h of heads) {
     const label = configLabel(h.head, h.lr);
     const unevaluated = h.runs.filter((s) => s.evaluations === 0 && s.divergedAt === null).map((s) => s.seed);
-    if (unevaluated.length > 0) notes.push(`${label}: seed(s) ${unevaluated.join(', ')} have no evaluation yet and are left out of the mIoU means`);
+    if (unevaluated.length > 0) notes.push(`${label}: ${unevaluated.length === 1 ? 'seed' : 'seeds'} ${unevaluated.join(', ')} ${unevaluated.length === 1 ? 'has' : 'have'} no evaluation yet and are left out of the mIoU means`);
     const diverged = h.runs.filter((s) => s.divergedAt !== null);
     if (diverged.length > 0) {
       notes.push(`${label}: ${diverged.map((s) => `seed ${s.seed} diverged at iteration ${s.divergedAt}`).join(', ')} (never reaches the target; left out of the mIoU means)`);

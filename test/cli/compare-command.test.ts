@@ -53,7 +53,7 @@ describe('seg compare', () => {
     const dir = traceDir();
     const { code, out } = await run(['compare', dir, '--format', 'md', '--target', '1', '--baseline', 'egb:exp:alpha=0.3,beta=0', '--no-charts']);
     expect(code).toBe(0);
-    expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00%");
+    expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00% (mean of 1 seed) = 41.00% mIoU");
     expect(out).toContain('| `softmax` | - | 1 | 40.00 | 40.00 | never | 0/1 | - | - | - | - |');
     expect(existsSync(join(dir, 'miou.svg'))).toBe(false);
     const table = await run(['compare', dir, '--no-charts']);

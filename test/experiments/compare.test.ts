@@ -165,7 +165,7 @@ describe('compareTraces', () => {
     expect(e.seeds).toBe(3);
     expect(e.bestMIoU).toBeCloseTo(0.725, 12);
     expect(c.notes).toEqual([
-      'egb: seed(s) 2 have no evaluation yet and are left out of the mIoU means',
+      'egb: seed 2 has no evaluation yet and are left out of the mIoU means',
       'heads were traced with different seeds: compare with care',
     ]);
     const unevaluated = fixtureRows().map((r) => (r.head === 'softmax' ? { ...r, val_miou: null } : r));
