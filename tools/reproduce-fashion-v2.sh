@@ -14,11 +14,13 @@ OUT=${1:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compa
 PHASE=${2:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare}
 SEG=${SEG:-npx seg}
 SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
-LRS=0.05,0.02,0.1
+# The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH and LRS only for smoke tests.
+LRS=${LRS:-0.05,0.02,0.1}
 HEADS_A=softmax,egb:pow3,linear
 HEADS_B=egb,egb:exp:alpha=0.3
-MODEL=(--backbone resnet18 --output-stride 16 --width 0.5 --crop 96 --batch 8 --iters 3000
-  --eval-every 250 --save-every 250 --log-every 10 --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
+EVAL_EVERY=${EVAL_EVERY:-250}
+MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "${ITERS:-3000}"
+  --eval-every "$EVAL_EVERY" --save-every "$EVAL_EVERY" --log-every "${LOG_EVERY:-10}" --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
 
 [ -f "$OUT/data/classes.txt" ] || $SEG data fashion --out "$OUT/data" --source "$SOURCE" --train 2000 --val 200 --size 96 --seed 0
 
