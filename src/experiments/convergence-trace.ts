@@ -264,9 +264,19 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
     log(`run ${run.index}/${run.total}: ${describe(run)} -> ${run.dir}${resume ? ' (resuming)' : ''}`);
     let result: Awaited<ReturnType<typeof train>>;
     try {
+      const runHooks = hooks.runHooks?.(run) ?? {};
       result = await train(
         { ...options.base, lr: run.lr, head: run.head, seed: run.seed, out: run.dir },
-        { ...(hooks.runHooks?.(run) ?? {}), ...(hooks.signal !== undefined ? { signal: hooks.signal } : {}), resume },
+        {
+          ...runHooks,
+          // trace.csv follows each evaluation, so a long run's progress can be compared before it ends.
+          onEval: (row) => {
+            runHooks.onEval?.(row);
+            writeCsv();
+          },
+          ...(hooks.signal !== undefined ? { signal: hooks.signal } : {}),
+          resume,
+        },
       );
     } catch (err) {
       const iteration = nonFiniteIteration(err);

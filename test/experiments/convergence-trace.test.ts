@@ -138,4 +138,20 @@ describe('runTrace', () => {
     expect(existsSync(join(out, 'linear-lr0.01-s0'))).toBe(true);
     await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: base(1) })).rejects.toThrow(/started with an --lrs grid; resume it the same way/);
   });
+
+  it('updates trace.csv at each evaluation, before the run ends', async () => {
+    const out = tempDir('seg-trace-live-');
+    let seen: number[] = [];
+    await runTrace(
+      { heads: ['linear'], seeds: [0], out, base: base(3) },
+      {
+        runHooks: () => ({
+          onStep: (s) => {
+            if (s.iteration === 3) seen = readTraceCsv(join(out, 'trace.csv')).filter((r) => r.val_miou !== null).map((r) => r.iter);
+          },
+        }),
+      },
+    );
+    expect(seen).toEqual([2]);
+  });
 });
