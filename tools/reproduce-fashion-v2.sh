@@ -6,12 +6,13 @@
 #   tools/reproduce-fashion-v2.sh OUT grid     # both grids gathered in OUT/grid, compared with --select best-lr
 #   tools/reproduce-fashion-v2.sh OUT seeds    # seeds 1,2 of every head at its selected lr (needs the grid done)
 #   tools/reproduce-fashion-v2.sh OUT compare  # grid + seeds gathered in OUT/all; the comparison at 90% and 95%
+#   tools/reproduce-fashion-v2.sh OUT progress # while runs train: OUT/progress/trace.csv from every run folder, compared
 # grid-a and grid-b are independent processes (one per core); every phase resumes where it stopped.
 # SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
-OUT=${1:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare}
-PHASE=${2:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare}
+OUT=${1:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare|progress}
+PHASE=${2:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare|progress}
 SEG=${SEG:-npx seg}
 SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
 # The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH and LRS only for smoke tests.
@@ -53,5 +54,28 @@ case "$PHASE" in
     $SEG compare "$OUT/all" --select best-lr --format md
     $SEG compare "$OUT/all" --select best-lr --target 0.9 --format md --no-charts
     ;;
-  *) echo "unknown phase '$PHASE' (grid-a, grid-b, grid, seeds, compare)" >&2; exit 2 ;;
+  progress)
+    # trace.csv of each trace as it stands, unfinished runs included (built from the runs' trace.jsonl).
+    DIST=$(cd "$(dirname "$0")/.." && pwd)/dist
+    mkdir -p "$OUT/progress"
+    node --input-type=module -e '
+      import { existsSync, readFileSync } from "node:fs";
+      import { join } from "node:path";
+      const [dist, out, ...traces] = process.argv.slice(1);
+      const { runCsvRows, traceRunDir } = await import(join(dist, "experiments/convergence-trace.js"));
+      const { writeTraceCsv } = await import(join(dist, "experiments/trace-csv.js"));
+      const rows = [];
+      for (const dir of traces) {
+        if (!existsSync(join(dir, "trace.json"))) continue;
+        const m = JSON.parse(readFileSync(join(dir, "trace.json"), "utf8"));
+        for (const seed of m.seeds) for (const head of m.heads) for (const lr of m.lrs ?? [m.base.lr]) {
+          const run = traceRunDir(dir, head, seed, m.lrs === undefined ? undefined : lr);
+          if (existsSync(run)) rows.push(...runCsvRows(run, head, seed, lr));
+        }
+      }
+      writeTraceCsv(join(out, "progress/trace.csv"), rows);
+    ' "$DIST" "$OUT" "$OUT/grid-a" "$OUT/grid-b" "$OUT"/seeds/*
+    $SEG compare "$OUT/progress" --select best-lr --format md
+    ;;
+  *) echo "unknown phase '$PHASE' (grid-a, grid-b, grid, seeds, compare, progress)" >&2; exit 2 ;;
 esac
