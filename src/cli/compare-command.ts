@@ -1,6 +1,6 @@
 /** `seg compare DIR`: best/final mIoU, iterations and time to a target, speed-up, and the convergence charts of a trace. */
 import { Option, type Command } from 'commander';
-import { compareTraceDir, DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET } from '../experiments/compare.js';
+import { compareTraceDir, DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET, LR_SELECTION_RULES, type LrSelectionRule } from '../experiments/compare.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../experiments/compare-format.js';
 import { parseFloatFlag } from './options.js';
 
@@ -10,7 +10,10 @@ type CompareFormat = (typeof COMPARE_FORMATS)[number];
 interface CompareFlags {
   target: number;
   format: CompareFormat;
+  json?: boolean;
   baseline?: string;
+  select?: 'best-lr';
+  selectBy: LrSelectionRule;
   charts: boolean;
 }
 
@@ -21,16 +24,26 @@ export function registerCompareCommand(program: Command): void {
     .argument('<dir>', 'trace directory written by seg trace --out')
     .option('--target <fraction>', "fraction of the baseline's mean best val mIoU to reach", parseFloatFlag('--target', 0.01, 2), DEFAULT_COMPARE_TARGET)
     .addOption(new Option('--format <format>', 'output: aligned table, Markdown table, or JSON').choices([...COMPARE_FORMATS]).default('table'))
+    .option('--json', 'print one JSON object (same as --format json)')
     .option('--baseline <head>', `head to measure against, as written in trace.csv (default: ${DEFAULT_BASELINE_HEAD})`)
+    .addOption(new Option('--select <what>', 'best-lr: print the lr grid of a `seg trace --lrs` trace and compare each head at its selected lr').choices(['best-lr']))
+    .addOption(
+      new Option('--select-by <rule>', "rule of --select best-lr: best = highest mean over seeds of the runs' best val mIoU; auc = highest mean area under the val mIoU curve")
+        .choices([...LR_SELECTION_RULES])
+        .default('best'),
+    )
     .option('--no-charts', 'do not write the SVG/PNG charts')
     .addHelpText(
       'after',
       [
         '',
-        'JSON: {target, baseline, baseline_best_miou, threshold, heads: [{head, seeds, best_miou, best_miou_std,',
-        '  final_miou, final_miou_std, iters_to_target, iters_to_target_std, wall_to_target, wall_to_target_std,',
-        '  reached, speedup_pct, wall_speedup_pct, runs: [per seed]}], notes}. mIoU as fractions in [0, 1];',
-        '  *_to_target are means over the seeds that reached the threshold (null if none); std: sample std, null for one seed.',
+        'JSON: {target, baseline, baselineLr, baselineBestMIoU, threshold, selection, heads: [{head, lr, seeds, diverged,',
+        '  bestMIoU, bestMIoUStd, finalMIoU, finalMIoUStd, itersToTarget, itersToTargetStd, wallToTarget, wallToTargetStd,',
+        '  reached, speedupPct, wallSpeedupPct, runs: [{seed, ..., divergedAt}]}], notes}. mIoU as fractions in [0, 1];',
+        '  *ToTarget are means over the seeds that reached the threshold (null if none); std: sample std, null for one seed.',
+        '  selection (with --select best-lr): {rule, description, grid: [{head, lr, scoredSeeds, score, selected, runs}]}.',
+        'A run whose loss became non-finite is diverged at that iteration: it never reaches the target and is left out of',
+        'the mIoU means (its best before diverging is listed per run); charts mark it with a cross.',
       ].join('\n'),
     )
     .action(async (dir: string, flags: CompareFlags) => {
@@ -38,8 +51,9 @@ export function registerCompareCommand(program: Command): void {
         target: flags.target,
         charts: flags.charts,
         ...(flags.baseline !== undefined ? { baseline: flags.baseline } : {}),
+        ...(flags.select !== undefined ? { select: flags.select, selectBy: flags.selectBy } : {}),
       });
-      if (flags.format === 'json') {
+      if (flags.json === true || flags.format === 'json') {
         process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
       } else {
         process.stdout.write(`${flags.format === 'md' ? formatComparisonMarkdown(comparison) : formatComparisonTable(comparison)}\n`);

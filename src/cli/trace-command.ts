@@ -1,17 +1,27 @@
 /** `seg trace`: train every head from the same start on the same batches, val mIoU every K iterations. */
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
-import { runTrace, splitHeadList } from '../experiments/convergence-trace.js';
+import { countNoun } from '../core/plural.js';
+import { parseLrList, runTrace, splitHeadList } from '../experiments/convergence-trace.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
 import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
 import { validateTrainFields } from '../training/train-config.js';
 
-interface TraceFlags extends TrainingFlags {
+interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
+  evalEvery?: number;
   heads: string;
-  seeds: string;
+  seeds?: string;
+  lrs?: string;
   out: string;
+}
+
+/** Evaluations per trace when --eval-every is not given. */
+export const TRACE_EVALUATIONS = 10;
+
+export function defaultTraceEvalEvery(iters: number): number {
+  return Math.max(1, Math.ceil(iters / TRACE_EVALUATIONS));
 }
 
 export function parseSeedList(text: string): number[] {
@@ -28,20 +38,35 @@ export function registerTraceCommand(program: Command): void {
     .command('trace')
     .description('convergence trace: one run per head and seed from the same initial weights and batches; then `seg compare DIR`')
     .requiredOption('--heads <list>', "comma-separated head specs, e.g. softmax,egb or softmax,egb,egb:pow3,linear")
-    .option('--seeds <list>', 'comma-separated seeds (one run per head and seed)', '0')
+    .option('--seeds <list>', 'comma-separated seeds (one run per head and seed; default 0, or --seed)')
+    .option('--lrs <list>', 'learning-rate grid, e.g. 0.01,0.03,0.1: every head runs at every lr (folders <head>-lr<lr>-s<seed>); then seg compare --select best-lr')
     .requiredOption('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume');
-  addBackendOption(addTrainingOptions(cmd)).action(async (flags: TraceFlags) => {
+  addBackendOption(addTrainingOptions(cmd));
+  const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
+  if (evalEvery !== undefined) {
+    // The training default (0: only at the end) does not apply: a trace needs evaluations.
+    evalEvery.description = `evaluate val mIoU every N iterations (default: --iters / ${TRACE_EVALUATIONS}, rounded up)`;
+    evalEvery.defaultValue = undefined;
+  }
+  cmd.action(async (flags: TraceFlags) => {
     if (flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined) {
       throw new SegError("seg trace: write egb parameters into each head of --heads (e.g. egb:pow3 or egb:exp:alpha=0.3) instead of --boost/--egb-alpha/--egb-beta", '--heads');
     }
-    validateTrainFields(sharedTrainConfigFromFlags(flags));
-    await useBackend(flags.backend);
+    const seedGiven = cmd.getOptionValueSource('seed') === 'cli';
+    if (seedGiven && flags.seeds !== undefined) throw new SegError('--seed and --seeds: give the seeds of a trace with --seeds only (e.g. --seeds 0,1,2)', '--seeds');
+    const lrGiven = cmd.getOptionValueSource('lr') === 'cli';
+    if (lrGiven && flags.lrs !== undefined) throw new SegError('--lr and --lrs: give one learning rate with --lr or a grid with --lrs, not both', '--lrs');
     const heads = splitHeadList(flags.heads);
-    const seeds = parseSeedList(flags.seeds);
-    const base = sharedTrainConfigFromFlags(flags);
+    const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? flags.seed : 0];
+    const lrs = flags.lrs !== undefined ? parseLrList(flags.lrs) : undefined;
+    const iters = flags.iters;
+    const evalEveryGiven = cmd.getOptionValueSource('evalEvery') === 'cli';
+    const base = sharedTrainConfigFromFlags({ ...flags, evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters) });
+    validateTrainFields(base);
+    await useBackend(flags.backend);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
-        { heads, seeds, out: flags.out, base },
+        { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, base },
         { log: (line) => process.stderr.write(`${line}\n`), signal, runHooks: traceRunProgress(base.iters) },
       ),
     );
@@ -50,6 +75,6 @@ export function registerTraceCommand(program: Command): void {
       process.exitCode ??= 130;
       return;
     }
-    process.stdout.write(`${result.csv}: ${result.runs.length} runs; compare them with: seg compare ${flags.out}\n`);
+    process.stdout.write(`${result.csv}: ${countNoun(result.runs.length, 'run')}; compare them with: seg compare ${flags.out}\n`);
   });
 }

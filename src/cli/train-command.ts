@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
 import { openDataset } from '../voc/dataset.js';
 import { train } from '../training/trainer.js';
-import { plural } from '../training/hooks/progress-hook.js';
+import { countNoun } from '../core/plural.js';
 import { headSlug } from '../heads/head-spec.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { formatPercent } from '../metrics/metrics-format.js';
@@ -80,13 +80,13 @@ export function registerTrainCommand(program: Command): void {
       if (result.interrupted) return;
       if (result.alreadyFinished) {
         process.stdout.write(
-          `${result.out}: the run is finished (${plural(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.savedMIoU ?? null)}% at its last evaluation); ` +
+          `${result.out}: the run is finished (${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.savedMIoU ?? null)}% at its last evaluation); ` +
             'nothing to train. Raise --iters to extend it.\n',
         );
         return;
       }
       progress?.finish({ loss: result.lastLoss });
-      process.stdout.write(`${result.out}: ${plural(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
+      process.stdout.write(`${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
     },
   );
 }

@@ -1,13 +1,15 @@
 /**
  * The two convergence charts of a trace: validation mIoU (%) and smoothed training loss
- * against iterations, one mean line per head with a min..max band over seeds (see
- * seed-curves.ts for how seeds logged at different iterations are combined).
+ * against iterations, one mean line per head and lr with a min..max band over seeds (see
+ * seed-curves.ts for how seeds logged at different iterations are combined). A cross marks
+ * where a run diverged (its last value before the non-finite loss).
  */
 import { join } from 'node:path';
 import type { Comparison } from './compare.js';
+import type { ChartEvent } from '../visualization/line-chart.js';
 import { renderLineChartSvg, writeChartFiles, type ChartSeries, type ReferenceLine } from '../visualization/line-chart.js';
 import { aggregateSeedCurves, lossSmoothingWindow, movingAverage, type SeedCurve } from '../visualization/seed-curves.js';
-import { groupTraceRuns, type TraceCsvRow } from './trace-csv.js';
+import { configLabel, divergedAt, groupTraceConfigs, type TraceCsvRow } from './trace-csv.js';
 
 /** Loss curves spanning at least this ratio (max/min) get a log y axis. */
 export const LOSS_LOG_SCALE_RATIO = 20;
@@ -18,19 +20,33 @@ function iterationDomain(rows: readonly TraceCsvRow[]): [number, number] {
   return [0, last > 0 ? last : 1];
 }
 
-function seedsLabel(head: string, seeds: number): string {
-  return `${head} (${seeds} seed${seeds === 1 ? '' : 's'})`;
+function seedsLabel(head: string, lr: number | null, seeds: number): string {
+  return `${configLabel(head, lr)} (${seeds} seed${seeds === 1 ? '' : 's'})`;
+}
+
+/** A cross per diverged run at its iteration of divergence, at the run's last `value` before it. */
+function divergenceEvents(seeds: Map<number, TraceCsvRow[]>, value: (row: TraceCsvRow) => number | null): ChartEvent[] {
+  const events: ChartEvent[] = [];
+  for (const [seed, run] of seeds) {
+    const at = divergedAt(run);
+    if (at === null) continue;
+    const before = run.filter((r) => r.iter < at && value(r) !== null);
+    const last = before[before.length - 1];
+    events.push({ x: at, y: last === undefined ? 0 : (value(last) as number), label: `s${seed} diverged at ${at}` });
+  }
+  return events;
 }
 
 /** Mean val mIoU (%) per head with its band; a dashed line at the comparison's threshold when given. */
 export function miouChartSvg(rows: readonly TraceCsvRow[], comparison?: Comparison): string {
   const series: ChartSeries[] = [];
-  for (const [head, seeds] of groupTraceRuns(rows)) {
+  for (const { head, lr, seeds } of groupTraceConfigs(rows)) {
     const curves: SeedCurve[] = [...seeds.values()].map((run) => {
       const evals = run.filter((r) => r.val_miou !== null);
       return { x: evals.map((r) => r.iter), y: evals.map((r) => (r.val_miou as number) * 100) };
     });
-    series.push({ label: seedsLabel(head, seeds.size), points: aggregateSeedCurves(curves) });
+    const events = divergenceEvents(seeds, (r) => (r.val_miou === null ? null : r.val_miou * 100));
+    series.push({ label: seedsLabel(head, lr, seeds.size), points: aggregateSeedCurves(curves), ...(events.length > 0 ? { events } : {}) });
   }
   const references: ReferenceLine[] = [];
   if (comparison !== undefined) {
@@ -41,7 +57,7 @@ export function miouChartSvg(rows: readonly TraceCsvRow[], comparison?: Comparis
   }
   return renderLineChartSvg(series, {
     title: 'Validation mIoU during training',
-    subtitle: 'line: mean over seeds; band: min..max over seeds' + (comparison !== undefined ? '; dashed: the target of seg compare' : ''),
+    subtitle: 'line: mean over seeds; band: min..max over seeds; x: a run diverged' + (comparison !== undefined ? '; dashed: the target of seg compare' : ''),
     xLabel: 'iteration',
     yLabel: 'val mIoU (%)',
     markers: true,
@@ -52,16 +68,17 @@ export function miouChartSvg(rows: readonly TraceCsvRow[], comparison?: Comparis
 
 /** Training loss per head: each seed smoothed (centred moving average), then mean and band. */
 export function lossChartSvg(rows: readonly TraceCsvRow[]): string {
-  const runs = groupTraceRuns(rows);
-  const longest = Math.max(0, ...[...runs.values()].flatMap((seeds) => [...seeds.values()].map((run) => run.length)));
+  const configs = groupTraceConfigs(rows);
+  const longest = Math.max(0, ...configs.flatMap((c) => [...c.seeds.values()].map((run) => run.length)));
   const window = lossSmoothingWindow(longest);
   const series: ChartSeries[] = [];
-  for (const [head, seeds] of runs) {
+  for (const { head, lr, seeds } of configs) {
     const curves: SeedCurve[] = [...seeds.values()].map((run) => {
       const finite = run.filter((r) => Number.isFinite(r.loss));
       return { x: finite.map((r) => r.iter), y: movingAverage(finite.map((r) => r.loss), window) };
     });
-    series.push({ label: seedsLabel(head, seeds.size), points: aggregateSeedCurves(curves) });
+    const events = divergenceEvents(seeds, (r) => (Number.isFinite(r.loss) ? r.loss : null));
+    series.push({ label: seedsLabel(head, lr, seeds.size), points: aggregateSeedCurves(curves), ...(events.length > 0 ? { events } : {}) });
   }
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.lo, p.hi]));
   const positive = values.length > 0 && values.every((v) => v > 0);

@@ -1,22 +1,25 @@
 /**
- * Convergence traces: one training run per (head, seed), every head of a seed starting from
- * the same initial weights and seeing the same batches and augmentations (all drawn from the
- * seed, none from the head), val mIoU every K iterations. Runs live in `<dir>/<head>-s<seed>/`;
- * `<dir>/trace.csv` gathers them. An interrupted trace resumes: finished runs are skipped,
- * a partial run continues from its checkpoint.
+ * Convergence traces: one training run per (head, seed), or per (head, lr, seed) with a
+ * learning-rate grid; every run of a seed starts from the same initial weights and sees the
+ * same batches and augmentations (all drawn from the seed, none from the head or the lr),
+ * val mIoU every K iterations. Runs live in `<dir>/<head>-s<seed>/` (`<dir>/<head>-lr<lr>-s<seed>/`
+ * with a grid); `<dir>/trace.csv` gathers them. An interrupted trace resumes: finished runs are
+ * skipped, a partial run continues from its checkpoint. A run whose loss becomes non-finite is
+ * kept as diverged (`diverged.json` in its folder, a last trace.csv row with the non-finite
+ * loss) and the trace goes on with the next run.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
-import { readTrace } from '../training/run-log.js';
+import { readTrace, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 import { TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
-import { arrayOf, integer, object, parse, string, type Schema } from '../core/schema.js';
+import { arrayOf, integer, number, object, optional, parse, string, type Schema } from '../core/schema.js';
 import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
 import { writeJsonAtomic } from '../core/durable-files.js';
@@ -25,6 +28,8 @@ export interface TraceOptions {
   /** Head specs as the user wrote them (e.g. 'softmax', 'egb', 'egb:pow3'). */
   heads: string[];
   seeds: number[];
+  /** Learning-rate grid: every head runs at every lr. Absent: one run per head at `base.lr`. */
+  lrs?: number[];
   /** Trace folder. */
   out: string;
   /** Training arguments shared by every run (head, seed and out are set per run). */
@@ -34,6 +39,7 @@ export interface TraceOptions {
 export interface TraceRunInfo {
   head: string;
   seed: number;
+  lr: number;
   dir: string;
   index: number;
   total: number;
@@ -71,14 +77,74 @@ export function splitHeadList(text: string): string[] {
   return heads;
 }
 
-export function traceRunDir(out: string, head: string, seed: number): string {
-  return join(out, `${headSlug(head)}-s${seed}`);
+/** A run's folder: `<head>-s<seed>`, or `<head>-lr<lr>-s<seed>` when the trace has an lr grid. */
+export function traceRunDir(out: string, head: string, seed: number, lr?: number): string {
+  return join(out, lr === undefined ? `${headSlug(head)}-s${seed}` : `${headSlug(head)}-lr${lr}-s${seed}`);
+}
+
+/** Parses `--lrs 0.01,0.03,0.1`: distinct positive numbers. */
+export function parseLrList(text: string): number[] {
+  const lrs = text.split(',').map((s) => s.trim());
+  const values = lrs.map((s) => {
+    const n = Number(s);
+    if (s === '' || !Number.isFinite(n) || n <= 0) throw new SegError(`--lrs: got '${text}', expected comma-separated learning rates > 0 such as 0.01,0.03,0.1`, '--lrs');
+    return n;
+  });
+  const seen = new Set<number>();
+  for (const v of values) {
+    if (seen.has(v)) throw new SegError(`--lrs: ${v} is listed twice`, '--lrs');
+    seen.add(v);
+  }
+  return values;
 }
 
 interface TraceManifest {
   heads: string[];
   seeds: number[];
+  lrs?: number[];
   base: Omit<TrainConfig, 'head' | 'seed' | 'out'>;
+}
+
+/** What `diverged.json` in a run folder records. */
+export interface DivergenceRecord {
+  /** The iteration whose step produced the non-finite loss. */
+  iteration: number;
+  /** The non-finite loss (NaN or +-Infinity; written as a string in JSON). */
+  loss: number;
+  /** Training seconds of the run up to its last logged row before the divergence. */
+  wallSeconds: number;
+  message: string;
+}
+
+export const DIVERGED_FILE = 'diverged.json';
+
+/**
+ * The iteration at which a training error says the loss became non-finite, or null for any
+ * other error. Recognises an error carrying a numeric `iteration` and a non-finite `loss`
+ * (or named NonFiniteError), and the trainer's message `iteration N: the loss is NaN`.
+ */
+export function nonFiniteIteration(err: unknown): number | null {
+  if (!(err instanceof Error)) return null;
+  const fields = err as Error & { iteration?: unknown };
+  if (err.name === 'NonFiniteError' && typeof fields.iteration === 'number') return fields.iteration;
+  const m = /^iteration (\d+): the loss is (NaN|-?Infinity)\b/.exec(err.message);
+  return m === null ? null : Number(m[1]);
+}
+
+function lossFromMessage(message: string): number {
+  const m = /the loss is (NaN|-?Infinity)\b/.exec(message);
+  return m === null ? NaN : Number(m[1]);
+}
+
+export function readDivergence(dir: string): DivergenceRecord | null {
+  const file = join(dir, DIVERGED_FILE);
+  if (!existsSync(file)) return null;
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Omit<DivergenceRecord, 'loss'> & { loss: string };
+  return { ...raw, loss: Number(raw.loss) };
+}
+
+function writeDivergence(dir: string, record: DivergenceRecord): void {
+  writeJsonAtomic(join(dir, DIVERGED_FILE), { ...record, loss: String(record.loss) });
 }
 
 const MANIFEST = 'trace.json';
@@ -87,17 +153,25 @@ const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = TRAIN_CONFIG_SHAP
 const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
   heads: arrayOf(string({ nonEmpty: true })),
   seeds: arrayOf(integer({ min: 0, max: 2 ** 32 - 1 })),
+  lrs: optional(arrayOf(number({ min: 0 }))),
   base: object<TraceManifest['base']>(BASE_SHAPE),
 });
 
 /** The trace's arguments are fixed by its first invocation: a resumed trace must match them. */
 function checkManifest(options: TraceOptions): void {
   const file = join(options.out, MANIFEST);
-  const current: TraceManifest = { heads: options.heads, seeds: options.seeds, base: options.base };
+  const current: TraceManifest = { heads: options.heads, seeds: options.seeds, ...(options.lrs !== undefined ? { lrs: options.lrs } : {}), base: options.base };
   if (existsSync(file)) {
     const saved = parse(MANIFEST_SCHEMA, readJsonFile(file), { file });
+    if ((saved.lrs === undefined) !== (options.lrs === undefined)) {
+      throw new SegError(
+        `--out ${options.out}: this trace was started ${saved.lrs === undefined ? 'with --lr (no grid)' : 'with an --lrs grid'}; resume it the same way, or use another --out`,
+        '--out',
+      );
+    }
+    // With a grid, each run's lr comes from --lrs (which may grow); base.lr plays no part.
     const differing = (Object.keys(BASE_SHAPE) as (keyof TraceManifest['base'])[]).filter(
-      (k) => JSON.stringify(saved.base[k]) !== JSON.stringify(current.base[k]),
+      (k) => !(options.lrs !== undefined && k === 'lr') && JSON.stringify(saved.base[k]) !== JSON.stringify(current.base[k]),
     );
     if (differing.length > 0) {
       const what = differing.map((k) => `${k}: ${JSON.stringify(saved.base[k])} before, ${JSON.stringify(current.base[k])} now`).join('; ');
@@ -109,7 +183,7 @@ function checkManifest(options: TraceOptions): void {
 }
 
 /** Rows of trace.csv for one run, from its trace.jsonl. */
-export function runCsvRows(dir: string, head: string, seed: number): TraceCsvRow[] {
+export function runCsvRows(dir: string, head: string, seed: number, lr: number | null = null): TraceCsvRow[] {
   const rows: TraceCsvRow[] = [];
   const evals = new Map<number, number | null>();
   const trace = readTrace(dir);
@@ -124,7 +198,14 @@ export function runCsvRows(dir: string, head: string, seed: number): TraceCsvRow
       loss: r.loss,
       train_acc: Number.isFinite(r.trainAcc) ? r.trainAcc : null,
       val_miou: evals.get(r.iter) ?? null,
+      lr,
     });
+  }
+  const diverged = readDivergence(dir);
+  if (diverged !== null) {
+    const kept = rows.filter((r) => r.iter < diverged.iteration);
+    kept.push({ head, seed, iter: diverged.iteration, wall_s: diverged.wallSeconds, loss: diverged.loss, train_acc: null, val_miou: null, lr });
+    return kept;
   }
   return rows;
 }
@@ -140,6 +221,7 @@ async function warmUp(base: TraceOptions['base'], numClasses: number): Promise<v
 }
 
 function runFinished(dir: string, iters: number): boolean {
+  if (readDivergence(dir) !== null) return true;
   if (!runCheckpointExists(dir)) return false;
   return readCheckpointConfig(runCheckpointDir(dir)).iteration >= iters;
 }
@@ -147,6 +229,7 @@ function runFinished(dir: string, iters: number): boolean {
 export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): Promise<TraceResult> {
   const log = hooks.log ?? (() => undefined);
   if (options.seeds.length === 0) throw new SegError('--seeds: expected at least one seed', '--seeds');
+  if (options.lrs !== undefined && options.lrs.length === 0) throw new SegError('--lrs: expected at least one learning rate', '--lrs');
   const numClasses = openDataset(options.base.data).classNames.length;
   for (const head of options.heads) {
     try {
@@ -159,13 +242,20 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   mkdirSync(options.out, { recursive: true });
   checkManifest(options);
   const runs: TraceRunInfo[] = [];
+  const grid = options.lrs;
+  const lrs = grid ?? [options.base.lr];
+  const total = options.heads.length * options.seeds.length * lrs.length;
+  // Seed-major, then head, then lr: a head's whole grid for a seed finishes before the next head.
   for (const seed of options.seeds) {
     for (const head of options.heads) {
-      runs.push({ head, seed, dir: traceRunDir(options.out, head, seed), index: runs.length + 1, total: options.heads.length * options.seeds.length });
+      for (const lr of lrs) {
+        runs.push({ head, seed, lr, dir: traceRunDir(options.out, head, seed, grid === undefined ? undefined : lr), index: runs.length + 1, total });
+      }
     }
   }
   const csv = join(options.out, 'trace.csv');
-  const writeCsv = (): void => writeTraceCsv(csv, runs.flatMap((r) => (existsSync(r.dir) ? runCsvRows(r.dir, r.head, r.seed) : [])));
+  const writeCsv = (): void => writeTraceCsv(csv, runs.flatMap((r) => (existsSync(r.dir) ? runCsvRows(r.dir, r.head, r.seed, r.lr) : [])));
+  const describe = (run: TraceRunInfo): string => `${run.head}${grid === undefined ? '' : ` lr ${run.lr}`} seed ${run.seed}`;
   let interrupted = false;
   // One untimed step first, so the first run's wall time does not carry one-time costs
   // (kernel compilation, allocator growth) that later runs do not pay.
@@ -176,15 +266,38 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
       break;
     }
     if (runFinished(run.dir, options.base.iters)) {
-      log(`run ${run.index}/${run.total}: ${run.head} seed ${run.seed} already finished`);
+      const diverged = readDivergence(run.dir);
+      log(`run ${run.index}/${run.total}: ${describe(run)} already ${diverged === null ? 'finished' : `diverged at iteration ${diverged.iteration}`}`);
       continue;
     }
     const resume = runCheckpointExists(run.dir);
-    log(`run ${run.index}/${run.total}: ${run.head} seed ${run.seed} -> ${run.dir}${resume ? ' (resuming)' : ''}`);
-    const result = await train(
-      { ...options.base, head: run.head, seed: run.seed, out: run.dir },
-      { ...(hooks.runHooks?.(run) ?? {}), ...(hooks.signal !== undefined ? { signal: hooks.signal } : {}), resume },
-    );
+    log(`run ${run.index}/${run.total}: ${describe(run)} -> ${run.dir}${resume ? ' (resuming)' : ''}`);
+    let result: Awaited<ReturnType<typeof train>>;
+    try {
+      const runHooks = hooks.runHooks?.(run) ?? {};
+      result = await train(
+        { ...options.base, lr: run.lr, head: run.head, seed: run.seed, out: run.dir },
+        {
+          ...runHooks,
+          // trace.csv follows each evaluation, so a long run's progress can be compared before it ends.
+          onEval: (row) => {
+            runHooks.onEval?.(row);
+            writeCsv();
+          },
+          ...(hooks.signal !== undefined ? { signal: hooks.signal } : {}),
+          resume,
+        },
+      );
+    } catch (err) {
+      const iteration = nonFiniteIteration(err);
+      if (iteration === null) throw err;
+      const message = (err as Error).message;
+      const logged = readTrace(run.dir).filter((r): r is TrainTraceRow => r.type === 'train' && r.iter < iteration);
+      writeDivergence(run.dir, { iteration, loss: lossFromMessage(message), wallSeconds: logged[logged.length - 1]?.wallSeconds ?? 0, message });
+      log(`run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (non-finite loss); kept as diverged, going on`);
+      writeCsv();
+      continue;
+    }
     result.model.dispose();
     writeCsv();
     if (result.interrupted) {

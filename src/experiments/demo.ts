@@ -74,7 +74,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
   const traced = await runTrace({ heads: DEMO_HEADS, seeds: [options.seed], out: trace, base: demoTrainConfig(data, options) }, hooks);
   if (traced.interrupted) return { interrupted: true };
   const compared = await compareTraceDir(trace);
-  const best = [...compared.comparison.heads].sort((a, b) => (b.final_miou ?? -1) - (a.final_miou ?? -1))[0];
+  const best = [...compared.comparison.heads].sort((a, b) => (b.finalMIoU ?? -1) - (a.finalMIoU ?? -1))[0];
   const bestHead = best?.head ?? DEMO_HEADS[0] as string;
   const bestRun = traceRunDir(trace, bestHead, options.seed);
   const trained = loadTrainedModel(bestRun);

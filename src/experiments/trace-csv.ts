@@ -1,9 +1,11 @@
 /**
  * `trace.csv` of a convergence trace: one row per logged training iteration of each run
- * (head, seed), header `head,seed,iter,wall_s,loss,train_acc,val_miou`. RFC 4180 quoting
- * (head specs such as `egb:exp:alpha=0.3,beta=0` hold commas). `val_miou` is empty on rows
- * without an evaluation; `train_acc` may be empty. `loss` may be NaN/Infinity (a diverged
- * run records it). A (head, seed, iter) appears at most once.
+ * (head, lr, seed), header `head,seed,iter,wall_s,loss,train_acc,val_miou,lr`. RFC 4180
+ * quoting (head specs such as `egb:exp:alpha=0.3,beta=0` hold commas). `val_miou` is empty
+ * on rows without an evaluation; `train_acc` may be empty. A non-finite `loss` (NaN or
+ * Infinity) marks the iteration where a run diverged: it is the run's last row. Files
+ * written before the `lr` column existed still load (lr empty = unknown). A (head, lr,
+ * seed, iter) appears at most once.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -21,11 +23,15 @@ export interface TraceCsvRow {
   train_acc: number | null;
   /** Validation mIoU in [0, 1] where an evaluation happened at this iteration, else null. */
   val_miou: number | null;
+  /** Base learning rate of the run; null when unknown (a trace.csv without the lr column). */
+  lr: number | null;
 }
 
 export const TRACE_CSV_FILE = 'trace.csv';
-export const TRACE_CSV_COLUMNS = ['head', 'seed', 'iter', 'wall_s', 'loss', 'train_acc', 'val_miou'] as const;
+export const TRACE_CSV_COLUMNS = ['head', 'seed', 'iter', 'wall_s', 'loss', 'train_acc', 'val_miou', 'lr'] as const;
 export const TRACE_CSV_HEADER = TRACE_CSV_COLUMNS.join(',');
+/** The header of trace.csv files written before runs recorded their learning rate. */
+export const TRACE_CSV_HEADER_WITHOUT_LR = TRACE_CSV_COLUMNS.slice(0, -1).join(',');
 
 function quoteField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
@@ -40,7 +46,16 @@ export function formatTraceCsv(rows: readonly TraceCsvRow[]): string {
   const lines = [TRACE_CSV_HEADER];
   for (const r of rows) {
     lines.push(
-      [quoteField(r.head), String(r.seed), String(r.iter), String(r.wall_s), String(r.loss), optionalNumber(r.train_acc), optionalNumber(r.val_miou)].join(','),
+      [
+        quoteField(r.head),
+        String(r.seed),
+        String(r.iter),
+        String(r.wall_s),
+        String(r.loss),
+        optionalNumber(r.train_acc),
+        optionalNumber(r.val_miou),
+        optionalNumber(r.lr),
+      ].join(','),
     );
   }
   return lines.join('\n') + '\n';
@@ -139,17 +154,18 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     throw new SegError(`${file}: empty file, expected the header '${TRACE_CSV_HEADER}' (write it with seg trace)`, file);
   }
   const got = header.fields.map((f) => f.trim()).join(',');
-  if (got !== TRACE_CSV_HEADER) {
+  if (got !== TRACE_CSV_HEADER && got !== TRACE_CSV_HEADER_WITHOUT_LR) {
     throw new SegError(`${file}: line ${header.line}: header is '${got}', expected '${TRACE_CSV_HEADER}' (a trace.csv written by seg trace)`, file);
   }
+  const columns = header.fields.length;
   const rows: TraceCsvRow[] = [];
   const seen = new Map<string, number>();
   for (const record of records.slice(1)) {
     const at = `${file}: line ${record.line}`;
     const f = record.fields;
-    if (f.length !== TRACE_CSV_COLUMNS.length) {
+    if (f.length !== columns) {
       throw new SegError(
-        `${at}: ${f.length} fields, expected ${TRACE_CSV_COLUMNS.length} (${TRACE_CSV_HEADER}); quote a head that contains commas`,
+        `${at}: ${f.length} fields, expected ${columns} (${got}); quote a head that contains commas`,
         file,
       );
     }
@@ -177,13 +193,19 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
       if (v === undefined || v < 0 || v > 1) throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
       valMiou = Number.isNaN(v) ? null : v;
     }
-    const key = JSON.stringify([head, seed, iter]);
+    let lr: number | null = null;
+    if (columns > 7 && cell(7).trim() !== '') {
+      const v = parseNumberText(cell(7));
+      if (v === undefined || !Number.isFinite(v) || v < 0) throw bad(7, 'empty or a learning rate >= 0');
+      lr = v;
+    }
+    const key = JSON.stringify([head, lr, seed, iter]);
     const first = seen.get(key);
     if (first !== undefined) {
-      throw new SegError(`${at}: head '${head}' seed ${seed} iteration ${iter} already appears on line ${first}; each run logs an iteration once`, file);
+      throw new SegError(`${at}: head '${head}'${lr === null ? '' : ` lr ${lr}`} seed ${seed} iteration ${iter} already appears on line ${first}; each run logs an iteration once`, file);
     }
     seen.set(key, record.line);
-    rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou });
+    rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou, lr });
   }
   return rows;
 }
@@ -215,4 +237,45 @@ export function readTraceCsv(path: string): TraceCsvRow[] {
 export function writeTraceCsv(path: string, rows: readonly TraceCsvRow[]): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileAtomic(path, formatTraceCsv(rows));
+}
+
+/** One training configuration of a trace: a head at a learning rate, with its runs per seed. */
+export interface TraceConfigRuns {
+  head: string;
+  /** Null for a trace.csv without the lr column. */
+  lr: number | null;
+  /** Runs by seed (ascending), each sorted by iteration. */
+  seeds: Map<number, TraceCsvRow[]>;
+}
+
+/** A head and its lr as one label, e.g. `egb:pow3 lr=0.03` (the head alone when the lr is unknown). */
+export function configLabel(head: string, lr: number | null): string {
+  return lr === null ? head : `${head} lr=${lr}`;
+}
+
+/** Rows grouped by (head, lr): heads in first-appearance order, each head's lrs ascending. */
+export function groupTraceConfigs(rows: readonly TraceCsvRow[]): TraceConfigRuns[] {
+  const byHead = new Map<string, Map<number | null, TraceCsvRow[]>>();
+  for (const row of rows) {
+    let lrs = byHead.get(row.head);
+    if (lrs === undefined) byHead.set(row.head, (lrs = new Map()));
+    let list = lrs.get(row.lr);
+    if (list === undefined) lrs.set(row.lr, (list = []));
+    list.push(row);
+  }
+  const configs: TraceConfigRuns[] = [];
+  for (const [head, lrs] of byHead) {
+    const sorted = [...lrs.entries()].sort((a, b) => (a[0] ?? -1) - (b[0] ?? -1));
+    for (const [lr, list] of sorted) {
+      const seeds = groupTraceRuns(list).get(head) as Map<number, TraceCsvRow[]>;
+      configs.push({ head, lr, seeds });
+    }
+  }
+  return configs;
+}
+
+/** Where a run diverged: the iteration of its non-finite loss row, or null. */
+export function divergedAt(run: readonly TraceCsvRow[]): number | null {
+  const bad = run.find((r) => !Number.isFinite(r.loss));
+  return bad === undefined ? null : bad.iter;
 }

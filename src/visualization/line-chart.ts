@@ -9,9 +9,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../core/durable-files.js';
 
+/** A point drawn as a cross in its series' colour (e.g. where a run stopped). */
+export interface ChartEvent {
+  x: number;
+  y: number;
+  label: string;
+}
+
 export interface ChartSeries {
   label: string;
   points: BandPoint[];
+  events?: ChartEvent[];
 }
 
 export interface ReferenceLine {
@@ -142,7 +150,7 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
   const height = options.height ?? 540;
   const log = options.logY === true;
   const refs = options.referenceLines ?? [];
-  const all = series.flatMap((s) => s.points);
+  const all = [...series.flatMap((s) => s.points), ...series.flatMap((s) => (s.events ?? []).map((e) => ({ x: e.x, y: e.y, lo: e.y, hi: e.y })))];
   const xs = all.map((p) => p.x);
   const ysRaw = [...all.flatMap((p) => [p.lo, p.hi, p.y]), ...refs.map((r) => r.y)].filter((v) => Number.isFinite(v) && (!log || v > 0));
   let xMin = options.xDomain?.[0] ?? (xs.length > 0 ? Math.min(...xs) : 0);
@@ -226,6 +234,18 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
     out.push(`<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${color}" stroke-width="2.4" stroke-linejoin="round" stroke-linecap="round"/>`);
     if (options.markers === true && pts.length <= 80) {
       for (const p of pts) out.push(`<circle cx="${num(xScale.map(p.x))}" cy="${num(yScale.map(p.y))}" r="3" fill="${color}"/>`);
+    }
+  });
+  series.forEach((s, i) => {
+    const color = CHART_COLORS[i % CHART_COLORS.length] as string;
+    for (const e of s.events ?? []) {
+      if (!Number.isFinite(e.y) || (log && e.y <= 0)) continue;
+      const cx = xScale.map(e.x);
+      const cy = yScale.map(e.y);
+      out.push(
+        `<path class="event" data-label="${escapeXml(e.label)}" d="M${num(cx - 6)},${num(cy - 6)} L${num(cx + 6)},${num(cy + 6)} M${num(cx - 6)},${num(cy + 6)} L${num(cx + 6)},${num(cy - 6)}" stroke="${color}" stroke-width="3" stroke-linecap="round"/>`,
+        `<text class="event-label" x="${num(cx)}" y="${num(cy - 10)}" text-anchor="middle" font-size="12" fill="${color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(e.label)}</text>`,
+      );
     }
   });
   out.push('</g>');

@@ -18,7 +18,7 @@ function traceDir(): string {
   const evals: Record<string, [number, number]> = { softmax: [0.2, 0.4], 'egb:exp:alpha=0.3,beta=0': [0.39, 0.41] };
   for (const [head, [a, b]] of Object.entries(evals)) {
     for (const iter of [0, 5, 10, 15, 20]) {
-      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null });
+      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null, lr: null });
     }
   }
   writeTraceCsv(join(dir, 'trace.csv'), rows);
@@ -38,11 +38,11 @@ describe('seg compare', () => {
     expect(json.target).toBe(0.95);
     expect(json.baseline).toBe('softmax');
     expect(json.threshold).toBeCloseTo(0.38, 12);
-    expect(json.heads.map((h) => [h.head, h.best_miou, h.final_miou, h.iters_to_target, h.reached])).toEqual([
+    expect(json.heads.map((h) => [h.head, h.bestMIoU, h.finalMIoU, h.itersToTarget, h.reached])).toEqual([
       ['softmax', 0.4, 0.4, 20, 1],
       ['egb:exp:alpha=0.3,beta=0', 0.41, 0.41, 10, 1],
     ]);
-    expect(json.heads[1]?.speedup_pct).toBeCloseTo(50, 9);
+    expect(json.heads[1]?.speedupPct).toBeCloseTo(50, 9);
     for (const name of ['miou.svg', 'miou.png', 'loss.svg', 'loss.png']) {
       expect(existsSync(join(dir, name))).toBe(true);
       expect(err).toContain(join(dir, name));
@@ -53,11 +53,11 @@ describe('seg compare', () => {
     const dir = traceDir();
     const { code, out } = await run(['compare', dir, '--format', 'md', '--target', '1', '--baseline', 'egb:exp:alpha=0.3,beta=0', '--no-charts']);
     expect(code).toBe(0);
-    expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00%");
-    expect(out).toContain('| `softmax` | 1 | 40.00 | 40.00 | never | 0/1 | - | - | - |');
+    expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00% (mean of 1 seed) = 41.00% mIoU");
+    expect(out).toContain('| `softmax` | - | 1 | 40.00 | 40.00 | never | 0/1 | - | - | - | - |');
     expect(existsSync(join(dir, 'miou.svg'))).toBe(false);
     const table = await run(['compare', dir, '--no-charts']);
-    expect(table.out).toMatch(/^softmax\s+1\s+40\.00\s+40\.00\s+20\s+1\/1\s+20\.0 s\s+0\.0%\s+0\.0%$/m);
+    expect(table.out).toMatch(/^softmax\s+-\s+1\s+40\.00\s+40\.00\s+20\s+1\/1\s+-\s+20\.0 s\s+0\.0%\s+0\.0%$/m);
   });
 
   it('user errors: missing directory, missing trace.csv, bad flags', async () => {

@@ -75,7 +75,7 @@ describe('seg trace / compare / demo', () => {
     expect(tr.code, tr.err).toBe(0);
     const cmp = await runSeg(['compare', out, '--format', 'json']);
     expect(cmp.code, cmp.err).toBe(0);
-    const parsed = JSON.parse(cmp.out) as { heads: { head: string; best_miou: number }[] };
+    const parsed = JSON.parse(cmp.out) as { heads: { head: string; bestMIoU: number }[] };
     expect(parsed.heads.map((h) => h.head)).toEqual(['softmax', 'egb']);
     for (const f of ['trace.csv', 'miou.svg', 'miou.png', 'loss.svg', 'loss.png']) expect(existsSync(join(out, f)), f).toBe(true);
   });

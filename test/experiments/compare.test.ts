@@ -28,6 +28,7 @@ function run(head: string, seed: number, secondsPerIter: number, evals: [number,
       loss: 2 / (1 + iter / 50),
       train_acc: 0.5,
       val_miou: evaluated ? evals[iter / 100 - 1] : null,
+      lr: null,
     });
   }
   return rows;
@@ -71,32 +72,32 @@ describe('compareTraces', () => {
     const c = compareTraces(parseTraceCsv(formatTraceCsv(fixtureRows()), 'trace.csv'));
     expect(c.target).toBe(0.95);
     expect(c.baseline).toBe('softmax');
-    expect(c.baseline_best_miou).toBeCloseTo(0.72, 12);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.72, 12);
     expect(c.threshold).toBeCloseTo(0.684, 12);
     expect(c.heads.map((h) => h.head).sort()).toEqual(['egb', 'softmax']);
     const s = head(c.heads, 'softmax');
     expect(s.seeds).toBe(2);
-    expect(s.best_miou).toBeCloseTo(0.72, 12);
-    expect(s.best_miou_std).toBeCloseTo(0.0282842712, 9);
-    expect(s.final_miou).toBeCloseTo(0.71, 12);
-    expect(s.final_miou_std).toBeCloseTo(0.0424264069, 9);
-    expect(s.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
-    expect(s.iters_to_target).toBe(350);
-    expect(s.iters_to_target_std).toBeCloseTo(70.7106781, 6);
-    expect(s.wall_to_target).toBeCloseTo(70, 9);
+    expect(s.bestMIoU).toBeCloseTo(0.72, 12);
+    expect(s.bestMIoUStd).toBeCloseTo(0.0282842712, 9);
+    expect(s.finalMIoU).toBeCloseTo(0.71, 12);
+    expect(s.finalMIoUStd).toBeCloseTo(0.0424264069, 9);
+    expect(s.runs.map((r) => r.itersToTarget)).toEqual([300, 400]);
+    expect(s.itersToTarget).toBe(350);
+    expect(s.itersToTargetStd).toBeCloseTo(70.7106781, 6);
+    expect(s.wallToTarget).toBeCloseTo(70, 9);
     expect(s.reached).toBe(2);
-    expect(s.speedup_pct).toBe(0);
-    expect(s.wall_speedup_pct).toBe(0);
-    expect(s.runs[1]).toMatchObject({ seed: 1, best_miou: 0.74, best_iter: 400, final_miou: 0.74, final_iter: 400, evaluations: 4, last_iter: 400 });
+    expect(s.speedupPct).toBe(0);
+    expect(s.wallSpeedupPct).toBe(0);
+    expect(s.runs[1]).toMatchObject({ seed: 1, bestMIoU: 0.74, bestIter: 400, finalMIoU: 0.74, finalIter: 400, evaluations: 4, lastIter: 400 });
     const e = head(c.heads, 'egb');
-    expect(e.best_miou).toBeCloseTo(0.725, 12);
-    expect(e.best_miou_std).toBeCloseTo(0.0070710678, 9);
-    expect(e.final_miou).toBeCloseTo(0.72, 12);
-    expect(e.runs.map((r) => r.iters_to_target)).toEqual([200, 300]);
-    expect(e.iters_to_target).toBe(250);
-    expect(e.wall_to_target).toBeCloseTo(62.5, 9);
-    expect(e.speedup_pct).toBeCloseTo(28.5714286, 6);
-    expect(e.wall_speedup_pct).toBeCloseTo(10.7142857, 6);
+    expect(e.bestMIoU).toBeCloseTo(0.725, 12);
+    expect(e.bestMIoUStd).toBeCloseTo(0.0070710678, 9);
+    expect(e.finalMIoU).toBeCloseTo(0.72, 12);
+    expect(e.runs.map((r) => r.itersToTarget)).toEqual([200, 300]);
+    expect(e.itersToTarget).toBe(250);
+    expect(e.wallToTarget).toBeCloseTo(62.5, 9);
+    expect(e.speedupPct).toBeCloseTo(28.5714286, 6);
+    expect(e.wallSpeedupPct).toBeCloseTo(10.7142857, 6);
     expect(c.notes).toEqual([]);
   });
 
@@ -106,24 +107,24 @@ describe('compareTraces', () => {
     const c = compareTraces(fixtureRows(), { target: 1 });
     const s = head(c.heads, 'softmax');
     expect(s.reached).toBe(1);
-    expect(s.iters_to_target).toBe(400);
-    expect(s.iters_to_target_std).toBeNull();
-    expect(s.runs[0]?.iters_to_target).toBeNull();
+    expect(s.itersToTarget).toBe(400);
+    expect(s.itersToTargetStd).toBeNull();
+    expect(s.runs[0]?.itersToTarget).toBeNull();
     const e = head(c.heads, 'egb');
-    expect(e.runs.map((r) => r.iters_to_target)).toEqual([300, 400]);
-    expect(e.speedup_pct).toBeCloseTo(12.5, 9);
+    expect(e.runs.map((r) => r.itersToTarget)).toEqual([300, 400]);
+    expect(e.speedupPct).toBeCloseTo(12.5, 9);
   });
 
   it('a head that never reaches the target: null iterations, time and speed-up, shown as never', () => {
     const rows = [...fixtureRows(), ...run('egb:pow3', 0, 0.2, [0.1, 0.2, 0.3, 0.4]), ...run('egb:pow3', 1, 0.2, [0.2, 0.3, 0.4, 0.5])];
     const c = compareTraces(rows);
     const p = head(c.heads, 'egb:pow3');
-    expect(p).toMatchObject({ reached: 0, iters_to_target: null, iters_to_target_std: null, wall_to_target: null, speedup_pct: null, wall_speedup_pct: null });
-    expect(p.best_miou).toBeCloseTo(0.45, 12);
-    expect(p.final_miou).toBeCloseTo(0.45, 12);
+    expect(p).toMatchObject({ reached: 0, itersToTarget: null, itersToTargetStd: null, wallToTarget: null, speedupPct: null, wallSpeedupPct: null });
+    expect(p.bestMIoU).toBeCloseTo(0.45, 12);
+    expect(p.finalMIoU).toBeCloseTo(0.45, 12);
     const table = formatComparisonTable(c);
     const line = table.split('\n').find((l) => l.startsWith('egb:pow3')) as string;
-    expect(line).toMatch(/never\s+0\/2\s+-\s+-\s+-$/);
+    expect(line).toMatch(/never\s+0\/2\s+-\s+-\s+-\s+-$/);
     expect(line).toMatch(/45\.00 ± 7\.07/);
   });
 
@@ -132,11 +133,11 @@ describe('compareTraces', () => {
     const table = formatComparisonTable(c);
     expect(table).toContain("Target: 95.0% of softmax's best val mIoU 72.00% (mean of 2 seeds) = 68.40% mIoU");
     const egbLine = table.split('\n').find((l) => l.startsWith('egb ')) as string;
-    expect(egbLine).toMatch(/^egb\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
+    expect(egbLine).toMatch(/^egb\s+-\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+-\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
     const md = formatComparisonMarkdown(c);
-    expect(md).toContain('| Head | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Wall to target | Speed-up | Wall speed-up |');
-    expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    expect(md).toContain('| `softmax` | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | 70.0 ± 14.1 s | 0.0% | 0.0% |');
+    expect(md).toContain('| Head | lr | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Diverged | Wall to target | Speed-up | Wall speed-up |');
+    expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    expect(md).toContain('| `softmax` | - | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | - | 70.0 ± 14.1 s | 0.0% | 0.0% |');
   });
 
   it('escapes pipes in Markdown heads', () => {
@@ -147,8 +148,8 @@ describe('compareTraces', () => {
   it('baseline choice: explicit --baseline, a missing softmax names the heads, an unknown --baseline lists them', () => {
     const rows = fixtureRows();
     const c = compareTraces(rows, { baseline: 'egb' });
-    expect(c.baseline_best_miou).toBeCloseTo(0.725, 12);
-    expect(head(c.heads, 'egb').speedup_pct).toBe(0);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.725, 12);
+    expect(head(c.heads, 'egb').speedupPct).toBe(0);
     const noSoftmax = rows.filter((r) => r.head !== 'softmax');
     expect(() => compareTraces(noSoftmax)).toThrow(SegError);
     expect(() => compareTraces(noSoftmax)).toThrow(/no head named 'softmax' in the trace \(heads: egb\); choose the reference with --baseline HEAD/);
@@ -162,9 +163,9 @@ describe('compareTraces', () => {
     const c = compareTraces(rows);
     const e = head(c.heads, 'egb');
     expect(e.seeds).toBe(3);
-    expect(e.best_miou).toBeCloseTo(0.725, 12);
+    expect(e.bestMIoU).toBeCloseTo(0.725, 12);
     expect(c.notes).toEqual([
-      'egb: seed(s) 2 have no evaluation yet and are left out of the mIoU means',
+      'egb: seed 2 has no evaluation yet and are left out of the mIoU means',
       'heads were traced with different seeds: compare with care',
     ]);
     const unevaluated = fixtureRows().map((r) => (r.head === 'softmax' ? { ...r, val_miou: null } : r));
@@ -179,5 +180,83 @@ describe('compareTraces', () => {
     expect(() => loadTraceDir(join(dir, 'empty'))).toThrow(/trace\.csv: not found; run seg trace --out .* first/);
     writeFileSync(join(dir, 'empty', 'trace.csv'), formatTraceCsv(fixtureRows()));
     expect(loadTraceDir(join(dir, 'empty'))).toHaveLength(36);
+  });
+});
+
+/** Evaluations at 100 and 200; `divergeAt` cuts the run with a NaN loss row after its first evaluation. */
+function gridRun(head: string, lr: number, seed: number, evals: [number, number], divergeAt?: number): TraceCsvRow[] {
+  const row = (iter: number, val: number | null, loss = 1): TraceCsvRow => ({ head, seed, iter, wall_s: iter / 10, loss, train_acc: 0.5, val_miou: val, lr });
+  if (divergeAt !== undefined) return [row(100, evals[0]), row(divergeAt, null, NaN)];
+  return [row(100, evals[0]), row(200, evals[1])];
+}
+
+/**
+ * Hand-computed scores (span 200 iterations, AUC by trapezoids from (0, 0)):
+ *   softmax 0.01: bests 0.6, 0.6 -> 0.6;             AUC (10 + 40) / 200 = 0.25 each -> 0.25
+ *   softmax 0.1:  bests 0.5, 0.5 -> 0.5 (seed 2 only at this lr: not scored); AUC 0.3625, 0.35 -> 0.35625
+ *   egb 0.01:     bests 0.3, 0.3 -> 0.3;             AUC (5 + 20) / 200 = 0.125
+ *   egb 0.1:      seed 0 diverged at 150 (scores 0), seed 1 best 0.8 -> 0.4; AUC (35 / 200 = 0.175, 0.55) -> 0.3625
+ */
+function gridRows(): TraceCsvRow[] {
+  return [
+    ...gridRun('softmax', 0.01, 0, [0.2, 0.6]),
+    ...gridRun('softmax', 0.01, 1, [0.2, 0.6]),
+    ...gridRun('softmax', 0.1, 0, [0.5, 0.45]),
+    ...gridRun('softmax', 0.1, 1, [0.5, 0.4]),
+    ...gridRun('softmax', 0.1, 2, [0.9, 0.9]),
+    ...gridRun('egb', 0.01, 0, [0.1, 0.3]),
+    ...gridRun('egb', 0.01, 1, [0.1, 0.3]),
+    ...gridRun('egb', 0.1, 0, [0.7, 0], 150),
+    ...gridRun('egb', 0.1, 1, [0.7, 0.8]),
+  ];
+}
+
+describe('compareTraces with an lr grid', () => {
+  it("rule 'best': each head at its lr with the best mean best mIoU over the seeds every lr ran; a diverged run scores 0", () => {
+    const c = compareTraces(gridRows(), { select: 'best-lr' });
+    const grid = c.selection?.grid ?? [];
+    expect(grid.map((e) => [e.head, e.lr, e.scoredSeeds, e.selected])).toEqual([
+      ['softmax', 0.01, [0, 1], true],
+      ['softmax', 0.1, [0, 1], false],
+      ['egb', 0.01, [0, 1], false],
+      ['egb', 0.1, [0, 1], true],
+    ]);
+    expect(grid.map((e) => e.score)).toEqual([0.6, 0.5, 0.3, 0.4].map((v) => expect.closeTo(v, 12)));
+    expect(c.baselineLr).toBe(0.01);
+    expect(c.baselineBestMIoU).toBeCloseTo(0.6, 12);
+    expect(c.threshold).toBeCloseTo(0.57, 12);
+    const egb = c.heads.find((h) => h.head === 'egb') as HeadComparison;
+    // Seed 0 had 0.7 >= 0.57 at iteration 100 but diverged later: it counts as never reaching the target.
+    expect([egb.lr, egb.seeds, egb.diverged, egb.reached, egb.itersToTarget, egb.bestMIoU, egb.finalMIoU]).toEqual([0.1, 2, 1, 1, 100, 0.8, 0.8]);
+    expect(egb.runs.map((r) => [r.seed, r.divergedAt, r.bestMIoU, r.finalMIoU, r.itersToTarget])).toEqual([
+      [0, 150, 0.7, null, null],
+      [1, null, 0.8, 0.8, 100],
+    ]);
+    expect(egb.speedupPct).toBeCloseTo(50, 12);
+    expect(c.notes).toContain('egb lr=0.1: seed 0 diverged at iteration 150 (never reaches the target; left out of the mIoU means)');
+    const table = formatComparisonTable(c);
+    expect(table).toContain("Learning rates (rule 'best'):");
+    expect(table).toMatch(/^egb\s+0\.1\s+40\.00\s+0,1\s+s0 70\.00, s1 80\.00\s+s0 diverged at 150, s1 80\.00\s+yes$/m);
+    expect(table).toMatch(/^softmax\s+0\.1\s+50\.00\s+0,1\s+s0 50\.00, s1 50\.00, s2 90\.00\s+s0 45\.00, s1 40\.00, s2 90\.00\s*$/m);
+    expect(table).toContain("Target: 95.0% of softmax's best val mIoU at lr 0.01 60.00% (mean of 2 seeds) = 57.00% mIoU");
+    expect(table).toMatch(/^egb\s+0\.1\s+2\s+80\.00\s+80\.00\s+100\s+1\/2\s+1\/2: s0 at 150\s+10\.0 s\s+\+50\.0%\s+\+50\.0%$/m);
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('| `egb` | 0.1 | 40.00 | 0,1 | s0 70.00, s1 80.00 | s0 diverged at 150, s1 80.00 | yes |');
+    // JSON keys are camelCase.
+    const json = JSON.stringify(c);
+    expect(json).not.toMatch(/"[a-z]+_[a-z_]+":/);
+    expect(json).toContain('"divergedAt":150');
+  });
+
+  it("rule 'auc': the area under the val mIoU curve picks other lrs; without a selection a baseline with several lrs is refused", () => {
+    const c = compareTraces(gridRows(), { select: 'best-lr', selectBy: 'auc' });
+    const grid = c.selection?.grid ?? [];
+    expect(grid.map((e) => e.score)).toEqual([0.25, 0.35625, 0.125, 0.3625].map((v) => expect.closeTo(v, 12)));
+    expect(c.heads.map((h) => [h.head, h.lr, h.seeds])).toEqual([
+      ['softmax', 0.1, 3],
+      ['egb', 0.1, 2],
+    ]);
+    expect(c.selection?.description).toMatch(/area under/);
+    expect(() => compareTraces(gridRows())).toThrow(/baseline 'softmax' ran at 2 learning rates \(0\.01, 0\.1\): pass --select best-lr/);
   });
 });

@@ -22,6 +22,7 @@ function run(head: string, seed: number, lossScale: number, miouAt: (iter: numbe
       loss: lossScale / (1 + iter / 10),
       train_acc: null,
       val_miou: iter > 0 && iter % 50 === 0 ? miouAt(iter) : null,
+      lr: null,
     });
   }
   return rows;
@@ -91,5 +92,21 @@ describe('convergence charts', () => {
       expect(stats.channels[0]?.max).toBe(255);
     }
     expect(readFileSync(files.miouSvg, 'utf8')).toContain('<path class="series"');
+  });
+
+  it('names each head with its lr and marks a diverged run with a cross where it died', () => {
+    const rows: TraceCsvRow[] = [
+      { head: 'egb', seed: 0, iter: 50, wall_s: 1, loss: 0.5, train_acc: null, val_miou: 0.3, lr: 0.1 },
+      { head: 'egb', seed: 0, iter: 70, wall_s: 2, loss: NaN, train_acc: null, val_miou: null, lr: 0.1 },
+      { head: 'egb', seed: 0, iter: 50, wall_s: 1, loss: 0.5, train_acc: null, val_miou: 0.2, lr: 0.01 },
+      { head: 'egb', seed: 0, iter: 100, wall_s: 2, loss: 0.4, train_acc: null, val_miou: 0.25, lr: 0.01 },
+    ];
+    const svg = miouChartSvg(rows);
+    expect(svg).toContain('data-label="egb lr=0.01 (1 seed)"');
+    expect(svg).toContain('data-label="egb lr=0.1 (1 seed)"');
+    expect(svg.match(/class="event"/g)).toHaveLength(1);
+    expect(svg).toContain('data-label="s0 diverged at 70"');
+    expect(lossChartSvg(rows).match(/class="event"/g)).toHaveLength(1);
+    expect(miouChartSvg(rows.slice(2))).not.toContain('class="event"');
   });
 });

@@ -1,7 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { runTrace, splitHeadList, traceRunDir } from '../../src/experiments/convergence-trace.js';
+import { existsSync } from 'node:fs';
+import { DIVERGED_FILE, nonFiniteIteration, parseLrList, readDivergence, runTrace, splitHeadList, traceRunDir } from '../../src/experiments/convergence-trace.js';
+import { compareTraces } from '../../src/experiments/compare.js';
+import { formatComparisonTable } from '../../src/experiments/compare-format.js';
+import { SegError } from '../../src/core/errors.js';
 import { headSlug } from '../../src/heads/head-spec.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
@@ -66,5 +70,88 @@ describe('runTrace', () => {
     const out = tempDir('seg-trace-args-');
     await runTrace({ heads: ['linear'], seeds: [0], out, base: base(2) });
     await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: { ...base(2), lr: 0.5 } })).rejects.toThrow(/started with other training arguments \(lr: 0.01 before, 0.5 now\)/);
+  });
+
+  it('runs every head at every lr of a grid, keeps a run forced to diverge, and compare shows it as diverged', async () => {
+    const out = tempDir('seg-trace-grid-');
+    const lines: string[] = [];
+    const options = { heads: ['softmax', 'egb'], seeds: [1], lrs: [0.01, 1e6], out, base: base(4) };
+    const result = await runTrace(options, { log: (l) => lines.push(l) });
+    expect(result.interrupted).toBe(false);
+    expect(result.runs.map((r) => [r.head, r.lr, r.dir])).toEqual([
+      ['softmax', 0.01, join(out, 'softmax-lr0.01-s1')],
+      ['softmax', 1e6, join(out, 'softmax-lr1000000-s1')],
+      ['egb', 0.01, join(out, 'egb-lr0.01-s1')],
+      ['egb', 1e6, join(out, 'egb-lr1000000-s1')],
+    ]);
+    const rows = readTraceCsv(join(out, 'trace.csv'));
+    // Same start and first batch at every lr: iteration 1 (one step from the shared weights) matches across lrs of a head.
+    for (const head of ['softmax', 'egb']) {
+      const first = rows.filter((r) => r.head === head && r.iter === 1);
+      expect(first.map((r) => r.lr)).toEqual([0.01, 1e6]);
+      expect(first[1]?.train_acc).toBe(first[0]?.train_acc);
+    }
+    // At lr 1e6 the exp boost overflows: the run is kept, diverged, with a non-finite last row.
+    const diverged = readDivergence(traceRunDir(out, 'egb', 1, 1e6));
+    expect(diverged).not.toBeNull();
+    const egbBig = rows.filter((r) => r.head === 'egb' && r.lr === 1e6);
+    const last = egbBig[egbBig.length - 1];
+    expect(last?.iter).toBe(diverged?.iteration);
+    expect(Number.isFinite(last?.loss)).toBe(false);
+    expect(egbBig.slice(0, -1).every((r) => Number.isFinite(r.loss))).toBe(true);
+    expect(lines.some((l) => /egb lr 1000000 seed 1 diverged at iteration \d+/.test(l))).toBe(true);
+    // Resuming skips finished and diverged runs alike.
+    const again: string[] = [];
+    await runTrace(options, { log: (l) => again.push(l) });
+    expect(again.filter((l) => /already (finished|diverged at iteration \d+)/.test(l))).toHaveLength(4);
+    // compare without a selection lists every (head, lr); with best-lr, the diverged lr is never selected.
+    expect(() => compareTraces(rows)).toThrow(/baseline 'softmax' ran at 2 learning rates .*--select best-lr/);
+    const all = formatComparisonTable(compareTraces(rows.filter((r) => r.lr === 0.01 || r.head === 'egb')));
+    const egbLine = all.split('\n').find((l) => l.startsWith('egb ') && l.includes('1000000')) as string;
+    expect(egbLine).toMatch(/never\s+0\/1\s+1\/1: s1 at \d+/);
+    const selected = compareTraces(rows, { select: 'best-lr' });
+    expect(selected.heads.map((h) => [h.head, h.lr])).toEqual([
+      ['softmax', 0.01],
+      ['egb', 0.01],
+    ]);
+    const grid = selected.selection?.grid.find((e) => e.head === 'egb' && e.lr === 1e6);
+    expect(grid?.runs[0]?.divergedAt).toBe(diverged?.iteration);
+    expect(grid?.score).toBe(0);
+    expect(formatComparisonTable(selected)).toMatch(/egb\s+1000000\s+0\.00\s+1\s+s1 \S+\s+s1 diverged at \d+/);
+  }, 60_000);
+
+  it('parses --lrs and recognises the non-finite loss error', () => {
+    expect(parseLrList('0.01, 0.03,0.1')).toEqual([0.01, 0.03, 0.1]);
+    expect(() => parseLrList('0.01,0')).toThrow(/--lrs: got '0.01,0', expected comma-separated learning rates > 0/);
+    expect(() => parseLrList('0.1,0.1')).toThrow(/--lrs: 0.1 is listed twice/);
+    expect(nonFiniteIteration(new SegError('iteration 7: the loss is NaN; training stopped.'))).toBe(7);
+    expect(nonFiniteIteration(new SegError('iteration 3: the loss is Infinity; training stopped.'))).toBe(3);
+    const typed = Object.assign(new Error('loss became non-finite'), { name: 'NonFiniteError', iteration: 12 });
+    expect(nonFiniteIteration(typed)).toBe(12);
+    expect(nonFiniteIteration(new SegError('--data: not found'))).toBeNull();
+    expect(DIVERGED_FILE).toBe('diverged.json');
+  });
+
+  it('a grid trace cannot be resumed without its grid', async () => {
+    const out = tempDir('seg-trace-grid-args-');
+    await runTrace({ heads: ['linear'], seeds: [0], lrs: [0.01], out, base: base(1) });
+    expect(existsSync(join(out, 'linear-lr0.01-s0'))).toBe(true);
+    await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: base(1) })).rejects.toThrow(/started with an --lrs grid; resume it the same way/);
+  });
+
+  it('updates trace.csv at each evaluation, before the run ends', async () => {
+    const out = tempDir('seg-trace-live-');
+    let seen: number[] = [];
+    await runTrace(
+      { heads: ['linear'], seeds: [0], out, base: base(3) },
+      {
+        runHooks: () => ({
+          onStep: (s) => {
+            if (s.iteration === 3) seen = readTraceCsv(join(out, 'trace.csv')).filter((r) => r.val_miou !== null).map((r) => r.iter);
+          },
+        }),
+      },
+    );
+    expect(seen).toEqual([2]);
   });
 });

@@ -2,6 +2,7 @@
 import { formatPercent } from '../../metrics/metrics-format.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
+import { countNoun } from '../../core/plural.js';
 
 export class ProgressHook implements TrainHook {
   constructor(
@@ -14,7 +15,7 @@ export class ProgressHook implements TrainHook {
     if (run.state.iteration >= c.iters) return; // a finished run trains nothing
     this.log(
       `training ${c.backbone} (output stride ${c.outputStride}, width ${c.width}) with head ${c.head} ` +
-        `on ${run.dataset.root} '${c.split}', ${plural(c.iters, 'iteration')} of batch ${c.batch} at ${c.crop}px`,
+        `on ${run.dataset.root} '${c.split}', ${countNoun(c.iters, 'iteration')} of batch ${c.batch} at ${c.crop}px`,
     );
   }
 
@@ -24,12 +25,7 @@ export class ProgressHook implements TrainHook {
 
   afterVal(run: TrainRun, result: EvaluationResult): void {
     this.log(
-      `iteration ${run.state.iteration}: val mIoU ${formatPercent(result.metrics.mIoU)}% on ${plural(result.images, 'image')} of '${run.config.valSplit}'`,
+      `iteration ${run.state.iteration}: val mIoU ${formatPercent(result.metrics.mIoU)}% on ${countNoun(result.images, 'image')} of '${run.config.valSplit}'`,
     );
   }
-}
-
-/** "1 iteration", "2 iterations". */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -1,0 +1,67 @@
+/** seg trace's flags: the lr grid through the CLI, --seed/--seeds and --lr/--lrs conflicts, the shown --eval-every default, the whole-trace ETA. */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTraceEvalEvery } from '../../src/cli/trace-command.js';
+import { traceEtaSeconds } from '../../src/cli/run-progress.js';
+import { readTraceCsv } from '../../src/experiments/trace-csv.js';
+import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { runSeg } from './run-cli.js';
+
+let data: string;
+const small = ['--backbone', 'resnet18', '--width', '0.125', '--crop', '32', '--batch', '2', '--backend', 'wasm'];
+
+beforeAll(async () => {
+  data = (await makeSynthDataset({ out: join(tempDir('seg-trace-cli-'), 'synth'), train: 4, val: 2, size: 40, seed: 3 })).root;
+});
+afterAll(removeTempDirs);
+
+describe('seg trace flags', () => {
+  it('--seed with --seeds, and --lr with --lrs, are errors that name the fix', async () => {
+    const out = join(tempDir('seg-trace-cli-err-'), 't');
+    const both = await runSeg(['trace', '--data', data, '--heads', 'softmax', '--seed', '1', '--seeds', '0,1', '--out', out, ...small]);
+    expect(both.code).not.toBe(0);
+    expect(both.err).toMatch(/--seed and --seeds: give the seeds of a trace with --seeds only/);
+    const lrs = await runSeg(['trace', '--data', data, '--heads', 'softmax', '--lr', '0.1', '--lrs', '0.1,0.2', '--out', out, ...small]);
+    expect(lrs.code).not.toBe(0);
+    expect(lrs.err).toMatch(/--lr and --lrs: give one learning rate with --lr or a grid with --lrs/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('help shows the default of --eval-every that a trace really uses', async () => {
+    const help = await runSeg(['trace', '--help']);
+    expect(help.out.replace(/\s+/g, ' ')).toContain('(default: --iters / 10, rounded up)');
+    expect(help.out).toContain('--lrs <list>');
+    expect(defaultTraceEvalEvery(3000)).toBe(300);
+    expect(defaultTraceEvalEvery(25)).toBe(3);
+    expect(defaultTraceEvalEvery(4)).toBe(1);
+  });
+
+  it('--lrs through the CLI: runs named with the lr, the lr in trace.csv, evaluations at the default interval; compare --json --select best-lr', async () => {
+    const out = join(tempDir('seg-trace-cli-grid-'), 't');
+    const tr = await runSeg(['trace', '--data', data, '--heads', 'linear', '--lrs', '0.01,0.02', '--seed', '2', '--iters', '4', '--log-every', '1', '--out', out, ...small]);
+    expect(tr.code, tr.err).toBe(0);
+    expect(readdirSync(out).filter((f) => f.startsWith('linear')).sort()).toEqual(['linear-lr0.01-s2', 'linear-lr0.02-s2']);
+    const rows = readTraceCsv(join(out, 'trace.csv'));
+    expect([...new Set(rows.map((r) => `${r.lr}:${r.seed}`))]).toEqual(['0.01:2', '0.02:2']);
+    // --iters 4 without --eval-every: an evaluation every ceil(4 / 10) = 1 iteration.
+    expect(rows.filter((r) => r.val_miou !== null).map((r) => r.iter)).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    const cmp = await runSeg(['compare', out, '--json', '--select', 'best-lr', '--baseline', 'linear', '--no-charts']);
+    expect(cmp.code, cmp.err).toBe(0);
+    const json = JSON.parse(cmp.out) as { baselineLr: number; heads: { head: string; lr: number }[]; selection: { rule: string; grid: unknown[] } };
+    expect(json.selection.rule).toBe('best');
+    expect(json.selection.grid).toHaveLength(2);
+    expect(json.heads).toHaveLength(1);
+    expect([0.01, 0.02]).toContain(json.heads[0]?.lr);
+    expect(json.baselineLr).toBe(json.heads[0]?.lr);
+  }, 60_000);
+});
+
+describe('traceEtaSeconds', () => {
+  it('estimates the whole trace from the rate so far', () => {
+    // 100 iterations in 50 s; 300 left in this run and the next ones: 150 s.
+    expect(traceEtaSeconds({ elapsedSeconds: 50, trainedIterations: 100, remainingIterations: 300 })).toBe(150);
+    expect(traceEtaSeconds({ elapsedSeconds: 0, trainedIterations: 0, remainingIterations: 300 })).toBe(Infinity);
+  });
+});
