@@ -19,11 +19,17 @@ if (command === undefined) {
 function setUpLavapipe() {
   if (process.env.VK_DRIVER_FILES) return { env: {} };
   if (process.env.SEG_NO_LAVAPIPE) return { why: 'SEG_NO_LAVAPIPE is set' };
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { why: `lavapipe from Debian needs linux-x64, this is ${process.platform}-${process.arch}` };
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return { why: `lavapipe from Debian needs linux-x64, this is ${process.platform}-${process.arch}` };
   const script = path.join(root, 'scripts', 'lavapipe.sh');
   const run = spawnSync('bash', [script, path.join(root, '.cache', 'lavapipe')], { encoding: 'utf8', timeout: 300_000 });
   if (run.status !== 0) {
-    const last = (run.stderr || String(run.error ?? '')).trim().split('\n').filter((l) => !l.startsWith('W:')).pop() ?? '';
+    const last =
+      (run.stderr || String(run.error ?? ''))
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('W:'))
+        .pop() ?? '';
     return { why: `scripts/lavapipe.sh could not set up lavapipe (${last || `exit ${run.status}`})` };
   }
   const env = {};
@@ -31,7 +37,10 @@ function setUpLavapipe() {
     const m = /^export (\w+)=(.*)$/.exec(line.trim());
     if (m === null) continue;
     const [, key, value] = m;
-    env[key] = value.replace(/\$\{LD_LIBRARY_PATH:\+:\$LD_LIBRARY_PATH\}$/, process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : '');
+    env[key] = value.replace(
+      /\$\{LD_LIBRARY_PATH:\+:\$LD_LIBRARY_PATH\}$/,
+      process.env.LD_LIBRARY_PATH ? `:${process.env.LD_LIBRARY_PATH}` : '',
+    );
   }
   if (!env.VK_DRIVER_FILES) return { why: 'scripts/lavapipe.sh printed no VK_DRIVER_FILES' };
   return { env };
@@ -40,7 +49,8 @@ function setUpLavapipe() {
 const started = Date.now();
 const { env, why } = setUpLavapipe();
 if (why !== undefined) console.log(`webgpu tests will be skipped: ${why}`);
-else if (Object.keys(env).length > 0) console.log(`lavapipe (software Vulkan) ready for the webgpu tests in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+else if (Object.keys(env).length > 0)
+  console.log(`lavapipe (software Vulkan) ready for the webgpu tests in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 const result = spawnSync(command, args, {
   stdio: 'inherit',
   env: { ...process.env, ...(env ?? {}), ...(why !== undefined ? { SEG_LAVAPIPE_UNAVAILABLE: why } : {}) },

@@ -85,7 +85,13 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
   const flopsPerImage = describeModel(options.model, size).flops * (mode === 'train' ? 3 : 1);
   const runStep = async (): Promise<void> => {
     if (mode === 'train') {
-      await trainStep(model, head, sgd, { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 }, { lr: 1e-4, freezeBn: false });
+      await trainStep(
+        model,
+        head,
+        sgd,
+        { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 },
+        { lr: 1e-4, freezeBn: false },
+      );
     } else {
       const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
       await out.data();
@@ -152,4 +158,3 @@ export async function countKernels(step: () => Promise<void>, top = 10): Promise
   const sorted = [...byName].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return { total: sorted.reduce((sum, [, n]) => sum + n, 0), top: Object.fromEntries(sorted.slice(0, top)) };
 }
-

@@ -31,7 +31,12 @@ export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { t
   let bytes: Uint8Array;
   try {
     const classNames = Array.from({ length: options.model.numClasses }, (_, i) => `class${i}`);
-    bytes = await exportOnnx(model, { headSpec: { kind: 'softmax' }, classNames, normalization: IMAGENET_NORMALIZATION, headOutput: 'mask' });
+    bytes = await exportOnnx(model, {
+      headSpec: { kind: 'softmax' },
+      classNames,
+      normalization: IMAGENET_NORMALIZATION,
+      headOutput: 'mask',
+    });
   } finally {
     model.dispose();
   }

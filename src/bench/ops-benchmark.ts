@@ -59,7 +59,9 @@ export async function benchmarkConvOps(options: ConvBenchOptions = {}): Promise<
   const w = tf.randomNormal([kernel, kernel, channels, channels], 0, 0.05, 'float32', 2) as tf.Tensor4D;
   const r = tf.randomNormal([batch, size, size, channels], 0, 1, 'float32', 3);
   const flopsPerPass = 2 * batch * size * size * kernel * kernel * channels * channels;
-  const grads = tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, { dilation: current }), r)));
+  const grads = tf.grads((xi: tf.Tensor, wi: tf.Tensor) =>
+    tf.sum(tf.mul(conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, { dilation: current }), r)),
+  );
   let current = 1;
   for (const dilation of options.dilations ?? [1, 2]) {
     current = dilation;

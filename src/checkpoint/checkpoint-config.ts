@@ -51,7 +51,10 @@ const CONFIG_JSON_SCHEMA: Schema<CheckpointConfig> = object<CheckpointConfig>(
     classNames: arrayOf(string()),
     head: string({ nonEmpty: true }),
     normalization: NORMALIZATION_SCHEMA,
-    training: orDefault(recordOf((v) => v), {}),
+    training: orDefault(
+      recordOf((v) => v),
+      {},
+    ),
     iteration: integer({ min: 0 }),
     metrics: orDefault((v, field) => (v === null ? null : recordOf((x) => x)(v, field)), null),
     packageVersion: orDefault(string(), 'unknown'),
@@ -59,7 +62,10 @@ const CONFIG_JSON_SCHEMA: Schema<CheckpointConfig> = object<CheckpointConfig>(
     savedAt: orDefault(string(), ''),
     weightLayout: orDefault(oneOf(['OIHW']), 'OIHW'),
     backend: orDefault(
-      (v, field) => (v === null ? null : object({ name: string(), adapter: (a, f) => (a === null || a === undefined ? null : string()(a, f)) })(v, field)),
+      (v, field) =>
+        v === null
+          ? null
+          : object({ name: string(), adapter: (a, f) => (a === null || a === undefined ? null : string()(a, f)) })(v, field),
       null,
     ),
   },
@@ -81,7 +87,10 @@ export function validateCheckpointConfig(value: unknown, file: string): Checkpoi
     return parse(CONFIG_JSON_SCHEMA, value, { file });
   } catch (err) {
     if (err instanceof FieldError) {
-      const hint = err.field === 'formatVersion' && typeof (value as { formatVersion?: unknown }).formatVersion === 'number' ? ' (a newer seg wrote it; upgrade seg)' : '';
+      const hint =
+        err.field === 'formatVersion' && typeof (value as { formatVersion?: unknown }).formatVersion === 'number'
+          ? ' (a newer seg wrote it; upgrade seg)'
+          : '';
       throw new FieldError(err.field, `${err.problem}${hint}; is this a seg checkpoint? (re-save it or point to another one)`, file);
     }
     throw err;
@@ -94,7 +103,10 @@ export function readJsonFile(file: string): unknown {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new SegError(code === 'ENOENT' ? `${file}: no such file (is the path a seg checkpoint directory?)` : `cannot read ${file}: ${String(err)}`, file);
+    throw new SegError(
+      code === 'ENOENT' ? `${file}: no such file (is the path a seg checkpoint directory?)` : `cannot read ${file}: ${String(err)}`,
+      file,
+    );
   }
   try {
     return JSON.parse(text) as unknown;

@@ -113,7 +113,6 @@ async function tensorState(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Map
   return out;
 }
 
-
 /**
  * Refuse a checkpoint directory that holds anything but checkpoint files (saving replaces
  * the whole directory). True when `dir` exists; callers check before long work, not only
@@ -184,7 +183,8 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
     const metadata = { format: 'pt', producer: `seg ${PACKAGE_VERSION}`, layout: 'OIHW' };
     writeSafetensors(path.join(partial, 'model.safetensors'), modelState, metadata);
     if (optimizerState !== undefined) writeSafetensors(path.join(partial, 'optimizer.safetensors'), optimizerState, metadata);
-    if (options.trainingState !== undefined) writeJsonAtomic(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
+    if (options.trainingState !== undefined)
+      writeJsonAtomic(path.join(partial, 'state.json'), { iteration: options.iteration, state: options.trainingState });
     // config.json last: a directory with it is complete.
     writeJsonAtomic(path.join(partial, 'config.json'), config);
     syncDirectory(partial);
@@ -214,7 +214,11 @@ function saveError(dir: string, err: unknown): unknown {
   if (!(err instanceof WriteError) && typeof code !== 'string') return err;
   const file = err instanceof WriteError ? err.file : ((err as { path?: string }).path ?? dir);
   const reason = err instanceof WriteError ? err.reason : ioReason(err);
-  return new WriteError(file, reason, `the checkpoint was not saved; the previous checkpoint in ${dir} is intact (fix the disk, then resume)`);
+  return new WriteError(
+    file,
+    reason,
+    `the checkpoint was not saved; the previous checkpoint in ${dir} is intact (fix the disk, then resume)`,
+  );
 }
 
 /** The directory holding a complete checkpoint: `dir`, or `<dir>.previous` left by a save interrupted mid-swap; undefined if neither. */

@@ -48,7 +48,11 @@ function listSome(keys: readonly string[], max = 8): string {
 }
 
 /** Load an ImageNet ResNet backbone from `file` into `model` (see the module comment). */
-export function importPretrainedBackbone(model: SegmentationModel, file: string, options: PretrainedImportOptions = {}): PretrainedImportReport {
+export function importPretrainedBackbone(
+  model: SegmentationModel,
+  file: string,
+  options: PretrainedImportOptions = {},
+): PretrainedImportReport {
   const { tensors } = readSafetensors(file);
   const wanted = new Map<string, WeightSpec>(weightSpecs(model.backboneSpec).map((w) => [w.name, w]));
   const plan: { weight: WeightSpec; data: Float32Array }[] = [];
@@ -91,7 +95,9 @@ export function importPretrainedBackbone(model: SegmentationModel, file: string,
   const missing = [...wanted.keys()].filter((n) => !loadedSet.has(n));
   const log = options.log;
   if (log !== undefined) {
-    log(`${file}: loaded ${loaded.length} backbone tensors, ${missing.length} missing, ${unexpected.length} unexpected, ${ignored.length} ignored`);
+    log(
+      `${file}: loaded ${loaded.length} backbone tensors, ${missing.length} missing, ${unexpected.length} unexpected, ${ignored.length} ignored`,
+    );
     if (missing.length > 0) log(`  missing (kept at their initial values): ${listSome(missing)}`);
     if (unexpected.length > 0) log(`  unexpected (not used): ${listSome(unexpected)}`);
   }

@@ -155,7 +155,10 @@ export function parseSafetensors(buffer: Uint8Array, nameForErrors: string): Saf
   const lengthView = new DataView(buffer.buffer, buffer.byteOffset, 8);
   const headerLength = lengthView.getBigUint64(0, true);
   if (headerLength > BigInt(buffer.length - 8)) {
-    throw malformed(file, `header length ${headerLength} goes beyond the end of the file (${buffer.length} bytes): truncated or not safetensors`);
+    throw malformed(
+      file,
+      `header length ${headerLength} goes beyond the end of the file (${buffer.length} bytes): truncated or not safetensors`,
+    );
   }
   const n = Number(headerLength);
   if (n > MAX_HEADER_BYTES) throw malformed(file, `header length ${n} is above the ${MAX_HEADER_BYTES}-byte limit`);
@@ -311,4 +314,3 @@ export function writeSafetensors(file: string, tensors: Map<string, WritableTens
   const chunks = serializeSafetensors(tensors, metadata);
   writeFileAtomic(file, chunks);
 }
-

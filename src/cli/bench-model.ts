@@ -26,8 +26,19 @@ interface BenchModelFlags {
 function register(bench: Command, mode: 'train' | 'infer'): void {
   const cmd = bench
     .command(mode)
-    .description(mode === 'train' ? 'time training steps (forward, head, backward, SGD) on random data' : 'time inference forward passes on random data')
-    .addOption(new Option('--backbone <name>', `ResNet backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`).choices([...BACKBONE_NAMES]).default('resnet18'))
+    .description(
+      mode === 'train'
+        ? 'time training steps (forward, head, backward, SGD) on random data'
+        : 'time inference forward passes on random data',
+    )
+    .addOption(
+      new Option(
+        '--backbone <name>',
+        `ResNet backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`,
+      )
+        .choices([...BACKBONE_NAMES])
+        .default('resnet18'),
+    )
     .addOption(new Option('--output-stride <n>', 'output stride').choices(['8', '16']).default('16'))
     .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
     .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)
@@ -39,9 +50,13 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
     .addOption(new Option('--engine <name>', 'inference engine (infer)').choices(['tfjs', 'onnxruntime']).default('tfjs'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parseIntFlag('--threads', 1));
   addBackendOption(cmd).action(async (flags: BenchModelFlags) => {
-    if (mode === 'train' && flags.engine === 'onnxruntime') throw new SegError('--engine onnxruntime: only inference runs on onnxruntime; use seg bench infer', '--engine');
+    if (mode === 'train' && flags.engine === 'onnxruntime')
+      throw new SegError('--engine onnxruntime: only inference runs on onnxruntime; use seg bench infer', '--engine');
     await useBackend(flags.backend, flags.json === true);
-    const run = mode === 'infer' && flags.engine === 'onnxruntime' ? benchmarkOnnxRuntimeInfer : (o: Parameters<typeof benchmarkModel>[1]) => benchmarkModel(mode, o);
+    const run =
+      mode === 'infer' && flags.engine === 'onnxruntime'
+        ? benchmarkOnnxRuntimeInfer
+        : (o: Parameters<typeof benchmarkModel>[1]) => benchmarkModel(mode, o);
     const result = await run({
       model: {
         backbone: flags.backbone as BackboneName,

@@ -1,6 +1,12 @@
 /** `seg compare DIR`: best/final mIoU, iterations and time to a target, speed-up, and the convergence charts of a trace. */
 import { Option, type Command } from 'commander';
-import { compareTraceDir, DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET, LR_SELECTION_RULES, type LrSelectionRule } from '../experiments/compare.js';
+import {
+  compareTraceDir,
+  DEFAULT_BASELINE_HEAD,
+  DEFAULT_COMPARE_TARGET,
+  LR_SELECTION_RULES,
+  type LrSelectionRule,
+} from '../experiments/compare.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../experiments/compare-format.js';
 import { parseFloatFlag } from './options.js';
 
@@ -20,15 +26,32 @@ interface CompareFlags {
 export function registerCompareCommand(program: Command): void {
   program
     .command('compare')
-    .description('compare the heads of a trace (DIR/trace.csv from seg trace): mIoU, iterations and time to a target, speed-up; writes DIR/miou.svg|png and DIR/loss.svg|png')
+    .description(
+      'compare the heads of a trace (DIR/trace.csv from seg trace): mIoU, iterations and time to a target, speed-up; writes DIR/miou.svg|png and DIR/loss.svg|png',
+    )
     .argument('<dir>', 'trace directory written by seg trace --out')
-    .option('--target <fraction>', "fraction of the baseline's mean best val mIoU to reach", parseFloatFlag('--target', 0.01, 2), DEFAULT_COMPARE_TARGET)
-    .addOption(new Option('--format <format>', 'output: aligned table, Markdown table, or JSON').choices([...COMPARE_FORMATS]).default('table'))
+    .option(
+      '--target <fraction>',
+      "fraction of the baseline's mean best val mIoU to reach",
+      parseFloatFlag('--target', 0.01, 2),
+      DEFAULT_COMPARE_TARGET,
+    )
+    .addOption(
+      new Option('--format <format>', 'output: aligned table, Markdown table, or JSON').choices([...COMPARE_FORMATS]).default('table'),
+    )
     .option('--json', 'print one JSON object (same as --format json)')
     .option('--baseline <head>', `head to measure against, as written in trace.csv (default: ${DEFAULT_BASELINE_HEAD})`)
-    .addOption(new Option('--select <what>', 'best-lr: print the lr grid of a `seg trace --lrs` trace and compare each head at its selected lr').choices(['best-lr']))
     .addOption(
-      new Option('--select-by <rule>', "rule of --select best-lr: best = highest mean over seeds of the runs' best val mIoU; auc = highest mean area under the val mIoU curve")
+      new Option(
+        '--select <what>',
+        'best-lr: print the lr grid of a `seg trace --lrs` trace and compare each head at its selected lr',
+      ).choices(['best-lr']),
+    )
+    .addOption(
+      new Option(
+        '--select-by <rule>',
+        "rule of --select best-lr: best = highest mean over seeds of the runs' best val mIoU; auc = highest mean area under the val mIoU curve",
+      )
         .choices([...LR_SELECTION_RULES])
         .default('best'),
     )

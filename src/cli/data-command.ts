@@ -76,7 +76,11 @@ export function registerDataCommand(program: Command): void {
       ),
     { train: 1000, val: 200, size: 128 },
   )
-    .option('--source <dir>', `folder with the Fashion-MNIST IDX files (from 'apt-get install dataset-fashion-mnist')`, DEFAULT_FASHION_SOURCE)
+    .option(
+      '--source <dir>',
+      `folder with the Fashion-MNIST IDX files (from 'apt-get install dataset-fashion-mnist')`,
+      DEFAULT_FASHION_SOURCE,
+    )
     .action(async (flags: FashionFlags) => {
       const made = await makeFashionDataset({ ...flags, onProgress: progressFor('fashion') });
       summarise(made);

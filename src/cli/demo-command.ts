@@ -19,7 +19,9 @@ interface DemoFlags {
 export function registerDemoCommand(program: Command): void {
   const cmd = program
     .command('demo')
-    .description('make a synthetic dataset, trace softmax vs egb on a small DeepLab, compare, evaluate and predict masks (a few minutes on 2 cores)')
+    .description(
+      'make a synthetic dataset, trace softmax vs egb on a small DeepLab, compare, evaluate and predict masks (a few minutes on 2 cores)',
+    )
     .option('--out <dir>', 'folder for data, trace, charts and masks (rerun to resume)', 'checkpoints/demo')
     .option('--iters <n>', 'training iterations per head', parseIntFlag('--iters', 1), DEMO_DEFAULTS.iters)
     .option('--eval-every <n>', 'val mIoU every N iterations', parseIntFlag('--eval-every', 1), DEMO_DEFAULTS.evalEvery)
@@ -29,7 +31,12 @@ export function registerDemoCommand(program: Command): void {
     const result = await withInterrupt('saving the current run; rerun seg demo to resume', (signal) =>
       runDemo(
         { out: flags.out, iters: flags.iters, evalEvery: flags.evalEvery, seed: flags.seed, masks: DEMO_DEFAULTS.masks },
-        { log: (line) => process.stderr.write(`${line}\n`), signal, onData: progressCallback('data'), runHooks: traceRunProgress(flags.iters) },
+        {
+          log: (line) => process.stderr.write(`${line}\n`),
+          signal,
+          onData: progressCallback('data'),
+          runHooks: traceRunProgress(flags.iters),
+        },
       ),
     );
     if (result.interrupted) {
@@ -37,7 +44,9 @@ export function registerDemoCommand(program: Command): void {
       return;
     }
     const out = process.stdout;
-    out.write(`\nsoftmax vs egb on ${result.data} (seg compare ${result.trace}):\n\n${formatComparisonTable(result.compared.comparison)}\n`);
+    out.write(
+      `\nsoftmax vs egb on ${result.data} (seg compare ${result.trace}):\n\n${formatComparisonTable(result.compared.comparison)}\n`,
+    );
     out.write(`\nbest final head: ${result.bestHead} (${result.bestRun}); val metrics:\n\n${formatMetricsTable(result.metrics)}\n`);
     const charts = result.compared.charts;
     if (charts !== null) out.write(`\ncharts: ${Object.values(charts).join(' ')}\n`);

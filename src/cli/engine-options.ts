@@ -17,7 +17,10 @@ export interface EngineFlags {
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--engine <name>', 'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs)').choices([...ENGINE_KINDS]),
+      new Option(
+        '--engine <name>',
+        'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs)',
+      ).choices([...ENGINE_KINDS]),
     )
     .option('--onnx <file>', "run this .onnx file from 'seg export' (on onnxruntime) instead of a checkpoint");
 }
@@ -37,7 +40,10 @@ export async function openPredictorFromFlags(flags: EngineFlags, backend: Backen
 /** The identity (iteration, weights hash) of the checkpoint the flags name, for shard records. */
 export function modelIdentityFromFlags(flags: EngineFlags, flag: string): CheckpointIdentity {
   if (flags.checkpoint === undefined) {
-    throw new SegError(`${flag}: needs --checkpoint DIR (shard records identify the checkpoint's weights); shard the checkpoint rather than an exported .onnx file`, flag);
+    throw new SegError(
+      `${flag}: needs --checkpoint DIR (shard records identify the checkpoint's weights); shard the checkpoint rather than an exported .onnx file`,
+      flag,
+    );
   }
   const dir = resolveCheckpointDir(resolveModelDir(flags.checkpoint));
   return checkpointIdentity(dir, readCheckpointConfig(dir).iteration);

@@ -11,7 +11,13 @@ import { openDataset } from '../voc/dataset.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
-import { addEngineOptions, checkpointSourceFromFlags, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
+import {
+  addEngineOptions,
+  checkpointSourceFromFlags,
+  modelIdentityFromFlags,
+  openPredictorFromFlags,
+  type EngineFlags,
+} from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
 import { requireCheckpointPath } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
@@ -93,33 +99,48 @@ export function registerEvalCommand(program: Command): void {
     .option('--scales <list>', 'comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5,1.75', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image')
     .option('--limit <n>', 'only the first N ids of the split', parseIntFlag('--limit', 1))
-    .option('--json', 'print {checkpoint, split, iteration, mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}], skipped: [{id, error}]}')
+    .option(
+      '--json',
+      'print {checkpoint, split, iteration, mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}], skipped: [{id, error}]}',
+    )
     .option('--save-counts <file>', 'also write the raw confusion matrix (with classes, checkpoint, split, shard) for --merge')
     .option('--merge <parts...>', 'sum the --save-counts files of all shards and report as one unsharded eval');
   addShardOptions(cmd);
   addEngineOptions(addBackendOption(addInferenceOptions(cmd))).action(async (flags: EvalFlags) => {
     if (flags.merge !== undefined) {
       const clash = (['checkpoint', 'onnx', 'predictions', 'shard', 'shards', 'saveCounts'] as const).find((f) => flags[f] !== undefined);
-      if (clash !== undefined) throw new SegError(`--merge: cannot be combined with --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}; the parts say what was evaluated`, '--merge');
+      if (clash !== undefined)
+        throw new SegError(
+          `--merge: cannot be combined with --${clash.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}; the parts say what was evaluated`,
+          '--merge',
+        );
       const merged = mergeEvalCounts(flags.merge);
       process.stdout.write(evaluationReport(merged, mergedSource(merged), flags.json === true));
       return;
     }
     if (flags.data === undefined) throw new SegError('seg eval: --data DIR is required (the dataset root in VOC layout)', '--data');
     if ((flags.checkpoint === undefined && flags.onnx === undefined) === (flags.predictions === undefined)) {
-      throw new SegError('seg eval: pass exactly one of --checkpoint DIR or --onnx FILE (score a model) or --predictions DIR (score mask PNGs)', '--checkpoint');
+      throw new SegError(
+        'seg eval: pass exactly one of --checkpoint DIR or --onnx FILE (score a model) or --predictions DIR (score mask PNGs)',
+        '--checkpoint',
+      );
     }
     if (flags.checkpoint !== undefined) requireCheckpointPath(flags.checkpoint);
     const dataset = openDataset(flags.data);
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
-    const identity = flags.saveCounts !== undefined && flags.predictions === undefined ? modelIdentityFromFlags(flags, '--save-counts') : undefined;
+    const identity =
+      flags.saveCounts !== undefined && flags.predictions === undefined ? modelIdentityFromFlags(flags, '--save-counts') : undefined;
     const onProgress = progressCallback('eval');
     let result: EvaluationResult;
     let source: EvaluationSource = { split: flags.split };
     if (flags.predictions !== undefined) {
       source = { ...source, predictions: flags.predictions };
-      result = await evaluatePredictions(flags.predictions, dataset, flags.split, { onProgress, ids: ids.mine, ...(flags.limit !== undefined ? { limit: flags.limit } : {}) });
+      result = await evaluatePredictions(flags.predictions, dataset, flags.split, {
+        onProgress,
+        ids: ids.mine,
+        ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+      });
     } else {
       source = { ...source, ...checkpointSourceFromFlags(flags) };
       const backend = await useBackend(flags.backend, flags.json === true);
@@ -156,7 +177,9 @@ export function registerEvalCommand(program: Command): void {
     }
     process.stdout.write(evaluationReport(result, source, flags.json === true, shard));
     if (result.skipped.length > 0) {
-      process.stderr.write(`${result.skipped.length} image${result.skipped.length === 1 ? '' : 's'} skipped (not scored): ${result.skipped.map((s) => printable(s.id)).join(', ')}\n`);
+      process.stderr.write(
+        `${result.skipped.length} image${result.skipped.length === 1 ? '' : 's'} skipped (not scored): ${result.skipped.map((s) => printable(s.id)).join(', ')}\n`,
+      );
       process.exitCode = 1;
     }
   });

@@ -30,12 +30,21 @@ export function registerExportCommand(program: Command): void {
     .requiredOption('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
     .requiredOption('--out <file>', 'the .onnx file to write')
     .option('--onnx', 'the format (ONNX, the only one; accepted for clarity)')
-    .addOption(new Option('--head-output <kind>', "what the graph ends with: logits, the head's scores, or an int64 mask").choices([...HEAD_OUTPUTS]).default('logits'))
+    .addOption(
+      new Option('--head-output <kind>', "what the graph ends with: logits, the head's scores, or an int64 mask")
+        .choices([...HEAD_OUTPUTS])
+        .default('logits'),
+    )
     .option('--fixed-size <h w...>', 'static input height and width instead of dynamic H and W (N stays dynamic)');
   addBackendOption(cmd).action(async (flags: ExportFlags) => {
     const fixedSize = parseFixedSize(flags.fixedSize);
     await useBackend(flags.backend, true);
-    const result = await exportCheckpoint(flags.checkpoint, flags.out, { headOutput: flags.headOutput, ...(fixedSize !== undefined ? { fixedSize } : {}) });
-    process.stdout.write(`wrote ${result.file} (${(result.bytes / 2 ** 20).toFixed(1)} MiB, ${flags.headOutput}) from ${result.checkpoint}\n`);
+    const result = await exportCheckpoint(flags.checkpoint, flags.out, {
+      headOutput: flags.headOutput,
+      ...(fixedSize !== undefined ? { fixedSize } : {}),
+    });
+    process.stdout.write(
+      `wrote ${result.file} (${(result.bytes / 2 ** 20).toFixed(1)} MiB, ${flags.headOutput}) from ${result.checkpoint}\n`,
+    );
   });
 }

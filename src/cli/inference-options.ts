@@ -15,8 +15,10 @@ export interface InferenceFlags {
 /** A fraction in [0, 1): `1/3`, `0.25`. */
 export function parseOverlap(value: string): number {
   const parts = value.split('/');
-  const n = parts.length === 2 ? Number(parts[0]) / Number(parts[1]) : parts.length === 1 && value.trim() !== '' ? Number(value) : Number.NaN;
-  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new SegError(`--overlap: got '${value}', expected a fraction in [0, 1) such as 1/3 or 0.25`, '--overlap');
+  const n =
+    parts.length === 2 ? Number(parts[0]) / Number(parts[1]) : parts.length === 1 && value.trim() !== '' ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n < 0 || n >= 1)
+    throw new SegError(`--overlap: got '${value}', expected a fraction in [0, 1) such as 1/3 or 0.25`, '--overlap');
   return n;
 }
 
@@ -32,7 +34,10 @@ export function addInferenceOptions(cmd: Command): Command {
 }
 
 /** The PredictOptions of the flags, with the memory limit of the backend that runs. */
-export function inferenceOptionsFromFlags(flags: InferenceFlags, backend: string): Pick<PredictOptions, 'mode' | 'window' | 'overlap' | 'memoryLimit'> {
+export function inferenceOptionsFromFlags(
+  flags: InferenceFlags,
+  backend: string,
+): Pick<PredictOptions, 'mode' | 'window' | 'overlap' | 'memoryLimit'> {
   const limit = backendMemoryLimit(backend).bytes;
   return {
     mode: flags.mode as InferenceMode,

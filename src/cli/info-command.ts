@@ -32,7 +32,14 @@ export function formatInfoTable(d: ModelDescription): string {
   const [h, w] = d.inputSize;
   const rows = [
     ['stage', 'stride', 'channels', 'output', 'params', 'GFLOPs'],
-    ...d.stages.map((s) => [s.name, String(s.outputStride), String(s.channels), `${s.height}x${s.width}`, thousands(s.params), gflops(s.flops)]),
+    ...d.stages.map((s) => [
+      s.name,
+      String(s.outputStride),
+      String(s.channels),
+      `${s.height}x${s.width}`,
+      thousands(s.params),
+      gflops(s.flops),
+    ]),
     ['total', '', '', '', thousands(d.params), gflops(d.flops)],
   ];
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
@@ -70,7 +77,12 @@ export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 model')
-    .option('--backbone <name>', 'resnet18 | resnet34 | resnet50 | resnet101', (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone as BackboneName)
+    .option(
+      '--backbone <name>',
+      'resnet18 | resnet34 | resnet50 | resnet101',
+      (v: string) => parseBackboneName(v),
+      DEFAULT_TRAIN_CONFIG.backbone as BackboneName,
+    )
     .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)

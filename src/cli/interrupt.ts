@@ -16,7 +16,9 @@ export async function withInterrupt<T>(message: string, work: (signal: AbortSign
       if (received !== undefined) return;
       received = name;
       for (const [n, h] of handlers) process.removeListener(n, h);
-      process.stderr.write(`\ninterrupt (${name}): ${message} (${name === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit without saving)\n`);
+      process.stderr.write(
+        `\ninterrupt (${name}): ${message} (${name === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit without saving)\n`,
+      );
       controller.abort(name);
     };
     return [name, handler] as const;

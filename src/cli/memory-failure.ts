@@ -13,7 +13,10 @@ import { WASM_LINEAR_MEMORY_BYTES, formatGiB } from '../segmentation/memory-esti
 export function describeMemoryFailure(err: unknown, backend: string, stillWorks: () => boolean = backendStillWorks): string | undefined {
   if (!isMemoryFailure(err) && !(backend === 'wasm' && !stillWorks())) return undefined;
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  const limit = backend === 'wasm' ? `the wasm backend's ${formatGiB(WASM_LINEAR_MEMORY_BYTES)} of linear memory` : `the memory of the ${backend} backend`;
+  const limit =
+    backend === 'wasm'
+      ? `the wasm backend's ${formatGiB(WASM_LINEAR_MEMORY_BYTES)} of linear memory`
+      : `the memory of the ${backend} backend`;
   return (
     `out of memory: the work exceeded ${limit} (the engine failed with ${text.split('\n')[0]}). ` +
     'Train with a smaller --batch, --crop or --width or a smaller --backbone; infer large images with --mode slide and a smaller --window; ' +

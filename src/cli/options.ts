@@ -32,9 +32,7 @@ export function parseFloatList(flag: string, min = -Infinity, max = Infinity): (
 
 /** Adds `--backend auto|tensorflow|wasm|cpu` (default: SEG_BACKEND, else auto). */
 export function addBackendOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--backend <name>', 'compute backend (default: $SEG_BACKEND, else auto)').choices([...BACKEND_CHOICES]),
-  );
+  return cmd.addOption(new Option('--backend <name>', 'compute backend (default: $SEG_BACKEND, else auto)').choices([...BACKEND_CHOICES]));
 }
 
 /** Select the backend from the flag/env and say which one runs, on stderr. */

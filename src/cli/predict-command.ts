@@ -28,7 +28,10 @@ export function registerPredictCommand(program: Command): void {
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
     .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train (or --onnx FILE)')
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
-    .requiredOption('--output <dir>', 'folder for the masks, outside the input folders (created; mirrors input subfolders; inputs are never overwritten)')
+    .requiredOption(
+      '--output <dir>',
+      'folder for the masks, outside the input folders (created; mirrors input subfolders; inputs are never overwritten)',
+    )
     .option('--overlay', 'also write the mask blended over the image')
     .option('--scales <list>', 'comma-separated inference scales', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image');
@@ -67,7 +70,9 @@ export function registerPredictCommand(program: Command): void {
         }
         const result = await predictFiles(trained.model, trained.head, common);
         const masks = result.written.filter((f) => f.endsWith('.png')).length;
-        process.stdout.write(`${masks} masks written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`);
+        process.stdout.write(
+          `${masks} masks written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`,
+        );
         if (result.failed.length > 0) process.exitCode = 1;
       },
       () => trained.dispose(),

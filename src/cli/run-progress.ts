@@ -18,7 +18,10 @@ export function traceRunProgress(iterations: number): (run: TraceRunInfo) => Pic
   let started: number | undefined;
   let trainedBefore = 0;
   return (run) => {
-    const progress = createProgress({ total: iterations, label: `[${run.index}/${run.total}] ${run.head}${run.lr !== undefined ? ` lr=${run.lr}` : ''} s${run.seed}` });
+    const progress = createProgress({
+      total: iterations,
+      label: `[${run.index}/${run.total}] ${run.head}${run.lr !== undefined ? ` lr=${run.lr}` : ''} s${run.seed}`,
+    });
     let first: number | undefined;
     let trainedHere = 0;
     return {

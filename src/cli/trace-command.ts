@@ -28,7 +28,8 @@ export function parseSeedList(text: string): number[] {
   const seeds = text.split(',').map((s) => s.trim());
   return seeds.map((s) => {
     const n = Number(s);
-    if (s === '' || !Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new SegError(`--seeds: got '${text}', expected comma-separated integers such as 0,1,2`, '--seeds');
+    if (s === '' || !Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+      throw new SegError(`--seeds: got '${text}', expected comma-separated integers such as 0,1,2`, '--seeds');
     return n;
   });
 }
@@ -37,9 +38,12 @@ export function registerTraceCommand(program: Command): void {
   const cmd = program
     .command('trace')
     .description('convergence trace: one run per head and seed from the same initial weights and batches; then `seg compare DIR`')
-    .requiredOption('--heads <list>', "comma-separated head specs, e.g. softmax,egb or softmax,egb,egb:pow3,linear")
+    .requiredOption('--heads <list>', 'comma-separated head specs, e.g. softmax,egb or softmax,egb,egb:pow3,linear')
     .option('--seeds <list>', 'comma-separated seeds (one run per head and seed; default 0, or --seed)')
-    .option('--lrs <list>', 'learning-rate grid, e.g. 0.01,0.03,0.1: every head runs at every lr (folders <head>-lr<lr>-s<seed>); then seg compare --select best-lr')
+    .option(
+      '--lrs <list>',
+      'learning-rate grid, e.g. 0.01,0.03,0.1: every head runs at every lr (folders <head>-lr<lr>-s<seed>); then seg compare --select best-lr',
+    )
     .requiredOption('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume');
   addBackendOption(addTrainingOptions(cmd));
   const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
@@ -50,18 +54,26 @@ export function registerTraceCommand(program: Command): void {
   }
   cmd.action(async (flags: TraceFlags) => {
     if (flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined) {
-      throw new SegError("seg trace: write egb parameters into each head of --heads (e.g. egb:pow3 or egb:exp:alpha=0.3) instead of --boost/--egb-alpha/--egb-beta", '--heads');
+      throw new SegError(
+        'seg trace: write egb parameters into each head of --heads (e.g. egb:pow3 or egb:exp:alpha=0.3) instead of --boost/--egb-alpha/--egb-beta',
+        '--heads',
+      );
     }
     const seedGiven = cmd.getOptionValueSource('seed') === 'cli';
-    if (seedGiven && flags.seeds !== undefined) throw new SegError('--seed and --seeds: give the seeds of a trace with --seeds only (e.g. --seeds 0,1,2)', '--seeds');
+    if (seedGiven && flags.seeds !== undefined)
+      throw new SegError('--seed and --seeds: give the seeds of a trace with --seeds only (e.g. --seeds 0,1,2)', '--seeds');
     const lrGiven = cmd.getOptionValueSource('lr') === 'cli';
-    if (lrGiven && flags.lrs !== undefined) throw new SegError('--lr and --lrs: give one learning rate with --lr or a grid with --lrs, not both', '--lrs');
+    if (lrGiven && flags.lrs !== undefined)
+      throw new SegError('--lr and --lrs: give one learning rate with --lr or a grid with --lrs, not both', '--lrs');
     const heads = splitHeadList(flags.heads);
     const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? flags.seed : 0];
     const lrs = flags.lrs !== undefined ? parseLrList(flags.lrs) : undefined;
     const iters = flags.iters;
     const evalEveryGiven = cmd.getOptionValueSource('evalEvery') === 'cli';
-    const base = sharedTrainConfigFromFlags({ ...flags, evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters) });
+    const base = sharedTrainConfigFromFlags({
+      ...flags,
+      evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters),
+    });
     validateTrainFields(base);
     await useBackend(flags.backend);
     const result = await withInterrupt('saving the current run', (signal) =>

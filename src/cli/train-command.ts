@@ -11,7 +11,14 @@ import { renameFields } from './field-flags.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
-import { addTrainingOptions, headTextFromFlags, sharedTrainConfigFromFlags, trainConfigFromFlags, typedFields, type TrainingFlags } from './train-options.js';
+import {
+  addTrainingOptions,
+  headTextFromFlags,
+  sharedTrainConfigFromFlags,
+  trainConfigFromFlags,
+  typedFields,
+  type TrainingFlags,
+} from './train-options.js';
 import { validateTrainFields } from '../training/train-config.js';
 
 interface TrainFlags extends TrainingFlags {
@@ -42,51 +49,57 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
-  addBackendOption(addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR' })).action(
-    async (flags: TrainFlags, command: Command) => {
-      const resume = flags.resume === true;
-      if (flags.data === undefined && !(resume && flags.out !== undefined)) {
-        throw new SegError("required option '--data <dir>' not specified (only --resume --out DIR can do without: the run knows its dataset)", '--data');
-      }
-      const given = typedFields(command);
-      // The typed flags are checked before anything starts; the library checks the whole config again.
-      const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
-      validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
-      const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
-      // Without --data (resuming), the run's own head is kept unless --head is typed.
-      const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
-      const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
-      const config = trainConfigFromFlags(flags, head, out);
-      const backend = await useBackend(flags.backend);
-      // A resumed run keeps the recipe it already trained with.
-      if (flags.skipMemoryCheck !== true && !resume) checkTrainConfigMemory(config, numClasses, backend.name);
-      // The bar starts with the first step: a resumed run's length is known only then.
-      let progress: Progress | undefined;
-      const log = (line: string): void => (progress !== undefined ? progress.log(renameFields(line)) : void process.stderr.write(`${renameFields(line)}\n`));
-      const result = await withInterrupt('saving a checkpoint', (signal) =>
-        train(config, {
-          log,
-          onStep: (s) => {
-            progress ??= createProgress({ total: s.iterations, label: 'train', start: s.iteration - 1 });
-            progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc });
-          },
-          signal,
-          resume,
-          given,
-          commandLine: process.argv.slice(1),
-        }),
+  addBackendOption(
+    addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR' }),
+  ).action(async (flags: TrainFlags, command: Command) => {
+    const resume = flags.resume === true;
+    if (flags.data === undefined && !(resume && flags.out !== undefined)) {
+      throw new SegError(
+        "required option '--data <dir>' not specified (only --resume --out DIR can do without: the run knows its dataset)",
+        '--data',
       );
-      result.model.dispose();
-      if (result.interrupted) return;
-      if (result.alreadyFinished) {
-        process.stdout.write(
-          `${result.out}: the run is finished (${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.savedMIoU ?? null)}% at its last evaluation); ` +
-            'nothing to train. Raise --iters to extend it.\n',
-        );
-        return;
-      }
-      progress?.finish({ loss: result.lastLoss });
-      process.stdout.write(`${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`);
-    },
-  );
+    }
+    const given = typedFields(command);
+    // The typed flags are checked before anything starts; the library checks the whole config again.
+    const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
+    validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
+    const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
+    // Without --data (resuming), the run's own head is kept unless --head is typed.
+    const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
+    const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
+    const config = trainConfigFromFlags(flags, head, out);
+    const backend = await useBackend(flags.backend);
+    // A resumed run keeps the recipe it already trained with.
+    if (flags.skipMemoryCheck !== true && !resume) checkTrainConfigMemory(config, numClasses, backend.name);
+    // The bar starts with the first step: a resumed run's length is known only then.
+    let progress: Progress | undefined;
+    const log = (line: string): void =>
+      progress !== undefined ? progress.log(renameFields(line)) : void process.stderr.write(`${renameFields(line)}\n`);
+    const result = await withInterrupt('saving a checkpoint', (signal) =>
+      train(config, {
+        log,
+        onStep: (s) => {
+          progress ??= createProgress({ total: s.iterations, label: 'train', start: s.iteration - 1 });
+          progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc });
+        },
+        signal,
+        resume,
+        given,
+        commandLine: process.argv.slice(1),
+      }),
+    );
+    result.model.dispose();
+    if (result.interrupted) return;
+    if (result.alreadyFinished) {
+      process.stdout.write(
+        `${result.out}: the run is finished (${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.savedMIoU ?? null)}% at its last evaluation); ` +
+          'nothing to train. Raise --iters to extend it.\n',
+      );
+      return;
+    }
+    progress?.finish({ loss: result.lastLoss });
+    process.stdout.write(
+      `${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`,
+    );
+  });
 }

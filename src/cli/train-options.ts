@@ -91,7 +91,10 @@ export function headTextFromFlags(head: string, flags: Pick<TrainingFlags, 'boos
   const egbFlags = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
   if (!egbFlags) return head;
   if (head !== 'egb') {
-    throw new SegError(`--boost/--egb-alpha/--egb-beta apply to --head egb only (got --head ${head}); or write the parameters into the head, e.g. egb:pow3:alpha=0.01`, '--head');
+    throw new SegError(
+      `--boost/--egb-alpha/--egb-beta apply to --head egb only (got --head ${head}); or write the parameters into the head, e.g. egb:pow3:alpha=0.01`,
+      '--head',
+    );
   }
   const params: { alpha?: number; beta?: number } = {};
   if (flags.egbAlpha !== undefined) params.alpha = flags.egbAlpha;
@@ -130,8 +133,29 @@ export function trainConfigFromFlags(flags: TrainingFlags, head: string, out: st
 }
 
 const CONFIG_FIELDS: readonly TrainField[] = [
-  'data', 'split', 'valSplit', 'head', 'backbone', 'outputStride', 'width', 'multiGrid', 'crop', 'batch', 'iters', 'lr', 'momentum',
-  'weightDecay', 'polyPower', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'out', 'seed', 'pretrained', 'freezeBn',
+  'data',
+  'split',
+  'valSplit',
+  'head',
+  'backbone',
+  'outputStride',
+  'width',
+  'multiGrid',
+  'crop',
+  'batch',
+  'iters',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'polyPower',
+  'evalEvery',
+  'evalLimit',
+  'saveEvery',
+  'logEvery',
+  'out',
+  'seed',
+  'pretrained',
+  'freezeBn',
 ];
 
 /** The config fields whose flags were typed on the command line (the egb flags count as `head`). */

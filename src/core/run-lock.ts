@@ -25,7 +25,9 @@ interface LockOwner {
 function readOwner(file: string): LockOwner | undefined {
   try {
     const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockOwner>;
-    return typeof value.pid === 'number' && typeof value.host === 'string' ? { pid: value.pid, host: value.host, ...(typeof value.startedAt === 'string' ? { startedAt: value.startedAt } : {}) } : undefined;
+    return typeof value.pid === 'number' && typeof value.host === 'string'
+      ? { pid: value.pid, host: value.host, ...(typeof value.startedAt === 'string' ? { startedAt: value.startedAt } : {}) }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -79,7 +81,10 @@ export function lockRunFolder(dir: string): RunLock {
       rmSync(file, { force: true }); // stale: its process is gone
       continue;
     }
-    const who = owner === undefined ? 'an unreadable owner' : `pid ${owner.pid} on ${owner.host}${owner.startedAt !== undefined ? ` since ${owner.startedAt}` : ''}`;
+    const who =
+      owner === undefined
+        ? 'an unreadable owner'
+        : `pid ${owner.pid} on ${owner.host}${owner.startedAt !== undefined ? ` since ${owner.startedAt}` : ''}`;
     const self = owner?.pid === me.pid && owner.host === me.host ? ' (this very process: the folder is already in use here)' : '';
     throw new SegError(
       `${dir} is in use by another run (${who})${self}; wait for it to finish or choose another folder. ` +

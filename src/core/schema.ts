@@ -60,7 +60,8 @@ function inRange(n: number, r: Range): boolean {
 /** A finite number within the range. */
 export function number(range: Range = {}): Schema<number> {
   return (v, field) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !inRange(v, range)) throw new FieldError(field, got(v, rangeText('a number', range)));
+    if (typeof v !== 'number' || !Number.isFinite(v) || !inRange(v, range))
+      throw new FieldError(field, got(v, rangeText('a number', range)));
     return v;
   };
 }
@@ -78,7 +79,8 @@ export function integer(range: Range = {}): Schema<number> {
 
 export function string(options: { nonEmpty?: boolean } = {}): Schema<string> {
   return (v, field) => {
-    if (typeof v !== 'string' || (options.nonEmpty === true && v.trim() === '')) throw new FieldError(field, got(v, options.nonEmpty === true ? 'a non-empty string' : 'a string'));
+    if (typeof v !== 'string' || (options.nonEmpty === true && v.trim() === ''))
+      throw new FieldError(field, got(v, options.nonEmpty === true ? 'a non-empty string' : 'a string'));
     return v;
   };
 }
@@ -107,7 +109,8 @@ export function optional<T>(schema: Schema<T>): Schema<T | undefined> {
 export function arrayOf<T>(schema: Schema<T>, options: { length?: number } = {}): Schema<T[]> {
   return (v, field) => {
     if (!Array.isArray(v)) throw new FieldError(field, got(v, 'a list'));
-    if (options.length !== undefined && v.length !== options.length) throw new FieldError(field, `got ${v.length} values, expected ${options.length}`);
+    if (options.length !== undefined && v.length !== options.length)
+      throw new FieldError(field, `got ${v.length} values, expected ${options.length}`);
     return v.map((x, i) => schema(x, `${field}[${i}]`));
   };
 }
@@ -155,7 +158,8 @@ export function parse<T>(schema: Schema<T>, value: unknown, where: { file?: stri
   try {
     return schema(value, where.field ?? '');
   } catch (err) {
-    if (err instanceof FieldError && where.file !== undefined && err.file === undefined) throw new FieldError(err.field, err.problem, where.file);
+    if (err instanceof FieldError && where.file !== undefined && err.file === undefined)
+      throw new FieldError(err.field, err.problem, where.file);
     throw err;
   }
 }

@@ -120,7 +120,9 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendSelec
       return { name: 'webgpu', adapter: probe.adapter?.description as string, passedOver };
     }
     if (probe.adapter !== undefined && probe.adapter.software) {
-      passedOver.push(`webgpu: only a software adapter (${probe.adapter.description}) was found, which runs on the CPU and is slower than wasm`);
+      passedOver.push(
+        `webgpu: only a software adapter (${probe.adapter.description}) was found, which runs on the CPU and is slower than wasm`,
+      );
     } else {
       const why = await activateWebgpu(probe);
       if (why === undefined) {

@@ -43,10 +43,7 @@ export function batchNormTrain(x: T4, gamma: T1, beta: T1, eps = 1e-5): BatchNor
         if (fused !== undefined) return [fused, dGamma, dBeta];
         const count = xh.size / xh.shape[3];
         // dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-        const dx = tf.mul(
-          tf.mul(gs, rs),
-          tf.sub(tf.sub(dy, tf.div(dBeta, count)), tf.mul(xh, tf.div(dGamma, count))),
-        );
+        const dx = tf.mul(tf.mul(gs, rs), tf.sub(tf.sub(dy, tf.div(dBeta, count)), tf.mul(xh, tf.div(dGamma, count))));
         return [dx, dGamma, dBeta];
       },
     };

@@ -60,7 +60,19 @@ function inputGradient(dy: T4, w: T4, inShape: [number, number, number, number],
   const left = dilation * (k - 1) - pad;
   const bottom = h - dyz.shape[1] + pad;
   const right = wd - dyz.shape[2] + pad;
-  return tf.conv2d(dyz, flipped, 1, [[0, 0], [left, bottom], [left, right], [0, 0]], 'NHWC', dilation);
+  return tf.conv2d(
+    dyz,
+    flipped,
+    1,
+    [
+      [0, 0],
+      [left, bottom],
+      [left, right],
+      [0, 0],
+    ],
+    'NHWC',
+    dilation,
+  );
 }
 
 /**
@@ -106,11 +118,21 @@ function subsample(y: T4, stride: number): T4 {
   const ho = Math.floor((h - 1) / stride) + 1;
   const wo = Math.floor((w - 1) / stride) + 1;
   const rows = tf
-    .pad(y, [[0, 0], [0, ho * stride - h], [0, 0], [0, 0]])
+    .pad(y, [
+      [0, 0],
+      [0, ho * stride - h],
+      [0, 0],
+      [0, 0],
+    ])
     .reshape([n * ho, stride, w * c])
     .slice([0, 0, 0], [n * ho, 1, w * c]);
   return tf
-    .pad(rows.reshape([n, ho, w, c]), [[0, 0], [0, 0], [0, wo * stride - w], [0, 0]])
+    .pad(rows.reshape([n, ho, w, c]), [
+      [0, 0],
+      [0, 0],
+      [0, wo * stride - w],
+      [0, 0],
+    ])
     .reshape([n * ho * wo, stride, c])
     .slice([0, 0, 0], [n * ho * wo, 1, c])
     .reshape([n, ho, wo, c]);

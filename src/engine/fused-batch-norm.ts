@@ -32,7 +32,14 @@ export function registerFusedBatchNormKernel(): void {
 }
 
 /** dx from the fused kernel when the active backend has it, else undefined. */
-export function fusedBatchNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, dBeta: tf.Tensor, dGamma: tf.Tensor, gamma: tf.Tensor, rstd: tf.Tensor): tf.Tensor | undefined {
+export function fusedBatchNormInputGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  dBeta: tf.Tensor,
+  dGamma: tf.Tensor,
+  gamma: tf.Tensor,
+  rstd: tf.Tensor,
+): tf.Tensor | undefined {
   if (dy.size > MAX_ELEMENTWISE_SIZE || tf.getKernel(KERNEL, tf.getBackend()) === undefined) return undefined;
   const count = xhat.size / (xhat.shape[xhat.rank - 1] as number);
   const inputs = { dy, xhat, dBeta, dGamma, gamma, rstd } as unknown as tf.NamedTensorMap;

@@ -59,7 +59,14 @@ export function fusedSgdAvailable(p: tf.Tensor): boolean {
 }
 
 /** The new velocity and parameter, from two fused kernels (see the module comment). */
-export function fusedSgdStep(p: tf.Tensor, v: tf.Tensor, g: tf.Tensor, momentum: number, weightDecay: number, lr: number): { v: tf.Tensor; p: tf.Tensor } {
+export function fusedSgdStep(
+  p: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  momentum: number,
+  weightDecay: number,
+  lr: number,
+): { v: tf.Tensor; p: tf.Tensor } {
   const engine = tf.engine();
   const attrs = { momentum, weightDecay } as unknown as tf.NamedAttrMap;
   const nextV = engine.runKernel(VELOCITY, { v, g, p } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;

@@ -89,8 +89,18 @@ export function zeroInsertOps(dy: T4, stride: number): T4 {
   if (stride === 1) return dy;
   const [n, h, w, c] = dy.shape;
   return tf.tidy((): T4 => {
-    const rows = tf.pad(dy.reshape([n, h, 1, w * c]), [[0, 0], [0, 0], [0, stride - 1], [0, 0]]);
-    const cols = tf.pad(rows.reshape([n * h * stride, w, 1, c]), [[0, 0], [0, 0], [0, stride - 1], [0, 0]]);
+    const rows = tf.pad(dy.reshape([n, h, 1, w * c]), [
+      [0, 0],
+      [0, 0],
+      [0, stride - 1],
+      [0, 0],
+    ]);
+    const cols = tf.pad(rows.reshape([n * h * stride, w, 1, c]), [
+      [0, 0],
+      [0, 0],
+      [0, stride - 1],
+      [0, 0],
+    ]);
     return (cols.reshape([n, h * stride, w * stride, c]) as T4).slice([0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]);
   });
 }
@@ -147,7 +157,16 @@ export function maxPool3x3s2GradientOps(x: T4, dy: T4): T4 {
   return tf.tidy(() => {
     const hp = 2 * ho + 1;
     const wp = 2 * wo + 1;
-    const xp = tf.pad(x, [[0, 0], [1, hp - h - 1], [1, wp - w - 1], [0, 0]], -Infinity);
+    const xp = tf.pad(
+      x,
+      [
+        [0, 0],
+        [1, hp - h - 1],
+        [1, wp - w - 1],
+        [0, 0],
+      ],
+      -Infinity,
+    );
     const cells: tf.Tensor4D[] = [];
     for (let a = 0; a < 3; a++) {
       for (let b = 0; b < 3; b++) {
@@ -164,7 +183,14 @@ export function maxPool3x3s2GradientOps(x: T4, dy: T4): T4 {
       const isMax = tf.equal(v, max);
       const share: T4 = tf.where(isMax, remaining, zeros);
       remaining = tf.where(isMax, zeros, remaining);
-      placed.push(tf.pad(zeroInsertOps(share, 2), [[0, 0], [a, hp - a - (2 * ho - 1)], [b, wp - b - (2 * wo - 1)], [0, 0]]));
+      placed.push(
+        tf.pad(zeroInsertOps(share, 2), [
+          [0, 0],
+          [a, hp - a - (2 * ho - 1)],
+          [b, wp - b - (2 * wo - 1)],
+          [0, 0],
+        ]),
+      );
     });
     // Summed last cell first: the order in which the loop's windows (row-major) add to a cell.
     const sum = placed.reduceRight((acc, p) => tf.add<T4>(acc, p));

@@ -62,11 +62,17 @@ function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Ar
 function constantMatMul(cols: number, rows: number, x: tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor2D;
-    const value = tf.matMul(constantMatrix('m', cols, rows, () => interpolationMatrix(cols, rows), [rows, cols]), xi);
+    const value = tf.matMul(
+      constantMatrix('m', cols, rows, () => interpolationMatrix(cols, rows), [rows, cols]),
+      xi,
+    );
     return {
       value,
       gradFunc: (dy: tf.Tensor) => [
-        tf.matMul(constantMatrix('t', cols, rows, () => transposeMatrix(interpolationMatrix(cols, rows), rows, cols), [cols, rows]), dy as tf.Tensor2D),
+        tf.matMul(
+          constantMatrix('t', cols, rows, () => transposeMatrix(interpolationMatrix(cols, rows), rows, cols), [cols, rows]),
+          dy as tf.Tensor2D,
+        ),
       ],
     };
   });
@@ -82,7 +88,10 @@ export function resizeBilinear(x: T4, size: [number, number]): T4 {
   let t: tf.Tensor = x.transpose([1, 0, 2, 3]).reshape([h, n * w * c]);
   t = outH === h ? t : constantMatMul(h, outH, t as tf.Tensor2D);
   // Along W: [W, N*outH*C] -> [outW, N*outH*C].
-  t = t.reshape([outH, n, w, c]).transpose([2, 1, 0, 3]).reshape([w, n * outH * c]);
+  t = t
+    .reshape([outH, n, w, c])
+    .transpose([2, 1, 0, 3])
+    .reshape([w, n * outH * c]);
   t = outW === w ? t : constantMatMul(w, outW, t as tf.Tensor2D);
   return t.reshape([outW, n, outH, c]).transpose([1, 2, 0, 3]) as T4;
 }

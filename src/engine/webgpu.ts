@@ -102,7 +102,9 @@ async function probe(): Promise<WebgpuProbe> {
   try {
     webgpu = (await importOptional('webgpu')) as WebgpuModule;
   } catch (err) {
-    const why = isModuleNotFound(err) ? 'the optional package webgpu is not installed' : `the webgpu package failed to load (${firstLine(err)})`;
+    const why = isModuleNotFound(err)
+      ? 'the optional package webgpu is not installed'
+      : `the webgpu package failed to load (${firstLine(err)})`;
     return { missing: `${why}; ${INSTALL}` };
   }
   if (!vulkanLoaderPresent()) {

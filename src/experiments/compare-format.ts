@@ -21,7 +21,19 @@ function signedPercent(value: number | null): string {
   return `${value > 0 ? '+' : ''}${text === '-0.0' ? '0.0' : text}%`;
 }
 
-const HEADER = ['Head', 'lr', 'Seeds', 'Best mIoU %', 'Final mIoU %', 'Iters to target', 'Reached', 'Diverged', 'Wall to target', 'Speed-up', 'Wall speed-up'];
+const HEADER = [
+  'Head',
+  'lr',
+  'Seeds',
+  'Best mIoU %',
+  'Final mIoU %',
+  'Iters to target',
+  'Reached',
+  'Diverged',
+  'Wall to target',
+  'Speed-up',
+  'Wall speed-up',
+];
 
 function lrText(lr: number | null): string {
   return lr === null ? '-' : String(lr);
@@ -72,7 +84,10 @@ function gridCells(e: GridEntry): string[] {
 
 function targetLine(c: Comparison): string {
   const base = c.heads.find((h) => h.head === c.baseline);
-  const seeds = base === undefined ? '' : ` (mean of ${countNoun(base.runs.filter((r) => r.bestMIoU !== null && r.divergedAt === null).length, 'seed')})`;
+  const seeds =
+    base === undefined
+      ? ''
+      : ` (mean of ${countNoun(base.runs.filter((r) => r.bestMIoU !== null && r.divergedAt === null).length, 'seed')})`;
   const lr = c.baselineLr === null ? '' : ` at lr ${c.baselineLr}`;
   return (
     `Target: ${(c.target * 100).toFixed(1)}% of ${c.baseline}'s best val mIoU${lr} ${(c.baselineBestMIoU * 100).toFixed(2)}%${seeds}` +
@@ -97,7 +112,8 @@ function selectionLines(c: Comparison): string[] {
 
 function alignedTable(header: string[], body: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] as string).length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...body.map(line)];
 }
@@ -125,12 +141,22 @@ export function formatComparisonMarkdown(c: Comparison): string {
   const grid =
     c.selection === null
       ? []
-      : [...selectionLines(c).map((l) => escapeMarkdownCell(l)), ...markdownTable(GRID_HEADER, c.selection.grid.map((e) => code(gridCells(e), e.head))), ''];
+      : [
+          ...selectionLines(c).map((l) => escapeMarkdownCell(l)),
+          ...markdownTable(
+            GRID_HEADER,
+            c.selection.grid.map((e) => code(gridCells(e), e.head)),
+          ),
+          '',
+        ];
   return [
     ...grid,
     `${targetLine(c)}.`,
     '',
-    ...markdownTable(HEADER, c.heads.map((h) => code(cells(h), h.head))),
+    ...markdownTable(
+      HEADER,
+      c.heads.map((h) => code(cells(h), h.head)),
+    ),
     '',
     ...legendLines(c).map((l) => `- ${escapeMarkdownCell(l)}`),
   ].join('\n');

@@ -28,7 +28,15 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import { writeConvergenceCharts, type ConvergenceChartFiles } from './convergence-chart.js';
-import { TRACE_CSV_FILE, configLabel, divergedAt, groupTraceConfigs, readTraceCsv, type TraceConfigRuns, type TraceCsvRow } from './trace-csv.js';
+import {
+  TRACE_CSV_FILE,
+  configLabel,
+  divergedAt,
+  groupTraceConfigs,
+  readTraceCsv,
+  type TraceConfigRuns,
+  type TraceCsvRow,
+} from './trace-csv.js';
 import { mean, sampleStd } from '../core/numbers.js';
 
 export const DEFAULT_COMPARE_TARGET = 0.95;
@@ -248,7 +256,8 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
   }
   const all = groupTraceConfigs(rows);
   const headNames = [...new Set(all.map((c) => c.head))];
-  if (headNames.length === 0) throw new SegError('trace.csv has no rows: run seg trace (and let it log at least one iteration) first', 'trace.csv');
+  if (headNames.length === 0)
+    throw new SegError('trace.csv has no rows: run seg trace (and let it log at least one iteration) first', 'trace.csv');
   const baseline = options.baseline ?? DEFAULT_BASELINE_HEAD;
   if (!headNames.includes(baseline)) {
     if (options.baseline !== undefined) throw expectedOneOf('--baseline', baseline, headNames);
@@ -277,7 +286,12 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
     }
   }
   const baseConfig = compared.find((c) => c.head === baseline);
-  const baseBests = baseConfig === undefined ? [] : summariseConfig(baseConfig, Infinity).runs.filter((r) => r.divergedAt === null).map((r) => r.bestMIoU);
+  const baseBests =
+    baseConfig === undefined
+      ? []
+      : summariseConfig(baseConfig, Infinity)
+          .runs.filter((r) => r.divergedAt === null)
+          .map((r) => r.bestMIoU);
   const baselineBest = mean(present(baseBests));
   if (baseConfig === undefined || baselineBest === null) {
     throw new SegError(
@@ -290,10 +304,15 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
   for (const h of heads) {
     const label = configLabel(h.head, h.lr);
     const unevaluated = h.runs.filter((s) => s.evaluations === 0 && s.divergedAt === null).map((s) => s.seed);
-    if (unevaluated.length > 0) notes.push(`${label}: ${unevaluated.length === 1 ? 'seed' : 'seeds'} ${unevaluated.join(', ')} ${unevaluated.length === 1 ? 'has' : 'have'} no evaluation yet and are left out of the mIoU means`);
+    if (unevaluated.length > 0)
+      notes.push(
+        `${label}: ${unevaluated.length === 1 ? 'seed' : 'seeds'} ${unevaluated.join(', ')} ${unevaluated.length === 1 ? 'has' : 'have'} no evaluation yet and are left out of the mIoU means`,
+      );
     const diverged = h.runs.filter((s) => s.divergedAt !== null);
     if (diverged.length > 0) {
-      notes.push(`${label}: ${diverged.map((s) => `seed ${s.seed} diverged at iteration ${s.divergedAt}`).join(', ')} (never reaches the target; left out of the mIoU means)`);
+      notes.push(
+        `${label}: ${diverged.map((s) => `seed ${s.seed} diverged at iteration ${s.divergedAt}`).join(', ')} (never reaches the target; left out of the mIoU means)`,
+      );
     }
   }
   const base = heads.find((h) => h.head === baseline) as HeadComparison;

@@ -57,7 +57,9 @@ export function miouChartSvg(rows: readonly TraceCsvRow[], comparison?: Comparis
   }
   return renderLineChartSvg(series, {
     title: 'Validation mIoU during training',
-    subtitle: 'line: mean over seeds; band: min..max over seeds; x: a run diverged' + (comparison !== undefined ? '; dashed: the target of seg compare' : ''),
+    subtitle:
+      'line: mean over seeds; band: min..max over seeds; x: a run diverged' +
+      (comparison !== undefined ? '; dashed: the target of seg compare' : ''),
     xLabel: 'iteration',
     yLabel: 'val mIoU (%)',
     markers: true,
@@ -75,7 +77,13 @@ export function lossChartSvg(rows: readonly TraceCsvRow[]): string {
   for (const { head, lr, seeds } of configs) {
     const curves: SeedCurve[] = [...seeds.values()].map((run) => {
       const finite = run.filter((r) => Number.isFinite(r.loss));
-      return { x: finite.map((r) => r.iter), y: movingAverage(finite.map((r) => r.loss), window) };
+      return {
+        x: finite.map((r) => r.iter),
+        y: movingAverage(
+          finite.map((r) => r.loss),
+          window,
+        ),
+      };
     });
     const events = divergenceEvents(seeds, (r) => (Number.isFinite(r.loss) ? r.loss : null));
     series.push({ label: seedsLabel(head, lr, seeds.size), points: aggregateSeedCurves(curves), ...(events.length > 0 ? { events } : {}) });
@@ -105,7 +113,11 @@ export interface ConvergenceChartFiles {
 }
 
 /** Writes DIR/miou.svg, DIR/miou.png, DIR/loss.svg, DIR/loss.png and returns their paths. */
-export async function writeConvergenceCharts(dir: string, rows: readonly TraceCsvRow[], comparison?: Comparison): Promise<ConvergenceChartFiles> {
+export async function writeConvergenceCharts(
+  dir: string,
+  rows: readonly TraceCsvRow[],
+  comparison?: Comparison,
+): Promise<ConvergenceChartFiles> {
   const files: ConvergenceChartFiles = {
     miouSvg: join(dir, 'miou.svg'),
     miouPng: join(dir, 'miou.png'),

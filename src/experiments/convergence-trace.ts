@@ -87,7 +87,8 @@ export function parseLrList(text: string): number[] {
   const lrs = text.split(',').map((s) => s.trim());
   const values = lrs.map((s) => {
     const n = Number(s);
-    if (s === '' || !Number.isFinite(n) || n <= 0) throw new SegError(`--lrs: got '${text}', expected comma-separated learning rates > 0 such as 0.01,0.03,0.1`, '--lrs');
+    if (s === '' || !Number.isFinite(n) || n <= 0)
+      throw new SegError(`--lrs: got '${text}', expected comma-separated learning rates > 0 such as 0.01,0.03,0.1`, '--lrs');
     return n;
   });
   const seen = new Set<number>();
@@ -160,7 +161,12 @@ const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
 /** The trace's arguments are fixed by its first invocation: a resumed trace must match them. */
 function checkManifest(options: TraceOptions): void {
   const file = join(options.out, MANIFEST);
-  const current: TraceManifest = { heads: options.heads, seeds: options.seeds, ...(options.lrs !== undefined ? { lrs: options.lrs } : {}), base: options.base };
+  const current: TraceManifest = {
+    heads: options.heads,
+    seeds: options.seeds,
+    ...(options.lrs !== undefined ? { lrs: options.lrs } : {}),
+    base: options.base,
+  };
   if (existsSync(file)) {
     const saved = parse(MANIFEST_SCHEMA, readJsonFile(file), { file });
     if ((saved.lrs === undefined) !== (options.lrs === undefined)) {
@@ -175,7 +181,10 @@ function checkManifest(options: TraceOptions): void {
     );
     if (differing.length > 0) {
       const what = differing.map((k) => `${k}: ${JSON.stringify(saved.base[k])} before, ${JSON.stringify(current.base[k])} now`).join('; ');
-      throw new SegError(`--out ${options.out}: this trace was started with other training arguments (${what}); use the same flags to resume it, or another --out`, '--out');
+      throw new SegError(
+        `--out ${options.out}: this trace was started with other training arguments (${what}); use the same flags to resume it, or another --out`,
+        '--out',
+      );
     }
   }
   const merged: TraceManifest = { ...current };
@@ -204,7 +213,16 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
   const diverged = readDivergence(dir);
   if (diverged !== null) {
     const kept = rows.filter((r) => r.iter < diverged.iteration);
-    kept.push({ head, seed, iter: diverged.iteration, wall_s: diverged.wallSeconds, loss: diverged.loss, train_acc: null, val_miou: null, lr });
+    kept.push({
+      head,
+      seed,
+      iter: diverged.iteration,
+      wall_s: diverged.wallSeconds,
+      loss: diverged.loss,
+      train_acc: null,
+      val_miou: null,
+      lr,
+    });
     return kept;
   }
   return rows;
@@ -238,7 +256,8 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
       throw err instanceof SegError ? new SegError(`--heads: ${err.message.replace(/^--head: /, '')}`, '--heads') : err;
     }
   }
-  if (options.base.evalEvery <= 0) throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
+  if (options.base.evalEvery <= 0)
+    throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
   mkdirSync(options.out, { recursive: true });
   checkManifest(options);
   const runs: TraceRunInfo[] = [];
@@ -249,12 +268,23 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   for (const seed of options.seeds) {
     for (const head of options.heads) {
       for (const lr of lrs) {
-        runs.push({ head, seed, lr, dir: traceRunDir(options.out, head, seed, grid === undefined ? undefined : lr), index: runs.length + 1, total });
+        runs.push({
+          head,
+          seed,
+          lr,
+          dir: traceRunDir(options.out, head, seed, grid === undefined ? undefined : lr),
+          index: runs.length + 1,
+          total,
+        });
       }
     }
   }
   const csv = join(options.out, 'trace.csv');
-  const writeCsv = (): void => writeTraceCsv(csv, runs.flatMap((r) => (existsSync(r.dir) ? runCsvRows(r.dir, r.head, r.seed, r.lr) : [])));
+  const writeCsv = (): void =>
+    writeTraceCsv(
+      csv,
+      runs.flatMap((r) => (existsSync(r.dir) ? runCsvRows(r.dir, r.head, r.seed, r.lr) : [])),
+    );
   const describe = (run: TraceRunInfo): string => `${run.head}${grid === undefined ? '' : ` lr ${run.lr}`} seed ${run.seed}`;
   let interrupted = false;
   // One untimed step first, so the first run's wall time does not carry one-time costs
@@ -267,7 +297,9 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
     }
     if (runFinished(run.dir, options.base.iters)) {
       const diverged = readDivergence(run.dir);
-      log(`run ${run.index}/${run.total}: ${describe(run)} already ${diverged === null ? 'finished' : `diverged at iteration ${diverged.iteration}`}`);
+      log(
+        `run ${run.index}/${run.total}: ${describe(run)} already ${diverged === null ? 'finished' : `diverged at iteration ${diverged.iteration}`}`,
+      );
       continue;
     }
     const resume = runCheckpointExists(run.dir);
@@ -293,8 +325,15 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
       if (iteration === null) throw err;
       const message = (err as Error).message;
       const logged = readTrace(run.dir).filter((r): r is TrainTraceRow => r.type === 'train' && r.iter < iteration);
-      writeDivergence(run.dir, { iteration, loss: lossFromMessage(message), wallSeconds: logged[logged.length - 1]?.wallSeconds ?? 0, message });
-      log(`run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (non-finite loss); kept as diverged, going on`);
+      writeDivergence(run.dir, {
+        iteration,
+        loss: lossFromMessage(message),
+        wallSeconds: logged[logged.length - 1]?.wallSeconds ?? 0,
+        message,
+      });
+      log(
+        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (non-finite loss); kept as diverged, going on`,
+      );
       writeCsv();
       continue;
     }

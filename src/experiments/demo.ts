@@ -68,20 +68,30 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
   const data = join(options.out, 'data');
   if (!existsSync(join(data, 'classes.txt'))) {
     log(`making the synthetic dataset in ${data}`);
-    await makeSynthDataset({ out: data, train: 160, val: 24, size: 96, seed: options.seed, ...(hooks.onData !== undefined ? { onProgress: hooks.onData } : {}) });
+    await makeSynthDataset({
+      out: data,
+      train: 160,
+      val: 24,
+      size: 96,
+      seed: options.seed,
+      ...(hooks.onData !== undefined ? { onProgress: hooks.onData } : {}),
+    });
   }
   const trace = join(options.out, 'trace');
   const traced = await runTrace({ heads: DEMO_HEADS, seeds: [options.seed], out: trace, base: demoTrainConfig(data, options) }, hooks);
   if (traced.interrupted) return { interrupted: true };
   const compared = await compareTraceDir(trace);
   const best = [...compared.comparison.heads].sort((a, b) => (b.finalMIoU ?? -1) - (a.finalMIoU ?? -1))[0];
-  const bestHead = best?.head ?? DEMO_HEADS[0] as string;
+  const bestHead = best?.head ?? (DEMO_HEADS[0] as string);
   const bestRun = traceRunDir(trace, bestHead, options.seed);
   const trained = loadTrainedModel(bestRun);
   try {
     const dataset = openDataset(data);
     const evaluation = await evaluateModel(trained.model, trained.head, dataset, 'val');
-    const images = dataset.listSplit('val').slice(0, options.masks).map((id) => dataset.imagePath(id));
+    const images = dataset
+      .listSplit('val')
+      .slice(0, options.masks)
+      .map((id) => dataset.imagePath(id));
     const predicted = await predictFiles(trained.model, trained.head, {
       inputs: images,
       output: join(options.out, 'masks'),

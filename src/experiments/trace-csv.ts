@@ -105,7 +105,10 @@ function splitCsvRecords(text: string, file: string): CsvRecord[] {
       }
       const next = text[i];
       if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-        throw new SegError(`${file}: line ${line}: unexpected text after a closing quote (quote the whole field and double inner quotes)`, file);
+        throw new SegError(
+          `${file}: line ${line}: unexpected text after a closing quote (quote the whole field and double inner quotes)`,
+          file,
+        );
       }
       if (next === undefined) endRecord(); // the text ends right after the closing quote
       continue;
@@ -120,7 +123,8 @@ function splitCsvRecords(text: string, file: string): CsvRecord[] {
       line++;
       recordLine = line;
     } else {
-      if (c === '"') throw new SegError(`${file}: line ${line}: a '"' inside an unquoted field (quote the field and double inner quotes)`, file);
+      if (c === '"')
+        throw new SegError(`${file}: line ${line}: a '"' inside an unquoted field (quote the field and double inner quotes)`, file);
       field += c;
       i++;
       if (i >= text.length) endRecord();
@@ -155,7 +159,10 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
   }
   const got = header.fields.map((f) => f.trim()).join(',');
   if (got !== TRACE_CSV_HEADER && got !== TRACE_CSV_HEADER_WITHOUT_LR) {
-    throw new SegError(`${file}: line ${header.line}: header is '${got}', expected '${TRACE_CSV_HEADER}' (a trace.csv written by seg trace)`, file);
+    throw new SegError(
+      `${file}: line ${header.line}: header is '${got}', expected '${TRACE_CSV_HEADER}' (a trace.csv written by seg trace)`,
+      file,
+    );
   }
   const columns = header.fields.length;
   const rows: TraceCsvRow[] = [];
@@ -164,13 +171,11 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     const at = `${file}: line ${record.line}`;
     const f = record.fields;
     if (f.length !== columns) {
-      throw new SegError(
-        `${at}: ${f.length} fields, expected ${columns} (${got}); quote a head that contains commas`,
-        file,
-      );
+      throw new SegError(`${at}: ${f.length} fields, expected ${columns} (${got}); quote a head that contains commas`, file);
     }
     const cell = (i: number) => f[i] as string;
-    const bad = (column: number, expected: string) => new SegError(`${at}: ${TRACE_CSV_COLUMNS[column]} is '${cell(column)}', expected ${expected}`, file);
+    const bad = (column: number, expected: string) =>
+      new SegError(`${at}: ${TRACE_CSV_COLUMNS[column]} is '${cell(column)}', expected ${expected}`, file);
     const head = cell(0).trim();
     if (head === '') throw bad(0, 'a head spec such as softmax or egb:pow3');
     const seed = parseNumberText(cell(1));
@@ -202,7 +207,10 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     const key = JSON.stringify([head, lr, seed, iter]);
     const first = seen.get(key);
     if (first !== undefined) {
-      throw new SegError(`${at}: head '${head}'${lr === null ? '' : ` lr ${lr}`} seed ${seed} iteration ${iter} already appears on line ${first}; each run logs an iteration once`, file);
+      throw new SegError(
+        `${at}: head '${head}'${lr === null ? '' : ` lr ${lr}`} seed ${seed} iteration ${iter} already appears on line ${first}; each run logs an iteration once`,
+        file,
+      );
     }
     seen.set(key, record.line);
     rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou, lr });

@@ -17,7 +17,11 @@ export interface ExportCheckpointResult {
   checkpoint: string;
 }
 
-export async function exportCheckpoint(checkpoint: string, out: string, options: ExportCheckpointOptions = {}): Promise<ExportCheckpointResult> {
+export async function exportCheckpoint(
+  checkpoint: string,
+  out: string,
+  options: ExportCheckpointOptions = {},
+): Promise<ExportCheckpointResult> {
   const trained = loadTrainedModel(checkpoint);
   let bytes: Uint8Array;
   try {

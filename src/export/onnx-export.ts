@@ -115,7 +115,14 @@ function run(layer: LayerSpec, x: Value, ctx: Ctx, scopeInput: Value): Value {
     }
     case 'concat': {
       const branches = layer.branches.map((branch) => run(branch, x, ctx, x));
-      return { name: g.node('Concat', branches.map((b) => b.name), { axis: 1 }), hw: branches[0]?.hw ?? null };
+      return {
+        name: g.node(
+          'Concat',
+          branches.map((b) => b.name),
+          { axis: 1 },
+        ),
+        hw: branches[0]?.hw ?? null,
+      };
     }
   }
 }
@@ -138,7 +145,8 @@ function headScores(g: OnnxGraphBuilder, logits: string, spec: HeadSpec, output:
 function validateFixedSize(size: [number, number] | undefined): void {
   if (size === undefined) return;
   for (const s of size) {
-    if (!Number.isInteger(s) || s < 1 || s > 65536) throw new SegError(`--fixed-size: got ${size.join(' ')}, expected two integers in 1..65536`, '--fixed-size');
+    if (!Number.isInteger(s) || s < 1 || s > 65536)
+      throw new SegError(`--fixed-size: got ${size.join(' ')}, expected two integers in 1..65536`, '--fixed-size');
   }
 }
 
@@ -155,7 +163,8 @@ async function addWeights(g: OnnxGraphBuilder, model: SegmentationModel): Promis
 /** Serialise `model` as an ONNX ModelProto (see the module comment). */
 export async function exportOnnx(model: SegmentationModel, options: OnnxExportOptions): Promise<Uint8Array> {
   const headOutput = options.headOutput ?? 'logits';
-  if (!HEAD_OUTPUTS.includes(headOutput)) throw new SegError(`--head-output: got '${String(headOutput)}', expected one of ${HEAD_OUTPUTS.join(', ')}`, '--head-output');
+  if (!HEAD_OUTPUTS.includes(headOutput))
+    throw new SegError(`--head-output: got '${String(headOutput)}', expected one of ${HEAD_OUTPUTS.join(', ')}`, '--head-output');
   validateFixedSize(options.fixedSize);
   if (options.classNames.length !== model.config.numClasses) {
     throw new SegError(`onnx export: ${options.classNames.length} class names for a ${model.config.numClasses}-class model`);

@@ -51,7 +51,10 @@ export function parseMetadataProps(props: Readonly<Record<string, string>>, file
   const get = (key: string): string => {
     const v = props[key];
     if (v === undefined) {
-      throw new SegError(`${file}: no '${key}' in the ONNX metadata_props; export the model with 'seg export' (or pass --checkpoint)`, file);
+      throw new SegError(
+        `${file}: no '${key}' in the ONNX metadata_props; export the model with 'seg export' (or pass --checkpoint)`,
+        file,
+      );
     }
     return v;
   };

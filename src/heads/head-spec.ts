@@ -13,10 +13,7 @@ export type BoostKind = 'exp' | 'pow3';
 
 export const BOOST_KINDS: readonly BoostKind[] = ['exp', 'pow3'];
 
-export type HeadSpec =
-  | { kind: 'softmax' }
-  | { kind: 'egb'; boost: BoostKind; alpha: number; beta: number }
-  | { kind: 'linear' };
+export type HeadSpec = { kind: 'softmax' } | { kind: 'egb'; boost: BoostKind; alpha: number; beta: number } | { kind: 'linear' };
 
 export type HeadKind = HeadSpec['kind'];
 

@@ -104,7 +104,8 @@ export async function onnxRuntimeEngine(
       }
       const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
       const logits = out['logits'];
-      if (logits === undefined || !(logits.data instanceof Float32Array)) throw new Error(`${source}: onnxruntime returned no float32 'logits'`);
+      if (logits === undefined || !(logits.data instanceof Float32Array))
+        throw new Error(`${source}: onnxruntime returned no float32 'logits'`);
       const values = logits.data;
       return tf.tidy(() => tf.transpose(tf.tensor4d(values, [n, k, h, w]), [0, 2, 3, 1]));
     },
@@ -143,6 +144,11 @@ export interface ExportedEngineOptions {
 
 /** onnxruntime over `model` exported in memory (dynamic H and W, logits). */
 export async function exportedOnnxRuntimeEngine(model: SegmentationModel, options: ExportedEngineOptions): Promise<InferenceEngine> {
-  const bytes = await exportOnnx(model, { headSpec: options.headSpec, classNames: options.classNames, normalization: options.normalization, headOutput: 'logits' });
+  const bytes = await exportOnnx(model, {
+    headSpec: options.headSpec,
+    classNames: options.classNames,
+    normalization: options.normalization,
+    headOutput: 'logits',
+  });
   return onnxRuntimeEngine(bytes, 'the checkpoint exported to ONNX', options.session);
 }

@@ -67,7 +67,8 @@ export async function evaluateModel(
   const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
   // Off the CPU backends, whole-image predictions are counted on the device and read once.
-  const device = !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) ? new DeviceConfusionMatrix(numClasses) : undefined;
+  const device =
+    !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) ? new DeviceConfusionMatrix(numClasses) : undefined;
   let done = 0;
   let scored = 0;
   const skipped: SkippedImage[] = [];
@@ -76,7 +77,11 @@ export async function evaluateModel(
       let mask: Uint8Array | undefined;
       let counted = false;
       try {
-        if (device !== undefined && !isInferenceEngine(model) && chooseInferenceMode(model, sample.height, sample.width, options) === 'whole') {
+        if (
+          device !== undefined &&
+          !isInferenceEngine(model) &&
+          chooseInferenceMode(model, sample.height, sample.width, options) === 'whole'
+        ) {
           countOnDevice(device, model, head, sample, options);
           counted = true;
         } else {
@@ -85,7 +90,10 @@ export async function evaluateModel(
       } catch (err) {
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
         const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-        const entry = { id: sample.id, error: isMemoryFailure(err) ? `out of engine memory (${text}); try --mode slide or a smaller --window` : text };
+        const entry = {
+          id: sample.id,
+          error: isMemoryFailure(err) ? `out of engine memory (${text}); try --mode slide or a smaller --window` : text,
+        };
         skipped.push(entry);
         options.onSkip?.(entry);
       }
@@ -103,7 +111,13 @@ export async function evaluateModel(
 }
 
 /** Whole-image prediction of one sample counted into `device` without leaving the device. */
-function countOnDevice(device: DeviceConfusionMatrix, model: SegmentationModel, head: Head, sample: EvalSample, options: PredictOptions): void {
+function countOnDevice(
+  device: DeviceConfusionMatrix,
+  model: SegmentationModel,
+  head: Head,
+  sample: EvalSample,
+  options: PredictOptions,
+): void {
   const classes = tf.tidy(() => tf.argMax(predictScores(model, head, sample.image, sample.height, sample.width, options), 2));
   const labels = tf.tensor2d(Int32Array.from(sample.label), [sample.height, sample.width], 'int32');
   try {

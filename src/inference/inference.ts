@@ -60,7 +60,15 @@ export function forwardPadded(model: SegmentationModel, images: T4): T4 {
     const os = model.config.outputStride;
     const ph = paddedSize(h, os);
     const pw = paddedSize(w, os);
-    const padded = ph === h && pw === w ? images : tf.pad(images, [[0, 0], [0, ph - h], [0, pw - w], [0, 0]]);
+    const padded =
+      ph === h && pw === w
+        ? images
+        : tf.pad(images, [
+            [0, 0],
+            [0, ph - h],
+            [0, pw - w],
+            [0, 0],
+          ]);
     const logits = model.forward(padded, { training: false });
     return ph === h && pw === w ? logits : (logits.slice([0, 0, 0, 0], [n, h, w, logits.shape[3]]) as T4);
   });
@@ -119,7 +127,13 @@ function scaledSize(height: number, width: number, scale: number): [number, numb
 }
 
 /** Scores of `batch` (plain, and mirrored when flip) summed over the batch, at `size`. */
-function batchScoreSum(model: SegmentationModel, head: Head, images: T4, flip: boolean, size: [number, number]): { sum: tf.Tensor3D; count: number } {
+function batchScoreSum(
+  model: SegmentationModel,
+  head: Head,
+  images: T4,
+  flip: boolean,
+  size: [number, number],
+): { sum: tf.Tensor3D; count: number } {
   return tf.tidy(() => {
     // Original and mirror image in one batch; BN in inference mode treats samples apart.
     const batch = flip ? (tf.concat([images, tf.reverse(images, 2)], 0) as T4) : images;
@@ -358,7 +372,9 @@ export async function predictMask(
     return argmaxScores(await slideScores(model, head, image, height, width, windowed), numClasses);
   }
   const engineScores = isEngine(model) ? await predictScoresWithEngine(model, head, image, height, width, options) : undefined;
-  const classes = tf.tidy(() => tf.argMax(engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options), 2));
+  const classes = tf.tidy(() =>
+    tf.argMax(engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options), 2),
+  );
   engineScores?.dispose();
   try {
     return Uint8Array.from(await classes.data());

@@ -44,12 +44,15 @@ export function loadOnnxRuntime(): Promise<{ module: OrtModule } | { reason: str
       const specifier: string = ONNXRUNTIME_PACKAGE;
       const mod = (await import(specifier)) as Partial<OrtModule> & { default?: Partial<OrtModule> };
       const ort = mod.InferenceSession !== undefined ? mod : mod.default;
-      if (ort?.InferenceSession === undefined || ort.Tensor === undefined) return { reason: `${ONNXRUNTIME_PACKAGE} loaded but has no InferenceSession` };
+      if (ort?.InferenceSession === undefined || ort.Tensor === undefined)
+        return { reason: `${ONNXRUNTIME_PACKAGE} loaded but has no InferenceSession` };
       return { module: ort as OrtModule };
     } catch (err) {
       const code = (err as { code?: string } | null)?.code;
       if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return { reason: `${ONNXRUNTIME_PACKAGE} is not installed` };
-      return { reason: `${ONNXRUNTIME_PACKAGE} failed to load (${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)})` };
+      return {
+        reason: `${ONNXRUNTIME_PACKAGE} failed to load (${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)})`,
+      };
     }
   })();
   return cached;
@@ -72,7 +75,10 @@ export function defaultSessionOptions(threads = availableParallelism()): OrtSess
 }
 
 /** An onnxruntime session for serialised model bytes. */
-export async function createOrtSession(model: Uint8Array, options: OrtSessionOptions = defaultSessionOptions()): Promise<{ ort: OrtModule; session: OrtSession }> {
+export async function createOrtSession(
+  model: Uint8Array,
+  options: OrtSessionOptions = defaultSessionOptions(),
+): Promise<{ ort: OrtModule; session: OrtSession }> {
   const loaded = await loadOnnxRuntime();
   if ('reason' in loaded) {
     throw new SegError(

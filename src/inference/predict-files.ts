@@ -58,7 +58,11 @@ export function overlayMask(rgb: Uint8Array, mask: Uint8Array, alpha: number): U
   return out;
 }
 
-export async function predictFiles(model: SegmentationModel | InferenceEngine, head: Head, options: PredictFilesOptions): Promise<PredictFilesResult> {
+export async function predictFiles(
+  model: SegmentationModel | InferenceEngine,
+  head: Head,
+  options: PredictFilesOptions,
+): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
   for (const s of plan.skipped) log(`skipped ${printable(s)}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);
@@ -82,7 +86,10 @@ export async function predictFiles(model: SegmentationModel | InferenceEngine, h
       writeReplacing(maskPath, encodeLabelPng({ width: image.width, height: image.height, data: mask }));
       result.written.push(maskPath);
       if (options.overlay === true) {
-        writeReplacing(overlayPath, await encodeJpeg({ width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) }));
+        writeReplacing(
+          overlayPath,
+          await encodeJpeg({ width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) }),
+        );
         result.written.push(overlayPath);
       }
       outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };

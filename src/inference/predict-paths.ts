@@ -14,7 +14,19 @@
  * - files are written to a fresh temporary file and renamed over the target, so an existing
  *   symlink at the target is replaced, never written through.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SegError } from '../core/errors.js';
@@ -206,7 +218,10 @@ export function prepareTarget(target: string, plan: PredictPlan): void {
   mkdirSync(dir, { recursive: true });
   const realDir = realpathSync(dir);
   if (!isInside(realDir, plan.outputReal)) {
-    throw new SegError(`${target}: its folder resolves to ${realDir}, outside --output ${plan.outputReal} (a symlink?); nothing written`, target);
+    throw new SegError(
+      `${target}: its folder resolves to ${realDir}, outside --output ${plan.outputReal} (a symlink?); nothing written`,
+      target,
+    );
   }
   const realTarget = join(realDir, basename(target));
   let resolved = realTarget;

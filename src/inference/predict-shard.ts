@@ -83,7 +83,11 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
   return kept;
 }
 
-export async function predictShard(model: SegmentationModel | InferenceEngine, head: Head, options: PredictShardOptions): Promise<PredictShardResult> {
+export async function predictShard(
+  model: SegmentationModel | InferenceEngine,
+  head: Head,
+  options: PredictShardOptions,
+): Promise<PredictShardResult> {
   const log = options.log ?? (() => undefined);
   // One plan for all shards: mask names and input protection never depend on the shard.
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
@@ -107,7 +111,8 @@ export async function predictShard(model: SegmentationModel | InferenceEngine, h
   if (resumed > 0)
     log(`shard ${formatShard(options.shard)}: ${resumed} of ${shareImages.length} images already done (${manifestPath}); continuing`);
   // Unreadable entries (dangling links, loops) belong to no share: the first shard reports them.
-  const failed: PredictManifest['failed'] = options.shard.index === 0 ? plan.problems.map((p) => ({ input: p.file, error: `${p.file}: ${p.problem}` })) : [];
+  const failed: PredictManifest['failed'] =
+    options.shard.index === 0 ? plan.problems.map((p) => ({ input: p.file, error: `${p.file}: ${p.problem}` })) : [];
   for (const f of failed) log(`failed ${f.error}`);
   const written: string[] = [];
   const save = (complete: boolean): void =>

@@ -7,7 +7,14 @@ import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { createHead, type Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { Normalization } from '../voc/normalize.js';
-import { defaultEngineKind, type EngineKind, exportedOnnxRuntimeEngine, type InferenceEngine, onnxRuntimeEngine, readOnnxFile } from './engine.js';
+import {
+  defaultEngineKind,
+  type EngineKind,
+  exportedOnnxRuntimeEngine,
+  type InferenceEngine,
+  onnxRuntimeEngine,
+  readOnnxFile,
+} from './engine.js';
 
 export interface PredictorSource {
   checkpoint?: string;
@@ -35,7 +42,10 @@ export async function openPredictor(source: PredictorSource): Promise<Predictor>
   }
   if (source.onnx !== undefined) {
     if (source.engine === 'tfjs') {
-      throw new SegError(`--onnx ${source.onnx} runs on onnxruntime: use --engine onnxruntime, or --checkpoint DIR for --engine tfjs`, '--engine');
+      throw new SegError(
+        `--onnx ${source.onnx} runs on onnxruntime: use --engine onnxruntime, or --checkpoint DIR for --engine tfjs`,
+        '--engine',
+      );
     }
     const engine = await onnxRuntimeEngine(readOnnxFile(source.onnx), source.onnx);
     return {
@@ -54,7 +64,11 @@ export async function openPredictor(source: PredictorSource): Promise<Predictor>
     return { engine: kind, model: trained.model, ...common, dispose: () => Promise.resolve(trained.model.dispose()) };
   }
   try {
-    const engine = await exportedOnnxRuntimeEngine(trained.model, { headSpec: trained.head.spec, classNames: trained.config.classNames, normalization: trained.normalization });
+    const engine = await exportedOnnxRuntimeEngine(trained.model, {
+      headSpec: trained.head.spec,
+      classNames: trained.config.classNames,
+      normalization: trained.normalization,
+    });
     return { engine: kind, model: engine, ...common, dispose: () => engine.dispose() };
   } finally {
     trained.model.dispose();

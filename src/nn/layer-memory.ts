@@ -56,7 +56,11 @@ export function layerActivations(spec: LayerSpec, input: Shape): ActivationTally
     }
     switch (layer.kind) {
       case 'conv':
-        return produce('conv', { height: strided(x.height, layer.stride), width: strided(x.width, layer.stride), channels: layer.outChannels });
+        return produce('conv', {
+          height: strided(x.height, layer.stride),
+          width: strided(x.width, layer.stride),
+          channels: layer.outChannels,
+        });
       case 'maxPool':
         return produce('maxPool', { height: strided(x.height, 2), width: strided(x.width, 2), channels: x.channels });
       case 'globalAvgPool':

@@ -115,7 +115,12 @@ export function deeplabSpec(config: ModelConfig): DeeplabSpec {
     kind: 'sequential',
     name: 'classifier',
     stage: 'decoder',
-    layers: [conv('classifier.1', ch, ch, 3), bn('classifier.2', ch), relu, { ...conv('classifier.4', ch, c.numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD }],
+    layers: [
+      conv('classifier.1', ch, ch, 3),
+      bn('classifier.2', ch),
+      relu,
+      { ...conv('classifier.4', ch, c.numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD },
+    ],
   };
   const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
   return {

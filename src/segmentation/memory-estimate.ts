@@ -58,7 +58,10 @@ export const WASM_TENSOR_SHARE = 0.7;
  */
 export function backendMemoryLimit(backend: string, machineBytes: number = totalmem()): MemoryLimit {
   if (backend === 'wasm') {
-    return { bytes: WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE, description: `the wasm backend (4 GiB of linear memory in all, about ${formatGiB(WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE)} of it for tensors)` };
+    return {
+      bytes: WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE,
+      description: `the wasm backend (4 GiB of linear memory in all, about ${formatGiB(WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE)} of it for tensors)`,
+    };
   }
   if (backend === 'cpu') {
     return { bytes: machineBytes * 0.8, description: `the cpu backend (80% of this machine's ${formatGiB(machineBytes)} RAM)` };
@@ -137,12 +140,17 @@ export function settingsThatFit(input: TrainingMemoryInput, limit: number): stri
  * Throws a SegError before training when the estimated peak of one step exceeds the
  * backend's limit; the message gives the estimate, the limit and settings that fit.
  */
-export function checkTrainingMemory(input: TrainingMemoryInput, backend: string, limit: MemoryLimit = backendMemoryLimit(backend)): MemoryEstimate {
+export function checkTrainingMemory(
+  input: TrainingMemoryInput,
+  backend: string,
+  limit: MemoryLimit = backendMemoryLimit(backend),
+): MemoryEstimate {
   const estimate = estimateTrainingMemory(input.config, input.batch, input.crop);
   if (limit.bytes === undefined || estimate.bytes <= limit.bytes) return estimate;
   const c = input.config;
   const options = settingsThatFit(input, limit.bytes);
-  const suggestion = options.length > 0 ? `Settings that fit: ${options.join('; or ')}; ` : 'No smaller batch, crop, width or backbone alone fits; ';
+  const suggestion =
+    options.length > 0 ? `Settings that fit: ${options.join('; or ')}; ` : 'No smaller batch, crop, width or backbone alone fits; ';
   throw new SegError(
     `training ${c.backbone} (width ${c.width}, output stride ${c.outputStride}) at batch ${input.batch} x ${input.crop}x${input.crop} ` +
       `needs about ${formatGiB(estimate.bytes)} (weights, gradients and momentum ${formatGiB(estimate.weightBytes)}, ` +

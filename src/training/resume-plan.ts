@@ -18,7 +18,18 @@ import type { TrainConfig } from './train-config.js';
 export type TrainField = keyof TrainConfig;
 
 const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid'];
-const KEPT: readonly TrainField[] = ['split', 'crop', 'batch', 'lr', 'momentum', 'weightDecay', 'polyPower', 'seed', 'pretrained', 'freezeBn'];
+const KEPT: readonly TrainField[] = [
+  'split',
+  'crop',
+  'batch',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'polyPower',
+  'seed',
+  'pretrained',
+  'freezeBn',
+];
 const APPLIED: readonly TrainField[] = ['iters', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'valSplit', 'data'];
 
 export interface FieldChange {
@@ -70,7 +81,10 @@ export function planResume(saved: TrainConfig, config: TrainConfig, given?: read
     if (!differs(f)) continue;
     if (f === 'iters') {
       if (config.iters < saved.iters) {
-        throw new FieldError('iters', `got ${config.iters}, but the run in ${config.out} is set for ${saved.iters}; \`iters\` can only be raised (to extend the run)`);
+        throw new FieldError(
+          'iters',
+          `got ${config.iters}, but the run in ${config.out} is set for ${saved.iters}; \`iters\` can only be raised (to extend the run)`,
+        );
       }
       extended = { from: saved.iters, to: config.iters };
     }
@@ -82,7 +96,12 @@ export function planResume(saved: TrainConfig, config: TrainConfig, given?: read
 }
 
 function listChanges(changes: readonly FieldChange[], now: 'given' | 'run'): string {
-  return changes.map((c) => `\`${c.field}\` ${JSON.stringify(now === 'given' ? c.given : c.run)} (${now === 'given' ? 'was' : 'given'} ${JSON.stringify(now === 'given' ? c.run : c.given)})`).join(', ');
+  return changes
+    .map(
+      (c) =>
+        `\`${c.field}\` ${JSON.stringify(now === 'given' ? c.given : c.run)} (${now === 'given' ? 'was' : 'given'} ${JSON.stringify(now === 'given' ? c.run : c.given)})`,
+    )
+    .join(', ');
 }
 
 /** Lines that say what a resume kept, applied and extended; fields in backticks. */
@@ -91,7 +110,9 @@ export function describeResumePlan(plan: ResumePlan): string[] {
   if (plan.kept.length > 0) lines.push(`resume keeps the run's own ${listChanges(plan.kept, 'run')}: they shape its batches and updates`);
   if (plan.applied.length > 0) lines.push(`resume applies ${listChanges(plan.applied, 'given')}`);
   if (plan.extended !== undefined) {
-    lines.push(`extending the run from ${plan.extended.from} to ${plan.extended.to} iterations; the poly learning-rate schedule is recomputed over ${plan.extended.to}`);
+    lines.push(
+      `extending the run from ${plan.extended.from} to ${plan.extended.to} iterations; the poly learning-rate schedule is recomputed over ${plan.extended.to}`,
+    );
   }
   return lines;
 }

@@ -102,14 +102,23 @@ export async function loadRunCheckpoint(run: string): Promise<LoadedRun> {
   const configFile = join(loaded.dir, 'config.json');
   const stateFile = join(loaded.dir, 'state.json');
   try {
-    if (loaded.trainingState === undefined) throw new SegError(`${stateFile}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, stateFile);
+    if (loaded.trainingState === undefined)
+      throw new SegError(`${stateFile}: missing or damaged resume state; this checkpoint can be evaluated but not resumed`, stateFile);
     const state = parse(RUN_STATE_SCHEMA, loaded.trainingState, { file: stateFile, field: 'state' });
     if (state.iteration !== loaded.config.iteration) {
-      throw new FieldError('state.iteration', `got ${state.iteration}, but config.json says iteration ${loaded.config.iteration}; the checkpoint is damaged`, stateFile);
+      throw new FieldError(
+        'state.iteration',
+        `got ${state.iteration}, but config.json says iteration ${loaded.config.iteration}; the checkpoint is damaged`,
+        stateFile,
+      );
     }
     const trainConfig = parse(TRAIN_CONFIG_SCHEMA, loaded.config.training, { file: configFile, field: 'training' });
     if (state.iteration > trainConfig.iters) {
-      throw new FieldError('state.iteration', `got ${state.iteration}, past the run's ${trainConfig.iters} iterations; the checkpoint is damaged`, stateFile);
+      throw new FieldError(
+        'state.iteration',
+        `got ${state.iteration}, past the run's ${trainConfig.iters} iterations; the checkpoint is damaged`,
+        stateFile,
+      );
     }
     return {
       model: loaded.model,

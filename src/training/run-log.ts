@@ -73,7 +73,14 @@ const metric: Schema<number | null> = (v, field) => (v === null ? null : number(
 const iter = integer({ min: 0 });
 
 const ROW_SCHEMAS = {
-  train: object<TrainTraceRow>({ type: oneOf(['train']), iter, wallSeconds: number({ min: 0 }), loss: numberOrNaN, lr: number({ min: 0 }), trainAcc: numberOrNaN }),
+  train: object<TrainTraceRow>({
+    type: oneOf(['train']),
+    iter,
+    wallSeconds: number({ min: 0 }),
+    loss: numberOrNaN,
+    lr: number({ min: 0 }),
+    trainAcc: numberOrNaN,
+  }),
   eval: object<EvalTraceRow>({
     type: oneOf(['eval']),
     iter,
@@ -84,7 +91,12 @@ const ROW_SCHEMAS = {
     images: integer({ min: 0 }),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
-  start: object<StartTraceRow>({ type: oneOf(['start']), iter, backend: string(), adapter: (v, field) => (v === null ? null : string()(v, field)) }),
+  start: object<StartTraceRow>({
+    type: oneOf(['start']),
+    iter,
+    backend: string(),
+    adapter: (v, field) => (v === null ? null : string()(v, field)),
+  }),
 } as const;
 
 /** A parsed row with legacy keys renamed, every field checked; undefined for a row type this version does not know. */

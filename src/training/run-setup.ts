@@ -56,7 +56,10 @@ export interface StartOptions {
 function splitIds(dataset: Dataset, split: string, field: TrainField): string[] {
   if (dataset.listFile(split) === undefined) {
     const have = dataset.splits();
-    throw new FieldError(field, `got '${split}', expected one of ${have.length > 0 ? have.join(', ') : '(none: the dataset has no split lists)'} (split lists of ${dataset.root})`);
+    throw new FieldError(
+      field,
+      `got '${split}', expected one of ${have.length > 0 ? have.join(', ') : '(none: the dataset has no split lists)'} (split lists of ${dataset.root})`,
+    );
   }
   return dataset.listSplit(split);
 }
@@ -81,12 +84,20 @@ function checkClasses(dataset: Dataset, classNames: readonly string[], out: stri
 }
 
 /** planResume, with a refused head shown as it was given (e.g. `egb`) besides its full form. */
-function planWithTypedHead(saved: TrainConfig, config: TrainConfig, typedHead: string, given: readonly TrainField[] | undefined): ResumePlan {
+function planWithTypedHead(
+  saved: TrainConfig,
+  config: TrainConfig,
+  typedHead: string,
+  given: readonly TrainField[] | undefined,
+): ResumePlan {
   try {
     return planResume(saved, config, given);
   } catch (err) {
     if (err instanceof FieldError && err.field === 'head' && typedHead !== config.head) {
-      throw new FieldError('head', err.problem.replace(`got ${JSON.stringify(config.head)}`, `got ${JSON.stringify(typedHead)} (${config.head})`));
+      throw new FieldError(
+        'head',
+        err.problem.replace(`got ${JSON.stringify(config.head)}`, `got ${JSON.stringify(typedHead)} (${config.head})`),
+      );
     }
     throw err;
   }
@@ -138,7 +149,9 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
   try {
     if (config.pretrained !== undefined) {
       const report = importPretrainedBackbone(model, config.pretrained);
-      options.log(`pretrained ${config.pretrained}: ${report.loaded.length} tensors loaded, ${report.missing.length} missing, ${report.unexpected.length} unexpected`);
+      options.log(
+        `pretrained ${config.pretrained}: ${report.loaded.length} tensors loaded, ${report.missing.length} missing, ${report.unexpected.length} unexpected`,
+      );
     }
   } catch (err) {
     model.dispose();
@@ -146,7 +159,15 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
   }
   const sgd = new MomentumSgd(model.params, { momentum: config.momentum, weightDecay: config.weightDecay });
   const state: RunState = { iteration: 0, wallSeconds: 0, loader: undefined, dropoutRng: new Rng(config.seed, 'dropout').state(), samples };
-  return { config: { ...config, head: formatHeadSpec(headSpec) }, dataset, head: createHead(headSpec, numClasses), model, sgd, state, lock };
+  return {
+    config: { ...config, head: formatHeadSpec(headSpec) },
+    dataset,
+    head: createHead(headSpec, numClasses),
+    model,
+    sgd,
+    state,
+    lock,
+  };
 }
 
 /** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
@@ -161,7 +182,10 @@ export async function startRun(config: TrainConfig, options: StartOptions): Prom
     checkCheckpointFolder(runCheckpointDir(config.out));
     const exists = runCheckpointExists(config.out);
     if (exists && !options.resume) {
-      throw new FieldError('out', `${config.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`);
+      throw new FieldError(
+        'out',
+        `${config.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`,
+      );
     }
     if (!exists && options.resume) options.log(`resume: ${config.out} holds no checkpoint yet; starting a new run`);
     return withLoader(exists ? await resumeRun(config, options, lock) : await newRun(config, options, lock));

@@ -1,5 +1,18 @@
 /** The arguments of a training run (what `seg train` takes), with DeepLab's defaults. */
-import { boolean, fieldPath, FieldError, integer, number, object, oneOf, optional, parse, string, type Schema, type Shape } from '../core/schema.js';
+import {
+  boolean,
+  fieldPath,
+  FieldError,
+  integer,
+  number,
+  object,
+  oneOf,
+  optional,
+  parse,
+  string,
+  type Schema,
+  type Shape,
+} from '../core/schema.js';
 import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 
 export interface TrainConfig {

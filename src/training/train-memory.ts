@@ -14,7 +14,13 @@ export function checkTrainConfigMemory(
 ): MemoryEstimate {
   return checkTrainingMemory(
     {
-      config: { backbone: config.backbone, outputStride: config.outputStride, width: config.width, numClasses, multiGrid: config.multiGrid },
+      config: {
+        backbone: config.backbone,
+        outputStride: config.outputStride,
+        width: config.width,
+        numClasses,
+        multiGrid: config.multiGrid,
+      },
       batch: config.batch,
       crop: config.crop,
     },

@@ -23,7 +23,13 @@ export interface StepResult {
 }
 
 /** Reads back one small tensor (loss and pixel counts) with `await data()`: no synchronous read. */
-export async function trainStep(model: SegmentationModel, head: Head, sgd: MomentumSgd, batch: Batch, options: StepOptions): Promise<StepResult> {
+export async function trainStep(
+  model: SegmentationModel,
+  head: Head,
+  sgd: MomentumSgd,
+  batch: Batch,
+  options: StepOptions,
+): Promise<StepResult> {
   const [n, h, w] = batch.shape;
   const trainable = [...model.params.values()];
   const names = [...model.params.keys()];

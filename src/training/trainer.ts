@@ -76,7 +76,11 @@ function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[]
 /** Train (or resume) a run; see the module comment. */
 export async function train(configIn: TrainConfig, options: TrainHooks = {}): Promise<TrainResult> {
   const log = options.log ?? (() => undefined);
-  const run = await startRun(configIn, { resume: options.resume === true, log, ...(options.given !== undefined ? { given: options.given } : {}) });
+  const run = await startRun(configIn, {
+    resume: options.resume === true,
+    log,
+    ...(options.given !== undefined ? { given: options.given } : {}),
+  });
   const { config, state, loader } = run;
   const alreadyFinished = state.iteration >= config.iters;
   const hooks = runHooks(options, log);
@@ -87,11 +91,21 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
       const lr = polyLearningRate(config.lr, state.iteration, config.iters, config.polyPower);
-      const step = await trainStep(run.model, run.head, run.sgd, await loader.nextBatch(), { lr, freezeBn: config.freezeBn, dropoutRng: run.dropoutRng });
+      const step = await trainStep(run.model, run.head, run.sgd, await loader.nextBatch(), {
+        lr,
+        freezeBn: config.freezeBn,
+        dropoutRng: run.dropoutRng,
+      });
       if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
       state.iteration += 1;
       lastLoss = step.loss;
-      await callHooks(hooks, 'afterTrainIter', run, { iteration: state.iteration, iterations: config.iters, loss: step.loss, lr, trainAcc: step.pixelAccuracy });
+      await callHooks(hooks, 'afterTrainIter', run, {
+        iteration: state.iteration,
+        iterations: config.iters,
+        loss: step.loss,
+        lr,
+        trainAcc: step.pixelAccuracy,
+      });
       if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
     }
     await callHooks(hooks, 'afterRun', run);

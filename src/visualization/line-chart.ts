@@ -44,9 +44,20 @@ export interface LineChartOptions {
 }
 
 /** Okabe-Ito colour-blind-safe palette (yellow left out: too faint on white), then extras. */
-export const CHART_COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#882255', '#999933', '#6F4E37'] as const;
+export const CHART_COLORS = [
+  '#0072B2',
+  '#D55E00',
+  '#009E73',
+  '#CC79A7',
+  '#E69F00',
+  '#56B4E9',
+  '#000000',
+  '#882255',
+  '#999933',
+  '#6F4E37',
+] as const;
 
-const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -150,7 +161,10 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
   const height = options.height ?? 540;
   const log = options.logY === true;
   const refs = options.referenceLines ?? [];
-  const all = [...series.flatMap((s) => s.points), ...series.flatMap((s) => (s.events ?? []).map((e) => ({ x: e.x, y: e.y, lo: e.y, hi: e.y })))];
+  const all = [
+    ...series.flatMap((s) => s.points),
+    ...series.flatMap((s) => (s.events ?? []).map((e) => ({ x: e.x, y: e.y, lo: e.y, hi: e.y }))),
+  ];
   const xs = all.map((p) => p.x);
   const ysRaw = [...all.flatMap((p) => [p.lo, p.hi, p.y]), ...refs.map((r) => r.y)].filter((v) => Number.isFinite(v) && (!log || v > 0));
   let xMin = options.xDomain?.[0] ?? (xs.length > 0 ? Math.min(...xs) : 0);
@@ -192,7 +206,9 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
     `<text x="${width / 2}" y="${titleY}" text-anchor="middle" font-size="20" font-weight="bold" fill="#222">${escapeXml(options.title)}</text>`,
   );
   subtitles.forEach((line, i) => {
-    out.push(`<text x="${width / 2}" y="${titleY + 22 + 18 * i}" text-anchor="middle" font-size="13" fill="#555">${escapeXml(line)}</text>`);
+    out.push(
+      `<text x="${width / 2}" y="${titleY + 22 + 18 * i}" text-anchor="middle" font-size="13" fill="#555">${escapeXml(line)}</text>`,
+    );
   });
   // Grid and ticks.
   out.push('<g class="grid" stroke="#e3e3e3" stroke-width="1">');
@@ -203,7 +219,8 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
   for (const t of yScale.ticks) {
     out.push(`<text x="${left - 8}" y="${num(yScale.map(t) + 4.5)}" text-anchor="end">${formatTick(t, yScale.ticks, log)}</text>`);
   }
-  for (const t of xTicks) out.push(`<text x="${num(xScale.map(t))}" y="${bottom + 20}" text-anchor="middle">${formatTick(t, xTicks, false)}</text>`);
+  for (const t of xTicks)
+    out.push(`<text x="${num(xScale.map(t))}" y="${bottom + 20}" text-anchor="middle">${formatTick(t, xTicks, false)}</text>`);
   out.push('</g>');
   out.push(`<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="none" stroke="#444" stroke-width="1"/>`);
   out.push(
@@ -224,14 +241,18 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
   });
   for (const r of refs) {
     const y = num(yScale.map(r.y));
-    out.push(`<line class="reference" x1="${left}" x2="${right}" y1="${y}" y2="${y}" stroke="#555" stroke-width="1.4" stroke-dasharray="7 5"/>`);
+    out.push(
+      `<line class="reference" x1="${left}" x2="${right}" y1="${y}" y2="${y}" stroke="#555" stroke-width="1.4" stroke-dasharray="7 5"/>`,
+    );
   }
   series.forEach((s, i) => {
     const color = CHART_COLORS[i % CHART_COLORS.length] as string;
     const pts = s.points.filter((p) => Number.isFinite(p.y) && (!log || p.y > 0));
     if (pts.length === 0) return;
     const d = pts.map((p, k) => `${k === 0 ? 'M' : 'L'}${num(xScale.map(p.x))},${num(yScale.map(p.y))}`).join(' ');
-    out.push(`<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${color}" stroke-width="2.4" stroke-linejoin="round" stroke-linecap="round"/>`);
+    out.push(
+      `<path class="series" data-label="${escapeXml(s.label)}" d="${d}" fill="none" stroke="${color}" stroke-width="2.4" stroke-linejoin="round" stroke-linecap="round"/>`,
+    );
     if (options.markers === true && pts.length <= 80) {
       for (const p of pts) out.push(`<circle cx="${num(xScale.map(p.x))}" cy="${num(yScale.map(p.y))}" r="3" fill="${color}"/>`);
     }
@@ -250,7 +271,9 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
   });
   out.push('</g>');
   // Reference labels go to the end and side of their line that the fewest lines cross, with a white halo.
-  const drawn = series.map((s) => s.points.filter((p) => Number.isFinite(p.y) && (!log || p.y > 0)).map((p) => ({ x: xScale.map(p.x), y: yScale.map(p.y) })));
+  const drawn = series.map((s) =>
+    s.points.filter((p) => Number.isFinite(p.y) && (!log || p.y > 0)).map((p) => ({ x: xScale.map(p.x), y: yScale.map(p.y) })),
+  );
   for (const r of refs) {
     const y = yScale.map(r.y);
     const w = textWidth(r.label, 13);
@@ -304,7 +327,9 @@ export const CHART_PNG_SCALE = 2;
 
 /** Writes the SVG and its PNG rendering (CHART_PNG_SCALE x the SVG size), each atomically. */
 export async function writeChartFiles(svg: string, svgPath: string, pngPath: string): Promise<void> {
-  const png = await sharp(Buffer.from(svg), { density: 72 * CHART_PNG_SCALE }).png().toBuffer();
+  const png = await sharp(Buffer.from(svg), { density: 72 * CHART_PNG_SCALE })
+    .png()
+    .toBuffer();
   mkdirSync(dirname(svgPath), { recursive: true });
   mkdirSync(dirname(pngPath), { recursive: true });
   writeFileAtomic(svgPath, svg);

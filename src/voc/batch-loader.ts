@@ -108,12 +108,20 @@ export function initialLoaderState(seed: number, samples: number): LoaderState {
 
 function checkResumeState(state: LoaderState, seed: number, samples: number): void {
   if (state.samples !== samples) {
-    throw new SegError(`cannot resume the data loader: the checkpoint's split had ${state.samples} samples, this one has ${samples}; resume with the same dataset (\`data\`) and \`split\``);
+    throw new SegError(
+      `cannot resume the data loader: the checkpoint's split had ${state.samples} samples, this one has ${samples}; resume with the same dataset (\`data\`) and \`split\``,
+    );
   }
   if (state.seed !== seed) {
     throw new SegError(`cannot resume the data loader: the checkpoint used \`seed\` ${state.seed}, not ${seed}`);
   }
-  if (!Number.isInteger(state.position) || state.position < 0 || state.position > samples || !Number.isInteger(state.epoch) || state.epoch < 0) {
+  if (
+    !Number.isInteger(state.position) ||
+    state.position < 0 ||
+    state.position > samples ||
+    !Number.isInteger(state.epoch) ||
+    state.epoch < 0
+  ) {
     throw new SegError(`cannot resume the data loader: invalid state (epoch ${state.epoch}, position ${state.position})`);
   }
 }

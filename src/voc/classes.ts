@@ -32,7 +32,10 @@ export const MAX_CLASSES = 255;
 
 /** Parse `classes.txt` text; trailing blank lines are allowed, blank names inside are not. */
 export function parseClassNames(text: string, file: string): string[] {
-  const lines = text.replace(/\r/g, '').split('\n').map((l) => l.trim());
+  const lines = text
+    .replace(/\r/g, '')
+    .split('\n')
+    .map((l) => l.trim());
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   if (lines.length < 2) {
     throw new SegError(`${file}: expected one class name per line (background first), at least 2; found ${lines.length}`, file);

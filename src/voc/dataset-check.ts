@@ -80,7 +80,11 @@ export async function checkDataset(root: string | Dataset, split = 'train', opti
   const listPath = dataset.listFile(split) ?? join(dataset.root, LIST_DIR, `${split}.txt`);
   if (dataset.listFile(split) === undefined) {
     const have = dataset.splits();
-    report.problems.push({ id: null, file: listPath, problem: `split list not found (lists here: ${have.length > 0 ? have.join(', ') : 'none'})` });
+    report.problems.push({
+      id: null,
+      file: listPath,
+      problem: `split list not found (lists here: ${have.length > 0 ? have.join(', ') : 'none'})`,
+    });
     return report;
   }
   let ids: string[];
@@ -172,4 +176,3 @@ export function formatCheckReport(report: CheckReport): string {
   }
   return lines.join('\n');
 }
-

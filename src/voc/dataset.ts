@@ -92,7 +92,8 @@ export function openDataset(root: string): Dataset {
       const file = listFile(split);
       if (file === undefined) {
         const have = splits();
-        if (have.length === 0) throw new SegError(`${listDir}: no split lists (<split>.txt) found; the dataset has no ${LIST_DIR}/*.txt`, listDir);
+        if (have.length === 0)
+          throw new SegError(`${listDir}: no split lists (<split>.txt) found; the dataset has no ${LIST_DIR}/*.txt`, listDir);
         throw expectedOneOf(`--split (lists in ${listDir})`, split, have);
       }
       const ids = parseIdList(readFileSync(file, 'utf8'));

@@ -76,10 +76,12 @@ export function loadFashionItems(source: string, split: 'train' | 't10k'): Fashi
   const labelsFile = findIdx(source, `${split}-labels-idx1-ubyte`);
   const images: IdxArray = readIdx(imagesFile);
   const labels: IdxArray = readIdx(labelsFile);
-  if (images.dims.length !== 3) throw new SegError(`${imagesFile}: expected 3 dimensions (count, rows, cols), got ${images.dims.length}`, imagesFile);
+  if (images.dims.length !== 3)
+    throw new SegError(`${imagesFile}: expected 3 dimensions (count, rows, cols), got ${images.dims.length}`, imagesFile);
   if (labels.dims.length !== 1) throw new SegError(`${labelsFile}: expected 1 dimension (count), got ${labels.dims.length}`, labelsFile);
   const [count, rows, cols] = images.dims as [number, number, number];
-  if (labels.dims[0] !== count) throw new SegError(`${labelsFile}: ${labels.dims[0]} labels for ${count} images in ${imagesFile}`, labelsFile);
+  if (labels.dims[0] !== count)
+    throw new SegError(`${labelsFile}: ${labels.dims[0]} labels for ${count} images in ${imagesFile}`, labelsFile);
   if (count === 0) throw new SegError(`${imagesFile}: no items`, imagesFile);
   const bad = labels.data.findIndex((l) => l > 9);
   if (bad >= 0) throw new SegError(`${labelsFile}: label ${labels.data[bad]} of item ${bad} is outside 0..9`, labelsFile);
@@ -94,7 +96,8 @@ function sampleItem(items: FashionItems, index: number, x: number, y: number): n
   const y0 = Math.floor(y);
   const fx = x - x0;
   const fy = y - y0;
-  const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 || xx >= cols || yy >= rows ? 0 : (items.pixels[base + yy * cols + xx] as number));
+  const at = (xx: number, yy: number): number =>
+    xx < 0 || yy < 0 || xx >= cols || yy >= rows ? 0 : (items.pixels[base + yy * cols + xx] as number);
   return (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
 }
 
@@ -131,12 +134,21 @@ function placeItem(image: Uint8Array, label: Uint8Array, size: number, items: Fa
 }
 
 /** Compose one scene from `items` (deterministic given `rng`). */
-export function composeFashionScene(size: number, items: FashionItems, rng: Rng, maxItems = 4, voidRadius = 1): { image: RgbImage; label: LabelImage } {
+export function composeFashionScene(
+  size: number,
+  items: FashionItems,
+  rng: Rng,
+  maxItems = 4,
+  voidRadius = 1,
+): { image: RgbImage; label: LabelImage } {
   const image = paintBackground(size, size, rng, [0.05, 0.5]);
   const raw = new Uint8Array(size * size);
   const count = 2 + rng.int(Math.max(1, maxItems - 1));
   for (let k = 0; k < count; k++) placeItem(image, raw, size, items, rng);
-  return { image: { width: size, height: size, data: image }, label: { width: size, height: size, data: addVoidBorder(raw, size, size, voidRadius) } };
+  return {
+    image: { width: size, height: size, data: image },
+    label: { width: size, height: size, data: addVoidBorder(raw, size, size, voidRadius) },
+  };
 }
 
 /** Make the Fashion-MNIST scenes dataset (train/val/trainval lists, 11 classes in classes.txt). */
@@ -154,7 +166,14 @@ export async function makeFashionDataset(options: FashionDatasetOptions): Promis
     root,
     { train, val },
     FASHION_CLASSES,
-    (split, id) => composeFashionScene(size, (split === 'train' ? trainItems : testItems) as FashionItems, new Rng(seed, `fashion/${id}`), maxItems, options.voidRadius ?? 1),
+    (split, id) =>
+      composeFashionScene(
+        size,
+        (split === 'train' ? trainItems : testItems) as FashionItems,
+        new Rng(seed, `fashion/${id}`),
+        maxItems,
+        options.voidRadius ?? 1,
+      ),
     options.onProgress,
   );
 }

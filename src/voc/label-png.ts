@@ -55,7 +55,8 @@ function parseHeader(data: Uint8Array, file: string): PngHeader {
   const compression = data[10] as number;
   const filter = data[11] as number;
   const interlace = data[12] as number;
-  if (header.width === 0 || header.height === 0) throw new SegError(`${file}: corrupt PNG (image size ${header.width}x${header.height})`, file);
+  if (header.width === 0 || header.height === 0)
+    throw new SegError(`${file}: corrupt PNG (image size ${header.width}x${header.height})`, file);
   if (compression !== 0 || filter !== 0) throw new SegError(`${file}: corrupt PNG (unknown compression/filter method)`, file);
   if (header.colorType !== COLOR_TYPE_GRAY && header.colorType !== COLOR_TYPE_PALETTE) {
     throw new SegError(

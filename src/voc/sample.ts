@@ -49,7 +49,10 @@ export async function loadSample(dataset: Dataset, id: string): Promise<Sample> 
   if (mismatch !== undefined) throw new SegError(`${labelPath}: ${mismatch} (${imagePath})`, labelPath);
   const invalid = describeInvalidLabels(label.data, dataset.classNames.length);
   if (invalid !== undefined) {
-    throw new SegError(`${labelPath}: ${invalid}; the dataset has ${dataset.classNames.length} classes (classes.txt or the 21 VOC classes)`, labelPath);
+    throw new SegError(
+      `${labelPath}: ${invalid}; the dataset has ${dataset.classNames.length} classes (classes.txt or the 21 VOC classes)`,
+      labelPath,
+    );
   }
   return { id, width: image.width, height: image.height, image: image.data, label: label.data };
 }

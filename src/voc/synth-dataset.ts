@@ -123,7 +123,13 @@ function drawObject(image: Uint8Array, label: Uint8Array, width: number, height:
 }
 
 /** Draw one synthetic scene (deterministic given `rng`). */
-export function drawSynthScene(width: number, height: number, rng: Rng, maxObjects = 3, voidRadius = 1): { image: RgbImage; label: LabelImage } {
+export function drawSynthScene(
+  width: number,
+  height: number,
+  rng: Rng,
+  maxObjects = 3,
+  voidRadius = 1,
+): { image: RgbImage; label: LabelImage } {
   const image = paintBackground(width, height, rng);
   const raw = new Uint8Array(width * height);
   const count = 1 + rng.int(Math.max(1, maxObjects));

@@ -41,7 +41,8 @@ export function paintBackground(width: number, height: number, rng: Rng, saturat
       const t = Math.min(1, Math.max(0, ((x - (gx < 0 ? width : 0)) * gx + (y - (gy < 0 ? height : 0)) * gy) / span));
       let tex: number;
       if (pattern === 0) {
-        tex = Math.sin(x * (freqs[0] as number) + (phases[0] as number)) * Math.cos(y * (freqs[1] as number) + (phases[1] as number)) +
+        tex =
+          Math.sin(x * (freqs[0] as number) + (phases[0] as number)) * Math.cos(y * (freqs[1] as number) + (phases[1] as number)) +
           0.5 * Math.sin((x + y) * (freqs[2] as number) + (phases[2] as number));
       } else if (pattern === 1) {
         tex = Math.sin(((x * gy - y * gx) * 2 * Math.PI) / period);
@@ -50,9 +51,9 @@ export function paintBackground(width: number, height: number, rng: Rng, saturat
       }
       const shade = tex * contrast + rng.normal() * noise;
       const i = (y * width + x) * 3;
-      image[i] = clampByte((a[0] * (1 - t) + b[0] * t) + shade);
-      image[i + 1] = clampByte((a[1] * (1 - t) + b[1] * t) + shade);
-      image[i + 2] = clampByte((a[2] * (1 - t) + b[2] * t) + shade);
+      image[i] = clampByte(a[0] * (1 - t) + b[0] * t + shade);
+      image[i + 1] = clampByte(a[1] * (1 - t) + b[1] * t + shade);
+      image[i + 2] = clampByte(a[2] * (1 - t) + b[2] * t + shade);
     }
   }
   return image;

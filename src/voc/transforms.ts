@@ -66,7 +66,8 @@ export async function scalePair(pair: ImageLabelPair, scale: number): Promise<Im
 
 /** Random scale, one of `scales` with equal probability. */
 export function randomScale(scales: readonly number[] = TRAIN_SCALES): Transform {
-  if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new Error(`randomScale: scales must be positive, got [${scales.join(', ')}]`);
+  if (scales.length === 0 || scales.some((s) => !(s > 0)))
+    throw new Error(`randomScale: scales must be positive, got [${scales.join(', ')}]`);
   return (pair, rng) => scalePair(pair, scales[rng.int(scales.length)] as number);
 }
 
@@ -84,7 +85,13 @@ export function padTo(size: number, fill: readonly [number, number, number], lab
 }
 
 /** `pair` at the top left of a `width`x`height` canvas of `fill` (image) and `labelFill` (label). */
-function placeOnCanvas(pair: ImageLabelPair, width: number, height: number, fill: readonly [number, number, number], labelFill: number): ImageLabelPair {
+function placeOnCanvas(
+  pair: ImageLabelPair,
+  width: number,
+  height: number,
+  fill: readonly [number, number, number],
+  labelFill: number,
+): ImageLabelPair {
   const image = new Uint8Array(width * height * 3);
   const label = new Uint8Array(width * height);
   const fillRow = new Uint8Array(width * 3);
@@ -144,7 +151,8 @@ export function randomScaleCrop(
   scales: readonly number[] = TRAIN_SCALES,
   labelFill = VOID_LABEL,
 ): Transform {
-  if (scales.length === 0 || scales.some((s) => !(s > 0))) throw new Error(`randomScaleCrop: scales must be positive, got [${scales.join(', ')}]`);
+  if (scales.length === 0 || scales.some((s) => !(s > 0)))
+    throw new Error(`randomScaleCrop: scales must be positive, got [${scales.join(', ')}]`);
   return async (pair, rng) => {
     const scale = scales[rng.int(scales.length)] as number;
     const width = Math.max(1, Math.round(pair.width * scale));

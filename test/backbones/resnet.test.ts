@@ -30,7 +30,12 @@ const full = (backbone: BackboneOptions['backbone'], outputStride: 8 | 16, multi
 describe('resnet spec', () => {
   it('has torchvision ImageNet ResNet parameter counts without fc', () => {
     // torchvision totals minus fc (512*1000+1000 = 513000 or 2048*1000+1000 = 2049000).
-    const expected = { resnet18: 11_689_512 - 513_000, resnet34: 21_797_672 - 513_000, resnet50: 25_557_032 - 2_049_000, resnet101: 44_549_160 - 2_049_000 };
+    const expected = {
+      resnet18: 11_689_512 - 513_000,
+      resnet34: 21_797_672 - 513_000,
+      resnet50: 25_557_032 - 2_049_000,
+      resnet101: 44_549_160 - 2_049_000,
+    };
     for (const name of BACKBONE_NAMES) {
       for (const os of [8, 16] as const) {
         expect(layerCost(resnetSpec(full(name, os)).spec, { height: 64, width: 64, channels: 3 }).params).toBe(expected[name]);
@@ -123,7 +128,9 @@ describe('resnet forward', () => {
           if (w.role === 'param') params.set(w.name, t);
           else buffers.set(w.name, tf.variable(t, false));
         }
-        const shape = tf.tidy(() => runLayers(spec, tf.ones([1, 35, 37, 3]) as tf.Tensor4D, { params, buffers }, { training: false }).shape);
+        const shape = tf.tidy(
+          () => runLayers(spec, tf.ones([1, 35, 37, 3]) as tf.Tensor4D, { params, buffers }, { training: false }).shape,
+        );
         const side = (s: number) => Math.ceil(s / outputStride);
         expect(shape, `${backbone} OS${outputStride}`).toEqual([1, side(35), side(37), outChannels]);
         const cost = layerCost(spec, { height: 35, width: 37, channels: 3 }).output;

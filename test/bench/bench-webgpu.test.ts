@@ -10,9 +10,15 @@ describe('bench and the webgpu backend', () => {
   it.skipIf(!existsSync(MAIN))('`seg bench train --backend webgpu` without a GPU says what is missing and exits 1', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, VK_DRIVER_FILES: '/nonexistent/no-vulkan-driver.json' };
     delete env['LD_LIBRARY_PATH'];
-    const run = spawnSync(process.execPath, [MAIN, 'bench', 'train', '--backend', 'webgpu', '--steps', '1'], { env, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [MAIN, 'bench', 'train', '--backend', 'webgpu', '--steps', '1'], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/--backend webgpu: (no GPU adapter was found|no Vulkan loader \(libvulkan\.so\.1\) was found|the optional package)/);
+    expect(run.stderr).toMatch(
+      /--backend webgpu: (no GPU adapter was found|no Vulkan loader \(libvulkan\.so\.1\) was found|the optional package)/,
+    );
     expect(run.stderr).not.toMatch(/at .*\.js:\d+/); // no JavaScript stack trace
   });
 

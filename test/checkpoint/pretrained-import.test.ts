@@ -21,7 +21,8 @@ function torchvisionResnet18(): Map<string, WritableTensor> {
     const shape = torchShape(w.shape);
     const size = shape.reduce((a, b) => a * b, 1);
     out.set(w.name.slice(2), { shape, data: Float32Array.from({ length: size }, (_, k) => k * 1e-3 + 0.5) });
-    if (w.name.endsWith('.running_var')) out.set(w.name.slice(2).replace('running_var', 'num_batches_tracked'), { shape: [], data: BigInt64Array.of(100n) });
+    if (w.name.endsWith('.running_var'))
+      out.set(w.name.slice(2).replace('running_var', 'num_batches_tracked'), { shape: [], data: BigInt64Array.of(100n) });
   }
   out.set('fc.weight', { shape: [1000, 32], data: new Float32Array(32000) });
   out.set('fc.bias', { shape: [1000], data: new Float32Array(1000) });
@@ -65,7 +66,9 @@ describe('pretrained import', () => {
     const rv = (model.buffers.get('backbone.layer3.0.downsample.1.running_var') as tf.Variable).dataSync();
     expect(Array.from(rv)[2]).toBeCloseTo(0.502, 6);
     // Untouched: the missing buffer and the decoder.
-    expect(Array.from((model.buffers.get('backbone.layer4.1.bn2.running_mean') as tf.Variable).dataSync()).every((v) => v === 0)).toBe(true);
+    expect(Array.from((model.buffers.get('backbone.layer4.1.bn2.running_mean') as tf.Variable).dataSync()).every((v) => v === 0)).toBe(
+      true,
+    );
     expect(Array.from((model.params.get('classifier.4.weight') as tf.Variable).dataSync())).toEqual(classifierBefore);
     model.dispose();
   });

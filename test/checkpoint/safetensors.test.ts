@@ -105,7 +105,9 @@ describe('writeSafetensors / readSafetensors', () => {
 
   it('refuses tensors whose data does not match their shape', () => {
     const file = path.join(dir, 'bad.safetensors');
-    expect(() => writeSafetensors(file, new Map([['x', { shape: [2, 2], data: Float32Array.from([1]) }]]))).toThrow(/1 values for shape \[2,2\]/);
+    expect(() => writeSafetensors(file, new Map([['x', { shape: [2, 2], data: Float32Array.from([1]) }]]))).toThrow(
+      /1 values for shape \[2,2\]/,
+    );
     expect(fs.existsSync(file)).toBe(false);
   });
 
@@ -165,7 +167,10 @@ describe('reading other dtypes', () => {
 
   it('reads from a Node Buffer view at an offset and returns copies, not views', () => {
     const f32 = Array.from(new Uint8Array(Float32Array.from([2.5, -1]).buffer));
-    const inner = handMade({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, u: { dtype: 'U8', shape: [1], data_offsets: [8, 9] } }, [...f32, 42]);
+    const inner = handMade(
+      { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, u: { dtype: 'U8', shape: [1], data_offsets: [8, 9] } },
+      [...f32, 42],
+    );
     const source = Buffer.concat([Buffer.from([9, 9, 9]), Buffer.from(inner)]).subarray(3);
     const file = parseSafetensors(source, 'view');
     source.fill(0);

@@ -51,8 +51,16 @@ afterAll(() => realFs.rmSync(tmp, { recursive: true, force: true }));
 describe('I/O errors during a checkpoint save', () => {
   it.each([
     ['EIO on fsync', { op: 'fsyncSync', code: 'EIO', match: () => true }, /model\.safetensors: could not write \(input\/output error/],
-    ['ENOSPC on write', { op: 'writeSync', code: 'ENOSPC', match: () => true }, /model\.safetensors: could not write \(no space left on the device\)/],
-    ['EXDEV on the final rename', { op: 'renameSync', code: 'EXDEV', match: (from: unknown) => String(from).includes('.partial-') && !String(from).includes('.tmp-') }, /could not write \(cannot rename across file systems\)/],
+    [
+      'ENOSPC on write',
+      { op: 'writeSync', code: 'ENOSPC', match: () => true },
+      /model\.safetensors: could not write \(no space left on the device\)/,
+    ],
+    [
+      'EXDEV on the final rename',
+      { op: 'renameSync', code: 'EXDEV', match: (from: unknown) => String(from).includes('.partial-') && !String(from).includes('.tmp-') },
+      /could not write \(cannot rename across file systems\)/,
+    ],
   ] as const)('%s: a SegError naming the file; the previous checkpoint loads unchanged', async (_name, failure, message) => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.0625, numClasses: 3, multiGrid: false }, 1);
     const dir = path.join(tmp, `ckpt-${failure.code}`);
@@ -68,7 +76,9 @@ describe('I/O errors during a checkpoint save', () => {
     inject.failure = undefined;
     expect(error).toBeInstanceOf(SegError);
     expect((error as Error).message).toMatch(message);
-    expect((error as Error).message).toMatch(new RegExp(`the checkpoint was not saved; the previous checkpoint in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is intact`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`the checkpoint was not saved; the previous checkpoint in ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is intact`),
+    );
     const loaded = loadCheckpoint(dir, { optimizer: false });
     expect(loaded.config.iteration).toBe(1);
     loaded.model.dispose();

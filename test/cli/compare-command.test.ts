@@ -18,7 +18,16 @@ function traceDir(): string {
   const evals: Record<string, [number, number]> = { softmax: [0.2, 0.4], 'egb:exp:alpha=0.3,beta=0': [0.39, 0.41] };
   for (const [head, [a, b]] of Object.entries(evals)) {
     for (const iter of [0, 5, 10, 15, 20]) {
-      rows.push({ head, seed: 0, iter, wall_s: iter, loss: 1 / (1 + iter), train_acc: 0.5, val_miou: iter === 10 ? a : iter === 20 ? b : null, lr: null });
+      rows.push({
+        head,
+        seed: 0,
+        iter,
+        wall_s: iter,
+        loss: 1 / (1 + iter),
+        train_acc: 0.5,
+        val_miou: iter === 10 ? a : iter === 20 ? b : null,
+        lr: null,
+      });
     }
   }
   writeTraceCsv(join(dir, 'trace.csv'), rows);
@@ -51,7 +60,17 @@ describe('seg compare', () => {
 
   it('--format md, --target, --baseline, --no-charts', async () => {
     const dir = traceDir();
-    const { code, out } = await run(['compare', dir, '--format', 'md', '--target', '1', '--baseline', 'egb:exp:alpha=0.3,beta=0', '--no-charts']);
+    const { code, out } = await run([
+      'compare',
+      dir,
+      '--format',
+      'md',
+      '--target',
+      '1',
+      '--baseline',
+      'egb:exp:alpha=0.3,beta=0',
+      '--no-charts',
+    ]);
     expect(code).toBe(0);
     expect(out).toContain("Target: 100.0% of egb:exp:alpha=0.3,beta=0's best val mIoU 41.00% (mean of 1 seed) = 41.00% mIoU");
     expect(out).toContain('| `softmax` | - | 1 | 40.00 | 40.00 | never | 0/1 | - | - | - | - |');

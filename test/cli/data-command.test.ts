@@ -36,7 +36,12 @@ describe('seg data', () => {
     expect(made.out).toMatch(/train 4, val 2, trainval 6; 6 classes/);
     const check = await run('data', 'check', '--data', out, '--split', 'trainval', '--json');
     expect(check.code).toBe(0);
-    const report = JSON.parse(check.out) as { images: number; classes: { name: string; pixels: number; images: number }[]; void_pixels: number; problems: unknown[] };
+    const report = JSON.parse(check.out) as {
+      images: number;
+      classes: { name: string; pixels: number; images: number }[];
+      void_pixels: number;
+      problems: unknown[];
+    };
     expect(report.images).toBe(6);
     expect(report.classes.map((c) => c.name)).toEqual(['background', 'disc', 'square', 'triangle', 'ring', 'cross']);
     expect(report.classes.reduce((a, c) => a + c.pixels, 0) + report.void_pixels).toBe(6 * 32 * 32);

@@ -24,9 +24,18 @@ beforeAll(async () => {
   // 45 px: not a multiple of the output stride, so padding and cropping are exercised.
   data = (await makeSynthDataset({ out: join(dir, 'synth'), train: 1, val: 6, size: 45, seed: 4 })).root;
   await tf.setBackend('wasm');
-  const model = randomisedModel({ backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: SYNTH_CLASSES.length, multiGrid: false }, 9);
+  const model = randomisedModel(
+    { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: SYNTH_CLASSES.length, multiGrid: false },
+    9,
+  );
   checkpoint = join(dir, 'ckpt');
-  await saveCheckpoint(checkpoint, { model, head: { kind: 'egb', boost: 'exp', alpha: 0.3, beta: 0 }, classNames: SYNTH_CLASSES, normalization: IMAGENET_NORMALIZATION, iteration: 0 });
+  await saveCheckpoint(checkpoint, {
+    model,
+    head: { kind: 'egb', boost: 'exp', alpha: 0.3, beta: 0 },
+    classNames: SYNTH_CLASSES,
+    normalization: IMAGENET_NORMALIZATION,
+    iteration: 0,
+  });
   model.dispose();
 });
 afterAll(removeTempDirs);
@@ -34,7 +43,20 @@ afterAll(removeTempDirs);
 describe('seg export', () => {
   it('writes an ONNX file with the requested output and static size', async () => {
     const out = join(dir, 'fixed.onnx');
-    const r = await runSeg(['export', '--checkpoint', checkpoint, '--out', out, '--head-output', 'mask', '--fixed-size', '45', '45', '--backend', 'wasm']);
+    const r = await runSeg([
+      'export',
+      '--checkpoint',
+      checkpoint,
+      '--out',
+      out,
+      '--head-output',
+      'mask',
+      '--fixed-size',
+      '45',
+      '45',
+      '--backend',
+      'wasm',
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/wrote .*fixed.onnx .*mask/);
     const m = decodeOnnxModel(readFileSync(out));
@@ -44,7 +66,10 @@ describe('seg export', () => {
 
   it('turns bad flags into one-line errors', async () => {
     const cases: [string[], RegExp][] = [
-      [['export', '--checkpoint', checkpoint, '--out', join(dir, 'x.onnx'), '--fixed-size', '45'], /--fixed-size: got '45', expected two integers/],
+      [
+        ['export', '--checkpoint', checkpoint, '--out', join(dir, 'x.onnx'), '--fixed-size', '45'],
+        /--fixed-size: got '45', expected two integers/,
+      ],
       [['export', '--checkpoint', join(dir, 'nowhere'), '--out', join(dir, 'x.onnx')], /no such checkpoint directory/],
       [['export', '--checkpoint', checkpoint, '--out', join(dir, 'x.onnx'), '--head-output', 'probs'], /--head-output/],
       [['eval', '--onnx', join(dir, 'x.onnx'), '--data', data, '--engine', 'tfjs'], /--onnx .* runs on onnxruntime/],
@@ -74,7 +99,9 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
       const parsed = JSON.parse(tfjs) as { mIoU: number; images: number };
       expect(parsed.images).toBe(6);
       expect(parsed.mIoU).toBeGreaterThan(0);
-      console.log(`mIoU ${extra.join(' ') || 'single scale'}: tfjs ${parsed.mIoU}, onnxruntime ${(JSON.parse(ort) as { mIoU: number }).mIoU}`);
+      console.log(
+        `mIoU ${extra.join(' ') || 'single scale'}: tfjs ${parsed.mIoU}, onnxruntime ${(JSON.parse(ort) as { mIoU: number }).mIoU}`,
+      );
       expect(ort).toBe(tfjs); // every metric and per-class row, every digit
       // The same metrics; only what was scored differs (the file instead of the checkpoint and its iteration).
       const { checkpoint: _c, iteration: _i, ...fromCheckpoint } = JSON.parse(tfjs) as Record<string, unknown>;
@@ -88,7 +115,19 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
     const onnx = join(dir, 'model.onnx');
     if (!existsSync(onnx)) expect((await runSeg(['export', '--checkpoint', checkpoint, '--out', onnx])).code).toBe(0);
     const images = join(data, 'JPEGImages');
-    const a = await runSeg(['predict', '--checkpoint', checkpoint, '--engine', 'tfjs', '--input', images, '--output', join(dir, 'tfjs-masks'), '--backend', 'wasm']);
+    const a = await runSeg([
+      'predict',
+      '--checkpoint',
+      checkpoint,
+      '--engine',
+      'tfjs',
+      '--input',
+      images,
+      '--output',
+      join(dir, 'tfjs-masks'),
+      '--backend',
+      'wasm',
+    ]);
     const b = await runSeg(['predict', '--onnx', onnx, '--input', images, '--output', join(dir, 'ort-masks'), '--backend', 'wasm']);
     expect(a.code, a.err).toBe(0);
     expect(b.code, b.err).toBe(0);

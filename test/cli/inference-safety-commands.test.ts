@@ -25,7 +25,9 @@ describe('seg train memory check', () => {
     const out = join(dir, 'too-big');
     const r = await runSeg(['train', '--data', data, '--backend', 'wasm', '--iters', '1', '--out', out]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error: training resnet101 .* at batch 8 x 513x513 needs about \d+\.\d GiB .*more than 2\.80 GiB on the wasm backend \(4 GiB of linear memory/);
+    expect(r.err).toMatch(
+      /error: training resnet101 .* at batch 8 x 513x513 needs about \d+\.\d GiB .*more than 2\.80 GiB on the wasm backend \(4 GiB of linear memory/,
+    );
     expect(r.err).toMatch(/Settings that fit: /);
     expect(r.err).not.toContain('internal error');
     expect(readdirOrEmpty(out)).toEqual([]);
@@ -46,14 +48,39 @@ describe('seg train memory check', () => {
     expect(predict.code).toBe(1);
     expect(predict.err).toMatch(/lies inside the input folder/);
     expect(predict.err).not.toContain('backend:');
-    const missing = await runSeg(['predict', '--checkpoint', join(dir, 'nope'), '--input', data, '--output', join(dir, 'm'), '--backend', 'wasm']);
+    const missing = await runSeg([
+      'predict',
+      '--checkpoint',
+      join(dir, 'nope'),
+      '--input',
+      data,
+      '--output',
+      join(dir, 'm'),
+      '--backend',
+      'wasm',
+    ]);
     expect(missing.err).not.toContain('backend:');
   });
 });
 
 describe('seg eval --json', () => {
   it('records the checkpoint, split and iteration scored, and takes --mode/--window/--overlap', async () => {
-    const r = await runSeg(['eval', '--checkpoint', run, '--data', data, '--json', '--backend', 'wasm', '--mode', 'slide', '--window', '24', '--overlap', '1/3']);
+    const r = await runSeg([
+      'eval',
+      '--checkpoint',
+      run,
+      '--data',
+      data,
+      '--json',
+      '--backend',
+      'wasm',
+      '--mode',
+      'slide',
+      '--window',
+      '24',
+      '--overlap',
+      '1/3',
+    ]);
     expect(r.code, r.err).toBe(0);
     const json = JSON.parse(r.out) as { checkpoint: string; split: string; iteration: number; images: number; skipped: unknown[] };
     expect(json.checkpoint).toContain(run);
@@ -77,7 +104,17 @@ describe('seg predict never touches its inputs', () => {
     const folder = await runSeg(['predict', '--checkpoint', run, '--input', in2, '--output', join(dir, 'link2'), '--backend', 'wasm']);
     expect(folder.code).toBe(1);
     expect(folder.err).toMatch(/error: --output .*link2 is the input folder/);
-    const listed = await runSeg(['predict', '--checkpoint', run, '--input', join(in2, 'a.jpg'), '--output', join(dir, 'link2'), '--backend', 'wasm']);
+    const listed = await runSeg([
+      'predict',
+      '--checkpoint',
+      run,
+      '--input',
+      join(in2, 'a.jpg'),
+      '--output',
+      join(dir, 'link2'),
+      '--backend',
+      'wasm',
+    ]);
     expect(listed.code, listed.err).toBe(0);
     expect(readFileSync(join(in2, 'a.jpg'))).toEqual(before);
     expect(readdirOrEmpty(in2).sort()).toEqual(['a.jpg', 'a.png']);

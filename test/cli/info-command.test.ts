@@ -26,8 +26,13 @@ describe('seg info', () => {
     expect(out).toContain('parameters: 39,638,869 trainable');
     expect(out).toMatch(/FLOPs at 513x513: \d+\.\d\d G/);
     expect(out).toMatch(/layer4\s+16\s+2048\s+33x33/);
-    const a = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--json'])).out) as { flops513: number; flops: number };
-    const b = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--input-size', '257', '--json'])).out) as { flops513: number; flops: number };
+    const a = JSON.parse((await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--json'])).out) as {
+      flops513: number;
+      flops: number;
+    };
+    const b = JSON.parse(
+      (await run(['info', '--width', '0.25', '--classes', '5', '--multi-grid', '--input-size', '257', '--json'])).out,
+    ) as { flops513: number; flops: number };
     expect(b.flops513).toBe(a.flops513);
     expect(b.flops).toBeLessThan(a.flops / 3);
   });

@@ -15,7 +15,10 @@ function traceRows(run: string): number {
   const file = join(run, 'trace.jsonl');
   if (!existsSync(file)) return 0;
   // Train rows only (one per iteration at --log-every 1); the start row says which backend ran.
-  const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; backend?: string });
+  const rows = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { type: string; backend?: string });
   expect(rows[0]).toMatchObject({ type: 'start', backend: 'wasm' });
   return rows.filter((r) => r.type === 'train').length;
 }
@@ -32,7 +35,30 @@ describe('seg train and SIGINT, SIGTERM, SIGHUP', () => {
     const run = join(dir, 'run');
     const child = spawn(
       process.execPath,
-      [cli, 'train', '--data', data, '--backbone', 'resnet18', '--width', '0.125', '--crop', '32', '--batch', '2', '--iters', '100000', '--log-every', '1', '--save-every', '0', '--out', run, '--backend', 'wasm'],
+      [
+        cli,
+        'train',
+        '--data',
+        data,
+        '--backbone',
+        'resnet18',
+        '--width',
+        '0.125',
+        '--crop',
+        '32',
+        '--batch',
+        '2',
+        '--iters',
+        '100000',
+        '--log-every',
+        '1',
+        '--save-every',
+        '0',
+        '--out',
+        run,
+        '--backend',
+        'wasm',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

@@ -68,7 +68,18 @@ describe('seg eval --shard / --save-counts / --merge', () => {
     const mergedJson = await runSeg(['eval', '--merge', ...parts, '--json']);
     expect(mergedJson.code, mergedJson.err).toBe(0);
     expect(mergedJson.out).toBe(wholeJson.out);
-    expect(Object.keys(JSON.parse(mergedJson.out) as object)).toEqual(['checkpoint', 'split', 'iteration', 'mIoU', 'aAcc', 'mAcc', 'fwIoU', 'images', 'classes', 'skipped']);
+    expect(Object.keys(JSON.parse(mergedJson.out) as object)).toEqual([
+      'checkpoint',
+      'split',
+      'iteration',
+      'mIoU',
+      'aAcc',
+      'mAcc',
+      'fwIoU',
+      'images',
+      'classes',
+      'skipped',
+    ]);
     const mergedText = await runSeg(['eval', '--merge', ...[...parts].reverse()]);
     expect(mergedText.code, mergedText.err).toBe(0);
     expect(mergedText.out).toBe(wholeText.out);

@@ -22,7 +22,22 @@ describe('seg train / eval / predict', () => {
       const r = await runSeg(['train', '--data', data, '--head', head, ...small, '--iters', '2', '--out', join(dir, `run-${head}`)]);
       expect(r.code, r.err).toBe(0);
     }
-    const egb = await runSeg(['train', '--data', data, '--head', 'egb', '--boost', 'pow3', '--egb-alpha', '0.01', ...small, '--iters', '3', '--out', join(dir, 'run-egb')]);
+    const egb = await runSeg([
+      'train',
+      '--data',
+      data,
+      '--head',
+      'egb',
+      '--boost',
+      'pow3',
+      '--egb-alpha',
+      '0.01',
+      ...small,
+      '--iters',
+      '3',
+      '--out',
+      join(dir, 'run-egb'),
+    ]);
     expect(egb.code, egb.err).toBe(0);
     expect(egb.err).toContain('egb:pow3:alpha=0.01,beta=0');
     const again = await runSeg(['train', '--data', data, ...small, '--iters', '3', '--out', join(dir, 'run-egb')]);
@@ -31,7 +46,9 @@ describe('seg train / eval / predict', () => {
     // --resume --out needs no --data; a finished run says so.
     const finished = await runSeg(['train', '--resume', '--out', join(dir, 'run-egb'), '--backend', 'wasm']);
     expect(finished.code, finished.err).toBe(0);
-    expect(finished.out).toMatch(/run-egb: the run is finished \(3 iterations, val mIoU [\d.]+% at its last evaluation\); nothing to train. Raise --iters/);
+    expect(finished.out).toMatch(
+      /run-egb: the run is finished \(3 iterations, val mIoU [\d.]+% at its last evaluation\); nothing to train. Raise --iters/,
+    );
     const resumed = await runSeg(['train', '--data', data, ...small, '--iters', '5', '--resume', '--out', join(dir, 'run-egb')]);
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.out).toMatch(/5 iterations/); // a higher --iters extends the run
@@ -43,7 +60,17 @@ describe('seg train / eval / predict', () => {
     expect(json.images).toBe(3);
     expect(json.classes.map((c) => c.name)).toEqual(['background', 'disc', 'square', 'triangle', 'ring', 'cross']);
 
-    const pr = await runSeg(['predict', '--checkpoint', join(dir, 'run-linear'), '--input', join(data, 'JPEGImages'), '--output', join(dir, 'masks'), '--backend', 'wasm']);
+    const pr = await runSeg([
+      'predict',
+      '--checkpoint',
+      join(dir, 'run-linear'),
+      '--input',
+      join(data, 'JPEGImages'),
+      '--output',
+      join(dir, 'masks'),
+      '--backend',
+      'wasm',
+    ]);
     expect(pr.code, pr.err).toBe(0);
     expect(readdirSync(join(dir, 'masks'))).toHaveLength(9);
   });
@@ -56,7 +83,10 @@ describe('seg train / eval / predict', () => {
       [['train', '--data', data, '--head', 'softmax', '--boost', 'exp', ...small], /apply to --head egb only/],
       [['eval', '--data', data], /exactly one of --checkpoint DIR .* or --predictions DIR/],
       [['eval', '--checkpoint', join(dir, 'nowhere'), '--data', data], /no such checkpoint directory/],
-      [['predict', '--checkpoint', join(dir, 'run-linear'), '--input', join(dir, 'none.jpg'), '--output', join(dir, 'o')], /--input .*none.jpg: no such file or folder/],
+      [
+        ['predict', '--checkpoint', join(dir, 'run-linear'), '--input', join(dir, 'none.jpg'), '--output', join(dir, 'o')],
+        /--input .*none.jpg: no such file or folder/,
+      ],
       [['trace', '--data', data, '--heads', 'softmax,bogus', '--out', join(dir, 't'), ...small], /--heads: got 'bogus'/],
     ];
     for (const [args, message] of cases) {
@@ -71,7 +101,20 @@ describe('seg train / eval / predict', () => {
 describe('seg trace / compare / demo', () => {
   it('traces two heads, compares them and writes the charts', async () => {
     const out = join(dir, 'trace');
-    const tr = await runSeg(['trace', '--data', data, '--heads', 'softmax,egb', '--iters', '2', '--eval-every', '1', '--out', out, ...small]);
+    const tr = await runSeg([
+      'trace',
+      '--data',
+      data,
+      '--heads',
+      'softmax,egb',
+      '--iters',
+      '2',
+      '--eval-every',
+      '1',
+      '--out',
+      out,
+      ...small,
+    ]);
     expect(tr.code, tr.err).toBe(0);
     const cmp = await runSeg(['compare', out, '--format', 'json']);
     expect(cmp.code, cmp.err).toBe(0);

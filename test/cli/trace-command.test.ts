@@ -40,16 +40,41 @@ describe('seg trace flags', () => {
 
   it('--lrs through the CLI: runs named with the lr, the lr in trace.csv, evaluations at the default interval; compare --json --select best-lr', async () => {
     const out = join(tempDir('seg-trace-cli-grid-'), 't');
-    const tr = await runSeg(['trace', '--data', data, '--heads', 'linear', '--lrs', '0.01,0.02', '--seed', '2', '--iters', '4', '--log-every', '1', '--out', out, ...small]);
+    const tr = await runSeg([
+      'trace',
+      '--data',
+      data,
+      '--heads',
+      'linear',
+      '--lrs',
+      '0.01,0.02',
+      '--seed',
+      '2',
+      '--iters',
+      '4',
+      '--log-every',
+      '1',
+      '--out',
+      out,
+      ...small,
+    ]);
     expect(tr.code, tr.err).toBe(0);
-    expect(readdirSync(out).filter((f) => f.startsWith('linear')).sort()).toEqual(['linear-lr0.01-s2', 'linear-lr0.02-s2']);
+    expect(
+      readdirSync(out)
+        .filter((f) => f.startsWith('linear'))
+        .sort(),
+    ).toEqual(['linear-lr0.01-s2', 'linear-lr0.02-s2']);
     const rows = readTraceCsv(join(out, 'trace.csv'));
     expect([...new Set(rows.map((r) => `${r.lr}:${r.seed}`))]).toEqual(['0.01:2', '0.02:2']);
     // --iters 4 without --eval-every: an evaluation every ceil(4 / 10) = 1 iteration.
     expect(rows.filter((r) => r.val_miou !== null).map((r) => r.iter)).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
     const cmp = await runSeg(['compare', out, '--json', '--select', 'best-lr', '--baseline', 'linear', '--no-charts']);
     expect(cmp.code, cmp.err).toBe(0);
-    const json = JSON.parse(cmp.out) as { baselineLr: number; heads: { head: string; lr: number }[]; selection: { rule: string; grid: unknown[] } };
+    const json = JSON.parse(cmp.out) as {
+      baselineLr: number;
+      heads: { head: string; lr: number }[];
+      selection: { rule: string; grid: unknown[] };
+    };
     expect(json.selection.rule).toBe('best');
     expect(json.selection.grid).toHaveLength(2);
     expect(json.heads).toHaveLength(1);

@@ -37,7 +37,9 @@ describe('fields and flags', () => {
   it('--batch 1 names --batch and --freeze-bn', async () => {
     const r = await runSeg(['train', '--data', data, ...small, '--batch', '1', '--iters', '1', '--out', join(dir, 'b1')]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error: --batch: got 1; batch norm needs at least 2 samples .* or freeze the batch-norm statistics \(--freeze-bn\)/);
+    expect(r.err).toMatch(
+      /error: --batch: got 1; batch norm needs at least 2 samples .* or freeze the batch-norm statistics \(--freeze-bn\)/,
+    );
   });
 
   it('flag ranges come from the one training schema, before the backend starts', async () => {
@@ -54,7 +56,18 @@ describe('fields and flags', () => {
       expect(r.err).toMatch(message);
       expect(r.err, 'no backend line before an argument error').not.toMatch(/backend:/);
     }
-    const trace = await runSeg(['trace', '--data', data, '--heads', 'softmax', ...small, '--log-every', '0', '--out', join(dir, 'trace-ranges')]);
+    const trace = await runSeg([
+      'trace',
+      '--data',
+      data,
+      '--heads',
+      'softmax',
+      ...small,
+      '--log-every',
+      '0',
+      '--out',
+      join(dir, 'trace-ranges'),
+    ]);
     expect(trace.err).toMatch(/error: --log-every: got 0, expected an integer >= 1/);
   });
 
@@ -67,7 +80,10 @@ describe('fields and flags', () => {
 
 describe('defaults', () => {
   it('info and train share one default backbone; bench states its own', async () => {
-    const info = JSON.parse((await runSeg(['info', '--width', '0.25', '--json'])).out) as { config?: { backbone: string }; backbone?: string };
+    const info = JSON.parse((await runSeg(['info', '--width', '0.25', '--json'])).out) as {
+      config?: { backbone: string };
+      backbone?: string;
+    };
     expect(JSON.stringify(info)).toContain('resnet101');
     const help = (await runSeg(['bench', 'train', '--help'])).out;
     expect(help.replace(/\s+/g, ' ')).toMatch(/seg train and seg info default to resnet101\) \(choices: .* default: "resnet18"\)/);
@@ -80,7 +96,9 @@ describe('seg train --resume', () => {
     expect((await runSeg(['train', '--data', data, ...small, '--iters', '2', '--out', out])).code).toBe(0);
     const head = await runSeg(['train', '--resume', '--out', out, '--head', 'egb', '--backend', 'wasm']);
     expect(head.code).toBe(1);
-    expect(head.err).toMatch(/error: --head: got "egb" \(egb:exp:alpha=[\d.]+,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model. Leave --head out to resume, or choose another --out/);
+    expect(head.err).toMatch(
+      /error: --head: got "egb" \(egb:exp:alpha=[\d.]+,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model. Leave --head out to resume, or choose another --out/,
+    );
 
     const more = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--lr', '0.5', '--backend', 'wasm']);
     expect(more.code, more.err).toBe(0);

@@ -14,14 +14,32 @@ describe('cleanup after an error', () => {
         },
       ),
     ).rejects.toBe(original);
-    expect(() => cleanupQuietly(() => { throw new Error('second'); })).not.toThrow();
+    expect(() =>
+      cleanupQuietly(() => {
+        throw new Error('second');
+      }),
+    ).not.toThrow();
   });
 
   it('propagates a cleanup error when the work succeeded, and runs cleanup once', async () => {
     let cleaned = 0;
-    expect(await withCleanup(() => Promise.resolve(3), () => { cleaned += 1; })).toBe(3);
+    expect(
+      await withCleanup(
+        () => Promise.resolve(3),
+        () => {
+          cleaned += 1;
+        },
+      ),
+    ).toBe(3);
     expect(cleaned).toBe(1);
-    await expect(withCleanup(() => Promise.resolve(3), () => { throw new Error('dispose failed'); })).rejects.toThrow('dispose failed');
+    await expect(
+      withCleanup(
+        () => Promise.resolve(3),
+        () => {
+          throw new Error('dispose failed');
+        },
+      ),
+    ).rejects.toThrow('dispose failed');
   });
 });
 

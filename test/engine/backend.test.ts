@@ -18,7 +18,9 @@ describe('backend choice', () => {
     expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h200' })).toBe(false);
     expect(describeAdapter({ vendor: 'nvidia', device: 'nvidia-h200', description: '' })).toBe('nvidia-h200');
     expect(describeAdapter({ vendor: 'amd', device: 'radeon-rx-7900' })).toBe('amd radeon-rx-7900');
-    expect(describeAdapter({ vendor: 'mesa', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7' })).toBe('mesa llvmpipe: Mesa 25.0.7');
+    expect(describeAdapter({ vendor: 'mesa', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7' })).toBe(
+      'mesa llvmpipe: Mesa 25.0.7',
+    );
     expect(describeAdapter({})).toBe('unnamed adapter');
   });
 

@@ -23,7 +23,10 @@ function segGradients(c: ConvCase, x: Float64Array, w: Float64Array, r: Float64A
     const wt = tf.tensor4d(Float32Array.from(w), [c.k, c.k, c.cin, c.cout]);
     const rt = tf.tensor4d(Float32Array.from(r), [c.n, outSize(c.h, c.stride), outSize(c.w, c.stride), c.cout]);
     const opts = { stride: c.stride, dilation: c.dilation };
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, opts), rt)))([xt, wt]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, opts), rt)))([
+      xt,
+      wt,
+    ]);
     return {
       y: conv2d(xt, wt, opts).dataSync() as Float32Array,
       dx: (dx as tf.Tensor).dataSync() as Float32Array,
@@ -34,8 +37,7 @@ function segGradients(c: ConvCase, x: Float64Array, w: Float64Array, r: Float64A
 
 const cases: ConvCase[] = [];
 for (const stride of [1, 2])
-  for (const dilation of [1, 2, 4])
-    for (const k of [1, 3, 7]) cases.push({ n: 2, h: 9, w: 8, cin: 2, cout: 3, k, stride, dilation });
+  for (const dilation of [1, 2, 4]) for (const k of [1, 3, 7]) cases.push({ n: 2, h: 9, w: 8, cin: 2, cout: 3, k, stride, dilation });
 
 describe.each(['cpu', 'wasm'])('conv2d gradients on %s', (backend) => {
   beforeAll(async () => {
@@ -43,22 +45,19 @@ describe.each(['cpu', 'wasm'])('conv2d gradients on %s', (backend) => {
     await tf.ready();
   });
 
-  it.each(cases.map((c) => [`s${c.stride} d${c.dilation} k${c.k}`, c] as const))(
-    'matches float64 finite differences: %s',
-    (_name, c) => {
-      const rng = new Rng(c.k * 100 + c.stride * 10 + c.dilation, 'conv-test');
-      const x = randomArray(rng, c.n * c.h * c.w * c.cin);
-      const w = randomArray(rng, c.k * c.k * c.cin * c.cout);
-      const r = randomArray(rng, c.n * outSize(c.h, c.stride) * outSize(c.w, c.stride) * c.cout);
-      const loss = (xv: Float64Array, wv: Float64Array): number => dot(referenceConv(c, xv, wv), r);
-      const fdX = finiteDifferences(x, (v) => loss(v, w));
-      const fdW = finiteDifferences(w, (v) => loss(x, v));
-      const got = segGradients(c, x, w, r);
-      expect(relativeError(got.y, referenceConv(c, x, w))).toBeLessThan(1e-5);
-      expect(relativeError(got.dx, fdX)).toBeLessThan(1e-4);
-      expect(relativeError(got.dw, fdW)).toBeLessThan(1e-4);
-    },
-  );
+  it.each(cases.map((c) => [`s${c.stride} d${c.dilation} k${c.k}`, c] as const))('matches float64 finite differences: %s', (_name, c) => {
+    const rng = new Rng(c.k * 100 + c.stride * 10 + c.dilation, 'conv-test');
+    const x = randomArray(rng, c.n * c.h * c.w * c.cin);
+    const w = randomArray(rng, c.k * c.k * c.cin * c.cout);
+    const r = randomArray(rng, c.n * outSize(c.h, c.stride) * outSize(c.w, c.stride) * c.cout);
+    const loss = (xv: Float64Array, wv: Float64Array): number => dot(referenceConv(c, xv, wv), r);
+    const fdX = finiteDifferences(x, (v) => loss(v, w));
+    const fdW = finiteDifferences(w, (v) => loss(x, v));
+    const got = segGradients(c, x, w, r);
+    expect(relativeError(got.y, referenceConv(c, x, w))).toBeLessThan(1e-5);
+    expect(relativeError(got.dx, fdX)).toBeLessThan(1e-4);
+    expect(relativeError(got.dw, fdW)).toBeLessThan(1e-4);
+  });
 });
 
 describe('conv2d against tfjs and across backends', () => {
@@ -82,7 +81,17 @@ describe('conv2d against tfjs and across backends', () => {
           const wt = tf.tensor4d(Float32Array.from(w), [k, k, c.cin, c.cout]);
           const rt = tf.tensor4d(Float32Array.from(r), [c.n, outSize(c.h, stride), outSize(c.w, stride), c.cout]);
           const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor =>
-            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, [[0, 0], [p, p], [p, p], [0, 0]]), rt));
+            tf.sum(
+              tf.mul(
+                tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, [
+                  [0, 0],
+                  [p, p],
+                  [p, p],
+                  [0, 0],
+                ]),
+                rt,
+              ),
+            );
           const [dx, dw] = tf.grads(f)([xt, wt]);
           return { dx: (dx as tf.Tensor).dataSync(), dw: (dw as tf.Tensor).dataSync() };
         });
@@ -140,7 +149,9 @@ describe('conv2d against tfjs and across backends', () => {
     const filterOnly = tf.grad((wi: tf.Tensor) => tf.sum(tf.square(conv2d(x, wi as tf.Tensor4D, { stride: 2, inputGradient: false }))))(w);
     expect(relativeError(filterOnly.dataSync(), full.dataSync())).toBeLessThan(1e-6);
     // x is not on the gradient path at all.
-    expect(() => tf.grad((xi: tf.Tensor) => tf.sum(conv2d(xi as tf.Tensor4D, w, { inputGradient: false })))(x)).toThrow(/Cannot compute gradient/);
+    expect(() => tf.grad((xi: tf.Tensor) => tf.sum(conv2d(xi as tf.Tensor4D, w, { inputGradient: false })))(x)).toThrow(
+      /Cannot compute gradient/,
+    );
   });
 
   it('refuses an even kernel and a bad stride with a message', () => {

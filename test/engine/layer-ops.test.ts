@@ -25,7 +25,9 @@ function checkGradient(
 ): { analytic: Float32Array; numeric: Float64Array } {
   const size = shape.reduce((a, b) => a * b, 1);
   // Distinct, well-separated values keep max-like ops on one linear piece under the step.
-  const x = distinct ? Float64Array.from(new Rng(seed, 'perm').shuffle(Array.from({ length: size }, (_, i) => -2 + (4 * i) / size))) : randomArray(seed, size);
+  const x = distinct
+    ? Float64Array.from(new Rng(seed, 'perm').shuffle(Array.from({ length: size }, (_, i) => -2 + (4 * i) / size)))
+    : randomArray(seed, size);
   const r = randomArray(seed + 1, outLength);
   const loss = (v: Float64Array): number =>
     tf.tidy(() => {
@@ -87,7 +89,11 @@ describe.each(['cpu', 'wasm'])('layer ops on %s', (backend) => {
     // Windows over rows/cols {-1..1} and {1..3}: padding never wins, even against negatives (zero padding would give 0).
     expect(Array.from(maxPool3x3s2(x).dataSync())).toEqual([-1, -2, -5, -6]);
     expect(maxPool3x3s2(tf.zeros([1, 7, 9, 2]) as tf.Tensor4D).shape).toEqual([1, 4, 5, 2]);
-    for (const [shape, seed] of [[[1, 5, 6, 2], 11], [[2, 6, 7, 3], 12], [[1, 8, 8, 1], 13]] as const) {
+    for (const [shape, seed] of [
+      [[1, 5, 6, 2], 11],
+      [[2, 6, 7, 3], 12],
+      [[1, 8, 8, 1], 13],
+    ] as const) {
       const out = shape[0] * Math.floor((shape[1] + 1) / 2) * Math.floor((shape[2] + 1) / 2) * shape[3];
       // Piecewise linear: a small step stays on one piece (no window changes its max).
       const { analytic, numeric } = checkGradient([...shape], out, maxPool3x3s2, seed, 1e-3, true);

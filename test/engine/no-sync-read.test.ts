@@ -75,7 +75,10 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     const data = (await makeSynthDataset({ out: join(root, 'synth-eval'), train: 1, val: 3, size: 36, seed: 8 })).root;
     const dataset = openDataset(data);
     await tf.setBackend('cpu');
-    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: dataset.classNames.length, multiGrid: false }, 4);
+    const model = createModel(
+      { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: dataset.classNames.length, multiGrid: false },
+      4,
+    );
     const head = createHead({ kind: 'softmax' }, dataset.classNames.length);
     const onCpu = await evaluateModel(model, head, dataset, 'val', { flip: true });
     await tf.setBackend(NO_SYNC_READ_BACKEND);

@@ -37,7 +37,11 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
 
   it('flipAndSwapChannels: tensor ops equal the JS loop', () => {
     const rng = new Rng(1, 'rearrange');
-    for (const shape of [[3, 3, 4, 5], [1, 1, 3, 2], [7, 7, 3, 8]] as [number, number, number, number][]) {
+    for (const shape of [
+      [3, 3, 4, 5],
+      [1, 1, 3, 2],
+      [7, 7, 3, 8],
+    ] as [number, number, number, number][]) {
       const w = random(rng, shape);
       const ops = flipAndSwapChannelsOps(w);
       expect(ops.shape).toEqual([shape[0], shape[1], shape[3], shape[2]]);
@@ -47,7 +51,11 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
 
   it('zeroInsert: tensor ops equal the JS loop', () => {
     const rng = new Rng(2, 'rearrange');
-    for (const [shape, s] of [[[2, 5, 4, 3], 2], [[1, 3, 6, 2], 3], [[2, 1, 1, 4], 2]] as [[number, number, number, number], number][]) {
+    for (const [shape, s] of [
+      [[2, 5, 4, 3], 2],
+      [[1, 3, 6, 2], 3],
+      [[2, 1, 1, 4], 2],
+    ] as [[number, number, number, number], number][]) {
       const dy = random(rng, shape);
       const ops = zeroInsertOps(dy, s);
       const loop = zeroInsertLoop(dy, s);
@@ -58,7 +66,12 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
 
   it('max-pool gradient: tensor ops equal the JS loop, ties included', () => {
     const rng = new Rng(3, 'rearrange');
-    for (const shape of [[2, 7, 9, 3], [1, 8, 6, 2], [1, 1, 2, 1], [2, 5, 5, 4]] as [number, number, number, number][]) {
+    for (const shape of [
+      [2, 7, 9, 3],
+      [1, 8, 6, 2],
+      [1, 1, 2, 1],
+      [2, 5, 5, 4],
+    ] as [number, number, number, number][]) {
       for (const levels of [0, 3]) {
         const x = random(rng, shape, levels);
         const ho = Math.floor((shape[1] - 1) / 2) + 1;
@@ -101,7 +114,14 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
       tf.tidy(() => {
         const out: number[][] = [];
         const r2 = new Rng(5, 'backward');
-        for (const [k, stride, dilation] of [[3, 1, 1], [3, 2, 1], [1, 2, 1], [7, 2, 1], [3, 1, 2], [3, 2, 2]] as [number, number, number][]) {
+        for (const [k, stride, dilation] of [
+          [3, 1, 1],
+          [3, 2, 1],
+          [1, 2, 1],
+          [7, 2, 1],
+          [3, 1, 2],
+          [3, 2, 2],
+        ] as [number, number, number][]) {
           const x = random(r2, [2, 9, 8, 3]);
           const w = random(r2, [k, k, 3, 4]);
           const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
@@ -111,7 +131,9 @@ describe.each(['cpu', 'wasm'])('tensor-op rearrangements on %s', (backend) => {
           out.push(values(dx as tf.Tensor), values(dw as tf.Tensor));
         }
         const xp = random(r2, [2, 9, 7, 3], 3);
-        const gp = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool3x3s2(a as T4), tf.range(1, 2 * 5 * 4 * 3 + 1).reshape([2, 5, 4, 3]))))(xp);
+        const gp = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool3x3s2(a as T4), tf.range(1, 2 * 5 * 4 * 3 + 1).reshape([2, 5, 4, 3]))))(
+          xp,
+        );
         out.push(values(gp));
         return out;
       });

@@ -75,16 +75,31 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
   it('conv2d (stride 2, dilation 2) and max-pool gradients equal cpu', async () => {
     const run = async (): Promise<Float32Array[]> => {
       const rng = new Rng(2, 'webgpu-conv');
-      const x = tf.tensor4d(Float32Array.from({ length: 2 * 11 * 10 * 3 }, () => rng.uniform(-1, 1)), [2, 11, 10, 3]);
-      const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 3 * 4 }, () => rng.uniform(-1, 1)), [3, 3, 3, 4]);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 2 * 11 * 10 * 3 }, () => rng.uniform(-1, 1)),
+        [2, 11, 10, 3],
+      );
+      const w = tf.tensor4d(
+        Float32Array.from({ length: 3 * 3 * 3 * 4 }, () => rng.uniform(-1, 1)),
+        [3, 3, 3, 4],
+      );
       const out: Float32Array[] = [];
-      for (const [stride, dilation] of [[2, 1], [1, 2], [2, 2]] as const) {
-        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, { stride, dilation }))))([x, w]);
+      for (const [stride, dilation] of [
+        [2, 1],
+        [1, 2],
+        [2, 2],
+      ] as const) {
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, { stride, dilation }))),
+        )([x, w]);
         out.push((await (dx as tf.Tensor).data()) as Float32Array, (await (dw as tf.Tensor).data()) as Float32Array);
         tf.dispose([dx as tf.Tensor, dw as tf.Tensor]);
       }
       // the stem's form: 7x7 stride 2, filter gradient only
-      const w7 = tf.tensor4d(Float32Array.from({ length: 7 * 7 * 3 * 4 }, () => rng.uniform(-1, 1)), [7, 7, 3, 4]);
+      const w7 = tf.tensor4d(
+        Float32Array.from({ length: 7 * 7 * 3 * 4 }, () => rng.uniform(-1, 1)),
+        [7, 7, 3, 4],
+      );
       const dw7 = tf.grad((b: tf.Tensor) => tf.sum(tf.square(conv2d(x, b as tf.Tensor4D, { stride: 2, inputGradient: false }))))(w7);
       out.push((await dw7.data()) as Float32Array);
       tf.dispose([w7, dw7]);
@@ -97,7 +112,8 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     const expected = await run();
     await selectBackend('webgpu');
     const got = await run();
-    for (let i = 0; i < got.length; i++) expect(relativeL2(got[i] as Float32Array, expected[i] as Float32Array), `case ${i}`).toBeLessThan(1e-5);
+    for (let i = 0; i < got.length; i++)
+      expect(relativeL2(got[i] as Float32Array, expected[i] as Float32Array), `case ${i}`).toBeLessThan(1e-5);
   });
 
   it('gives the forward and all gradients of a ResNet-18 DeepLab (width 0.125, 32 px) of cpu', async () => {
@@ -116,7 +132,11 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
   it('updates SGD parameters with the fused kernels as the plain formula does', async () => {
     await selectBackend('webgpu');
     const rng = new Rng(9, 'sgd');
-    const make = (): tf.Tensor => tf.tensor2d(Float32Array.from({ length: 300 * 7 }, () => rng.uniform(-1, 1)), [300, 7]);
+    const make = (): tf.Tensor =>
+      tf.tensor2d(
+        Float32Array.from({ length: 300 * 7 }, () => rng.uniform(-1, 1)),
+        [300, 7],
+      );
     const [p, v, g] = [make(), make(), make()];
     expect(fusedSgdAvailable(p)).toBe(true);
     const fused = fusedSgdStep(p, v, g, 0.9, 1e-4, 0.01);

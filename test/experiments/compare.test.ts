@@ -88,7 +88,15 @@ describe('compareTraces', () => {
     expect(s.reached).toBe(2);
     expect(s.speedupPct).toBe(0);
     expect(s.wallSpeedupPct).toBe(0);
-    expect(s.runs[1]).toMatchObject({ seed: 1, bestMIoU: 0.74, bestIter: 400, finalMIoU: 0.74, finalIter: 400, evaluations: 4, lastIter: 400 });
+    expect(s.runs[1]).toMatchObject({
+      seed: 1,
+      bestMIoU: 0.74,
+      bestIter: 400,
+      finalMIoU: 0.74,
+      finalIter: 400,
+      evaluations: 4,
+      lastIter: 400,
+    });
     const e = head(c.heads, 'egb');
     expect(e.bestMIoU).toBeCloseTo(0.725, 12);
     expect(e.bestMIoUStd).toBeCloseTo(0.0070710678, 9);
@@ -119,7 +127,14 @@ describe('compareTraces', () => {
     const rows = [...fixtureRows(), ...run('egb:pow3', 0, 0.2, [0.1, 0.2, 0.3, 0.4]), ...run('egb:pow3', 1, 0.2, [0.2, 0.3, 0.4, 0.5])];
     const c = compareTraces(rows);
     const p = head(c.heads, 'egb:pow3');
-    expect(p).toMatchObject({ reached: 0, itersToTarget: null, itersToTargetStd: null, wallToTarget: null, speedupPct: null, wallSpeedupPct: null });
+    expect(p).toMatchObject({
+      reached: 0,
+      itersToTarget: null,
+      itersToTargetStd: null,
+      wallToTarget: null,
+      speedupPct: null,
+      wallSpeedupPct: null,
+    });
     expect(p.bestMIoU).toBeCloseTo(0.45, 12);
     expect(p.finalMIoU).toBeCloseTo(0.45, 12);
     const table = formatComparisonTable(c);
@@ -133,9 +148,13 @@ describe('compareTraces', () => {
     const table = formatComparisonTable(c);
     expect(table).toContain("Target: 95.0% of softmax's best val mIoU 72.00% (mean of 2 seeds) = 68.40% mIoU");
     const egbLine = table.split('\n').find((l) => l.startsWith('egb ')) as string;
-    expect(egbLine).toMatch(/^egb\s+-\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+-\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/);
+    expect(egbLine).toMatch(
+      /^egb\s+-\s+2\s+72\.50 ± 0\.71\s+72\.00 ± 1\.41\s+250 ± 71\s+2\/2\s+-\s+62\.5 ± 17\.7 s\s+\+28\.6%\s+\+10\.7%$/,
+    );
     const md = formatComparisonMarkdown(c);
-    expect(md).toContain('| Head | lr | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Diverged | Wall to target | Speed-up | Wall speed-up |');
+    expect(md).toContain(
+      '| Head | lr | Seeds | Best mIoU % | Final mIoU % | Iters to target | Reached | Diverged | Wall to target | Speed-up | Wall speed-up |',
+    );
     expect(md).toContain('|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     expect(md).toContain('| `softmax` | - | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | - | 70.0 ± 14.1 s | 0.0% | 0.0% |');
   });
@@ -152,8 +171,12 @@ describe('compareTraces', () => {
     expect(head(c.heads, 'egb').speedupPct).toBe(0);
     const noSoftmax = rows.filter((r) => r.head !== 'softmax');
     expect(() => compareTraces(noSoftmax)).toThrow(SegError);
-    expect(() => compareTraces(noSoftmax)).toThrow(/no head named 'softmax' in the trace \(heads: egb\); choose the reference with --baseline HEAD/);
-    expect(() => compareTraces(rows, { baseline: 'linear' })).toThrow(/--baseline: got 'linear', expected one of softmax, egb|--baseline: got 'linear', expected one of egb, softmax/);
+    expect(() => compareTraces(noSoftmax)).toThrow(
+      /no head named 'softmax' in the trace \(heads: egb\); choose the reference with --baseline HEAD/,
+    );
+    expect(() => compareTraces(rows, { baseline: 'linear' })).toThrow(
+      /--baseline: got 'linear', expected one of softmax, egb|--baseline: got 'linear', expected one of egb, softmax/,
+    );
     expect(() => compareTraces([])).toThrow(/no rows/);
     expect(() => compareTraces(rows, { target: 0 })).toThrow(/--target/);
   });
@@ -185,7 +208,16 @@ describe('compareTraces', () => {
 
 /** Evaluations at 100 and 200; `divergeAt` cuts the run with a NaN loss row after its first evaluation. */
 function gridRun(head: string, lr: number, seed: number, evals: [number, number], divergeAt?: number): TraceCsvRow[] {
-  const row = (iter: number, val: number | null, loss = 1): TraceCsvRow => ({ head, seed, iter, wall_s: iter / 10, loss, train_acc: 0.5, val_miou: val, lr });
+  const row = (iter: number, val: number | null, loss = 1): TraceCsvRow => ({
+    head,
+    seed,
+    iter,
+    wall_s: iter / 10,
+    loss,
+    train_acc: 0.5,
+    val_miou: val,
+    lr,
+  });
   if (divergeAt !== undefined) return [row(100, evals[0]), row(divergeAt, null, NaN)];
   return [row(100, evals[0]), row(200, evals[1])];
 }
@@ -227,7 +259,9 @@ describe('compareTraces with an lr grid', () => {
     expect(c.threshold).toBeCloseTo(0.57, 12);
     const egb = c.heads.find((h) => h.head === 'egb') as HeadComparison;
     // Seed 0 had 0.7 >= 0.57 at iteration 100 but diverged later: it counts as never reaching the target.
-    expect([egb.lr, egb.seeds, egb.diverged, egb.reached, egb.itersToTarget, egb.bestMIoU, egb.finalMIoU]).toEqual([0.1, 2, 1, 1, 100, 0.8, 0.8]);
+    expect([egb.lr, egb.seeds, egb.diverged, egb.reached, egb.itersToTarget, egb.bestMIoU, egb.finalMIoU]).toEqual([
+      0.1, 2, 1, 1, 100, 0.8, 0.8,
+    ]);
     expect(egb.runs.map((r) => [r.seed, r.divergedAt, r.bestMIoU, r.finalMIoU, r.itersToTarget])).toEqual([
       [0, 150, 0.7, null, null],
       [1, null, 0.8, 0.8, 100],

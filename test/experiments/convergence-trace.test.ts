@@ -2,7 +2,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { existsSync } from 'node:fs';
-import { DIVERGED_FILE, nonFiniteIteration, parseLrList, readDivergence, runTrace, splitHeadList, traceRunDir } from '../../src/experiments/convergence-trace.js';
+import {
+  DIVERGED_FILE,
+  nonFiniteIteration,
+  parseLrList,
+  readDivergence,
+  runTrace,
+  splitHeadList,
+  traceRunDir,
+} from '../../src/experiments/convergence-trace.js';
 import { compareTraces } from '../../src/experiments/compare.js';
 import { formatComparisonTable } from '../../src/experiments/compare-format.js';
 import { SegError } from '../../src/core/errors.js';
@@ -22,13 +30,30 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 function base(iters: number): Parameters<typeof runTrace>[0]['base'] {
-  return { ...DEFAULT_TRAIN_CONFIG, data, backbone: 'resnet18', width: 0.125, crop: 32, batch: 2, iters, evalEvery: 2, saveEvery: 1, logEvery: 1, lr: 0.01 };
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    data,
+    backbone: 'resnet18',
+    width: 0.125,
+    crop: 32,
+    batch: 2,
+    iters,
+    evalEvery: 2,
+    saveEvery: 1,
+    logEvery: 1,
+    lr: 0.01,
+  };
 }
 
 describe('splitHeadList', () => {
   it('splits at the commas that start a head, keeping parameter lists whole', () => {
     expect(splitHeadList('softmax,egb')).toEqual(['softmax', 'egb']);
-    expect(splitHeadList('softmax,egb:exp:alpha=0.3,beta=0.1,egb:pow3,linear')).toEqual(['softmax', 'egb:exp:alpha=0.3,beta=0.1', 'egb:pow3', 'linear']);
+    expect(splitHeadList('softmax,egb:exp:alpha=0.3,beta=0.1,egb:pow3,linear')).toEqual([
+      'softmax',
+      'egb:exp:alpha=0.3,beta=0.1',
+      'egb:pow3',
+      'linear',
+    ]);
     expect(() => splitHeadList('softmax,softmax')).toThrow(/listed twice/);
     expect(headSlug('egb:exp:alpha=0.3,beta=0')).toBe('egb-exp-alpha=0.3_beta=0');
   });
@@ -69,7 +94,9 @@ describe('runTrace', () => {
   it('refuses to resume a trace with other training arguments', async () => {
     const out = tempDir('seg-trace-args-');
     await runTrace({ heads: ['linear'], seeds: [0], out, base: base(2) });
-    await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: { ...base(2), lr: 0.5 } })).rejects.toThrow(/started with other training arguments \(lr: 0.01 before, 0.5 now\)/);
+    await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: { ...base(2), lr: 0.5 } })).rejects.toThrow(
+      /started with other training arguments \(lr: 0.01 before, 0.5 now\)/,
+    );
   });
 
   it('runs every head at every lr of a grid, keeps a run forced to diverge, and compare shows it as diverged', async () => {
@@ -136,7 +163,9 @@ describe('runTrace', () => {
     const out = tempDir('seg-trace-grid-args-');
     await runTrace({ heads: ['linear'], seeds: [0], lrs: [0.01], out, base: base(1) });
     expect(existsSync(join(out, 'linear-lr0.01-s0'))).toBe(true);
-    await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: base(1) })).rejects.toThrow(/started with an --lrs grid; resume it the same way/);
+    await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: base(1) })).rejects.toThrow(
+      /started with an --lrs grid; resume it the same way/,
+    );
   });
 
   it('updates trace.csv at each evaluation, before the run ends', async () => {
@@ -147,7 +176,10 @@ describe('runTrace', () => {
       {
         runHooks: () => ({
           onStep: (s) => {
-            if (s.iteration === 3) seen = readTraceCsv(join(out, 'trace.csv')).filter((r) => r.val_miou !== null).map((r) => r.iter);
+            if (s.iteration === 3)
+              seen = readTraceCsv(join(out, 'trace.csv'))
+                .filter((r) => r.val_miou !== null)
+                .map((r) => r.iter);
           },
         }),
       },

@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
-import { TRACE_CSV_HEADER, TRACE_CSV_HEADER_WITHOUT_LR, configLabel, divergedAt, formatTraceCsv, groupTraceConfigs, groupTraceRuns, parseTraceCsv, readTraceCsv, writeTraceCsv, type TraceCsvRow } from '../../src/experiments/trace-csv.js';
+import {
+  TRACE_CSV_HEADER,
+  TRACE_CSV_HEADER_WITHOUT_LR,
+  configLabel,
+  divergedAt,
+  formatTraceCsv,
+  groupTraceConfigs,
+  groupTraceRuns,
+  parseTraceCsv,
+  readTraceCsv,
+  writeTraceCsv,
+  type TraceCsvRow,
+} from '../../src/experiments/trace-csv.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -63,13 +75,19 @@ describe('trace.csv', () => {
     expect(divergedAt(configs[0]?.seeds.get(0) ?? [])).toBeNull();
     expect(configLabel('softmax', 0.1)).toBe('softmax lr=0.1');
     expect(configLabel('softmax', null)).toBe('softmax');
-    expect(parseError(`${TRACE_CSV_HEADER}\nsoftmax,0,1,0,1,,,fast\n`)).toMatch(/line 2: lr is 'fast', expected empty or a learning rate >= 0/);
-    expect(parseError(`${TRACE_CSV_HEADER}\nsoftmax,0,1,0,1,,,0.1\nsoftmax,0,1,0,1,,,0.1\n`)).toMatch(/line 3: head 'softmax' lr 0.1 seed 0 iteration 1 already appears on line 2/);
+    expect(parseError(`${TRACE_CSV_HEADER}\nsoftmax,0,1,0,1,,,fast\n`)).toMatch(
+      /line 2: lr is 'fast', expected empty or a learning rate >= 0/,
+    );
+    expect(parseError(`${TRACE_CSV_HEADER}\nsoftmax,0,1,0,1,,,0.1\nsoftmax,0,1,0,1,,,0.1\n`)).toMatch(
+      /line 3: head 'softmax' lr 0.1 seed 0 iteration 1 already appears on line 2/,
+    );
   });
 
   it('rejects malformed files with the file and line', () => {
     expect(parseError('')).toMatch(/runs\/t\/trace\.csv: empty file/);
-    expect(parseError('head,seed,iter,loss\n')).toMatch(/line 1: header is 'head,seed,iter,loss', expected 'head,seed,iter,wall_s,loss,train_acc,val_miou,lr'/);
+    expect(parseError('head,seed,iter,loss\n')).toMatch(
+      /line 1: header is 'head,seed,iter,loss', expected 'head,seed,iter,wall_s,loss,train_acc,val_miou,lr'/,
+    );
     const h = `${TRACE_CSV_HEADER_WITHOUT_LR}\nsoftmax,0,0,0,1,,\n`;
     expect(parseError(`${h}egb:exp:alpha=0.3,beta=0,0,1,0,1,,\n`)).toMatch(/line 3: 8 fields, expected 7 .*quote a head/);
     expect(parseError(`${h}softmax,zero,1,0,1,,\n`)).toMatch(/line 3: seed is 'zero', expected an integer >= 0/);
@@ -83,7 +101,9 @@ describe('trace.csv', () => {
     expect(parseError(`${h}"softmax,0,2,0,1,,\n`)).toMatch(/line 3: a quoted field is never closed/);
     expect(parseError(`${h}"soft"max,0,2,0,1,,\n`)).toMatch(/line 3: unexpected text after a closing quote/);
     expect(parseError(`${h}soft"max,0,2,0,1,,\n`)).toMatch(/line 3: a '"' inside an unquoted field/);
-    expect(parseError(`${h}egb,0,4,0,1,,\nsoftmax,0,0,1,1,,\n`)).toMatch(/line 4: head 'softmax' seed 0 iteration 0 already appears on line 2/);
+    expect(parseError(`${h}egb,0,4,0,1,,\nsoftmax,0,0,1,1,,\n`)).toMatch(
+      /line 4: head 'softmax' seed 0 iteration 0 already appears on line 2/,
+    );
   });
 
   it('writes atomically and reads back; a missing file is a SegError', () => {
@@ -103,7 +123,17 @@ describe('trace.csv', () => {
     const groups = groupTraceRuns(rows);
     expect([...groups.keys()]).toEqual(['egb', 'softmax']);
     expect([...(groups.get('egb') as Map<number, TraceCsvRow[]>).keys()]).toEqual([0, 1]);
-    expect(groups.get('egb')?.get(1)?.map((r) => r.iter)).toEqual([10, 20]);
-    expect(groups.get('softmax')?.get(0)?.map((r) => r.iter)).toEqual([0, 10]);
+    expect(
+      groups
+        .get('egb')
+        ?.get(1)
+        ?.map((r) => r.iter),
+    ).toEqual([10, 20]);
+    expect(
+      groups
+        .get('softmax')
+        ?.get(0)
+        ?.map((r) => r.iter),
+    ).toEqual([0, 10]);
   });
 });

@@ -18,7 +18,9 @@ describe('trace.json (the manifest of seg trace)', () => {
     const out = tempDir('seg-manifest-run-');
     const base = { ...DEFAULT_TRAIN_CONFIG, data, backbone: 'resnet18' as const, width: 0.125, crop: 32, batch: 2, iters: 2, evalEvery: 1 };
     writeFileSync(join(out, 'trace.json'), JSON.stringify({ heads: ['softmax'], seeds: [0], base: { ...base, lr: 'abc' } }));
-    await expect(runTrace({ heads: ['softmax'], seeds: [0], out, base })).rejects.toThrow(/trace\.json: base\.lr: got "abc", expected a number > 0/);
+    await expect(runTrace({ heads: ['softmax'], seeds: [0], out, base })).rejects.toThrow(
+      /trace\.json: base\.lr: got "abc", expected a number > 0/,
+    );
     writeFileSync(join(out, 'trace.json'), JSON.stringify({ heads: ['softmax'], seeds: [-1], base }));
     await expect(runTrace({ heads: ['softmax'], seeds: [0], out, base })).rejects.toThrow(/trace\.json: seeds\[0\]: got -1/);
   });

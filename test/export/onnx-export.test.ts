@@ -17,8 +17,26 @@ import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, rel
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 4, multiGrid: false };
 const CLASSES = ['bg', 'cat', 'dog', 'cow'];
 const ALLOWED_OPS = new Set([
-  'Conv', 'BatchNormalization', 'Relu', 'MaxPool', 'GlobalAveragePool', 'Add', 'Concat', 'Resize', 'Shape', 'Pad', 'Neg', 'Mod', 'Slice',
-  'Identity', 'Softmax', 'Exp', 'Min', 'Mul', 'Clip', 'ArgMax',
+  'Conv',
+  'BatchNormalization',
+  'Relu',
+  'MaxPool',
+  'GlobalAveragePool',
+  'Add',
+  'Concat',
+  'Resize',
+  'Shape',
+  'Pad',
+  'Neg',
+  'Mod',
+  'Slice',
+  'Identity',
+  'Softmax',
+  'Exp',
+  'Min',
+  'Mul',
+  'Clip',
+  'ArgMax',
 ]);
 
 const missing = await onnxRuntimeMissing();
@@ -36,7 +54,15 @@ afterAll(() => {
 });
 
 /** A value's dims: symbolic names or sizes (the oneof says which). */
-function dims(v: { type?: { tensorType?: { shape?: { dim?: { value?: string; dimParam?: string | null; dimValue?: unknown }[] | null } | null } | null } | null } | undefined): (string | number)[] {
+function dims(
+  v:
+    | {
+        type?: {
+          tensorType?: { shape?: { dim?: { value?: string; dimParam?: string | null; dimValue?: unknown }[] | null } | null } | null;
+        } | null;
+      }
+    | undefined,
+): (string | number)[] {
   return (v?.type?.tensorType?.shape?.dim ?? []).map((d) => (d.value === 'dimParam' ? String(d.dimParam) : Number(d.dimValue)));
 }
 
@@ -117,12 +143,20 @@ describe('ONNX file structure', () => {
 
   it('refuses a bad fixed size and a class list of the wrong length', async () => {
     await expect(exportWith('softmax', { fixedSize: [0, 32] })).rejects.toThrow(/--fixed-size: got 0 32/);
-    await expect(exportOnnx(model, { headSpec: { kind: 'softmax' }, classNames: ['a'], normalization: IMAGENET_NORMALIZATION })).rejects.toThrow(/1 class names for a 4-class model/);
+    await expect(
+      exportOnnx(model, { headSpec: { kind: 'softmax' }, classNames: ['a'], normalization: IMAGENET_NORMALIZATION }),
+    ).rejects.toThrow(/1 class names for a 4-class model/);
   });
 });
 
 describe.skipIf(missing !== null)('ONNX head outputs run by onnxruntime', () => {
-  async function runOnnx(bytes: Uint8Array, images: Float32Array, n: number, h: number, w: number): Promise<{ name: string; data: ArrayLike<number | bigint>; dims: readonly number[] }> {
+  async function runOnnx(
+    bytes: Uint8Array,
+    images: Float32Array,
+    n: number,
+    h: number,
+    w: number,
+  ): Promise<{ name: string; data: ArrayLike<number | bigint>; dims: readonly number[] }> {
     const { ort, session } = await createOrtSession(bytes);
     try {
       const nchw = tf.tidy(() => tf.transpose(tf.tensor4d(images, [n, h, w, 3]), [0, 3, 1, 2]));

@@ -11,7 +11,10 @@ const missing = await onnxRuntimeMissing();
 if (missing !== null) console.warn(`skipping onnxruntime parity tests: ${missing}`);
 
 const CASES: { name: string; config: ModelConfig }[] = [
-  { name: 'resnet18 (basic blocks) OS16', config: { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: false } },
+  {
+    name: 'resnet18 (basic blocks) OS16',
+    config: { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: false },
+  },
   { name: 'resnet18 (basic blocks) OS8', config: { backbone: 'resnet18', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
   { name: 'resnet50 (bottlenecks) OS16', config: { backbone: 'resnet50', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: true } },
   { name: 'resnet50 (bottlenecks) OS8', config: { backbone: 'resnet50', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
@@ -34,7 +37,11 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
     const config = CASES[0]?.config as ModelConfig;
     const model = randomisedModel(config, 4);
     const head = createHead({ kind: 'softmax' }, 5);
-    const engine = await exportedOnnxRuntimeEngine(model, { headSpec: { kind: 'softmax' }, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION });
+    const engine = await exportedOnnxRuntimeEngine(model, {
+      headSpec: { kind: 'softmax' },
+      classNames: ['a', 'b', 'c', 'd', 'e'],
+      normalization: IMAGENET_NORMALIZATION,
+    });
     try {
       const [h, w] = [33, 45];
       const image = randomImages(1, h, w, 21);
@@ -58,7 +65,11 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
     const config = CASES[0]?.config as ModelConfig;
     const model = randomisedModel(config, 6);
     const head = createHead({ kind: 'softmax' }, 5);
-    const engine = await exportedOnnxRuntimeEngine(model, { headSpec: { kind: 'softmax' }, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION });
+    const engine = await exportedOnnxRuntimeEngine(model, {
+      headSpec: { kind: 'softmax' },
+      classNames: ['a', 'b', 'c', 'd', 'e'],
+      normalization: IMAGENET_NORMALIZATION,
+    });
     try {
       const [h, w] = [41, 70];
       const image = randomImages(1, h, w, 5);

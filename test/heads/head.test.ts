@@ -117,7 +117,10 @@ for (const backend of ['cpu', 'wasm']) {
         expectClose(g.dataSync(), grad);
         // Upstream gradients scale it (chain rule through the custom op).
         const g3 = tf.grad((z: tf.Tensor) => tf.mul(head.loss(z as tf.Tensor4D, labels), 3))(logits);
-        expectClose(g3.dataSync(), grad.map((x) => 3 * x));
+        expectClose(
+          g3.dataSync(),
+          grad.map((x) => 3 * x),
+        );
         const v = tf.variable(logits);
         const vg = tf.variableGrads(() => head.loss(v, labels), [v]);
         expectClose(vg.grads[v.name].dataSync(), grad);
@@ -146,7 +149,10 @@ for (const backend of ['cpu', 'wasm']) {
       // The true derivative multiplies (y - t)/N by y' = alpha exp(z) = y:
       // A: [1/3 * 1/3, -1/3 * 2/3, 1/3 * 1/3] / 2; B: [1 * 1, 1/3 * 1/3, -2/3 * 1/3] / 2.
       const trueLoss = (z: tf.Tensor) => {
-        const t = tf.oneHot(tf.tensor1d([1, 2, 0], 'int32'), 3).reshape([1, 1, 3, 3]).cast('float32');
+        const t = tf
+          .oneHot(tf.tensor1d([1, 2, 0], 'int32'), 3)
+          .reshape([1, 1, 3, 3])
+          .cast('float32');
         const mask = tf.tensor4d([1, 1, 0], [1, 1, 3, 1]);
         const y = tf.mul(tf.exp(z), 1 / 3);
         return tf.div(tf.mul(tf.sum(tf.mul(tf.square(tf.sub(y, t)), mask)), 0.5), 2) as tf.Scalar;

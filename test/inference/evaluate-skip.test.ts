@@ -14,7 +14,11 @@ beforeAll(async () => {
   await tf.ready();
   model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
   root = tempDir('seg-eval-skip-');
-  const label = (w: number, h: number): { width: number; height: number; data: Uint8Array } => ({ width: w, height: h, data: new Uint8Array(w * h) });
+  const label = (w: number, h: number): { width: number; height: number; data: Uint8Array } => ({
+    width: w,
+    height: h,
+    data: new Uint8Array(w * h),
+  });
   await writeVocFixture(
     root,
     [

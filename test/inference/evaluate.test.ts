@@ -8,7 +8,11 @@ import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/
 
 afterAll(removeTempDirs);
 
-const label = (data: number[], width = 3, height = 2): { width: number; height: number; data: Uint8Array } => ({ width, height, data: Uint8Array.from(data) });
+const label = (data: number[], width = 3, height = 2): { width: number; height: number; data: Uint8Array } => ({
+  width,
+  height,
+  data: Uint8Array.from(data),
+});
 
 async function fixture(): Promise<{ root: string; preds: string }> {
   const root = tempDir('seg-eval-');

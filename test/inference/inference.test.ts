@@ -31,7 +31,19 @@ describe('inference', () => {
     expect(paddedSize(37, 16)).toBe(48);
     expect(paddedSize(32, 16)).toBe(32);
     const x = tf.tensor4d(randomImage(37, 29, 1), [1, 37, 29, 3]);
-    const padded = tf.tidy(() => model.forward(tf.pad(x, [[0, 0], [0, 11], [0, 3], [0, 0]]), { training: false }).slice([0, 0, 0, 0], [1, 37, 29, 4]));
+    const padded = tf.tidy(() =>
+      model
+        .forward(
+          tf.pad(x, [
+            [0, 0],
+            [0, 11],
+            [0, 3],
+            [0, 0],
+          ]),
+          { training: false },
+        )
+        .slice([0, 0, 0, 0], [1, 37, 29, 4]),
+    );
     const cropped = forwardPadded(model, x);
     expect(cropped.shape).toEqual([1, 37, 29, 4]);
     expect(Array.from(cropped.dataSync())).toEqual(Array.from(padded.dataSync()));
@@ -46,7 +58,11 @@ describe('inference', () => {
     const image = randomImage(h, w, 3);
     const logits = tf.tidy(() => forwardPadded(model, tf.tensor4d(image, [1, h, w, 3])));
     const expected = Array.from(tf.tidy(() => tf.argMax(logits, 3)).dataSync());
-    for (const spec of [{ kind: 'softmax' } as const, { kind: 'egb', boost: 'exp', alpha: 0.25, beta: 0 } as const, { kind: 'linear' } as const]) {
+    for (const spec of [
+      { kind: 'softmax' } as const,
+      { kind: 'egb', boost: 'exp', alpha: 0.25, beta: 0 } as const,
+      { kind: 'linear' } as const,
+    ]) {
       const mask = await predictMask(model, createHead(spec, 4), image, h, w);
       expect(mask).toBeInstanceOf(Uint8Array);
       expect(mask.length).toBe(h * w);

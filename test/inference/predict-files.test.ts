@@ -76,7 +76,11 @@ describe('predictFiles', () => {
     // A pre-existing symlink in the output pointing at a file elsewhere.
     symlinkSync(join(dir, 'precious.png'), join(out, 'a.png'));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
-    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 2), { inputs: [photos], output: out, normalization: IMAGENET_NORMALIZATION });
+    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 2), {
+      inputs: [photos],
+      output: out,
+      normalization: IMAGENET_NORMALIZATION,
+    });
     model.dispose();
     expect(result.failed).toEqual([]);
     expect(readFileSync(join(dir, 'precious.png'), 'utf8')).toBe('keep me');
@@ -108,7 +112,11 @@ describe('predictFiles', () => {
         return inner.scores(l);
       },
     };
-    const result = await predictFiles(model, head, { inputs: [dir], output: join(dir, '..', `${basename(dir)}-out`), normalization: IMAGENET_NORMALIZATION });
+    const result = await predictFiles(model, head, {
+      inputs: [dir],
+      output: join(dir, '..', `${basename(dir)}-out`),
+      normalization: IMAGENET_NORMALIZATION,
+    });
     model.dispose();
     expect(result.failed.map((f) => f.file)).toEqual([join(dir, 'a_wide.jpg')]);
     expect(result.failed[0]?.error).toMatch(/out of engine memory \(Aborted\(\)/);

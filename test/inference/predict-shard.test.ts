@@ -41,7 +41,9 @@ describe('predictShard', () => {
     expect(second.manifest.done.map((d) => d.mask)).toEqual([join(root, 'out', 'b.png.png')]);
     expect([first.manifest.failed, second.manifest.failed]).toEqual([[], []]);
     expect(readFileSync(join(dir, 'b.png')).equals(before)).toBe(true);
-    await expect(predictShard(model, head, { ...common, output: join(dir, 'masks'), shard: { index: 0, count: 2 } })).rejects.toThrow(/inside/);
+    await expect(predictShard(model, head, { ...common, output: join(dir, 'masks'), shard: { index: 0, count: 2 } })).rejects.toThrow(
+      /inside/,
+    );
     model.dispose();
   });
 

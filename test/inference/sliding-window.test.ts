@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { resizeBilinear } from '../../src/engine/resize.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { chooseInferenceMode, chooseWindow, forwardPadded, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
+import {
+  chooseInferenceMode,
+  chooseWindow,
+  forwardPadded,
+  predictMask,
+  predictScores,
+  slideScores,
+} from '../../src/inference/inference.js';
 import { argmaxScores, slideWindows, windowStride } from '../../src/inference/sliding-window.js';
 import { createHead } from '../../src/heads/head.js';
 import { Rng } from '../../src/core/random.js';
@@ -75,12 +82,14 @@ describe('sliding-window inference', () => {
     const lefts = [0, 12];
     for (const top of tops) {
       for (const left of lefts) {
-        const scores = tf.tidy(() => {
-          const crop = x.slice([0, top, left, 0], [1, window, window, 3]);
-          const plain = head.scores(forwardPadded(model, crop));
-          const mirrored = head.scores(tf.reverse(forwardPadded(model, tf.reverse(crop, 2) as tf.Tensor4D), 2) as tf.Tensor4D);
-          return tf.div(tf.add(plain, mirrored), 2);
-        }).dataSync();
+        const scores = tf
+          .tidy(() => {
+            const crop = x.slice([0, top, left, 0], [1, window, window, 3]);
+            const plain = head.scores(forwardPadded(model, crop));
+            const mirrored = head.scores(tf.reverse(forwardPadded(model, tf.reverse(crop, 2) as tf.Tensor4D), 2) as tf.Tensor4D);
+            return tf.div(tf.add(plain, mirrored), 2);
+          })
+          .dataSync();
         for (let y = 0; y < window; y++) {
           for (let xx = 0; xx < window; xx++) {
             const p = (top + y) * w + left + xx;

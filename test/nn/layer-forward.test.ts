@@ -76,7 +76,14 @@ describe('layer forward', () => {
             {
               kind: 'sequential',
               name: 'a',
-              layers: [{ kind: 'residual', name: 'r', body: [{ kind: 'conv', name: 'c', inChannels: 1, outChannels: 1, kernel: 1, stride: 1, dilation: 1, bias: true }], shortcut: [] }],
+              layers: [
+                {
+                  kind: 'residual',
+                  name: 'r',
+                  body: [{ kind: 'conv', name: 'c', inChannels: 1, outChannels: 1, kernel: 1, stride: 1, dilation: 1, bias: true }],
+                  shortcut: [],
+                },
+              ],
             },
             { kind: 'sequential', name: 'b', layers: [{ kind: 'globalAvgPool' }, { kind: 'resize', to: 'scopeInput' }] },
           ],

@@ -4,7 +4,16 @@ import type { LayerSpec } from '../../src/nn/layer-spec.js';
 
 describe('layerActivations', () => {
   it('counts every output by kind, by hand on a small tree', () => {
-    const conv = (name: string, i: number, o: number, stride: 1 | 2 = 1): LayerSpec => ({ kind: 'conv', name, inChannels: i, outChannels: o, kernel: 3, stride, dilation: 1, bias: false });
+    const conv = (name: string, i: number, o: number, stride: 1 | 2 = 1): LayerSpec => ({
+      kind: 'conv',
+      name,
+      inChannels: i,
+      outChannels: o,
+      kernel: 3,
+      stride,
+      dilation: 1,
+      bias: false,
+    });
     const spec: LayerSpec = {
       kind: 'sequential',
       name: 'm',

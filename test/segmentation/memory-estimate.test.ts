@@ -77,7 +77,10 @@ describe('memory estimate', () => {
     expect(message).toContain('4 GiB of linear memory');
     expect(message).toMatch(/Settings that fit: .*--width 0\.\d+/);
     expect(message).toContain('GPU backend');
-    for (const setting of settingsThatFit({ config: { ...resnet101, backbone: 'resnet18', width: 0.25 }, batch: 16, crop: 513 }, limit.bytes as number)) {
+    for (const setting of settingsThatFit(
+      { config: { ...resnet101, backbone: 'resnet18', width: 0.25 }, batch: 16, crop: 513 },
+      limit.bytes as number,
+    )) {
       const flags = setting.split(' ');
       const value = (flag: string): string | undefined => {
         const i = flags.indexOf(flag);
@@ -86,12 +89,18 @@ describe('memory estimate', () => {
       const batch = Number(value('--batch') ?? 16);
       const crop = Number(value('--crop') ?? 513);
       const width = Number(value('--width') ?? 0.25);
-      expect(estimateTrainingMemory({ ...resnet101, backbone: 'resnet18', width }, batch, crop).bytes).toBeLessThanOrEqual(limit.bytes as number);
+      expect(estimateTrainingMemory({ ...resnet101, backbone: 'resnet18', width }, batch, crop).bytes).toBeLessThanOrEqual(
+        limit.bytes as number,
+      );
     }
     // A small model passes; a backend without a known limit never stops.
-    expect(checkTrainingMemory({ config: { ...resnet101, backbone: 'resnet18', width: 0.25 }, batch: 8, crop: 321 }, 'wasm').bytes).toBeGreaterThan(0);
+    expect(
+      checkTrainingMemory({ config: { ...resnet101, backbone: 'resnet18', width: 0.25 }, batch: 8, crop: 321 }, 'wasm').bytes,
+    ).toBeGreaterThan(0);
     expect(checkTrainingMemory({ config: resnet101, batch: 8, crop: 513 }, 'tensorflow').bytes).toBeGreaterThan(4 * GIB);
     expect(backendMemoryLimit('cpu', 8 * GIB).bytes).toBeCloseTo(6.4 * GIB, 0);
-    expect(() => checkTrainingMemory({ config: resnet101, batch: 8, crop: 513 }, 'cpu', backendMemoryLimit('cpu', 8 * GIB))).toThrow(/cpu backend/);
+    expect(() => checkTrainingMemory({ config: resnet101, batch: 8, crop: 513 }, 'cpu', backendMemoryLimit('cpu', 8 * GIB))).toThrow(
+      /cpu backend/,
+    );
   });
 });

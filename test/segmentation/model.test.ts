@@ -85,7 +85,10 @@ describe('model structure', () => {
   });
 
   it('uses ASPP rates 6/12/18 at output stride 16 and 12/24/36 at 8', () => {
-    for (const [os, rates] of [[16, [6, 12, 18]], [8, [12, 24, 36]]] as const) {
+    for (const [os, rates] of [
+      [16, [6, 12, 18]],
+      [8, [12, 24, 36]],
+    ] as const) {
       const dil = weightSpecs(deeplabSpec({ ...tiny, outputStride: os }).root)
         .filter((w) => /^classifier\.0\.convs\.[123]\.0\.weight$/.test(w.name))
         .map((w) => (w.layer.kind === 'conv' ? w.layer.dilation : 0));
@@ -139,7 +142,11 @@ describe('model forward and training', () => {
 
   it('lowers the loss on a fixed batch with each head', () => {
     const { images, labels } = fixedBatch();
-    for (const spec of [{ kind: 'softmax' } as const, { kind: 'egb', boost: 'exp', alpha: 1 / 3, beta: 0 } as const, { kind: 'linear' } as const]) {
+    for (const spec of [
+      { kind: 'softmax' } as const,
+      { kind: 'egb', boost: 'exp', alpha: 1 / 3, beta: 0 } as const,
+      { kind: 'linear' } as const,
+    ]) {
       const model = createModel(tiny, 3);
       const head = createHead(spec, 3);
       const losses: number[] = [];

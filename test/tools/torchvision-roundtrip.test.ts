@@ -32,14 +32,19 @@ const anyPython = candidates.find((p) => runs(p, ['-c', 'import sys']));
 const torchPython = candidates.find((p) => runs(p, ['-c', 'import torch, torchvision, numpy, PIL']));
 
 function python(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(torchPython as string, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1', ...env } });
+  const r = spawnSync(torchPython as string, args, {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1', ...env },
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
 describe('tools/torchvision_roundtrip.py', () => {
   // ast.parse rather than py_compile: no __pycache__ is written into tools/.
   it.skipIf(anyPython === undefined)('parses as Python', () => {
-    const r = spawnSync(anyPython as string, ['-c', `import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])`, SCRIPT], { encoding: 'utf8' });
+    const r = spawnSync(anyPython as string, ['-c', `import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])`, SCRIPT], {
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -65,11 +70,18 @@ describe('tools/torchvision_roundtrip.py', () => {
     const x = tf.tensor4d(input, [1, size, size, 3]);
     const logits = model.forward(x, { training: false });
     const data = (await logits.data()) as Float32Array;
-    writeSafetensors(file, new Map([['input', { shape: [1, size, size, 3], data: input }], ['logits', { shape: [...logits.shape], data }]]), {});
+    writeSafetensors(
+      file,
+      new Map([
+        ['input', { shape: [1, size, size, 3], data: input }],
+        ['logits', { shape: [...logits.shape], data }],
+      ]),
+      {},
+    );
     tf.dispose([x, logits]);
   }
 
-  it('gives seg\'s loss and logit gradient for every head, void ignored, exp and pow3 clamped', () => {
+  it("gives seg's loss and logit gradient for every head, void ignored, exp and pow3 clamped", () => {
     const [n, h, w, k] = [2, 3, 5, 4];
     const rng = new Rng(7, 'heads');
     const logits = Float32Array.from({ length: n * h * w * k }, () => (rng.next() - 0.5) * 6);
@@ -78,7 +90,14 @@ describe('tools/torchvision_roundtrip.py', () => {
     const labels = Int32Array.from({ length: n * h * w }, (_, i) => (i % 7 === 3 ? 255 : rng.int(k)));
     const heads = ['softmax', 'linear', 'egb:exp:alpha=0.25,beta=0', 'egb:exp:alpha=0.5,beta=0.1', 'egb:pow3:alpha=0.001,beta=0'];
     const file = path.join(dir, 'heads.safetensors');
-    writeSafetensors(file, new Map([['logits', { shape: [n, h, w, k], data: logits }], ['labels', { shape: [n, h, w], data: labels }]]), {});
+    writeSafetensors(
+      file,
+      new Map([
+        ['logits', { shape: [n, h, w, k], data: logits }],
+        ['labels', { shape: [n, h, w], data: labels }],
+      ]),
+      {},
+    );
     const out = path.join(dir, 'heads-out.safetensors');
     const code = [
       'import sys, torch',
@@ -114,7 +133,8 @@ describe('tools/torchvision_roundtrip.py', () => {
       });
       expect(worst, spec).toBeLessThan(1e-4);
       // Void pixels get no gradient.
-      for (let p = 0; p < n * h * w; p++) if (labels[p] === 255) for (let c = 0; c < k; c++) expect(Math.abs(torchGrad[p * k + c] as number)).toBe(0);
+      for (let p = 0; p < n * h * w; p++)
+        if (labels[p] === 255) for (let c = 0; c < k; c++) expect(Math.abs(torchGrad[p * k + c] as number)).toBe(0);
       tf.dispose([z, y, loss, grad, validPixels]);
     });
   });
@@ -122,7 +142,13 @@ describe('tools/torchvision_roundtrip.py', () => {
   it('refuses a model torchvision cannot take, naming what it can', async () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
     const ckpt = path.join(dir, 'r18');
-    await saveCheckpoint(ckpt, { model, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization: IMAGENET_NORMALIZATION, iteration: 0 });
+    await saveCheckpoint(ckpt, {
+      model,
+      head: { kind: 'softmax' },
+      classNames: ['a', 'b', 'c'],
+      normalization: IMAGENET_NORMALIZATION,
+      iteration: 0,
+    });
     model.dispose();
     const r = python([SCRIPT, 'check', '--checkpoint', ckpt]);
     expect(r.code).toBe(2);
@@ -148,7 +174,23 @@ describe('tools/torchvision_roundtrip.py', () => {
     const out = path.join(dir, 'trained');
     // compare, then one training step, in one Python process (importing torch is the slow part).
     const compareArgs = ['compare', '--checkpoint', start, '--reference', ref];
-    const trainArgs = ['train', '--checkpoint', start, '--data', data, '--out', out, '--iters', '1', '--batch', '2', '--crop', '24', '--device', 'cpu'];
+    const trainArgs = [
+      'train',
+      '--checkpoint',
+      start,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--iters',
+      '1',
+      '--batch',
+      '2',
+      '--crop',
+      '24',
+      '--device',
+      'cpu',
+    ];
     const both = python([
       '-c',
       `import sys; sys.path.insert(0, ${JSON.stringify(TOOLS)}); import torchvision_roundtrip as r; ` +

@@ -31,6 +31,8 @@ describe('one-class prediction warning', () => {
     hook.afterVal(run, allBackground);
     hook.afterVal(run, allBackground);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/iteration 100 the model predicts 'background' for 99\.0% of the val pixels.*"A first real run" in the README/);
+    expect(lines[0]).toMatch(
+      /iteration 100 the model predicts 'background' for 99\.0% of the val pixels.*"A first real run" in the README/,
+    );
   });
 });

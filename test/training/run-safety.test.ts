@@ -90,7 +90,9 @@ describe('checked before the first step', () => {
 
   it('a truncated val label stops the run before it trains', async () => {
     const broken = (await makeSynthDataset({ out: join(root, 'synth-broken'), train: 4, val: 2, size: 36, seed: 3 })).root;
-    const ids = readFileSync(join(broken, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8').split('\n').filter((l) => l !== '');
+    const ids = readFileSync(join(broken, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     const label = join(broken, 'SegmentationClass', `${ids[0]}.png`);
     writeFileSync(label, readFileSync(label).subarray(0, 60));
     const c = config('bad-label', { data: broken });
@@ -131,7 +133,11 @@ describe('checked before the first step', () => {
     expect(refused).toHaveLength(1);
     expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/in use by another run/);
     (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof train>>>).value.model.dispose();
-    expect(readTrace(c.out).filter((r) => r.type === 'train').map((r) => r.iter)).toEqual([1, 2]);
+    expect(
+      readTrace(c.out)
+        .filter((r) => r.type === 'train')
+        .map((r) => r.iter),
+    ).toEqual([1, 2]);
   });
 });
 
@@ -151,7 +157,9 @@ describe('divergence', () => {
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).iteration).toBe(4);
     expect((err as NonFiniteError).tensors).toEqual(['backbone.bn1.running_var']);
-    expect(err.message).toMatch(/iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/);
+    expect(err.message).toMatch(
+      /iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/,
+    );
     expect(checkpointJson(c.out, 'config.json')['iteration']).toBe(3);
   });
 
@@ -176,10 +184,26 @@ describe('divergence', () => {
 
 describe('resume state read from disk is checked', () => {
   it.each([
-    ['state.json', (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['iteration'] = -5), /state\.json: state\.iteration: got -5, expected an integer >= 0/],
-    ['state.json', (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['iteration'] = 1e300), /state\.json: state\.iteration: got 1e\+300, expected an integer >= 0/],
-    ['state.json', (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['dropoutRng'] = 'x'), /state\.json: state\.dropoutRng: got "x", expected a list/],
-    ['config.json', (s: Record<string, unknown>) => ((s['training'] as Record<string, unknown>)['lr'] = 'abc'), /config\.json: training\.lr: got "abc", expected a number > 0/],
+    [
+      'state.json',
+      (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['iteration'] = -5),
+      /state\.json: state\.iteration: got -5, expected an integer >= 0/,
+    ],
+    [
+      'state.json',
+      (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['iteration'] = 1e300),
+      /state\.json: state\.iteration: got 1e\+300, expected an integer >= 0/,
+    ],
+    [
+      'state.json',
+      (s: Record<string, unknown>) => ((s['state'] as Record<string, unknown>)['dropoutRng'] = 'x'),
+      /state\.json: state\.dropoutRng: got "x", expected a list/,
+    ],
+    [
+      'config.json',
+      (s: Record<string, unknown>) => ((s['training'] as Record<string, unknown>)['lr'] = 'abc'),
+      /config\.json: training\.lr: got "abc", expected a number > 0/,
+    ],
     ['config.json', (s: Record<string, unknown>) => (s['iteration'] = -1), /config\.json: iteration: got -1, expected an integer >= 0/],
   ])('%s: %s', async (file, edit, message) => {
     const c = config(`damaged-${file}-${String(message).length}-${Math.random().toString(36).slice(2, 6)}`, { iters: 2 });
@@ -197,11 +221,18 @@ describe('resume semantics', () => {
     await run(c);
     const head = await failure({ ...c, head: 'egb', iters: 4 }, { resume: true, given: ['head', 'iters'] });
     expect((head as FieldError).field).toBe('head');
-    expect(head.message).toMatch(/^head: got "egb" \(egb:exp:alpha=0\.16\d*,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model/);
-    await expect(train({ ...c, iters: 1 }, { resume: true, given: ['iters'] })).rejects.toThrow(/iters: got 1, .* `iters` can only be raised/);
+    expect(head.message).toMatch(
+      /^head: got "egb" \(egb:exp:alpha=0\.16\d*,beta=0\), but the run in .* was trained with "softmax"; a resumed run keeps its model/,
+    );
+    await expect(train({ ...c, iters: 1 }, { resume: true, given: ['iters'] })).rejects.toThrow(
+      /iters: got 1, .* `iters` can only be raised/,
+    );
 
     const lines: string[] = [];
-    const extended = await train({ ...c, iters: 4, lr: 0.5, evalLimit: 2 }, { resume: true, given: ['iters', 'lr', 'evalLimit'], log: (l) => lines.push(l) });
+    const extended = await train(
+      { ...c, iters: 4, lr: 0.5, evalLimit: 2 },
+      { resume: true, given: ['iters', 'lr', 'evalLimit'], log: (l) => lines.push(l) },
+    );
     extended.model.dispose();
     expect(extended.iteration).toBe(4);
     expect(extended.resumed?.kept).toEqual([{ field: 'lr', given: 0.5, run: 0.01 }]);

@@ -62,7 +62,15 @@ describe('train', () => {
     // camelCase keys only (mIoU, aAcc as metric names).
     const text = readFileSync(join(root, 'straight', 'trace.jsonl'), 'utf8');
     expect(text).not.toMatch(/"\w+_\w+":/);
-    expect(Object.keys(rows.find((r) => r.type === 'eval') ?? {})).toEqual(['type', 'iter', 'wallSeconds', 'mIoU', 'aAcc', 'classIoU', 'images']);
+    expect(Object.keys(rows.find((r) => r.type === 'eval') ?? {})).toEqual([
+      'type',
+      'iter',
+      'wallSeconds',
+      'mIoU',
+      'aAcc',
+      'classIoU',
+      'images',
+    ]);
 
     // Stop after 5 iterations (abort), then resume the same run for the rest.
     const controller = new AbortController();

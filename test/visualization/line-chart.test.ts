@@ -15,10 +15,24 @@ describe('line chart', () => {
   it('draws a band, a path with a point per x, legend, labels, ticks and a reference line; escapes text', () => {
     const svg = renderLineChartSvg(
       [
-        { label: 'a<b & "c"', points: [{ x: 0, y: 10, lo: 5, hi: 15 }, { x: 100, y: 20, lo: 18, hi: 22 }, { x: 200, y: 30, lo: 30, hi: 30 }] },
+        {
+          label: 'a<b & "c"',
+          points: [
+            { x: 0, y: 10, lo: 5, hi: 15 },
+            { x: 100, y: 20, lo: 18, hi: 22 },
+            { x: 200, y: 30, lo: 30, hi: 30 },
+          ],
+        },
         { label: 'empty', points: [] },
       ],
-      { title: 'T', subtitle: ['one', 'two'], xLabel: 'iteration', yLabel: 'val mIoU (%)', referenceLines: [{ y: 25, label: 'target' }], markers: true },
+      {
+        title: 'T',
+        subtitle: ['one', 'two'],
+        xLabel: 'iteration',
+        yLabel: 'val mIoU (%)',
+        referenceLines: [{ y: 25, label: 'target' }],
+        markers: true,
+      },
     );
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="900" height="540"')).toBe(true);
     expect(svg).toContain('a&lt;b &amp; &quot;c&quot;');
@@ -42,12 +56,23 @@ describe('line chart', () => {
   });
 
   it('maps data into the plot frame: higher values are drawn higher', () => {
-    const svg = renderLineChartSvg([{ label: 's', points: [{ x: 0, y: 1, lo: 1, hi: 1 }, { x: 10, y: 100, lo: 100, hi: 100 }] }], {
-      title: 'T',
-      xLabel: 'x',
-      yLabel: 'y',
-      logY: true,
-    });
+    const svg = renderLineChartSvg(
+      [
+        {
+          label: 's',
+          points: [
+            { x: 0, y: 1, lo: 1, hi: 1 },
+            { x: 10, y: 100, lo: 100, hi: 100 },
+          ],
+        },
+      ],
+      {
+        title: 'T',
+        xLabel: 'x',
+        yLabel: 'y',
+        logY: true,
+      },
+    );
     const d = /<path class="series"[^>]* d="M([\d.]+),([\d.]+) L([\d.]+),([\d.]+)"/.exec(svg);
     expect(d).not.toBeNull();
     const [x0, y0, x1, y1] = (d as RegExpExecArray).slice(1).map(Number) as [number, number, number, number];

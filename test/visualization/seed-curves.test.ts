@@ -33,8 +33,18 @@ describe('seed curves', () => {
   it('is empty without points or without a common range; ignores empty seeds', () => {
     expect(aggregateSeedCurves([])).toEqual([]);
     expect(aggregateSeedCurves([{ x: [], y: [] }])).toEqual([]);
-    expect(aggregateSeedCurves([{ x: [0, 10], y: [1, 2] }, { x: [20, 30], y: [1, 2] }])).toEqual([]);
-    expect(aggregateSeedCurves([{ x: [0, 10], y: [1, 2] }, { x: [], y: [] }])).toEqual([
+    expect(
+      aggregateSeedCurves([
+        { x: [0, 10], y: [1, 2] },
+        { x: [20, 30], y: [1, 2] },
+      ]),
+    ).toEqual([]);
+    expect(
+      aggregateSeedCurves([
+        { x: [0, 10], y: [1, 2] },
+        { x: [], y: [] },
+      ]),
+    ).toEqual([
       { x: 0, y: 1, lo: 1, hi: 1 },
       { x: 10, y: 2, lo: 2, hi: 2 },
     ]);

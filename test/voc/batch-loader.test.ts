@@ -25,7 +25,14 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 async function take(n: number, options: { seed: number; resumeFrom?: LoaderState }): Promise<{ batches: Batch[]; states: LoaderState[] }> {
-  const loader = createTrainLoader({ dataset: ds, split: 'train', batchSize: 3, crop: 24, seed: options.seed, resumeFrom: options.resumeFrom });
+  const loader = createTrainLoader({
+    dataset: ds,
+    split: 'train',
+    batchSize: 3,
+    crop: 24,
+    seed: options.seed,
+    resumeFrom: options.resumeFrom,
+  });
   const batches: Batch[] = [];
   const states: LoaderState[] = [];
   for (let i = 0; i < n; i++) {
@@ -89,8 +96,12 @@ describe('train loader', () => {
   it('refuses a state from another split or seed', async () => {
     const { states } = await take(1, { seed: 9 });
     const state = states[0] as LoaderState;
-    expect(() => createTrainLoader({ dataset: ds, split: 'val', batchSize: 2, crop: 24, seed: 9, resumeFrom: state })).toThrow(/10 samples, this one has 4/);
-    expect(() => createTrainLoader({ dataset: ds, split: 'train', batchSize: 2, crop: 24, seed: 8, resumeFrom: state })).toThrow(/`seed` 9/);
+    expect(() => createTrainLoader({ dataset: ds, split: 'val', batchSize: 2, crop: 24, seed: 9, resumeFrom: state })).toThrow(
+      /10 samples, this one has 4/,
+    );
+    expect(() => createTrainLoader({ dataset: ds, split: 'train', batchSize: 2, crop: 24, seed: 8, resumeFrom: state })).toThrow(
+      /`seed` 9/,
+    );
   });
 
   it('prefetches a bounded number of samples ahead', async () => {
@@ -108,7 +119,11 @@ describe('train loader', () => {
 
   it('reports a bad sample by file instead of skipping it', async () => {
     const root = tempDir();
-    await writeVocFixture(root, [{ id: 'good', image: gradientImage(20, 20), label: blockLabel(20, 20, 2) }], { train: ['good', 'bad'] }, ['background', 'a', 'b']);
+    await writeVocFixture(root, [{ id: 'good', image: gradientImage(20, 20), label: blockLabel(20, 20, 2) }], { train: ['good', 'bad'] }, [
+      'background',
+      'a',
+      'b',
+    ]);
     writeFileSync(join(root, 'JPEGImages', 'bad.jpg'), Buffer.from(gradientImage(20, 20).data)); // raw bytes, not a JPEG
     writeLabelPng(join(root, 'SegmentationClass', 'bad.png'), blockLabel(20, 20, 2));
     const loader = createTrainLoader({ dataset: openDataset(root), split: 'train', batchSize: 2, crop: 16, seed: 0 });

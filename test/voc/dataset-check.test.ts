@@ -39,7 +39,9 @@ beforeAll(async () => {
   writeFileSync(join(root, 'JPEGImages', 'badjpg.jpg'), Buffer.from('definitely not a jpeg'));
   // An RGB PNG as label: colours, not indices.
   const { default: sharp } = await import('sharp');
-  await sharp(Buffer.alloc(12 * 10 * 3, 128), { raw: { width: 12, height: 10, channels: 3 } }).png().toFile(join(root, 'SegmentationClass', 'rgblabel.png'));
+  await sharp(Buffer.alloc(12 * 10 * 3, 128), { raw: { width: 12, height: 10, channels: 3 } })
+    .png()
+    .toFile(join(root, 'SegmentationClass', 'rgblabel.png'));
 });
 
 afterAll(removeTempDirs);
@@ -81,7 +83,11 @@ describe('checkDataset', () => {
     expect((await checkDataset(root, 'clean')).problems).toEqual([]);
     const missing = await checkDataset(root, 'test');
     expect(missing.problems).toEqual([
-      { id: null, file: join(missing.root, 'ImageSets', 'Segmentation', 'test.txt'), problem: 'split list not found (lists here: clean, empty, train)' },
+      {
+        id: null,
+        file: join(missing.root, 'ImageSets', 'Segmentation', 'test.txt'),
+        problem: 'split list not found (lists here: clean, empty, train)',
+      },
     ]);
     const empty = await checkDataset(root, 'empty');
     expect(empty.problems[0]?.problem).toMatch(/the split list is empty/);

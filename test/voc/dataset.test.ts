@@ -10,7 +10,8 @@ import { removeTempDirs, tempDir } from './fixtures.js';
 afterAll(removeTempDirs);
 
 function skeleton(root: string): void {
-  for (const dir of ['JPEGImages', 'SegmentationClass', 'SegmentationClassAug', 'ImageSets/Segmentation']) mkdirSync(join(root, dir), { recursive: true });
+  for (const dir of ['JPEGImages', 'SegmentationClass', 'SegmentationClassAug', 'ImageSets/Segmentation'])
+    mkdirSync(join(root, dir), { recursive: true });
 }
 
 describe('openDataset', () => {

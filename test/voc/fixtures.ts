@@ -33,7 +33,9 @@ export function gradientImage(width: number, height: number, shift = 0): RgbImag
 }
 
 export async function writeJpegFile(path: string, image: RgbImage): Promise<void> {
-  await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality: 95 }).toFile(path);
+  await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toFile(path);
 }
 
 export interface FixtureSample {
@@ -54,7 +56,8 @@ export async function writeVocFixture(
     await writeJpegFile(join(root, 'JPEGImages', `${s.id}.jpg`), s.image);
     writeLabelPng(join(root, 'SegmentationClass', `${s.id}.png`), s.label);
   }
-  for (const [split, ids] of Object.entries(splits)) writeFileSync(join(root, 'ImageSets/Segmentation', `${split}.txt`), ids.map((id) => `${id}\n`).join(''));
+  for (const [split, ids] of Object.entries(splits))
+    writeFileSync(join(root, 'ImageSets/Segmentation', `${split}.txt`), ids.map((id) => `${id}\n`).join(''));
   if (classes !== undefined) writeFileSync(join(root, 'classes.txt'), `${classes.join('\n')}\n`);
   return root;
 }

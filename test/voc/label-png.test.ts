@@ -147,9 +147,21 @@ describe('label PNG reading', () => {
 
   it('unpacks 4-bit and 1-bit palette PNGs to indices', () => {
     // 5 pixels at 4 bits: indices 1,2,3,15,0 packed two per byte.
-    const four = handPng({ width: 5, height: 1, bitDepth: 4, rows: Uint8Array.from([0x12, 0x3f, 0x00]), palette: vocColormap().subarray(0, 48) });
+    const four = handPng({
+      width: 5,
+      height: 1,
+      bitDepth: 4,
+      rows: Uint8Array.from([0x12, 0x3f, 0x00]),
+      palette: vocColormap().subarray(0, 48),
+    });
     expect(Array.from(decodeLabelPng(four, 'four.png').data)).toEqual([1, 2, 3, 15, 0]);
-    const one = handPng({ width: 10, height: 1, bitDepth: 1, rows: Uint8Array.from([0b10110000, 0b01000000]), palette: vocColormap().subarray(0, 6) });
+    const one = handPng({
+      width: 10,
+      height: 1,
+      bitDepth: 1,
+      rows: Uint8Array.from([0b10110000, 0b01000000]),
+      palette: vocColormap().subarray(0, 6),
+    });
     expect(Array.from(decodeLabelPng(one, 'one.png').data)).toEqual([1, 0, 1, 1, 0, 0, 0, 0, 0, 1]);
   });
 

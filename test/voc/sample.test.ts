@@ -79,7 +79,9 @@ describe('decodeImage', () => {
   it('turns gray JPEGs, palette PNGs and RGBA PNGs into RGB', async () => {
     const dir = tempDir();
     const gray = Buffer.from(Uint8Array.from({ length: 64 }, (_, i) => i * 4));
-    await sharp(gray, { raw: { width: 8, height: 8, channels: 1 } }).jpeg({ quality: 100 }).toFile(join(dir, 'g.jpg'));
+    await sharp(gray, { raw: { width: 8, height: 8, channels: 1 } })
+      .jpeg({ quality: 100 })
+      .toFile(join(dir, 'g.jpg'));
     const g = await decodeImage(join(dir, 'g.jpg'));
     expect([g.width, g.height, g.data.length]).toEqual([8, 8, 192]);
     expect(Math.abs((g.data[3 * 10] as number) - 40)).toBeLessThanOrEqual(3);
@@ -91,7 +93,9 @@ describe('decodeImage', () => {
     expect(Array.from(p.data)).toEqual([128, 0, 0, 192, 128, 128]);
 
     const rgba = Buffer.from([10, 20, 30, 40, 50, 60, 70, 80]);
-    await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } }).png().toFile(join(dir, 'a.png'));
+    await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } })
+      .png()
+      .toFile(join(dir, 'a.png'));
     expect(Array.from((await decodeImage(join(dir, 'a.png'))).data)).toEqual([10, 20, 30, 50, 60, 70]);
   });
 });

@@ -36,7 +36,9 @@ describe('decompression is capped at the image size', () => {
     // 64 MiB of zeros deflate to about 64 KiB: 10,000 times the image's 6,480 bytes.
     const bomb = pngWithRaw(w, h, new Uint8Array(64 * 2 ** 20));
     expect(bomb.length).toBeLessThan(100_000);
-    expect(() => decodeLabelPng(bomb, 'bomb.png')).toThrow(/bomb\.png: corrupt PNG \(image data inflates past the 6480 bytes of a 80x80 image/);
+    expect(() => decodeLabelPng(bomb, 'bomb.png')).toThrow(
+      /bomb\.png: corrupt PNG \(image data inflates past the 6480 bytes of a 80x80 image/,
+    );
     const dir = tempDir('seg-bomb-');
     writeFileSync(join(dir, 'bomb.png'), bomb);
     await expect(loadLabelPng(join(dir, 'bomb.png'))).rejects.toThrow(/inflates past the 6480 bytes/);
@@ -64,12 +66,17 @@ describe('only regular files are read', () => {
     const root = tempDir('seg-special-');
     const img = gradientImage(12, 10);
     const label = { width: 12, height: 10, data: new Uint8Array(120) };
-    await writeVocFixture(root, [
-      { id: 'good', image: img, label },
-      { id: 'zero', image: img, label },
-      { id: 'fifo', image: img, label },
-      { id: 'bomb', image: img, label },
-    ], { train: ['good', 'zero', 'fifo', 'bomb'] }, ['background', 'a']);
+    await writeVocFixture(
+      root,
+      [
+        { id: 'good', image: img, label },
+        { id: 'zero', image: img, label },
+        { id: 'fifo', image: img, label },
+        { id: 'bomb', image: img, label },
+      ],
+      { train: ['good', 'zero', 'fifo', 'bomb'] },
+      ['background', 'a'],
+    );
     const labels = join(root, 'SegmentationClass');
     const { rmSync } = await import('node:fs');
     for (const id of ['zero', 'fifo', 'bomb']) rmSync(join(labels, `${id}.png`));

@@ -135,7 +135,11 @@ describe('random transforms', () => {
 describe('randomScaleCrop', () => {
   it('equals randomScale + padTo + randomCrop with the same draws (labels exactly, images to rounding)', async () => {
     const fill = meanPixel();
-    for (const [w, h, crop] of [[40, 30, 24], [40, 30, 64], [21, 33, 30]] as const) {
+    for (const [w, h, crop] of [
+      [40, 30, 24],
+      [40, 30, 64],
+      [21, 33, 30],
+    ] as const) {
       const p = pair(w, h);
       const fused = randomScaleCrop(crop, fill);
       const steps = [randomScale(), padTo(crop, fill), randomCrop(crop)];

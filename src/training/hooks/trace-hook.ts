@@ -15,7 +15,8 @@ export class TraceHook implements TrainHook {
     this.writer = new TraceWriter(run.config.out, run.state.iteration);
     this.writer.append({ type: 'start', iter: run.state.iteration, backend: tf.getBackend(), adapter: activeAdapter() ?? null });
     const extended = run.resumed?.extended;
-    if (extended !== undefined) this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
+    if (extended !== undefined)
+      this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
