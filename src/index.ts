@@ -20,7 +20,7 @@ export { makeFashionDataset } from './voc/fashion-dataset.js';
 export { type CheckReport, checkDataset, formatCheckReport } from './voc/dataset-check.js';
 
 // Model
-export { type ModelConfig } from './segmentation/deeplab-spec.js';
+export type { ModelConfig } from './segmentation/deeplab-spec.js';
 export { type SegmentationModel, createModel } from './segmentation/model.js';
 export { type ModelDescription, describeModel } from './segmentation/describe-model.js';
 

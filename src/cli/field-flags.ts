@@ -4,7 +4,7 @@
  * flag; fields a message mentions in backticks are renamed too. Errors about a file keep
  * the file's field names.
  */
-import { SegError } from '../core/errors.js';
+import type { SegError } from '../core/errors.js';
 import { FieldError } from '../core/schema.js';
 
 /** Fields whose flag is not their kebab-case name. */

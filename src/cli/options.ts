@@ -1,5 +1,5 @@
 /** Option parsers and shared flags for the commands; every flag is validated once, here. */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { SegError } from '../core/errors.js';
 import { BACKEND_CHOICES, describeSelection, resolveBackendChoice, selectBackend, type BackendSelection } from '../engine/backend.js';
 

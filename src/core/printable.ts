@@ -5,7 +5,7 @@
 
 /** `\n` -> `\\n`, `\t` -> `\\t`, other C0/C1 controls and DEL -> `\\xNN` / `\\u00NN`; a backslash stays as it is. */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
     if (c === '\n') return '\\n';
     if (c === '\r') return '\\r';

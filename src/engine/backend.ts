@@ -119,7 +119,7 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendSelec
       activeAdapterDescription = probe.adapter?.description;
       return { name: 'webgpu', adapter: probe.adapter?.description as string, passedOver };
     }
-    if (probe.adapter !== undefined && probe.adapter.software) {
+    if (probe.adapter?.software) {
       passedOver.push(
         `webgpu: only a software adapter (${probe.adapter.description}) was found, which runs on the CPU and is slower than wasm`,
       );

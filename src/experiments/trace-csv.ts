@@ -223,9 +223,15 @@ export function groupTraceRuns(rows: readonly TraceCsvRow[]): Map<string, Map<nu
   const heads = new Map<string, Map<number, TraceCsvRow[]>>();
   for (const row of rows) {
     let seeds = heads.get(row.head);
-    if (seeds === undefined) heads.set(row.head, (seeds = new Map()));
+    if (seeds === undefined) {
+      seeds = new Map();
+      heads.set(row.head, seeds);
+    }
     let run = seeds.get(row.seed);
-    if (run === undefined) seeds.set(row.seed, (run = []));
+    if (run === undefined) {
+      run = [];
+      seeds.set(row.seed, run);
+    }
     run.push(row);
   }
   for (const [head, seeds] of heads) {
@@ -266,9 +272,15 @@ export function groupTraceConfigs(rows: readonly TraceCsvRow[]): TraceConfigRuns
   const byHead = new Map<string, Map<number | null, TraceCsvRow[]>>();
   for (const row of rows) {
     let lrs = byHead.get(row.head);
-    if (lrs === undefined) byHead.set(row.head, (lrs = new Map()));
+    if (lrs === undefined) {
+      lrs = new Map();
+      byHead.set(row.head, lrs);
+    }
     let list = lrs.get(row.lr);
-    if (list === undefined) lrs.set(row.lr, (list = []));
+    if (list === undefined) {
+      list = [];
+      lrs.set(row.lr, list);
+    }
     list.push(row);
   }
   const configs: TraceConfigRuns[] = [];

@@ -25,6 +25,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  type Stats,
   writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -92,7 +93,7 @@ function realPathOfMaybeMissing(path: string): string {
 
 /** Checks `--output` and creates it; returns its real path. */
 function prepareOutput(output: string): string {
-  let st;
+  let st: Stats | undefined;
   try {
     st = statSync(output);
   } catch (err) {
@@ -165,7 +166,7 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
         const path = join(dir, name);
         const relPath = rel === '' ? name : join(rel, name);
         let real: string;
-        let st;
+        let st: Stats;
         try {
           real = realpathSync(path);
           st = statSync(real);

@@ -72,10 +72,10 @@ export function createModel(config: ModelConfig, seed: number): SegmentationMode
 }
 
 /**
- * A model whose weights come from `valueOf` (tfjs layout: convs HWIO), called once per
+ * A model whose weights come from `weightValue` (tfjs layout: convs HWIO), called once per
  * weight in execution order; used by checkpoint loading to skip the random init.
  */
-export function createModelWithWeights(config: ModelConfig, valueOf: (weight: WeightSpec) => Float32Array): SegmentationModel {
+export function createModelWithWeights(config: ModelConfig, weightValue: (weight: WeightSpec) => Float32Array): SegmentationModel {
   const clean = validateModelConfig(config);
   const { root, backbone } = deeplabSpec(clean);
   const params = new Map<string, tf.Variable>();
@@ -83,7 +83,7 @@ export function createModelWithWeights(config: ModelConfig, valueOf: (weight: We
   try {
     for (const weight of weightSpecs(root)) {
       const trainable = weight.role === 'param';
-      const values = valueOf(weight);
+      const values = weightValue(weight);
       if (values.length !== elementCount(weight.shape)) {
         throw new Error(`model weights: ${weight.name} has ${values.length} values, expected [${weight.shape.join(', ')}]`);
       }

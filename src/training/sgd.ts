@@ -60,5 +60,5 @@ export class MomentumSgd {
 
 /** Poly learning rate: lr * (1 - it / iters)^power, as DeepLab. */
 export function polyLearningRate(base: number, iteration: number, iterations: number, power: number): number {
-  return base * Math.pow(Math.max(0, 1 - iteration / iterations), power);
+  return base * Math.max(0, 1 - iteration / iterations) ** power;
 }

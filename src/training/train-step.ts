@@ -49,7 +49,7 @@ export async function trainStep(
         const hits = tf.logicalAnd(tf.equal(head.predict(logits), labels), validMask);
         return [tf.sum(tf.cast(hits, 'float32')), tf.sum(tf.cast(validMask, 'float32'))];
       });
-      counts.forEach((t) => tf.keep(t));
+      for (const t of counts) tf.keep(t);
       return head.loss(logits, labels);
     }, trainable);
     const byName = new Map<string, tf.Tensor>();

@@ -42,7 +42,7 @@ export function encodeIdx(array: IdxArray, gzip = true): Buffer {
   const header = Buffer.alloc(4 + 4 * array.dims.length);
   header[2] = UBYTE;
   header[3] = array.dims.length;
-  array.dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  for (const [i, d] of array.dims.entries()) header.writeUInt32BE(d, 4 + 4 * i);
   const raw = Buffer.concat([header, array.data]);
   return gzip ? gzipSync(raw) : raw;
 }
