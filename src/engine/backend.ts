@@ -6,7 +6,7 @@
  */
 import { tf } from './tf.js';
 import { SegError, expectedOneOf } from '../core/errors.js';
-import { probeWebgpu, type WebgpuProbe } from './webgpu.js';
+import { probeWebgpu, probeWebgpuQuietly, type WebgpuProbe } from './webgpu.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -111,7 +111,7 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendSelec
     passedOver.push(`tensorflow: ${why}`);
   }
   if (choice === 'webgpu' || choice === 'auto') {
-    const probe = await probeWebgpu();
+    const probe = choice === 'auto' ? await probeWebgpuQuietly() : await probeWebgpu();
     if (choice === 'webgpu') {
       const why = await activateWebgpu(probe);
       if (why !== undefined) throw new SegError(`--backend webgpu: ${why}. Or use --backend wasm.`, '--backend');

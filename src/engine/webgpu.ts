@@ -4,8 +4,11 @@
  * @tensorflow/tfjs-backend-webgpu registers tfjs's 'webgpu' backend on it. Both are loaded
  * with guarded dynamic imports: without them, or without a GPU, the probe says what is missing.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { tf } from './tf.js';
 import { registerFusedSgdKernels } from './fused-sgd.js';
 import { registerFusedBatchNormKernel } from './fused-batch-norm.js';
@@ -151,4 +154,47 @@ async function probe(): Promise<WebgpuProbe> {
 export function probeWebgpu(): Promise<WebgpuProbe> {
   cached ??= probe();
   return cached;
+}
+
+/**
+ * Ask a child process which adapter Dawn finds. Dawn's native code prints driver warnings
+ * straight to stderr while it looks (for example for a Vulkan driver it cannot use), so
+ * `auto` looks in a child first and loads Dawn here only when a hardware adapter is there.
+ * Undefined when the child could not tell (the in-process probe then decides).
+ */
+function adapterFromChild(): WebgpuProbe | undefined {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve('webgpu');
+  } catch {
+    return undefined;
+  }
+  const script = [
+    `const m = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
+    "const a = await m.create([]).requestAdapter({ powerPreference: 'high-performance' });",
+    'const i = a?.info ?? {};',
+    'process.stdout.write(JSON.stringify(a ? { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description } : null));',
+    'process.exit(0);',
+  ].join('\n');
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  if (child.status !== 0) return { missing: `Dawn could not start in a probe process (exit ${child.status ?? child.signal}); ${DRIVERS}` };
+  let info: AdapterInfoLike | null;
+  try {
+    info = JSON.parse(child.stdout) as AdapterInfoLike | null;
+  } catch {
+    return undefined;
+  }
+  if (info === null) return { missing: `no GPU adapter was found; ${DRIVERS}` };
+  return { adapter: { description: describeAdapter(info), software: isSoftwareAdapter(info) } };
+}
+
+/**
+ * The probe for `auto`: like probeWebgpu, but Dawn is loaded into this process only when a
+ * hardware adapter exists, so machines without a usable GPU see no driver warnings.
+ */
+export async function probeWebgpuQuietly(): Promise<WebgpuProbe> {
+  if (cached !== undefined || !vulkanLoaderPresent()) return probeWebgpu();
+  const found = adapterFromChild();
+  if (found === undefined || (found.adapter !== undefined && !found.adapter.software)) return probeWebgpu();
+  return found;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,18 @@ describe('backend choice', () => {
     expect(parseBackendChoice('webgpu')).toBe('webgpu');
     expect(resolveBackendChoice(undefined, { SEG_BACKEND: 'webgpu' })).toBe('webgpu');
     expect(() => parseBackendChoice('gpu')).toThrow(/auto.*tensorflow.*webgpu.*wasm.*cpu/);
+  });
+
+  it('auto probes webgpu without letting Dawn print to stderr when no hardware adapter is there', () => {
+    // A fresh process, as a user's: the probe's own driver warnings must not reach them.
+    const backend = new URL('../../dist/engine/backend.js', import.meta.url).href;
+    const script = `const m = await import(${JSON.stringify(backend)}); const s = await m.selectBackend('auto'); process.stdout.write(JSON.stringify(s));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(child.status, child.stderr).toBe(0);
+    const selection = JSON.parse(child.stdout) as { name: string; passedOver: string[]; adapter?: string };
+    if (selection.name === 'webgpu') return; // a real GPU: Dawn was meant to load
+    expect(child.stderr).toBe('');
+    expect(selection.passedOver.some((line) => line.startsWith('webgpu: '))).toBe(true);
   });
 
   it('tells software adapters from hardware ones and describes them', () => {
