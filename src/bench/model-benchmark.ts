@@ -15,7 +15,7 @@ import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { MomentumSgd } from '../training/sgd.js';
 import { trainStep } from '../training/train-step.js';
-import { round } from '../core/numbers.js';
+import { median, round } from '../core/numbers.js';
 
 export interface ModelBenchOptions {
   model: ModelConfig;
@@ -59,11 +59,6 @@ export interface ModelBenchResult {
   kernelsPerStep: number | null;
   /** The most frequent kernels of that step, name -> count, most frequent first (null on onnxruntime). */
   topKernels: Record<string, number> | null;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 function randomBatch(n: number, size: number, classes: number, rng: Rng): { images: Float32Array; labels: Int32Array } {

@@ -12,16 +12,7 @@ import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../voc/normalize.js';
 import type { ModelBenchOptions, ModelBenchResult } from './model-benchmark.js';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
+import { median, round } from '../core/numbers.js';
 
 export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { threads?: number }): Promise<ModelBenchResult> {
   const { size, batch, steps } = options;

@@ -17,6 +17,12 @@ export function sampleStd(values: readonly number[]): number | null {
   return Math.sqrt(sum / (values.length - 1));
 }
 
+/** The middle value (the upper one of the two middles for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor(sorted.length / 2)] as number);
+}
+
 /** `v` rounded to `digits` decimal places (for reports, not for computation). */
 export function round(v: number, digits: number): number {
   const f = 10 ** digits;

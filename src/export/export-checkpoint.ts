@@ -1,5 +1,6 @@
 /** Export a checkpoint (run folder or checkpoint folder) to an .onnx file, written atomically. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../core/durable-files.js';
 import { dirname, resolve } from 'node:path';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { exportOnnx } from './onnx-export.js';
@@ -37,13 +38,6 @@ export async function exportCheckpoint(
   }
   const file = resolve(out);
   mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temp, bytes);
-    renameSync(temp, file);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(file, bytes);
   return { file, bytes: bytes.length, checkpoint: trained.dir };
 }
