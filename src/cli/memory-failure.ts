@@ -20,6 +20,6 @@ export function describeMemoryFailure(err: unknown, backend: string, stillWorks:
   return (
     `out of memory: the work exceeded ${limit} (the engine failed with ${text.split('\n')[0]}). ` +
     'Train with a smaller --batch, --crop or --width or a smaller --backbone; infer large images with --mode slide and a smaller --window; ' +
-    'or use a GPU backend (--backend tensorflow). See README, Memory limits'
+    'or use a GPU backend (--backend webgpu or tensorflow). See README, Memory limits'
   );
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { usesHostLoops } from '../../src/engine/rearrange.js';
+import { backendStillWorks } from '../../src/engine/engine-health.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
@@ -39,6 +40,8 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     expect(() => t.bufferSync()).toThrow(SyncReadError);
     expect(Array.from(await tf.mul(t, 2).data())).toEqual([2, 4, 6]);
     expect(usesHostLoops()).toBe(false);
+    // The engine-health check must not count a GPU-like backend as dead for refusing a synchronous read.
+    expect(backendStillWorks()).toBe(true);
     t.dispose();
   });
 
