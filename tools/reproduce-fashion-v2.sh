@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduction v2 of docs/REPRODUCTION.md: Fashion-MNIST scenes, ResNet-18 width 0.5, 3000 iterations,
+# Reproduction v2 of docs/REPRODUCTION.md: Fashion-MNIST scenes, ResNet-18 width 0.5, 8000 iterations,
 # a per-head learning-rate grid on seed 0, then 3 seeds at each head's selected lr.
 #   tools/reproduce-fashion-v2.sh OUT grid-a   # softmax, egb:pow3, linear at every lr of the grid, seed 0
 #   tools/reproduce-fashion-v2.sh OUT grid-b   # egb (alpha 1/K), egb:exp:alpha=0.3 at every lr, seed 0
@@ -20,7 +20,7 @@ LRS=${LRS:-0.05,0.02,0.1}
 HEADS_A=softmax,egb:pow3,linear
 HEADS_B=egb,egb:exp:alpha=0.3
 EVAL_EVERY=${EVAL_EVERY:-250}
-MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "${ITERS:-3000}"
+MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "${ITERS:-8000}"
   --eval-every "$EVAL_EVERY" --save-every "$EVAL_EVERY" --log-every "${LOG_EVERY:-10}" --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
 
 [ -f "$OUT/data/classes.txt" ] || $SEG data fashion --out "$OUT/data" --source "$SOURCE" --train 2000 --val 200 --size 96 --seed 0
