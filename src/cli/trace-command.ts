@@ -8,6 +8,8 @@ import { addBackendOption, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
 import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
 import { validateTrainFields } from '../training/train-config.js';
+import { checkTrainConfigMemory } from '../training/train-memory.js';
+import { openDataset } from '../voc/dataset.js';
 
 interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   evalEvery?: number;
@@ -15,6 +17,7 @@ interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   seeds?: string;
   lrs?: string;
   out: string;
+  skipMemoryCheck?: boolean;
 }
 
 /** Evaluations per trace when --eval-every is not given. */
@@ -44,7 +47,11 @@ export function registerTraceCommand(program: Command): void {
       '--lrs <list>',
       'learning-rate grid, e.g. 0.01,0.03,0.1: every head runs at every lr (folders <head>-lr<lr>-s<seed>); then seg compare --select best-lr',
     )
-    .requiredOption('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume');
+    .requiredOption('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume')
+    .option(
+      '--skip-memory-check',
+      'trace even when the estimated peak memory of a step exceeds the backend limit (see README, Memory limits)',
+    );
   addBackendOption(addTrainingOptions(cmd));
   const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
   if (evalEvery !== undefined) {
@@ -75,7 +82,10 @@ export function registerTraceCommand(program: Command): void {
       evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters),
     });
     validateTrainFields(base);
-    await useBackend(flags.backend);
+    const numClasses = openDataset(base.data).classNames.length;
+    const backend = await useBackend(flags.backend);
+    // Every run of a trace has the same model, batch and crop: one check covers them all.
+    if (flags.skipMemoryCheck !== true) checkTrainConfigMemory(base, numClasses, backend.name);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
         { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, base },

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
+import { lockRunFolder } from '../core/run-lock.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
 import { readTrace, type TrainTraceRow } from '../training/run-log.js';
@@ -245,7 +246,6 @@ function runFinished(dir: string, iters: number): boolean {
 }
 
 export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): Promise<TraceResult> {
-  const log = hooks.log ?? (() => undefined);
   if (options.seeds.length === 0) throw new SegError('--seeds: expected at least one seed', '--seeds');
   if (options.lrs !== undefined && options.lrs.length === 0) throw new SegError('--lrs: expected at least one learning rate', '--lrs');
   const numClasses = openDataset(options.base.data).classNames.length;
@@ -259,7 +259,18 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   if (options.base.evalEvery <= 0)
     throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
   mkdirSync(options.out, { recursive: true });
-  checkManifest(options);
+  // The trace folder as a whole: two traces writing one trace.json/trace.csv would clobber them.
+  const lock = lockRunFolder(options.out);
+  try {
+    checkManifest(options);
+    return await runTraceRuns(options, hooks, numClasses);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses: number): Promise<TraceResult> {
+  const log = hooks.log ?? (() => undefined);
   const runs: TraceRunInfo[] = [];
   const grid = options.lrs;
   const lrs = grid ?? [options.base.lr];

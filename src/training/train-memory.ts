@@ -7,7 +7,7 @@ import type { TrainConfig } from './train-config.js';
  * fit in the memory of `backend`; returns the estimate otherwise.
  */
 export function checkTrainConfigMemory(
-  config: TrainConfig,
+  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'batch' | 'crop'>,
   numClasses: number,
   backend: string,
   limit: MemoryLimit = backendMemoryLimit(backend),

@@ -29,6 +29,19 @@ describe('seg trace flags', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('checks the memory of a step before the first run, unless --skip-memory-check', async () => {
+    const out = join(tempDir('seg-trace-cli-mem-'), 't');
+    const big = ['--backbone', 'resnet101', '--crop', '513', '--batch', '8', '--backend', 'wasm', '--iters', '1'];
+    const r = await runSeg(['trace', '--data', data, '--heads', 'softmax', '--out', out, ...big]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /error: training resnet101 .* at batch 8 x 513x513 needs about \d+\.\d GiB .*more than 2\.80 GiB on the wasm backend/,
+    );
+    expect(r.err).not.toContain('internal error');
+    expect(existsSync(out)).toBe(false);
+    expect((await runSeg(['trace', '--help'])).out).toContain('--skip-memory-check');
+  });
+
   it('help shows the default of --eval-every that a trace really uses', async () => {
     const help = await runSeg(['trace', '--help']);
     expect(help.out.replace(/\s+/g, ' ')).toContain('(default: --iters / 10, rounded up)');
