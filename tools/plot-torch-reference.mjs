@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // seg's softmax val mIoU next to tools/torch_fashion_reference.py's, in one chart:
-//   node tools/plot-torch-reference.mjs OUT.png TORCH.csv SEG_TRACE.csv[:LR] ...
+//   node tools/plot-torch-reference.mjs OUT.png TORCH.csv SEG_TRACE.csv[:LR[:NAME]] ...
 // TORCH.csv: run,output_stride,iters,iter,miou,wall_s (one line per evaluation; every run is drawn).
-// SEG_TRACE.csv: a trace.csv; its softmax runs are drawn (at LR only, when given).
+// SEG_TRACE.csv: a trace.csv; its softmax runs are drawn (at LR only, when given; NAME goes in the legend).
 // Needs the built library (npm run build).
 import { readFileSync } from 'node:fs';
 import { renderLineChartSvg, writeChartFiles } from '../dist/visualization/line-chart.js';
 
 const [out, torchCsv, ...traces] = process.argv.slice(2);
 if (out === undefined || torchCsv === undefined || traces.length === 0) {
-  console.error('usage: node tools/plot-torch-reference.mjs OUT.png TORCH.csv SEG_TRACE.csv[:LR] ...');
+  console.error('usage: node tools/plot-torch-reference.mjs OUT.png TORCH.csv SEG_TRACE.csv[:LR[:NAME]] ...');
   process.exit(2);
 }
 
@@ -27,10 +27,12 @@ function addPoint(curves, label, x, y) {
 
 const curves = new Map();
 for (const trace of traces) {
-  const [path, lr] = trace.split(':');
+  const [path, lrText, name] = trace.split(':');
+  const lr = lrText === '' ? undefined : lrText;
   for (const row of rows(path)) {
     if (row.head !== 'softmax' || row.val_miou === '' || (lr !== undefined && Number(row.lr) !== Number(lr))) continue;
-    addPoint(curves, `seg softmax lr ${row.lr}, seed ${row.seed}`, Number(row.iter), Number(row.val_miou));
+    const label = `seg softmax lr ${row.lr}, seed ${row.seed}${name === undefined ? '' : `, ${name}`}`;
+    addPoint(curves, label, Number(row.iter), Number(row.val_miou));
   }
 }
 for (const row of rows(torchCsv)) {

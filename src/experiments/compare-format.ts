@@ -75,7 +75,7 @@ function gridCells(e: GridEntry): string[] {
     e.head,
     lrText(e.lr),
     percentOrDash(e.score),
-    e.scoredSeeds.join(','),
+    e.scoredSeeds.length === 0 ? '-' : e.scoredSeeds.map((s) => `s${s}`).join(' '),
     perSeed(e.runs, (r) => percentOrDash(r.bestMIoU)),
     perSeed(e.runs, (r) => (r.divergedAt !== null ? `diverged at ${r.divergedAt}` : percentOrDash(r.finalMIoU))),
     e.selected ? 'yes' : '',
