@@ -144,7 +144,7 @@ describe('runTrace', () => {
     const grid = selected.selection?.grid.find((e) => e.head === 'egb' && e.lr === 1e6);
     expect(grid?.runs[0]?.divergedAt).toBe(diverged?.iteration);
     expect(grid?.score).toBe(0);
-    expect(formatComparisonTable(selected)).toMatch(/egb\s+1000000\s+0\.00\s+1\s+s1 \S+\s+s1 diverged at \d+/);
+    expect(formatComparisonTable(selected)).toMatch(/egb\s+1000000\s+0\.00\s+s1\s+s1 \S+\s+s1 diverged at \d+/);
   }, 60_000);
 
   it('parses --lrs and recognises the non-finite loss error', () => {
