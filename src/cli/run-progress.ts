@@ -1,5 +1,5 @@
 /** Hooks for each run of a trace (seg trace, seg demo). */
-import { createProgress, formatDuration } from '../core/progress.js';
+import { createProgress, formatDuration, type Progress, type ProgressOptions } from '../core/progress.js';
 import type { TraceRunInfo } from '../experiments/convergence-trace.js';
 import type { TrainHooks } from '../training/trainer.js';
 
@@ -13,23 +13,29 @@ export function traceEtaSeconds(p: { elapsedSeconds: number; trainedIterations: 
   return (p.remainingIterations * p.elapsedSeconds) / p.trainedIterations;
 }
 
-/** Per-run hooks: a progress line with the run's and the whole trace's ETA, and the command line recorded in each run's checkpoint. */
-export function traceRunProgress(iterations: number): (run: TraceRunInfo) => Pick<TrainHooks, 'log' | 'onStep' | 'commandLine'> {
+/**
+ * Per-run hooks: a progress line with the run's and the whole trace's ETA, and the command line
+ * recorded in each run's checkpoint. The line starts at the run's first step, so a resumed run's
+ * it/s and ETA count only the iterations trained in this process.
+ */
+export function traceRunProgress(
+  iterations: number,
+  stream: NonNullable<ProgressOptions['stream']> = process.stderr,
+): (run: TraceRunInfo) => Pick<TrainHooks, 'log' | 'onStep' | 'commandLine'> {
   let started: number | undefined;
   let trainedBefore = 0;
   return (run) => {
-    const progress = createProgress({
-      total: iterations,
-      label: `[${run.index}/${run.total}] ${run.head}${run.lr !== undefined ? ` lr=${run.lr}` : ''} s${run.seed}`,
-    });
+    const label = `[${run.index}/${run.total}] ${run.head}${run.lr !== undefined ? ` lr=${run.lr}` : ''} s${run.seed}`;
+    let progress: Progress | undefined;
     let first: number | undefined;
     let trainedHere = 0;
     return {
       commandLine: process.argv.slice(1),
-      log: (line) => progress.log(line),
+      log: (line) => (progress !== undefined ? progress.log(line) : stream.write(`${line}\n`)),
       onStep: (s) => {
         started ??= Date.now();
         first ??= s.iteration - 1;
+        progress ??= createProgress({ total: iterations, label, start: s.iteration, stream });
         const now = s.iteration - first;
         trainedBefore += now - trainedHere;
         trainedHere = now;

@@ -1,9 +1,9 @@
 /** seg trace's flags: the lr grid through the CLI, --seed/--seeds and --lr/--lrs conflicts, the shown --eval-every default, the whole-trace ETA. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultTraceEvalEvery } from '../../src/cli/trace-command.js';
-import { traceEtaSeconds } from '../../src/cli/run-progress.js';
+import { traceEtaSeconds, traceRunProgress } from '../../src/cli/run-progress.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { removeTempDirs, tempDir } from '../voc/fixtures.js';
@@ -101,5 +101,26 @@ describe('traceEtaSeconds', () => {
     // 100 iterations in 50 s; 300 left in this run and the next ones: 150 s.
     expect(traceEtaSeconds({ elapsedSeconds: 50, trainedIterations: 100, remainingIterations: 300 })).toBe(150);
     expect(traceEtaSeconds({ elapsedSeconds: 0, trainedIterations: 0, remainingIterations: 300 })).toBe(Infinity);
+  });
+});
+
+describe('traceRunProgress', () => {
+  it('counts a resumed run from its first step in this process', () => {
+    vi.useFakeTimers();
+    try {
+      vi.setSystemTime(0);
+      const lines: string[] = [];
+      const stream = { write: (s: string) => lines.push(s) > 0 } as unknown as NodeJS.WritableStream;
+      const hooks = traceRunProgress(8000, stream)({ head: 'softmax', seed: 0, lr: 0.05, dir: 'x', index: 1, total: 1 });
+      const step = (iteration: number) => hooks.onStep?.({ iteration, iterations: 8000, loss: 1, lr: 0.05, trainAcc: 0.5 });
+      step(501); // resumed from the checkpoint at 500
+      vi.setSystemTime(20_000);
+      step(521);
+      const last = lines.at(-1) ?? '';
+      // 20 iterations in 20 s: 1 it/s and 7479 iterations left (not 521 iterations in 20 s).
+      expect(last).toMatch(/\[1\/1\] softmax lr=0\.05 s0 521\/8000 .* 1\.00 it\/s ETA 2h04m/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
