@@ -1,81 +1,148 @@
 #!/usr/bin/env bash
 # Reproduction v2 of docs/REPRODUCTION.md: Fashion-MNIST scenes, ResNet-18 width 0.5, 8000 iterations,
-# a per-head learning-rate grid on seed 0, then 3 seeds at each head's selected lr.
-#   tools/reproduce-fashion-v2.sh OUT grid-a   # softmax, egb:pow3, linear at every lr of the grid, seed 0
-#   tools/reproduce-fashion-v2.sh OUT grid-b   # egb (alpha 1/K), egb:exp:alpha=0.3 at every lr, seed 0
-#   tools/reproduce-fashion-v2.sh OUT grid     # both grids gathered in OUT/grid, compared with --select best-lr
-#   tools/reproduce-fashion-v2.sh OUT seeds    # seeds 1,2 of every head at its selected lr (needs the grid done)
-#   tools/reproduce-fashion-v2.sh OUT compare  # grid + seeds gathered in OUT/all; the comparison at 90% and 95%
-#   tools/reproduce-fashion-v2.sh OUT progress # while runs train: OUT/progress/trace.csv from every run folder, compared
-# grid-a and grid-b are independent processes (one per core); every phase resumes where it stopped.
+# a per-head learning-rate grid on seed 0, then seeds 1 and 2 at each head's selected lr.
+#   tools/reproduce-fashion-v2.sh OUT worker    # start one per core: together they train every run
+#   tools/reproduce-fashion-v2.sh OUT grid      # the seed-0 grid so far, compared with --select best-lr
+#   tools/reproduce-fashion-v2.sh OUT compare   # every run in OUT/all; the comparison at 95% and 90%, charts
+#   tools/reproduce-fashion-v2.sh OUT progress  # any time: every run as it stands (unfinished ones too), compared
+# Every run is a one-run trace in OUT/runs/<head>-lr<lr>-s<seed>/. A worker trains the first run of this
+# list that is neither finished nor held by another worker (flock on OUT/runs/<run>.claim), then looks again:
+#   softmax and egb: their lr grids on seed 0, then seeds 1 and 2 at each one's selected lr;
+#   then the same for egb:exp:alpha=0.3, egb:pow3 and linear.
+# A head's seed runs wait until its whole grid has finished (the lr is selected from it), so no core idles
+# while another core still has work that could run. Workers resume runs from their last checkpoint.
 # SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
-OUT=${1:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare|progress}
-PHASE=${2:?usage: tools/reproduce-fashion-v2.sh OUT grid-a|grid-b|grid|seeds|compare|progress}
+usage='usage: tools/reproduce-fashion-v2.sh OUT worker|grid|compare|progress'
+OUT=${1:?$usage}
+PHASE=${2:?$usage}
 SEG=${SEG:-npx seg}
 SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
-# The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH and LRS only for smoke tests.
+DIST=$(cd "$(dirname "$0")/.." && pwd)/dist
+# The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH, LRS, SEEDS, TRAIN and VAL
+# only for smoke tests.
 LRS=${LRS:-0.05,0.02,0.1}
-HEADS_A=softmax,egb:pow3,linear
-HEADS_B=egb,egb:exp:alpha=0.3
+SEEDS=${SEEDS:-1,2}
+HEAD_GROUPS=("softmax egb" "egb:exp:alpha=0.3 egb:pow3 linear")
+ITERS=${ITERS:-8000}
 EVAL_EVERY=${EVAL_EVERY:-250}
-MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "${ITERS:-8000}"
+MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "$ITERS"
   --eval-every "$EVAL_EVERY" --save-every "$EVAL_EVERY" --log-every "${LOG_EVERY:-10}" --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
 
-[ -f "$OUT/data/classes.txt" ] || $SEG data fashion --out "$OUT/data" --source "$SOURCE" --train 2000 --val 200 --size 96 --seed 0
+mkdir -p "$OUT/runs"
+# Two workers starting together make the data once.
+(
+  flock 9
+  [ -f "$OUT/data/classes.txt" ] || $SEG data fashion --out "$OUT/data" --source "$SOURCE" --train "${TRAIN:-2000}" \
+    --val "${VAL:-200}" --size 96 --seed 0
+) 9> "$OUT/.data.lock"
 
-# trace.csv files of several traces in one folder (same header; each run appears in one of them).
+# The folder name seg gives a run (headSlug in src/heads/head-spec.ts).
+run_name() { printf '%s-lr%s-s%s' "$(printf '%s' "$1" | sed 's/:/-/g; s/[^a-zA-Z0-9.=-]\{1,\}/_/g')" "$2" "$3"; }
+
+finished() { # head lr seed: the run trained all its iterations, or diverged
+  local name; name=$(run_name "$1" "$2" "$3")
+  node --input-type=module -e '
+    const { runFinished } = await import(process.argv[1] + "/experiments/convergence-trace.js");
+    process.exit(runFinished(process.argv[2], Number(process.argv[3])) ? 0 : 1);
+  ' "$DIST" "$OUT/runs/$name/$name" "$ITERS"
+}
+
+# trace.csv in $1 with the rows of every one-run trace in OUT/runs (seed 0 only with "grid"), built from
+# each run's trace.jsonl: unfinished runs count as far as they went.
 gather() {
-  local dest=$1; shift
-  mkdir -p "$dest"
-  { head -n 1 "$1/trace.csv"; for dir in "$@"; do [ -f "$dir/trace.csv" ] && tail -n +2 "$dir/trace.csv"; done; } > "$dest/trace.csv"
+  mkdir -p "$1"
+  node --input-type=module -e '
+    import { existsSync, readFileSync, readdirSync } from "node:fs";
+    import { join } from "node:path";
+    const [dist, dest, runs, which] = process.argv.slice(1);
+    const { runCsvRows, traceRunDir } = await import(join(dist, "experiments/convergence-trace.js"));
+    const { writeTraceCsv } = await import(join(dist, "experiments/trace-csv.js"));
+    const rows = [];
+    for (const name of readdirSync(runs).sort()) {
+      const dir = join(runs, name);
+      if (!existsSync(join(dir, "trace.json"))) continue;
+      const m = JSON.parse(readFileSync(join(dir, "trace.json"), "utf8"));
+      for (const seed of m.seeds) for (const head of m.heads) for (const lr of m.lrs ?? [m.base.lr]) {
+        const run = traceRunDir(dir, head, seed, m.lrs === undefined ? undefined : lr);
+        if (existsSync(run) && (which !== "grid" || seed === 0)) rows.push(...runCsvRows(run, head, seed, lr));
+      }
+    }
+    writeTraceCsv(join(dest, "trace.csv"), rows);
+  ' "$DIST" "$1" "$OUT/runs" "${2:-all}"
+}
+
+selected_lr() { # head: its lr from the seed-0 grid, or nothing while the grid is unfinished
+  local lr dir json
+  for lr in ${LRS//,/ }; do finished "$1" "$lr" 0 || return 0; done
+  dir=$(mktemp -d)
+  gather "$dir" grid && json=$($SEG compare "$dir" --select best-lr --json --no-charts) || { rm -rf "$dir"; return 1; }
+  rm -rf "$dir"
+  printf '%s' "$json" | node -e '
+    const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const h = c.heads.find((h) => h.head === process.argv[1]);
+    if (h === undefined) { console.error(`no selected lr for ${process.argv[1]}`); process.exit(1); }
+    console.log(h.lr);
+  ' "$1"
+}
+
+claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another worker holds it
+  local name rc=0
+  name=$(run_name "$1" "$2" "$3")
+  echo "worker $$: $name" >&2
+  flock -n -E 75 "$OUT/runs/$name.claim" \
+    $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$name" || rc=$?
+  [ "$rc" = 75 ] && return 1
+  if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi
+  finished "$1" "$2" "$3" || { echo "worker $$: $name stopped before its end; stopping" >&2; exit 1; }
+}
+
+next_run() { # trains the first free run: 0 after one, 1 when all left are held or wait for a grid, 2 when all are done
+  local group head lr seed waiting=0
+  for group in "${HEAD_GROUPS[@]}"; do
+    for head in $group; do
+      for lr in ${LRS//,/ }; do
+        finished "$head" "$lr" 0 && continue
+        claim_and_train "$head" "$lr" 0 && return 0
+        waiting=1
+      done
+    done
+    for head in $group; do
+      lr=$(selected_lr "$head") || { echo "worker $$: could not select the lr of $head; stopping" >&2; exit 1; }
+      if [ -z "$lr" ]; then waiting=1; continue; fi
+      for seed in ${SEEDS//,/ }; do
+        finished "$head" "$lr" "$seed" && continue
+        claim_and_train "$head" "$lr" "$seed" && return 0
+        waiting=1
+      done
+    done
+  done
+  return $((waiting == 1 ? 1 : 2))
 }
 
 case "$PHASE" in
-  grid-a) $SEG trace --data "$OUT/data" --heads "$HEADS_A" --lrs "$LRS" --seeds 0 "${MODEL[@]}" --out "$OUT/grid-a" ;;
-  grid-b) $SEG trace --data "$OUT/data" --heads "$HEADS_B" --lrs "$LRS" --seeds 0 "${MODEL[@]}" --out "$OUT/grid-b" ;;
+  worker)
+    while :; do
+      rc=0
+      next_run || rc=$?
+      if [ "$rc" = 2 ]; then echo "worker $$: every run has finished; next: tools/reproduce-fashion-v2.sh $OUT compare"; break; fi
+      # Nothing free: the other worker holds the rest, or a grid this worker's next runs need.
+      if [ "$rc" = 1 ]; then sleep 300; fi
+    done
+    ;;
   grid)
-    gather "$OUT/grid" "$OUT/grid-a" "$OUT/grid-b"
+    gather "$OUT/grid" grid
     $SEG compare "$OUT/grid" --select best-lr --format md
     ;;
-  seeds)
-    gather "$OUT/grid" "$OUT/grid-a" "$OUT/grid-b"
-    # Each head at the lr its seed-0 grid selected: one trace per head (--lrs applies to every head of a trace).
-    $SEG compare "$OUT/grid" --select best-lr --json --no-charts \
-      | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const h of c.heads) console.log(`${h.head}\t${h.lr}`);' \
-      | while IFS=$'\t' read -r head lr; do
-          slug=$(printf '%s' "$head" | tr -c 'A-Za-z0-9.=_-' '_')
-          $SEG trace --data "$OUT/data" --heads "$head" --lrs "$lr" --seeds 1,2 "${MODEL[@]}" --out "$OUT/seeds/$slug"
-        done
-    ;;
   compare)
-    gather "$OUT/all" "$OUT/grid-a" "$OUT/grid-b" "$OUT"/seeds/*
+    gather "$OUT/all" all
     $SEG compare "$OUT/all" --select best-lr --format md
     $SEG compare "$OUT/all" --select best-lr --target 0.9 --format md --no-charts
     ;;
   progress)
-    # trace.csv of each trace as it stands, unfinished runs included (built from the runs' trace.jsonl).
-    DIST=$(cd "$(dirname "$0")/.." && pwd)/dist
-    mkdir -p "$OUT/progress"
-    node --input-type=module -e '
-      import { existsSync, readFileSync } from "node:fs";
-      import { join } from "node:path";
-      const [dist, out, ...traces] = process.argv.slice(1);
-      const { runCsvRows, traceRunDir } = await import(join(dist, "experiments/convergence-trace.js"));
-      const { writeTraceCsv } = await import(join(dist, "experiments/trace-csv.js"));
-      const rows = [];
-      for (const dir of traces) {
-        if (!existsSync(join(dir, "trace.json"))) continue;
-        const m = JSON.parse(readFileSync(join(dir, "trace.json"), "utf8"));
-        for (const seed of m.seeds) for (const head of m.heads) for (const lr of m.lrs ?? [m.base.lr]) {
-          const run = traceRunDir(dir, head, seed, m.lrs === undefined ? undefined : lr);
-          if (existsSync(run)) rows.push(...runCsvRows(run, head, seed, lr));
-        }
-      }
-      writeTraceCsv(join(out, "progress/trace.csv"), rows);
-    ' "$DIST" "$OUT" "$OUT/grid-a" "$OUT/grid-b" "$OUT"/seeds/*
+    gather "$OUT/progress" all
     $SEG compare "$OUT/progress" --select best-lr --format md
     ;;
-  *) echo "unknown phase '$PHASE' (grid-a, grid-b, grid, seeds, compare, progress)" >&2; exit 2 ;;
+  *) echo "unknown phase '$PHASE' ($usage)" >&2; exit 2 ;;
 esac

@@ -239,7 +239,8 @@ async function warmUp(base: TraceOptions['base'], numClasses: number): Promise<v
   });
 }
 
-function runFinished(dir: string, iters: number): boolean {
+/** Whether the run in `dir` has trained `iters` iterations, or diverged (then it is over too). */
+export function runFinished(dir: string, iters: number): boolean {
   if (readDivergence(dir) !== null) return true;
   if (!runCheckpointExists(dir)) return false;
   return readCheckpointConfig(runCheckpointDir(dir)).iteration >= iters;
