@@ -20,16 +20,17 @@ PHASE=${2:?$usage}
 SEG=${SEG:-npx seg}
 SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
 DIST=$(cd "$(dirname "$0")/.." && pwd)/dist
-# The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH, LRS, SEEDS, TRAIN and VAL
-# only for smoke tests.
+# The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH, LRS, SEEDS, TRAIN, VAL and
+# HEADS (groups of heads split by '|') only for smoke tests.
 LRS=${LRS:-0.05,0.02,0.1}
 SEEDS=${SEEDS:-1,2}
-HEAD_GROUPS=("softmax egb" "egb:exp:alpha=0.3 egb:pow3 linear")
+IFS='|' read -r -a HEAD_GROUPS <<< "${HEADS:-softmax egb|egb:exp:alpha=0.3 egb:pow3 linear}"
 ITERS=${ITERS:-8000}
 EVAL_EVERY=${EVAL_EVERY:-250}
 MODEL=(--backbone resnet18 --output-stride 16 --width "${WIDTH:-0.5}" --crop "${CROP:-96}" --batch "${BATCH:-8}" --iters "$ITERS"
   --eval-every "$EVAL_EVERY" --save-every "$EVAL_EVERY" --log-every "${LOG_EVERY:-10}" --momentum 0.9 --weight-decay 1e-4 --poly-power 0.9)
 
+command -v flock > /dev/null || { echo "tools/reproduce-fashion-v2.sh needs flock (Debian: util-linux)" >&2; exit 2; }
 mkdir -p "$OUT/runs"
 # Two workers starting together make the data once.
 (
@@ -93,7 +94,7 @@ claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another wo
   echo "worker $$: $name" >&2
   flock -n -E 75 "$OUT/runs/$name.claim" \
     $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$name" || rc=$?
-  [ "$rc" = 75 ] && return 1
+  if [ "$rc" = 75 ]; then echo "worker $$: $name is held by another worker" >&2; return 1; fi
   if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi
   finished "$1" "$2" "$3" || { echo "worker $$: $name stopped before its end; stopping" >&2; exit 1; }
 }

@@ -1,0 +1,121 @@
+/**
+ * tools/reproduce-fashion-v2.sh on tiny data: two workers share the runs (each trained once,
+ * by one of them), a head's seed runs use the lr its grid selected, and the compare phase
+ * sees every run.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTraceCsv } from '../../src/experiments/trace-csv.js';
+import { writeIdx } from '../../src/voc/idx-file.js';
+import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+
+const SCRIPT = resolve('tools/reproduce-fashion-v2.sh');
+const CLI = resolve('dist/cli/main.js');
+const hasFlock = spawnSync('flock', ['--version']).status === 0;
+
+let out: string;
+let env: NodeJS.ProcessEnv;
+
+/** Tiny Fashion-MNIST-like IDX files: filled rectangles labelled with classes 0..9. */
+function writeSource(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const rows = 10;
+  const cols = 8;
+  for (const [split, n] of [
+    ['train', 20],
+    ['t10k', 10],
+  ] as const) {
+    const images = new Uint8Array(n * rows * cols);
+    for (let k = 0; k < n; k++) for (let p = cols; p < (rows - 1) * cols; p++) images[k * rows * cols + p] = 60 + ((k * 37) % 190);
+    const labels = Uint8Array.from({ length: n }, (_, k) => k % 10);
+    writeIdx(join(dir, `${split}-images-idx3-ubyte.gz`), { dims: [n, rows, cols], data: images });
+    writeIdx(join(dir, `${split}-labels-idx1-ubyte.gz`), { dims: [n], data: labels });
+  }
+}
+
+function runScript(phase: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    const child = spawn('bash', [SCRIPT, out, phase], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code: code ?? -1, out: stdout, err: stderr }));
+  });
+}
+
+function startRows(run: string): number {
+  return readFileSync(join(run, 'trace.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"type":"start"')).length;
+}
+
+beforeAll(() => {
+  const root = tempDir('seg-reproduce-v2-');
+  out = join(root, 'v2');
+  const source = join(root, 'fmnist');
+  writeSource(source);
+  env = {
+    ...process.env,
+    SEG: `node ${CLI}`,
+    SEG_BACKEND: 'wasm',
+    FASHION_SOURCE: source,
+    WIDTH: '0.125',
+    CROP: '32',
+    BATCH: '2',
+    ITERS: '4',
+    EVAL_EVERY: '2',
+    LOG_EVERY: '1',
+    TRAIN: '8',
+    VAL: '4',
+    LRS: '0.05,0.02',
+    SEEDS: '1',
+    HEADS: 'softmax|linear',
+  };
+});
+afterAll(removeTempDirs);
+
+describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
+  it('two workers train every run once; seeds at the selected lr; compare sees them all', async () => {
+    expect(existsSync(CLI), 'npm test builds dist/ first').toBe(true);
+    const workers = await Promise.all([runScript('worker'), runScript('worker')]);
+    for (const w of workers) {
+      expect(w.code, w.err).toBe(0);
+      expect(w.out).toMatch(/every run has finished/);
+    }
+    // The grid (2 lrs, seed 0) of each head, then seed 1 at the lr its grid selected.
+    const grid = await runScript('grid');
+    expect(grid.code, grid.err).toBe(0);
+    const json = spawnSync('node', [CLI, 'compare', join(out, 'grid'), '--select', 'best-lr', '--json', '--no-charts'], {
+      encoding: 'utf8',
+      env,
+    });
+    const selected = new Map((JSON.parse(json.stdout) as { heads: { head: string; lr: number }[] }).heads.map((h) => [h.head, h.lr]));
+    const expected = ['softmax', 'linear'].flatMap((head) => [
+      `${head}-lr0.05-s0`,
+      `${head}-lr0.02-s0`,
+      `${head}-lr${selected.get(head)}-s1`,
+    ]);
+    const runs = readdirSync(join(out, 'runs')).filter((name) => !name.endsWith('.claim'));
+    expect(runs.sort()).toEqual([...expected].sort());
+    for (const name of runs) {
+      const run = join(out, 'runs', name, name);
+      // One start row: one process trained the run from its start to its end.
+      expect(startRows(run), name).toBe(1);
+    }
+    // A worker started again finds nothing to do.
+    const again = await runScript('worker');
+    expect(again.code, again.err).toBe(0);
+    for (const name of runs) expect(startRows(join(out, 'runs', name, name)), name).toBe(1);
+
+    const compare = await runScript('compare');
+    expect(compare.code, compare.err).toBe(0);
+    expect(compare.out).toMatch(/Target: 90\.0% of softmax's best/);
+    const rows = readTraceCsv(join(out, 'all', 'trace.csv'));
+    const keys = new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`));
+    expect(keys.size).toBe(6);
+    expect(Math.max(...rows.map((r) => r.iter))).toBe(4);
+  }, 300_000);
+});
