@@ -82,6 +82,28 @@ function gridCells(e: GridEntry): string[] {
   ];
 }
 
+const RUN_HEADER = ['Head', 'lr', 'Seed', 'Best mIoU % (at)', 'Final mIoU %', 'Iters to target', 'Wall to target'];
+
+function runCells(h: HeadComparison, r: RunComparison): string[] {
+  const best = r.bestMIoU === null ? '-' : `${percentOrDash(r.bestMIoU)} (${r.bestIter ?? '-'})`;
+  const final = r.divergedAt !== null ? `diverged at ${r.divergedAt}` : percentOrDash(r.finalMIoU);
+  return [
+    h.head,
+    lrText(h.lr),
+    `s${r.seed}`,
+    best,
+    final,
+    r.itersToTarget === null ? 'never' : String(r.itersToTarget),
+    seconds(r.wallToTarget, null),
+  ];
+}
+
+/** One row per run; only worth printing when some head has several seeds (the spread behind the means). */
+function runRows(c: Comparison): { head: string; cells: string[] }[] | null {
+  if (!c.heads.some((h) => h.runs.length > 1)) return null;
+  return c.heads.flatMap((h) => [...h.runs].sort((a, b) => a.seed - b.seed).map((r) => ({ head: h.head, cells: runCells(h, r) })));
+}
+
 function targetLine(c: Comparison): string {
   const base = c.heads.find((h) => h.head === c.baseline);
   const seeds =
@@ -132,7 +154,20 @@ function markdownTable(header: string[], body: string[][]): string[] {
 /** Aligned text: the lr grid (with a selection), target line, table, definitions. */
 export function formatComparisonTable(c: Comparison): string {
   const grid = c.selection === null ? [] : [...selectionLines(c), ...alignedTable(GRID_HEADER, c.selection.grid.map(gridCells)), ''];
-  return [...grid, targetLine(c), '', ...alignedTable(HEADER, c.heads.map(cells)), '', ...legendLines(c)].join('\n');
+  const runs = runRows(c);
+  const perRun =
+    runs === null
+      ? []
+      : [
+          '',
+          'Per run:',
+          '',
+          ...alignedTable(
+            RUN_HEADER,
+            runs.map((r) => r.cells),
+          ),
+        ];
+  return [...grid, targetLine(c), '', ...alignedTable(HEADER, c.heads.map(cells)), ...perRun, '', ...legendLines(c)].join('\n');
 }
 
 /** GitHub-flavoured Markdown: the lr grid (with a selection), target line, table (heads as code), definitions. */
@@ -149,6 +184,19 @@ export function formatComparisonMarkdown(c: Comparison): string {
           ),
           '',
         ];
+  const runs = runRows(c);
+  const perRunMarkdown =
+    runs === null
+      ? []
+      : [
+          '',
+          'Per run:',
+          '',
+          ...markdownTable(
+            RUN_HEADER,
+            runs.map((r) => code(r.cells, r.head)),
+          ),
+        ];
   return [
     ...grid,
     `${targetLine(c)}.`,
@@ -157,6 +205,7 @@ export function formatComparisonMarkdown(c: Comparison): string {
       HEADER,
       c.heads.map((h) => code(cells(h), h.head)),
     ),
+    ...perRunMarkdown,
     '',
     ...legendLines(c).map((l) => `- ${escapeMarkdownCell(l)}`),
   ].join('\n');

@@ -159,6 +159,23 @@ describe('compareTraces', () => {
     expect(md).toContain('| `softmax` | - | 2 | 72.00 ± 2.83 | 71.00 ± 4.24 | 350 ± 71 | 2/2 | - | 70.0 ± 14.1 s | 0.0% | 0.0% |');
   });
 
+  it('lists every run (best and where, final, iterations and wall to target) when a head has several seeds', () => {
+    const c = compareTraces(fixtureRows());
+    const table = formatComparisonTable(c);
+    const perRun = table.slice(table.indexOf('Per run:'));
+    expect(perRun).toMatch(/^softmax\s+-\s+s0\s+70\.00 \(300\)\s+68\.00\s+300\s+60\.0 s$/m);
+    expect(perRun).toMatch(/^softmax\s+-\s+s1\s+74\.00 \(400\)\s+74\.00\s+400\s+80\.0 s$/m);
+    expect(perRun).toMatch(/^egb\s+-\s+s0\s+72\.00 \(300\)\s+71\.00\s+200\s+50\.0 s$/m);
+    expect(perRun).toMatch(/^egb\s+-\s+s1\s+73\.00 \(400\)\s+73\.00\s+300\s+75\.0 s$/m);
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('| Head | lr | Seed | Best mIoU % (at) | Final mIoU % | Iters to target | Wall to target |');
+    expect(md).toContain('| `egb` | - | s1 | 73.00 (400) | 73.00 | 300 | 75.0 s |');
+    // One seed per head: the head table says it all.
+    const single = fixtureRows().filter((r) => r.seed === 0);
+    expect(formatComparisonTable(compareTraces(single))).not.toContain('Per run:');
+    expect(formatComparisonMarkdown(compareTraces(single))).not.toContain('Per run:');
+  });
+
   it('escapes pipes in Markdown heads', () => {
     const rows = fixtureRows().map((r) => (r.head === 'egb' ? { ...r, head: 'a|b' } : r));
     expect(formatComparisonMarkdown(compareTraces(rows))).toContain('| `a\\|b` |');
@@ -274,6 +291,7 @@ describe('compareTraces with an lr grid', () => {
     expect(table).toMatch(/^softmax\s+0\.1\s+50\.00\s+s0 s1\s+s0 50\.00, s1 50\.00, s2 90\.00\s+s0 45\.00, s1 40\.00, s2 90\.00\s*$/m);
     expect(table).toContain("Target: 95.0% of softmax's best val mIoU at lr 0.01 60.00% (mean of 2 seeds) = 57.00% mIoU");
     expect(table).toMatch(/^egb\s+0\.1\s+2\s+80\.00\s+80\.00\s+100\s+1\/2\s+1\/2: s0 at 150\s+10\.0 s\s+\+50\.0%\s+\+50\.0%$/m);
+    expect(table).toMatch(/^egb\s+0\.1\s+s0\s+70\.00 \(\d+\)\s+diverged at 150\s+never\s+-$/m);
     const md = formatComparisonMarkdown(c);
     expect(md).toContain('| `egb` | 0.1 | 40.00 | s0 s1 | s0 70.00, s1 80.00 | s0 diverged at 150, s1 80.00 | yes |');
     // JSON keys are camelCase.
