@@ -11,6 +11,7 @@
 #   then the same for egb:exp:alpha=0.3, egb:pow3 and linear.
 # A head's seed runs wait until its whole grid has finished (the lr is selected from it), so no core idles
 # while another core still has work that could run. Workers resume runs from their last checkpoint.
+# OUT/runs/wall.tsv gets a line per stretch a worker trained a run: name, start, end (UTC), exit status.
 # SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
@@ -88,13 +89,18 @@ selected_lr() { # head: its lr from the seed-0 grid, or nothing while the grid i
   ' "$1"
 }
 
+utc_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
 claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another worker holds it
-  local name rc=0
+  local name rc=0 started
   name=$(run_name "$1" "$2" "$3")
-  echo "worker $$: $name" >&2
+  started=$(utc_now)
+  echo "worker $$: $name ($started)" >&2
   flock -n -E 75 "$OUT/runs/$name.claim" \
     $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$name" || rc=$?
   if [ "$rc" = 75 ]; then echo "worker $$: $name is held by another worker" >&2; return 1; fi
+  # Wall clock of every stretch a run trained (runs resume across sessions): training plus evaluations.
+  printf '%s\t%s\t%s\t%s\n' "$name" "$started" "$(utc_now)" "$rc" >> "$OUT/runs/wall.tsv"
   if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi
   finished "$1" "$2" "$3" || { echo "worker $$: $name stopped before its end; stopping" >&2; exit 1; }
 }

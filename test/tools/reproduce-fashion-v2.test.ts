@@ -98,8 +98,16 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
       `${head}-lr0.02-s0`,
       `${head}-lr${selected.get(head)}-s1`,
     ]);
-    const runs = readdirSync(join(out, 'runs')).filter((name) => !name.endsWith('.claim'));
+    const runs = readdirSync(join(out, 'runs')).filter((name) => !name.endsWith('.claim') && name !== 'wall.tsv');
     expect(runs.sort()).toEqual([...expected].sort());
+    // wall.tsv: one line per trained stretch (name, start, end in UTC, exit status), here one per run.
+    const wall = readFileSync(join(out, 'runs', 'wall.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
+    expect(wall.map((w) => w[0]).sort()).toEqual([...expected].sort());
+    for (const [, started, ended, rc] of wall) {
+      expect(started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(Date.parse(ended as string)).toBeGreaterThanOrEqual(Date.parse(started as string));
+      expect(rc).toBe('0');
+    }
     for (const name of runs) {
       const run = join(out, 'runs', name, name);
       // One start row: one process trained the run from its start to its end.
