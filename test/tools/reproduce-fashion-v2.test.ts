@@ -101,7 +101,10 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     const runs = readdirSync(join(out, 'runs')).filter((name) => !name.endsWith('.claim') && name !== 'wall.tsv');
     expect(runs.sort()).toEqual([...expected].sort());
     // wall.tsv: one line per trained stretch (name, start, end in UTC, exit status), here one per run.
-    const wall = readFileSync(join(out, 'runs', 'wall.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
+    const wall = readFileSync(join(out, 'runs', 'wall.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(wall.map((w) => w[0]).sort()).toEqual([...expected].sort());
     for (const [, started, ended, rc] of wall) {
       expect(started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
