@@ -11,7 +11,8 @@
 #   then the same for egb:exp:alpha=0.3, egb:pow3 and linear.
 # A head's seed runs wait until its whole grid has finished (the lr is selected from it), so no core idles
 # while another core still has work that could run. Workers resume runs from their last checkpoint.
-# OUT/runs/wall.tsv gets a line per stretch a worker trained a run: name, start, end (UTC), exit status.
+# OUT/runs/wall.tsv gets a line per stretch a worker trained a run: name, start, end (UTC), exit status
+# ('interrupted' when the worker was stopped).
 # SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
@@ -91,16 +92,24 @@ selected_lr() { # head: its lr from the seed-0 grid, or nothing while the grid i
 
 utc_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
+# Wall clock of every stretch a run trained (runs resume across sessions): training plus evaluations.
+RUN=''
+RUN_STARTED=''
+log_wall() { printf '%s\t%s\t%s\t%s\n' "$RUN" "$RUN_STARTED" "$(utc_now)" "$1" >> "$OUT/runs/wall.tsv"; }
+# Stopped (Ctrl-C, a session's end): the run saves its checkpoint itself; log its stretch, then stop.
+trap 'if [ -n "$RUN" ]; then log_wall interrupted; fi; exit 143' TERM INT HUP
+
 claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another worker holds it
-  local name rc=0 started
-  name=$(run_name "$1" "$2" "$3")
-  started=$(utc_now)
-  echo "worker $$: $name ($started)" >&2
-  flock -n -E 75 "$OUT/runs/$name.claim" \
-    $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$name" || rc=$?
-  if [ "$rc" = 75 ]; then echo "worker $$: $name is held by another worker" >&2; return 1; fi
-  # Wall clock of every stretch a run trained (runs resume across sessions): training plus evaluations.
-  printf '%s\t%s\t%s\t%s\n' "$name" "$started" "$(utc_now)" "$rc" >> "$OUT/runs/wall.tsv"
+  local rc=0
+  RUN=$(run_name "$1" "$2" "$3")
+  RUN_STARTED=$(utc_now)
+  echo "worker $$: $RUN ($RUN_STARTED)" >&2
+  flock -n -E 75 "$OUT/runs/$RUN.claim" \
+    $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$RUN" || rc=$?
+  local name=$RUN
+  if [ "$rc" = 75 ]; then RUN=''; echo "worker $$: $name is held by another worker" >&2; return 1; fi
+  log_wall "$rc"
+  RUN=''
   if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi
   finished "$1" "$2" "$3" || { echo "worker $$: $name stopped before its end; stopping" >&2; exit 1; }
 }

@@ -129,4 +129,26 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     expect(keys.size).toBe(6);
     expect(Math.max(...rows.map((r) => r.iter))).toBe(4);
   }, 300_000);
+
+  it('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
+    const stopped = join(out, '..', 'stopped');
+    // Long enough to be stopped mid-run; a checkpoint every 5 iterations.
+    const longEnv = { ...env, ITERS: '100000', EVAL_EVERY: '5', HEADS: 'softmax', LRS: '0.05' };
+    const child = spawn('bash', [SCRIPT, stopped, 'worker'], { env: longEnv, detached: true, stdio: 'ignore' });
+    const name = 'softmax-lr0.05-s0';
+    const checkpoint = join(stopped, 'runs', name, name, 'checkpoint');
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    for (let waited = 0; !existsSync(join(checkpoint, 'state.json')) && waited < 120_000; waited += 200) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(existsSync(checkpoint)).toBe(true);
+    // The whole process group, as a terminal's Ctrl-C or a session's end would.
+    process.kill(-(child.pid as number), 'SIGTERM');
+    expect(await exited).toBe(143);
+    const wall = readFileSync(join(stopped, 'runs', 'wall.tsv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(wall).toHaveLength(1);
+    expect(wall[0]).toMatch(new RegExp(`^${name}\\t\\S+Z\\t\\S+Z\\tinterrupted$`));
+  }, 180_000);
 });
