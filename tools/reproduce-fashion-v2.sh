@@ -13,6 +13,9 @@
 # while another core still has work that could run. Workers resume runs from their last checkpoint.
 # OUT/runs/wall.tsv gets a line per stretch a worker trained a run: name, start, end (UTC), exit status
 # ('interrupted' when the worker was stopped).
+# FINISHED_CSV=<trace.csv> (e.g. docs/reproduction/v2/trace.csv): runs that finished on an earlier machine, whose
+# OUT is gone. A run whose rows there reach ITERS (or diverged) counts as finished and is not trained again; its rows
+# join every phase's trace.csv (a run in OUT/runs wins over its rows there).
 # SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
@@ -21,6 +24,11 @@ OUT=${1:?$usage}
 PHASE=${2:?$usage}
 SEG=${SEG:-npx seg}
 SOURCE=${FASHION_SOURCE:-/usr/share/datasets/fashion-mnist}
+FINISHED_CSV=${FINISHED_CSV:-}
+if [ -n "$FINISHED_CSV" ]; then
+  [ -f "$FINISHED_CSV" ] || { echo "FINISHED_CSV=$FINISHED_CSV: no such file (a trace.csv of runs finished earlier)" >&2; exit 2; }
+  FINISHED_CSV=$(cd "$(dirname "$FINISHED_CSV")" && pwd)/$(basename "$FINISHED_CSV")
+fi
 DIST=$(cd "$(dirname "$0")/.." && pwd)/dist
 # The settings of docs/REPRODUCTION.md; WIDTH, ITERS, EVAL_EVERY, CROP, BATCH, LRS, SEEDS, TRAIN, VAL and
 # HEADS (groups of heads split by '|') only for smoke tests.
@@ -44,24 +52,31 @@ mkdir -p "$OUT/runs"
 # The folder name seg gives a run (headSlug in src/heads/head-spec.ts).
 run_name() { printf '%s-lr%s-s%s' "$(printf '%s' "$1" | sed 's/:/-/g; s/[^a-zA-Z0-9.=-]\{1,\}/_/g')" "$2" "$3"; }
 
-finished() { # head lr seed: the run trained all its iterations, or diverged
+finished() { # head lr seed: the run trained all its iterations, or diverged (here, or in FINISHED_CSV)
   local name; name=$(run_name "$1" "$2" "$3")
   node --input-type=module -e '
-    const { runFinished } = await import(process.argv[1] + "/experiments/convergence-trace.js");
-    process.exit(runFinished(process.argv[2], Number(process.argv[3])) ? 0 : 1);
-  ' "$DIST" "$OUT/runs/$name/$name" "$ITERS"
+    import { join } from "node:path";
+    const [dist, run, iters, csv, head, lr, seed] = process.argv.slice(1);
+    const { runFinished } = await import(join(dist, "experiments/convergence-trace.js"));
+    if (runFinished(run, Number(iters))) process.exit(0);
+    if (csv === "") process.exit(1);
+    const { readTraceCsv, divergedAt } = await import(join(dist, "experiments/trace-csv.js"));
+    const rows = readTraceCsv(csv).filter((r) => r.head === head && r.lr === Number(lr) && r.seed === Number(seed));
+    const done = rows.length > 0 && (divergedAt(rows) !== null || Math.max(...rows.map((r) => r.iter)) >= Number(iters));
+    process.exit(done ? 0 : 1);
+  ' "$DIST" "$OUT/runs/$name/$name" "$ITERS" "$FINISHED_CSV" "$1" "$2" "$3"
 }
 
 # trace.csv in $1 with the rows of every one-run trace in OUT/runs (seed 0 only with "grid"), built from
-# each run's trace.jsonl: unfinished runs count as far as they went.
+# each run's trace.jsonl: unfinished runs count as far as they went. FINISHED_CSV's rows of runs not in OUT/runs join.
 gather() {
   mkdir -p "$1"
   node --input-type=module -e '
     import { existsSync, readFileSync, readdirSync } from "node:fs";
     import { join } from "node:path";
-    const [dist, dest, runs, which] = process.argv.slice(1);
+    const [dist, dest, runs, which, finishedCsv] = process.argv.slice(1);
     const { runCsvRows, traceRunDir } = await import(join(dist, "experiments/convergence-trace.js"));
-    const { writeTraceCsv } = await import(join(dist, "experiments/trace-csv.js"));
+    const { readTraceCsv, writeTraceCsv } = await import(join(dist, "experiments/trace-csv.js"));
     const rows = [];
     for (const name of readdirSync(runs).sort()) {
       const dir = join(runs, name);
@@ -72,8 +87,13 @@ gather() {
         if (existsSync(run) && (which !== "grid" || seed === 0)) rows.push(...runCsvRows(run, head, seed, lr));
       }
     }
+    if (finishedCsv !== "") {
+      const key = (r) => JSON.stringify([r.head, r.lr, r.seed]);
+      const here = new Set(rows.map(key));
+      rows.push(...readTraceCsv(finishedCsv).filter((r) => !here.has(key(r)) && (which !== "grid" || r.seed === 0)));
+    }
     writeTraceCsv(join(dest, "trace.csv"), rows);
-  ' "$DIST" "$1" "$OUT/runs" "${2:-all}"
+  ' "$DIST" "$1" "$OUT/runs" "${2:-all}" "$FINISHED_CSV"
 }
 
 selected_lr() { # head: its lr from the seed-0 grid, or nothing while the grid is unfinished

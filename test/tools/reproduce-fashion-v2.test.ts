@@ -1,13 +1,13 @@
 /**
  * tools/reproduce-fashion-v2.sh on tiny data: two workers share the runs (each trained once,
  * by one of them), a head's seed runs use the lr its grid selected, and the compare phase
- * sees every run.
+ * sees every run; runs finished on an earlier machine (FINISHED_CSV) are not trained again.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTraceCsv } from '../../src/experiments/trace-csv.js';
+import { readTraceCsv, writeTraceCsv } from '../../src/experiments/trace-csv.js';
 import { writeIdx } from '../../src/voc/idx-file.js';
 import { removeTempDirs, tempDir } from '../voc/fixtures.js';
 
@@ -35,9 +35,9 @@ function writeSource(dir: string): void {
   }
 }
 
-function runScript(phase: string): Promise<{ code: number; out: string; err: string }> {
+function runScript(phase: string, dir = out, runEnv = env): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    const child = spawn('bash', [SCRIPT, out, phase], { env });
+    const child = spawn('bash', [SCRIPT, dir, phase], { env: runEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -128,6 +128,35 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     const keys = new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`));
     expect(keys.size).toBe(6);
     expect(Math.max(...rows.map((r) => r.iter))).toBe(4);
+  }, 300_000);
+
+  it('FINISHED_CSV: runs finished on another machine are not trained again, and join every phase', async () => {
+    // The first test's runs, as a committed trace.csv would keep them, less linear's seed-1 run.
+    const all = readTraceCsv(join(out, 'all', 'trace.csv'));
+    const lost = all.find((r) => r.head === 'linear' && r.seed === 1);
+    expect(lost).toBeDefined();
+    const kept = all.filter((r) => !(r.head === 'linear' && r.seed === 1));
+    const keptCsv = join(out, '..', 'kept.csv');
+    writeTraceCsv(keptCsv, kept);
+    const moved = join(out, '..', 'moved');
+    const movedEnv = { ...env, FINISHED_CSV: keptCsv };
+    const worker = await runScript('worker', moved, movedEnv);
+    expect(worker.code, worker.err).toBe(0);
+    expect(worker.out).toMatch(/every run has finished/);
+    // Only the run missing from the csv trained here, at the lr the kept grid selects.
+    const trained = readdirSync(join(moved, 'runs')).filter((name) => !name.endsWith('.claim') && name !== 'wall.tsv');
+    expect(trained).toEqual([`linear-lr${lost?.lr}-s1`]);
+    const compare = await runScript('compare', moved, movedEnv);
+    expect(compare.code, compare.err).toBe(0);
+    const rows = readTraceCsv(join(moved, 'all', 'trace.csv'));
+    expect(new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`)).size).toBe(6);
+    const key = (r: { head: string; lr: number | null; seed: number; iter: number }) => `${r.head} ${r.lr} ${r.seed} ${r.iter}`;
+    const keptByKey = new Map(kept.map((r) => [key(r), r]));
+    for (const r of rows.filter((r) => keptByKey.has(key(r)))) expect(r).toEqual(keptByKey.get(key(r)));
+    // A missing file is a clear error before anything runs.
+    const bad = await runScript('worker', join(out, '..', 'bad'), { ...env, FINISHED_CSV: join(out, '..', 'nope.csv') });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/FINISHED_CSV=.*nope\.csv: no such file/);
   }, 300_000);
 
   it('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
