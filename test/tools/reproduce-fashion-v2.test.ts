@@ -77,6 +77,8 @@ beforeAll(() => {
 });
 afterAll(removeTempDirs);
 
+// Each run is its own node process (tfjs and wasm loaded each time), and the workers check runs with
+// more: about 90 s alone on 2 cores, several times that beside the rest of the suite.
 describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
   it('two workers train every run once; seeds at the selected lr; compare sees them all', async () => {
     expect(existsSync(CLI), 'npm test builds dist/ first').toBe(true);
@@ -128,7 +130,7 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     const keys = new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`));
     expect(keys.size).toBe(6);
     expect(Math.max(...rows.map((r) => r.iter))).toBe(4);
-  }, 300_000);
+  }, 600_000);
 
   it('FINISHED_CSV: runs finished on another machine are not trained again, and join every phase', async () => {
     // The first test's runs, as a committed trace.csv would keep them, less linear's seed-1 run.
@@ -157,7 +159,7 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     const bad = await runScript('worker', join(out, '..', 'bad'), { ...env, FINISHED_CSV: join(out, '..', 'nope.csv') });
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/FINISHED_CSV=.*nope\.csv: no such file/);
-  }, 300_000);
+  }, 600_000);
 
   it('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
     const stopped = join(out, '..', 'stopped');
