@@ -80,7 +80,12 @@ export function registerTrainCommand(program: Command): void {
         log,
         onStep: (s) => {
           progress ??= createProgress({ total: s.iterations, label: 'train', start: s.iteration - 1 });
-          progress.update(s.iteration, { loss: s.loss, lr: s.lr, acc: s.trainAcc });
+          progress.update(s.iteration, {
+            loss: s.loss,
+            lr: s.lr,
+            acc: s.trainAcc,
+            ...(s.gradNorm !== undefined ? { grad_norm: s.gradNorm } : {}),
+          });
         },
         signal,
         resume,

@@ -41,6 +41,7 @@ export interface TrainingFlags {
   momentum: number;
   weightDecay: number;
   polyPower: number;
+  clipGradNorm?: number;
   split: string;
   valSplit: string;
   evalEvery: number;
@@ -75,6 +76,11 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
     .option('--momentum <m>', 'SGD momentum', numberFlag('--momentum'), d.momentum)
     .option('--weight-decay <wd>', 'L2 weight decay', numberFlag('--weight-decay'), d.weightDecay)
     .option('--poly-power <p>', 'poly learning-rate power', numberFlag('--poly-power'), d.polyPower)
+    .option(
+      '--clip-grad-norm <n>',
+      'clip the gradients to this global L2 norm before each update (default: no clipping)',
+      numberFlag('--clip-grad-norm'),
+    )
     .option('--split <name>', 'training split (ImageSets/Segmentation/<name>.txt)', d.split)
     .option('--val-split <name>', 'validation split', d.valSplit)
     .option('--eval-every <n>', 'evaluate val mIoU every N iterations (0: only at the end)', integerFlag('--eval-every'), d.evalEvery)
@@ -119,6 +125,7 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
     momentum: flags.momentum,
     weightDecay: flags.weightDecay,
     polyPower: flags.polyPower,
+    ...(flags.clipGradNorm !== undefined ? { clipGradNorm: flags.clipGradNorm } : {}),
     evalEvery: flags.evalEvery,
     evalLimit: flags.evalLimit,
     saveEvery: flags.saveEvery,
@@ -148,6 +155,7 @@ const CONFIG_FIELDS: readonly TrainField[] = [
   'momentum',
   'weightDecay',
   'polyPower',
+  'clipGradNorm',
   'evalEvery',
   'evalLimit',
   'saveEvery',

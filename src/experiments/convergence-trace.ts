@@ -133,6 +133,13 @@ export function nonFiniteIteration(err: unknown): number | null {
   return m === null ? null : Number(m[1]);
 }
 
+/** What the trainer found non-finite, from its message. */
+function divergenceKind(message: string): string {
+  if (/the gradient norm is /.test(message)) return 'non-finite gradient norm';
+  if (/the loss is /.test(message)) return 'non-finite loss';
+  return 'non-finite weights';
+}
+
 function lossFromMessage(message: string): number {
   const m = /the loss is (NaN|-?Infinity)\b/.exec(message);
   return m === null ? NaN : Number(m[1]);
@@ -344,7 +351,7 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
         message,
       });
       log(
-        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (non-finite loss); kept as diverged, going on`,
+        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (${divergenceKind(message)}); kept as diverged, going on`,
       );
       writeCsv();
       continue;

@@ -3,8 +3,8 @@
  * model and the training recipe; a few settings may change from one segment to the next.
  *
  *   refused  head, backbone, outputStride, width, multiGrid: another model is another run
- *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, seed, pretrained,
- *            freezeBn: they shape the batches and updates, so the run keeps its own values
+ *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, clipGradNorm, seed,
+ *            pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
  *            (exact resume) and says which given values it ignores
  *   applied  iters (raised only: extends the run, the poly schedule is recomputed over the
  *            new length), evalEvery, evalLimit, saveEvery, logEvery, valSplit, data (a
@@ -26,6 +26,7 @@ const KEPT: readonly TrainField[] = [
   'momentum',
   'weightDecay',
   'polyPower',
+  'clipGradNorm',
   'seed',
   'pretrained',
   'freezeBn',

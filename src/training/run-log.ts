@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
-import { FieldError, integer, isPlainObject, number, object, oneOf, recordOf, type Schema, string } from '../core/schema.js';
+import { FieldError, integer, isPlainObject, number, object, oneOf, optional, recordOf, type Schema, string } from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -20,6 +20,8 @@ export interface TrainTraceRow {
   lr: number;
   /** Pixel accuracy of the batch's own predictions. */
   trainAcc: number;
+  /** The gradients' global L2 norm before clipping; only in runs that clip (`clipGradNorm`). */
+  gradNorm?: number;
 }
 
 export interface EvalTraceRow {
@@ -80,6 +82,7 @@ const ROW_SCHEMAS = {
     loss: numberOrNaN,
     lr: number({ min: 0 }),
     trainAcc: numberOrNaN,
+    gradNorm: optional(numberOrNaN),
   }),
   eval: object<EvalTraceRow>({
     type: oneOf(['eval']),

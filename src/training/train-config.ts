@@ -33,6 +33,11 @@ export interface TrainConfig {
   momentum: number;
   weightDecay: number;
   polyPower: number;
+  /**
+   * Clip the gradients to this global L2 norm before each update (PyTorch's clip_grad_norm_);
+   * absent: no clipping (DeepLab's and mmsegmentation's default).
+   */
+  clipGradNorm?: number;
   /** Evaluate on valSplit every N iterations (0: only at the end). */
   evalEvery: number;
   /** Evaluate on at most this many val images (0: all). */
@@ -89,6 +94,7 @@ export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
   momentum: number({ min: 0, max: 1 }),
   weightDecay: number({ min: 0 }),
   polyPower: number({ min: 0 }),
+  clipGradNorm: optional(number({ above: 0 })),
   evalEvery: integer({ min: 0 }),
   evalLimit: integer({ min: 0 }),
   saveEvery: integer({ min: 0 }),

@@ -1,6 +1,7 @@
 /**
  * One training step: forward, the head's loss (whose gradient w.r.t. the logits is the
- * head's own rule, see heads/), backward through the model, one SGD update. Everything
+ * head's own rule, see heads/), backward through the model, optional clipping of the
+ * gradients' global norm, one SGD update. Everything
  * runs inside tf.tidy: the tensor count is the same after every step.
  */
 import { tf } from '../engine/tf.js';
@@ -9,17 +10,22 @@ import type { Rng } from '../core/random.js';
 import { VOID_LABEL, type Batch } from '../voc/types.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { MomentumSgd } from './sgd.js';
+import { clipGradientsByGlobalNorm } from './grad-clip.js';
 
 export interface StepOptions {
   lr: number;
   freezeBn: boolean;
   dropoutRng?: Rng;
+  /** Clip the gradients to this global L2 norm before the update (see grad-clip.ts). */
+  clipGradNorm?: number;
 }
 
 export interface StepResult {
   loss: number;
   /** Correct / valid pixels of this batch's training predictions (NaN if none are valid). */
   pixelAccuracy: number;
+  /** The gradients' global L2 norm before clipping; only with `clipGradNorm`. */
+  gradNorm?: number;
 }
 
 /** Reads back one small tensor (loss and pixel counts) with `await data()`: no synchronous read. */
@@ -57,14 +63,25 @@ export async function trainStep(
       const g = grads[(trainable[i] as tf.Variable).name];
       if (g !== undefined) byName.set(names[i] as string, g);
     }
-    sgd.apply(byName, options.lr);
-    const stacked = tf.stack([value, counts[0] as tf.Tensor, counts[1] as tf.Tensor]);
+    const summaryValues = [value, counts[0] as tf.Tensor, counts[1] as tf.Tensor];
+    if (options.clipGradNorm !== undefined) {
+      const clipped = clipGradientsByGlobalNorm(byName, options.clipGradNorm);
+      sgd.apply(clipped.grads, options.lr);
+      summaryValues.push(clipped.norm);
+    } else {
+      sgd.apply(byName, options.lr);
+    }
+    const stacked = tf.stack(summaryValues);
     tf.dispose(counts); // kept above, so tidy leaves them
     return stacked;
   });
   try {
-    const [loss, c, v] = Array.from(await summary.data());
-    return { loss: loss as number, pixelAccuracy: (v as number) > 0 ? (c as number) / (v as number) : Number.NaN };
+    const [loss, c, v, norm] = Array.from(await summary.data());
+    return {
+      loss: loss as number,
+      pixelAccuracy: (v as number) > 0 ? (c as number) / (v as number) : Number.NaN,
+      ...(norm !== undefined ? { gradNorm: norm } : {}),
+    };
   } finally {
     summary.dispose();
   }

@@ -95,8 +95,10 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
         lr,
         freezeBn: config.freezeBn,
         dropoutRng: run.dropoutRng,
+        ...(config.clipGradNorm !== undefined ? { clipGradNorm: config.clipGradNorm } : {}),
       });
       if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
+      if (step.gradNorm !== undefined && !Number.isFinite(step.gradNorm)) throw nonFiniteGradient(run, step.gradNorm);
       state.iteration += 1;
       lastLoss = step.loss;
       await callHooks(hooks, 'afterTrainIter', run, {
@@ -105,6 +107,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
         loss: step.loss,
         lr,
         trainAcc: step.pixelAccuracy,
+        ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
       });
       if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
     }
@@ -135,6 +138,16 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
 function savedMIoU(metrics: Record<string, unknown> | null | undefined): number | null {
   const v = metrics?.['mIoU'];
   return typeof v === 'number' ? v : null;
+}
+
+/** With clipping, a non-finite gradient norm makes the clip factor 0 or NaN: the run cannot go on. */
+function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
+  const iteration = run.state.iteration + 1;
+  return new NonFiniteError(
+    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. The last checkpoint in ${run.config.out} ` +
+      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+    iteration,
+  );
 }
 
 function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {

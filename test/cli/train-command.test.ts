@@ -49,6 +49,7 @@ describe('fields and flags', () => {
       [['--crop', '4'], /error: --crop: got 4, expected an integer >= 8/],
       [['--seed', '-1'], /error: --seed: got -1, expected an integer in \[0, 4294967295\]/],
       [['--iters', '2.5'], /error: --iters: got '2.5', expected an integer/],
+      [['--clip-grad-norm', '0'], /error: --clip-grad-norm: got 0, expected a number > 0/],
     ];
     for (const [flags, message] of cases) {
       const r = await runSeg(['train', '--data', data, ...small, ...flags, '--out', join(dir, 'ranges')]);

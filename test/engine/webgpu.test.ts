@@ -169,4 +169,37 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     sgd.dispose();
     model.dispose();
   });
+
+  it('clips the gradients on the device: the norm of cpu, an update of exactly lr * maxNorm', async () => {
+    const { images, labels } = batch(5, 2);
+    const clippedStep = async (backend: 'cpu' | 'webgpu'): Promise<{ gradNorm: number | undefined; moved: number }> => {
+      await selectBackend(backend);
+      const model = createModel(CONFIG, 6);
+      const before = new Map<string, Float32Array>();
+      for (const [name, p] of model.params) before.set(name, (await p.data()) as Float32Array);
+      const head = createHead({ kind: 'egb', boost: 'exp', alpha: 1 / 3, beta: 0 }, CONFIG.numClasses);
+      const sgd = new MomentumSgd(model.params, { momentum: 0, weightDecay: 0 });
+      const result = await trainStep(
+        model,
+        head,
+        sgd,
+        { images, labels, shape: [2, SIZE, SIZE], ids: [], epoch: 0 },
+        { lr: 0.5, freezeBn: false, clipGradNorm: 1e-3 },
+      );
+      let squares = 0;
+      for (const [name, p] of model.params) {
+        const after = (await p.data()) as Float32Array;
+        const was = before.get(name) as Float32Array;
+        for (let i = 0; i < after.length; i++) squares += ((after[i] as number) - (was[i] as number)) ** 2;
+      }
+      sgd.dispose();
+      model.dispose();
+      return { gradNorm: result.gradNorm, moved: Math.sqrt(squares) };
+    };
+    const cpu = await clippedStep('cpu');
+    const gpu = await clippedStep('webgpu');
+    expect(gpu.gradNorm).toBeGreaterThan(1e-3);
+    expect(Math.abs((gpu.gradNorm as number) - (cpu.gradNorm as number)) / (cpu.gradNorm as number)).toBeLessThan(1e-4);
+    expect(gpu.moved).toBeCloseTo(0.5 * 1e-3, 6);
+  });
 });

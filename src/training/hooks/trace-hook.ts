@@ -28,6 +28,7 @@ export class TraceHook implements TrainHook {
       loss: step.loss,
       lr: step.lr,
       trainAcc: step.trainAcc,
+      ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
     };
     this.writer?.append(row);
   }

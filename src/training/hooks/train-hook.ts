@@ -51,6 +51,8 @@ export interface StepReport {
   lr: number;
   /** Pixel accuracy of the batch's own predictions (NaN if no valid pixel). */
   trainAcc: number;
+  /** The gradients' global L2 norm before clipping; only when the run clips. */
+  gradNorm?: number;
 }
 
 export interface TrainHook {
