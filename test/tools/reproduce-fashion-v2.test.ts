@@ -77,6 +77,19 @@ beforeAll(() => {
 });
 afterAll(removeTempDirs);
 
+/** Waits until no process of group `pgid` is left; false after `timeoutMs`. */
+async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return true; // ESRCH: the group is empty
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 // Each run is its own node process (tfjs and wasm loaded each time), and the workers check runs with
 // more: about 90 s alone on 2 cores, several times that beside the rest of the suite.
 describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
@@ -176,6 +189,9 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     // The whole process group, as a terminal's Ctrl-C or a session's end would.
     process.kill(-(child.pid as number), 'SIGTERM');
     expect(await exited).toBe(143);
+    // seg itself saves its checkpoint on SIGTERM and may outlive the script: wait for the whole
+    // group, so nothing writes into the folder while the tests' temp folders are removed.
+    expect(await groupGone(child.pid as number, 60_000)).toBe(true);
     const wall = readFileSync(join(stopped, 'runs', 'wall.tsv'), 'utf8')
       .trim()
       .split('\n');
