@@ -263,9 +263,10 @@ export function renderLineChartSvg(series: readonly ChartSeries[], options: Line
       if (!Number.isFinite(e.y) || (log && e.y <= 0)) continue;
       const cx = xScale.map(e.x);
       const cy = yScale.map(e.y);
+      const at = eventLabelPlacement(cx, cy, e.label.length, { left, right, top });
       out.push(
         `<path class="event" data-label="${escapeXml(e.label)}" d="M${num(cx - 6)},${num(cy - 6)} L${num(cx + 6)},${num(cy + 6)} M${num(cx - 6)},${num(cy + 6)} L${num(cx + 6)},${num(cy - 6)}" stroke="${color}" stroke-width="3" stroke-linecap="round"/>`,
-        `<text class="event-label" x="${num(cx)}" y="${num(cy - 10)}" text-anchor="middle" font-size="12" fill="${color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(e.label)}</text>`,
+        `<text class="event-label" x="${num(at.x)}" y="${num(at.y)}" text-anchor="${at.anchor}" font-size="12" fill="${color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">${escapeXml(e.label)}</text>`,
       );
     }
   });
@@ -323,6 +324,26 @@ function polylineHitsBox(pts: ReadonlyArray<{ x: number; y: number }>, x0: numbe
 }
 
 /** Pixel density for PNG renderings: 2x the SVG's CSS pixels, sharp on high-DPI screens. */
+/** Approximate advance of one character at the event labels' 12 px font (sans-serif). */
+const EVENT_LABEL_CHAR_PX = 7;
+
+/**
+ * Where an event's label goes: centred above its marker, but kept inside the plot area (which clips
+ * it): left- or right-aligned next to a marker near a side, below a marker near the top.
+ */
+export function eventLabelPlacement(
+  cx: number,
+  cy: number,
+  chars: number,
+  plot: { left: number; right: number; top: number },
+): { x: number; y: number; anchor: 'start' | 'middle' | 'end' } {
+  const half = (chars * EVENT_LABEL_CHAR_PX) / 2;
+  const y = cy - 10 - 12 < plot.top ? cy + 22 : cy - 10;
+  if (cx - half < plot.left) return { x: Math.max(cx - 6, plot.left + 2), y, anchor: 'start' };
+  if (cx + half > plot.right) return { x: Math.min(cx + 6, plot.right - 2), y, anchor: 'end' };
+  return { x: cx, y, anchor: 'middle' };
+}
+
 export const CHART_PNG_SCALE = 2;
 
 /** Writes the SVG and its PNG rendering (CHART_PNG_SCALE x the SVG size), each atomically. */

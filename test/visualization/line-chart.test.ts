@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHART_COLORS, logTicks, niceTicks, renderLineChartSvg } from '../../src/visualization/line-chart.js';
+import { CHART_COLORS, eventLabelPlacement, logTicks, niceTicks, renderLineChartSvg } from '../../src/visualization/line-chart.js';
 
 describe('line chart', () => {
   it('nice ticks cover the range with round steps', () => {
@@ -79,5 +79,34 @@ describe('line chart', () => {
     expect(x1).toBeGreaterThan(x0);
     expect(y1).toBeLessThan(y0);
     expect(svg).toContain('>10</text>');
+  });
+
+  it('keeps event labels inside the plot: aligned to the side near an edge, below a marker near the top', () => {
+    const plot = { left: 100, right: 800, top: 80 };
+    // 14 chars at 7 px: half width 49 px.
+    expect(eventLabelPlacement(400, 300, 14, plot)).toEqual({ x: 400, y: 290, anchor: 'middle' });
+    expect(eventLabelPlacement(102, 300, 14, plot)).toEqual({ x: 102, y: 290, anchor: 'start' });
+    expect(eventLabelPlacement(120, 300, 14, plot)).toEqual({ x: 114, y: 290, anchor: 'start' });
+    expect(eventLabelPlacement(790, 300, 14, plot)).toEqual({ x: 796, y: 290, anchor: 'end' });
+    expect(eventLabelPlacement(400, 95, 14, plot)).toEqual({ x: 400, y: 117, anchor: 'middle' });
+
+    // A run that diverged at the first iteration: its marker sits on the left edge of the frame.
+    const svg = renderLineChartSvg(
+      [
+        {
+          label: 's',
+          points: [
+            { x: 0, y: 10, lo: 10, hi: 10 },
+            { x: 1000, y: 40, lo: 40, hi: 40 },
+          ],
+          events: [{ x: 0, y: 0, label: 's2 diverged at 36' }],
+        },
+      ],
+      { title: 'T', xLabel: 'x', yLabel: 'y' },
+    );
+    const label = /<text class="event-label" x="([\d.]+)"[^>]* text-anchor="(\w+)"[^>]*>s2 diverged at 36</.exec(svg);
+    expect(label?.[2]).toBe('start');
+    const marker = /<path class="event"[^>]* d="M([\d.]+),/.exec(svg);
+    expect(Number(label?.[1])).toBeGreaterThanOrEqual(Number(marker?.[1]));
   });
 });
