@@ -5,7 +5,8 @@
  *   header = { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ...,
  *              "__metadata__": { "<key>": "<string>" } }   (offsets relative to the buffer)
  *
- * Reads F32, F16, BF16 (both decoded to float32), F64, I64, I32 and U8; writes F32, I32, I64.
+ * Reads F32, F16, BF16 (both decoded to float32), F64, I64, I32, I16 and I8 (both widened to
+ * int32), U8 and BOOL; writes F32, I32, I64.
  * Every inconsistency in a file (truncation, header length past the end, bad JSON, offsets out
  * of range or overlapping, sizes that do not match shape x dtype, unknown dtypes) is a SegError
  * naming the file: never a crash and never a silently wrong tensor.
@@ -15,16 +16,16 @@ import * as os from 'node:os';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
 
-export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'F64';
+export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F64';
 
-export const SAFETENSORS_DTYPES: readonly SafeDtype[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8'];
+export const SAFETENSORS_DTYPES: readonly SafeDtype[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL'];
 
-const DTYPE_BYTES: Record<SafeDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1 };
+export const DTYPE_BYTES: Record<SafeDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 export type SafeTensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 export interface SafeTensor {
-  /** The dtype stored in the file (F16/BF16 data is already decoded to Float32Array). */
+  /** The dtype stored in the file (F16/BF16 data is already decoded to Float32Array, I16/I8 to Int32Array, BOOL to Uint8Array). */
   dtype: SafeDtype;
   shape: number[];
   data: SafeTensorData;
@@ -107,13 +108,13 @@ function f16ToF32(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** Decode little-endian bytes (a private copy, so typed arrays are aligned and own their data). */
-function decode(dtype: SafeDtype, bytes: Uint8Array): SafeTensorData {
+/** Decode little-endian bytes of `dtype` (into a private copy, so typed arrays are aligned and own their data). */
+export function decodeTensorBytes(dtype: SafeDtype, bytes: Uint8Array): SafeTensorData {
   const count = bytes.length / DTYPE_BYTES[dtype];
   // Not bytes.slice(): on a Node Buffer that is a view, not a copy.
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
-  if (dtype === 'U8') return copy;
+  if (dtype === 'U8' || dtype === 'BOOL') return copy;
   const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
   switch (dtype) {
     case 'F16': {
@@ -137,6 +138,10 @@ function decode(dtype: SafeDtype, bytes: Uint8Array): SafeTensorData {
     case 'I32':
       if (LITTLE_ENDIAN_HOST) return new Int32Array(copy.buffer, 0, count);
       return Int32Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
+    case 'I16':
+      return Int32Array.from({ length: count }, (_, i) => view.getInt16(2 * i, true));
+    case 'I8':
+      return Int32Array.from({ length: count }, (_, i) => view.getInt8(i));
     case 'I64': {
       if (LITTLE_ENDIAN_HOST) return new BigInt64Array(copy.buffer, 0, count);
       const out = new BigInt64Array(count);
@@ -201,7 +206,7 @@ export function parseSafetensors(buffer: Uint8Array, nameForErrors: string): Saf
   const tensors = new Map<string, SafeTensor>();
   for (const e of entries) {
     const bytes = buffer.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, bytes) });
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decodeTensorBytes(e.dtype, bytes) });
   }
   return { metadata, tensors };
 }

@@ -221,7 +221,7 @@ describe('malformed files', () => {
     [
       'unknown dtype',
       () => handMade({ x: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, eight),
-      /tensor 'x' has dtype 'Q4', expected one of F32, F16, BF16, F64, I64, I32, U8/,
+      /tensor 'x' has dtype 'Q4', expected one of F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL/,
     ],
     ['begin after end', () => handMade({ x: { dtype: 'U8', shape: [0], data_offsets: [8, 0] } }, eight), /begin > end/],
     ['bad shape', () => handMade({ x: { dtype: 'U8', shape: [-1], data_offsets: [0, 0] } }, eight), /shape must be a list of integers/],
