@@ -1,6 +1,6 @@
 /**
- * Pretrained backbone import: an ImageNet ResNet saved as safetensors with torchvision /
- * timm names (`conv1.weight`, `bn1.running_mean`, `layer3.5.conv2.weight`,
+ * Pretrained backbone import: an ImageNet ResNet (a torchvision `.pth`, read natively, or
+ * safetensors, e.g. timm's) with torchvision / timm names (`conv1.weight`, `bn1.running_mean`, `layer3.5.conv2.weight`,
  * `layer1.0.downsample.0.weight`, ...; conv kernels OIHW, F32/F16/BF16) goes into the
  * model's `backbone.*` weights (HWIO). Keys already prefixed `backbone.` (a torchvision
  * segmentation state dict) are taken as they are; a DataParallel `module.` prefix is
@@ -10,7 +10,8 @@
  * and the file, and nothing is changed: every tensor is checked before any is assigned.
  */
 import { tf } from '../engine/tf.js';
-import { readSafetensors, toFloat32 } from './safetensors.js';
+import { toFloat32 } from './safetensors.js';
+import { readStateDict } from './state-dict-file.js';
 import { SegError } from '../core/errors.js';
 import { weightSpecs, type WeightSpec } from '../nn/layer-spec.js';
 import type { SegmentationModel } from '../segmentation/model.js';
@@ -53,7 +54,7 @@ export function importPretrainedBackbone(
   file: string,
   options: PretrainedImportOptions = {},
 ): PretrainedImportReport {
-  const { tensors } = readSafetensors(file);
+  const { tensors, wrappedIn } = readStateDict(file);
   const wanted = new Map<string, WeightSpec>(weightSpecs(model.backboneSpec).map((w) => [w.name, w]));
   const plan: { weight: WeightSpec; data: Float32Array }[] = [];
   const unexpected: string[] = [];
@@ -96,7 +97,7 @@ export function importPretrainedBackbone(
   const log = options.log;
   if (log !== undefined) {
     log(
-      `${file}: loaded ${loaded.length} backbone tensors, ${missing.length} missing, ${unexpected.length} unexpected, ${ignored.length} ignored`,
+      `${file}${wrappedIn !== undefined ? ` ['${wrappedIn}']` : ''}: loaded ${loaded.length} backbone tensors, ${missing.length} missing, ${unexpected.length} unexpected, ${ignored.length} ignored`,
     );
     if (missing.length > 0) log(`  missing (kept at their initial values): ${listSome(missing)}`);
     if (unexpected.length > 0) log(`  unexpected (not used): ${listSome(unexpected)}`);

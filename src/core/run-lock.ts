@@ -16,13 +16,14 @@ export interface RunLock {
   release(): void;
 }
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   host: string;
   startedAt?: string;
 }
 
-function readOwner(file: string): LockOwner | undefined {
+/** The owner recorded in a lock file; undefined when it cannot be read. */
+export function readOwner(file: string): LockOwner | undefined {
   try {
     const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockOwner>;
     return typeof value.pid === 'number' && typeof value.host === 'string'
@@ -33,7 +34,8 @@ function readOwner(file: string): LockOwner | undefined {
   }
 }
 
-function processRuns(pid: number): boolean {
+/** True while a process with this pid runs on this host. */
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

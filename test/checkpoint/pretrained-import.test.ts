@@ -100,6 +100,39 @@ describe('pretrained import', () => {
     model.dispose();
   });
 
+  it('reads a torchvision .pth written by PyTorch, with the values torch wrote (OIHW -> HWIO)', () => {
+    const fixtures = path.join(__dirname, '..', 'fixtures', 'pth');
+    const stem = (
+      JSON.parse(fs.readFileSync(path.join(fixtures, 'expected.json'), 'utf8')) as {
+        resnet_stem: Record<string, { shape: number[]; values: number[] }>;
+      }
+    ).resnet_stem;
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
+    for (const name of ['resnet_stem.pth', 'nested_checkpoint.pth']) {
+      const lines: string[] = [];
+      const report = importPretrainedBackbone(model, path.join(fixtures, name), { log: (l) => lines.push(l) });
+      expect(report.loaded).toEqual([
+        'backbone.conv1.weight',
+        'backbone.bn1.weight',
+        'backbone.bn1.bias',
+        'backbone.bn1.running_mean',
+        'backbone.bn1.running_var',
+      ]);
+      expect(report.ignored).toEqual(['bn1.num_batches_tracked', 'fc.weight']);
+      expect(lines[0]).toMatch(
+        name === 'nested_checkpoint.pth' ? /\['model'\]: loaded 5 backbone tensors/ : /pth: loaded 5 backbone tensors/,
+      );
+      const conv1 = (model.params.get('backbone.conv1.weight') as tf.Variable).dataSync();
+      const want = stem['conv1.weight']?.values as number[];
+      // OIHW (o=5, i=1, y=3, x=2) lands at HWIO (3, 2, 1, 5)
+      expect(conv1[((3 * 7 + 2) * 3 + 1) * 8 + 5]).toBe(want[((5 * 3 + 1) * 7 + 3) * 7 + 2]);
+      expect(Array.from((model.buffers.get('backbone.bn1.running_var') as tf.Variable).dataSync())).toEqual(
+        stem['bn1.running_var']?.values,
+      );
+    }
+    model.dispose();
+  });
+
   it('maps prefixes', () => {
     expect(pretrainedTarget('layer1.0.conv1.weight')).toBe('backbone.layer1.0.conv1.weight');
     expect(pretrainedTarget('module.bn1.bias')).toBe('backbone.bn1.bias');
