@@ -51,7 +51,12 @@ function blockCount(tensors: Map<string, SafeTensor>, layer: string): number {
   return n;
 }
 
-const DEPTHS: Record<string, BackboneName> = { 'basic:2': 'resnet18', 'basic:6': 'resnet34', 'bottleneck:6': 'resnet50', 'bottleneck:23': 'resnet101' };
+const DEPTHS: Record<string, BackboneName> = {
+  'basic:2': 'resnet18',
+  'basic:6': 'resnet34',
+  'bottleneck:6': 'resnet50',
+  'bottleneck:23': 'resnet101',
+};
 
 /** The model a torchvision DeepLabV3 state dict holds (the output stride is not in the weights). */
 export function inferSegmentationConfig(file: string, tensors: Map<string, SafeTensor>, outputStride: OutputStride = 8): ModelConfig {
@@ -75,7 +80,8 @@ export function inferSegmentationConfig(file: string, tensors: Map<string, SafeT
   if (backbone === undefined) {
     throw new SegError(`${file}: a ResNet with ${layer3} ${kind} blocks in layer3; seg has ResNet-18/34/50/101 (2, 6, 6, 23 blocks)`, file);
   }
-  if (!OUTPUT_STRIDES.includes(outputStride)) throw new SegError(`output stride ${outputStride}: expected one of ${OUTPUT_STRIDES.join(', ')}`);
+  if (!OUTPUT_STRIDES.includes(outputStride))
+    throw new SegError(`output stride ${outputStride}: expected one of ${OUTPUT_STRIDES.join(', ')}`);
   return { backbone, outputStride, width: (conv1.shape[0] as number) / 64, numClasses: classifier.shape[0] as number, multiGrid: false };
 }
 
@@ -91,7 +97,10 @@ export function modelFromStateDict(
     if (t === undefined) throw new SegError(`${file}: ${w.name} is missing; the file is not a complete ${config.backbone} DeepLabV3`, file);
     const expected = torchShape(w.shape);
     if (!sameShape(t.shape, expected)) {
-      throw new SegError(`${file}: ${w.name} has shape ${formatShape(t.shape)}, a ${config.backbone} DeepLabV3 at width ${config.width} expects ${formatShape(expected)}`, file);
+      throw new SegError(
+        `${file}: ${w.name} has shape ${formatShape(t.shape)}, a ${config.backbone} DeepLabV3 at width ${config.width} expects ${formatShape(expected)}`,
+        file,
+      );
     }
     used.add(w.name);
     return oihwToHwio(toFloat32(t), t.shape);
@@ -150,7 +159,9 @@ export async function importSegmentationWeights(
     model.dispose();
   }
   if (dropped.length > 0) {
-    options.log?.(`${file}: left out ${dropped.length} aux_classifier.* tensors (torchvision's training-only FCN head on layer3; seg's model has no aux head yet)`);
+    options.log?.(
+      `${file}: left out ${dropped.length} aux_classifier.* tensors (torchvision's training-only FCN head on layer3; seg's model has no aux head yet)`,
+    );
   }
   return { file, dir, model: config, dropped };
 }
