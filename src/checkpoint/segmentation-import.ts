@@ -11,6 +11,7 @@
  * spec, so once the model can be built with the aux classifier these keys load like the rest.
  */
 import { SegError } from '../core/errors.js';
+import { tf } from '../engine/tf.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import type { WeightSpec } from '../nn/layer-spec.js';
 import { type BackboneName, OUTPUT_STRIDES, type OutputStride } from '../backbones/resnet.js';
@@ -63,7 +64,7 @@ export function inferSegmentationConfig(file: string, tensors: Map<string, SafeT
   const conv1 = tensors.get('backbone.conv1.weight');
   const classifier = tensors.get('classifier.4.weight');
   if (conv1 === undefined || classifier === undefined || !tensors.has('classifier.0.convs.0.0.weight')) {
-    const imagenet = tensors.has('conv1.weight') && tensors.has('layer1.0.conv1.weight');
+    const imagenet = tensors.has('conv1.weight') && ![...tensors.keys()].some((k) => k.startsWith('backbone.'));
     const fcn = tensors.has('backbone.conv1.weight') && tensors.has('classifier.0.weight');
     throw new SegError(
       imagenet
@@ -111,11 +112,9 @@ export function modelFromStateDict(
   let batchesTracked: number | undefined;
   for (const [key, t] of tensors) {
     if (used.has(key)) continue;
-    if (key.endsWith('.num_batches_tracked')) {
-      batchesTracked ??= Number(toFloat32(t)[0] ?? 0);
-      continue;
-    }
-    (key.startsWith(AUX_PREFIX) ? dropped : unexpected).push(key);
+    if (key.startsWith(AUX_PREFIX)) dropped.push(key);
+    else if (key.endsWith('.num_batches_tracked')) batchesTracked ??= Number(toFloat32(t)[0] ?? 0);
+    else unexpected.push(key);
   }
   if (unexpected.length > 0) {
     model.dispose();
@@ -143,6 +142,8 @@ export async function importSegmentationWeights(
       file,
     );
   }
+  // Building the model needs a tfjs backend; the platform's default will do when none was chosen yet.
+  await tf.ready();
   const { model, dropped } = modelFromStateDict(file, tensors, config);
   try {
     await saveCheckpoint(dir, {

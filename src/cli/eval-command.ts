@@ -19,7 +19,7 @@ import {
   type EngineFlags,
 } from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
-import { requireCheckpointPath } from './checkpoint-path.js';
+import { checkpointFromFlag } from './weights-source.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
 interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
@@ -92,7 +92,10 @@ export function registerEvalCommand(program: Command): void {
     .command('eval')
     .description('score a checkpoint (or existing mask PNGs) on a split: per-class IoU, mIoU, pixel and class accuracy, fwIoU')
     .option('--miou', 'report mIoU and the per-class table (the default and only report)')
-    .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
+    .option(
+      '--checkpoint <dir|name>',
+      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
+    )
     .option('--predictions <dir>', 'score these masks instead: one <id>.png per id (palette or grayscale)')
     .option('--data <dir>', 'dataset root in VOC layout (required unless --merge)')
     .option('--split <name>', 'split to score', 'val')
@@ -125,7 +128,7 @@ export function registerEvalCommand(program: Command): void {
         '--checkpoint',
       );
     }
-    if (flags.checkpoint !== undefined) requireCheckpointPath(flags.checkpoint);
+    if (flags.checkpoint !== undefined) flags.checkpoint = await checkpointFromFlag(flags.checkpoint);
     const dataset = openDataset(flags.data);
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);

@@ -4,6 +4,7 @@ import { SegError } from '../core/errors.js';
 import { exportCheckpoint } from '../export/export-checkpoint.js';
 import { HEAD_OUTPUTS, type HeadOutput } from '../export/onnx-metadata.js';
 import { addBackendOption, useBackend } from './options.js';
+import { checkpointFromFlag } from './weights-source.js';
 
 interface ExportFlags {
   checkpoint: string;
@@ -27,7 +28,10 @@ export function registerExportCommand(program: Command): void {
   const cmd = program
     .command('export')
     .description("write a checkpoint as an ONNX model: input 'image' [N,3,H,W] (normalised RGB), output logits [N,K,H,W], scores or mask")
-    .requiredOption('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train')
+    .requiredOption(
+      '--checkpoint <dir|name>',
+      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
+    )
     .requiredOption('--out <file>', 'the .onnx file to write')
     .option('--onnx', 'the format (ONNX, the only one; accepted for clarity)')
     .addOption(
@@ -38,8 +42,9 @@ export function registerExportCommand(program: Command): void {
     .option('--fixed-size <h w...>', 'static input height and width instead of dynamic H and W (N stays dynamic)');
   addBackendOption(cmd).action(async (flags: ExportFlags) => {
     const fixedSize = parseFixedSize(flags.fixedSize);
+    const checkpoint = await checkpointFromFlag(flags.checkpoint);
     await useBackend(flags.backend, true);
-    const result = await exportCheckpoint(flags.checkpoint, flags.out, {
+    const result = await exportCheckpoint(checkpoint, flags.out, {
       headOutput: flags.headOutput,
       ...(fixedSize !== undefined ? { fixedSize } : {}),
     });

@@ -10,7 +10,7 @@ import { formatShard } from '../inference/shards.js';
 import { addBackendOption, parseFloatList, useBackend } from './options.js';
 import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
-import { requireCheckpointPath } from './checkpoint-path.js';
+import { checkpointFromFlag } from './weights-source.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
 interface PredictFlags extends EngineFlags, ShardFlags, InferenceFlags {
@@ -26,7 +26,10 @@ export function registerPredictCommand(program: Command): void {
   const cmd = program
     .command('predict')
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
-    .option('--checkpoint <dir>', 'run folder or checkpoint folder written by seg train (or --onnx FILE)')
+    .option(
+      '--checkpoint <dir|name>',
+      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101); or --onnx FILE',
+    )
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
     .requiredOption(
       '--output <dir>',
@@ -37,7 +40,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--flip', 'also average the horizontally flipped image');
   addShardOptions(cmd);
   addEngineOptions(addBackendOption(addInferenceOptions(cmd))).action(async (flags: PredictFlags) => {
-    if (flags.checkpoint !== undefined) requireCheckpointPath(flags.checkpoint);
+    if (flags.checkpoint !== undefined) flags.checkpoint = await checkpointFromFlag(flags.checkpoint);
     const shard = shardFromFlags(flags);
     const identity = shard !== undefined ? modelIdentityFromFlags(flags, '--shard') : undefined;
     const plan = planPredictOutputs(flags.input, flags.output);

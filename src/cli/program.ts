@@ -13,6 +13,7 @@ import { registerCompareCommand } from './compare-command.js';
 import { registerTraceCommand } from './trace-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerExportCommand } from './export-command.js';
+import { registerWeightsCommand } from './weights-command.js';
 import { describeMemoryFailure } from './memory-failure.js';
 import { activeBackend } from '../engine/backend.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerTraceCommand(program);
   registerDemoCommand(program);
   registerExportCommand(program);
+  registerWeightsCommand(program);
   return program;
 }
 

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
 import { countNoun } from '../core/plural.js';
 import { parseLrList, runTrace, splitHeadList } from '../experiments/convergence-trace.js';
+import { pretrainedFromFlag } from './weights-source.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
@@ -82,6 +83,7 @@ export function registerTraceCommand(program: Command): void {
       evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters),
     });
     validateTrainFields(base);
+    if (base.pretrained !== undefined) base.pretrained = await pretrainedFromFlag(base.pretrained);
     const numClasses = openDataset(base.data).classNames.length;
     const backend = await useBackend(flags.backend);
     // Every run of a trace has the same model, batch and crop: one check covers them all.

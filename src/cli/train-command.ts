@@ -20,6 +20,8 @@ import {
   type TrainingFlags,
 } from './train-options.js';
 import { validateTrainFields } from '../training/train-config.js';
+import { runCheckpointExists } from '../checkpoint/run-layout.js';
+import { pretrainedFromFlag } from './weights-source.js';
 
 interface TrainFlags extends TrainingFlags {
   head: string;
@@ -68,6 +70,9 @@ export function registerTrainCommand(program: Command): void {
     const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
     const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
+    // A weights name is fetched once into the cache; a resumed run keeps the weights it started from.
+    if (config.pretrained !== undefined && !(resume && runCheckpointExists(out)))
+      config.pretrained = await pretrainedFromFlag(config.pretrained);
     const backend = await useBackend(flags.backend);
     // A resumed run keeps the recipe it already trained with.
     if (flags.skipMemoryCheck !== true && !resume) checkTrainConfigMemory(config, numClasses, backend.name);

@@ -88,7 +88,11 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
     .option('--save-every <n>', 'checkpoint every N iterations (0: only at the end)', integerFlag('--save-every'), d.saveEvery)
     .option('--log-every <n>', 'trace row every N iterations', integerFlag('--log-every'), d.logEvery)
     .option('--seed <k>', 'seed of every random choice (init, data order, augmentation)', integerFlag('--seed'), d.seed)
-    .option('--pretrained <file>', 'ImageNet ResNet weights (.safetensors, torchvision names) for the backbone')
+    .option(
+      '--pretrained <file|name>',
+      'ImageNet ResNet weights for the backbone: a torchvision .pth or a .safetensors file (torchvision/timm names), ' +
+        'or a name downloaded once into the cache (torchvision:resnet101, timm:resnet101.a1h_in1k; see seg weights list)',
+    )
     .option('--freeze-bn', 'keep batch-norm running statistics in training (small batches)');
 }
 
