@@ -1,10 +1,14 @@
-/** `seg data synth|fashion|check`: make VOC-layout datasets and check any dataset in that layout. */
+/** `seg data synth|fashion|download|check`: make or fetch VOC-layout datasets and check any dataset in that layout. */
 import type { Command } from 'commander';
 import { createProgress } from '../core/progress.js';
 import { checkDataset, formatCheckReport } from '../voc/dataset-check.js';
 import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../voc/fashion-dataset.js';
 import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../voc/synth-dataset.js';
 import { parseIntFlag } from './options.js';
+import { byteProgress } from '../core/byte-progress.js';
+import { SegError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
+import { type DownloadStage, downloadVoc2012, SBD_ARCHIVE, VOC2012_ARCHIVE } from '../voc/voc-download.js';
 
 interface MakeFlags {
   out: string;
@@ -17,6 +21,13 @@ interface MakeFlags {
 
 interface FashionFlags extends MakeFlags {
   source: string;
+}
+
+interface DownloadFlags {
+  out: string;
+  sbd?: boolean;
+  mirror?: string;
+  removeArchives?: boolean;
 }
 
 interface CheckFlags {
@@ -52,7 +63,9 @@ function addMakeOptions(cmd: Command, defaults: { train: number; val: number; si
 }
 
 export function registerDataCommand(program: Command): void {
-  const data = program.command('data').description('make VOC-layout datasets (synth, fashion) and check datasets');
+  const data = program
+    .command('data')
+    .description('make VOC-layout datasets (synth, fashion), fetch VOC 2012 and SBD (download), check datasets');
 
   addMakeOptions(
     data
@@ -84,6 +97,58 @@ export function registerDataCommand(program: Command): void {
     .action(async (flags: FashionFlags) => {
       const made = await makeFashionDataset({ ...flags, onProgress: progressFor('fashion') });
       summarise(made);
+    });
+
+  data
+    .command('download')
+    .description(
+      `fetch PASCAL VOC 2012 (${VOC2012_ARCHIVE.file}, MD5-checked, resumable) and extract it to DIR/VOCdevkit/VOC2012; ` +
+        `with --sbd also SBD (${SBD_ARCHIVE.file}): its cls/*.mat become SegmentationClassAug/*.png and ImageSets/Segmentation/trainaug.txt ` +
+        '(SBD train+val plus VOC train, minus VOC val: 10,582 ids). A rerun skips what is done',
+    )
+    .argument('<dataset>', 'voc2012')
+    .requiredOption('--out <dir>', 'folder for the archives and VOCdevkit/')
+    .option('--sbd', 'also fetch and convert the SBD augmentation (trainaug)')
+    .option('--mirror <url|dir>', 'a base URL, or a local folder, holding the archives under their own names')
+    .option('--remove-archives', 'delete each archive from --out once it is extracted')
+    .action(async (dataset: string, flags: DownloadFlags) => {
+      if (dataset.toLowerCase() !== 'voc2012') throw new SegError(`seg data download: got '${dataset}', expected voc2012`, 'dataset');
+      let bar: ReturnType<typeof byteProgress> | undefined;
+      let current = '';
+      const onProgress = (stage: DownloadStage, what: string, done: number, total: number | undefined): void => {
+        const label = `${stage} ${what.split(/[\\/]/).pop() ?? what}`;
+        if (label !== current) {
+          bar?.finish();
+          bar = byteProgress(label);
+          current = label;
+        }
+        bar?.update(done, total);
+      };
+      try {
+        const result = await downloadVoc2012({
+          out: flags.out,
+          sbd: flags.sbd === true,
+          ...(flags.mirror !== undefined ? { mirror: flags.mirror } : {}),
+          removeArchives: flags.removeArchives === true,
+          log: (line) => {
+            bar?.finish();
+            current = '';
+            process.stderr.write(`${line}\n`);
+          },
+          onProgress,
+        });
+        bar?.finish();
+        const splits = Object.entries(result.splits)
+          .map(([split, n]) => `${split} ${n}`)
+          .join(', ');
+        const aug = flags.sbd === true ? `; ${result.augLabels} SBD labels in SegmentationClassAug` : '';
+        process.stdout.write(`${printable(result.root)}: ${splits}${aug}\n`);
+        process.stdout.write(
+          `train with: seg train --data ${printable(result.root)} --split ${flags.sbd === true ? 'trainaug' : 'train'} --val-split val ...\n`,
+        );
+      } finally {
+        bar?.finish();
+      }
     });
 
   data

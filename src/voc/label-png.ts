@@ -226,18 +226,27 @@ export async function loadLabelPng(path: string): Promise<LabelImage> {
 
 /** Encode class indices as an 8-bit palette PNG (default palette: the VOC colormap, 256 entries). */
 export function encodeLabelPng(label: LabelImage, palette: Uint8Array = vocColormap()): Buffer {
+  if (palette.length % 3 !== 0 || palette.length === 0 || palette.length > 768) {
+    throw new Error(`encodeLabelPng: palette of ${palette.length} bytes, expected 3..768, a multiple of 3`);
+  }
+  return encodeIndices(label, palette);
+}
+
+/** Encode class indices as an 8-bit grayscale PNG (the gray value is the class, as SBD's SegmentationClassAug holds them). */
+export function encodeGrayLabelPng(label: LabelImage): Buffer {
+  return encodeIndices(label, undefined);
+}
+
+function encodeIndices(label: LabelImage, palette: Uint8Array | undefined): Buffer {
   const { width, height, data } = label;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || data.length !== width * height) {
     throw new Error(`encodeLabelPng: ${width}x${height} label with ${data.length} values`);
-  }
-  if (palette.length % 3 !== 0 || palette.length === 0 || palette.length > 768) {
-    throw new Error(`encodeLabelPng: palette of ${palette.length} bytes, expected 3..768, a multiple of 3`);
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8;
-  ihdr[9] = COLOR_TYPE_PALETTE;
+  ihdr[9] = palette === undefined ? COLOR_TYPE_GRAY : COLOR_TYPE_PALETTE;
   const raw = Buffer.alloc(height * (width + 1));
   for (let y = 0; y < height; y++) {
     // Filter type 0 (None) for every row: labels are flat regions that deflate well as is.
@@ -246,7 +255,7 @@ export function encodeLabelPng(label: LabelImage, palette: Uint8Array = vocColor
   return Buffer.concat([
     Buffer.from(PNG_SIGNATURE),
     encodePngChunk('IHDR', ihdr),
-    encodePngChunk('PLTE', palette),
+    ...(palette !== undefined ? [encodePngChunk('PLTE', palette)] : []),
     encodePngChunk('IDAT', deflateSync(raw)),
     encodePngChunk('IEND', new Uint8Array(0)),
   ]);
