@@ -18,6 +18,7 @@ export { type Normalization, IMAGENET_NORMALIZATION } from './voc/normalize.js';
 export { makeSynthDataset } from './voc/synth-dataset.js';
 export { makeFashionDataset } from './voc/fashion-dataset.js';
 export { type CheckReport, checkDataset, formatCheckReport } from './voc/dataset-check.js';
+export { downloadVoc2012 } from './voc/voc-download.js';
 
 // Model
 export type { ModelConfig } from './segmentation/deeplab-spec.js';
@@ -31,6 +32,8 @@ export { type Head, createHead } from './heads/head.js';
 // Checkpoints and export
 export { type TrainedModel, loadTrainedModel } from './checkpoint/load-model.js';
 export { importPretrainedBackbone } from './checkpoint/pretrained-import.js';
+export { importSegmentationWeights } from './checkpoint/segmentation-import.js';
+export { resolveCheckpointSource, resolvePretrainedSource } from './checkpoint/named-weights.js';
 export { exportCheckpoint } from './export/export-checkpoint.js';
 
 // Training

@@ -323,6 +323,11 @@ export function matToRowMajorBytes(value: MatValue, what: string, file: string):
   const [height, width] = value.dims as [number, number];
   const data = new Uint8Array(width * height);
   const real = value.real;
+  if (real instanceof Uint8Array) {
+    // uint8 (SBD's labels): every value fits, only the order changes
+    for (let x = 0; x < width; x++) for (let y = 0; y < height; y++) data[y * width + x] = real[x * height + y] as number;
+    return { width, height, data };
+  }
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) {
       const v = Number(real[x * height + y]);
