@@ -16,7 +16,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { writeJsonAtomic, writeFileAtomic } from '../core/durable-files.js';
 import { SegError } from '../core/errors.js';
 import { digestMismatch, downloadFile, type DownloadOptions, fileDigests } from '../core/http-download.js';
@@ -51,6 +51,8 @@ const SBD_LIST = /^benchmark_RELEASE\/dataset\/(train|val)\.txt$/;
 export const MARKER = '.seg-download.json';
 export const AUG_DIR = 'SegmentationClassAug';
 export const TRAINAUG = 'trainaug';
+/** Marks a SegmentationClassAug folder as made by seg (a file no dataset reader looks at). */
+const AUG_STAMP = '.seg-download';
 
 export type DownloadStage = 'download' | 'extract' | 'convert';
 
@@ -139,7 +141,7 @@ function stagingDir(parent: string, name: string): string {
   return dir;
 }
 
-async function extractVoc(archive: string, out: string, options: VocDownloadOptions): Promise<string> {
+async function extractVoc(archive: string, spec: ArchiveSpec, out: string, options: VocDownloadOptions): Promise<string> {
   const root = join(out, 'VOCdevkit', 'VOC2012');
   const staging = stagingDir(out, 'voc2012');
   try {
@@ -165,6 +167,8 @@ async function extractVoc(archive: string, out: string, options: VocDownloadOpti
     if (!existsSync(join(extracted, 'ImageSets', 'Segmentation', 'train.txt'))) {
       throw new SegError(`${archive}: has no ${VOC_PREFIX}ImageSets/Segmentation/train.txt; is this VOCtrainval_11-May-2012.tar?`, archive);
     }
+    // the folder arrives with its record: a crash after the rename still leaves a folder seg knows as its own
+    writeJsonAtomic(join(extracted, MARKER), { voc: { archive: spec.file, md5: spec.md5, url: spec.url } });
     mkdirSync(join(out, 'VOCdevkit'), { recursive: true });
     renameSync(extracted, root);
     options.log?.(`extracted ${files} files to ${root}`);
@@ -184,9 +188,14 @@ function readList(root: string, split: string): string[] {
 async function convertSbd(archive: string, root: string, options: VocDownloadOptions): Promise<{ labels: number; trainaug: string[] }> {
   const labelDir = join(root, AUG_DIR);
   if (existsSync(labelDir)) {
-    throw new SegError(`${labelDir}: exists and was not made by seg data download; move it away, then run the command again`, labelDir);
+    // one of seg's, from a run stopped before it recorded the step: made again
+    if (!existsSync(join(labelDir, AUG_STAMP))) {
+      throw new SegError(`${labelDir}: exists and was not made by seg data download; move it away, then run the command again`, labelDir);
+    }
+    rmSync(labelDir, { recursive: true, force: true });
   }
   const staging = stagingDir(root, AUG_DIR);
+  await writeFile(join(staging, AUG_STAMP), `written by seg data download from ${basename(archive)}\n`);
   const lists: Record<string, string[]> = {};
   let labels = 0;
   try {
@@ -257,9 +266,8 @@ export async function downloadVoc2012(options: VocDownloadOptions): Promise<VocD
     options.log?.(`${root}: VOC 2012 already extracted`);
   } else {
     const archive = await obtainArchive(vocSpec, options, out);
-    await extractVoc(archive, out, options);
+    await extractVoc(archive, vocSpec, out, options);
     marker = { voc: { archive: vocSpec.file, md5: vocSpec.md5, url: vocSpec.url } };
-    writeJsonAtomic(join(root, MARKER), marker);
     if (options.removeArchives === true && archive.startsWith(out)) rmSync(archive, { force: true });
   }
   let augLabels = 0;

@@ -48,9 +48,12 @@ describe('seg data download voc2012', () => {
     expect([...stages].sort()).toEqual(['convert', 'download', 'extract']);
     expect(fs.readFileSync(path.join(result.root, 'ImageSets', 'Segmentation', 'trainaug.txt'), 'utf8')).toBe(`${TRAINAUG.join('\n')}\n`);
     // only the cls labels of SBD were written: no img/, inst/ or .mat files
-    expect(fs.readdirSync(path.join(result.root, 'SegmentationClassAug')).sort()).toEqual(
-      ['2007_000032', '2007_000033', '2008_000002', '2008_000003', '2008_000004'].map((id) => `${id}.png`),
-    );
+    expect(
+      fs
+        .readdirSync(path.join(result.root, 'SegmentationClassAug'))
+        .filter((f) => !f.startsWith('.'))
+        .sort(),
+    ).toEqual(['2007_000032', '2007_000033', '2008_000002', '2008_000003', '2008_000004'].map((id) => `${id}.png`));
     expect(fs.readdirSync(out).sort()).toEqual(['VOCdevkit', 'benchmark_tiny.tgz', 'VOCtrainval_tiny.tar'].sort());
 
     // each PNG holds exactly the Segmentation field of its .mat (read from the archive independently)
@@ -155,6 +158,22 @@ describe('seg data download voc2012', () => {
     fs.writeFileSync(path.join(out, 'VOCtrainval_tiny.tar'), cut);
     await expect(downloadVoc2012({ out, voc: { ...voc, md5: md5(cut) }, ...quick })).rejects.toThrow(/truncated or corrupt/);
     expect(fs.readdirSync(out)).toEqual(['VOCtrainval_tiny.tar']);
+  });
+
+  it('makes SegmentationClassAug again when a run stopped before recording it, but never touches a foreign one', async () => {
+    const out = tempDir('seg-voc-dl-');
+    const first = await downloadVoc2012({ out, sbd: true, voc, sbdArchive: sbd, ...quick });
+    const marker = path.join(first.root, '.seg-download.json');
+    const record = JSON.parse(fs.readFileSync(marker, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(marker, JSON.stringify({ voc: record.voc })); // as if stopped before the SBD step was recorded
+    const again = await downloadVoc2012({ out, sbd: true, voc, sbdArchive: sbd, ...quick });
+    expect(again.skipped).toEqual(['voc2012']);
+    expect(again.trainaug).toBe(5);
+    fs.writeFileSync(marker, JSON.stringify({ voc: record.voc }));
+    fs.rmSync(path.join(first.root, 'SegmentationClassAug', '.seg-download'));
+    await expect(downloadVoc2012({ out, sbd: true, voc, sbdArchive: sbd, ...quick })).rejects.toThrow(
+      /SegmentationClassAug: exists and was not made by seg data download; move it away/,
+    );
   });
 
   it('never writes into a VOC2012 folder it did not make', async () => {
