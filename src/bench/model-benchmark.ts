@@ -4,6 +4,10 @@
  * forward), peak RSS, the tensor count before and after (flat = no leak), and the kernels
  * one step runs (from tf.profile on one extra, untimed step: on a GPU each kernel costs a
  * dispatch, which dominates small models).
+ *
+ * Training on webgpu runs captured steps (training/step-runner.ts) unless `capture` is off,
+ * and reports the host cost of issuing a step (the main thread's CPU time up to the submit):
+ * with `compareEager`, the same steps run eagerly first, in the same process, for the ratio.
  */
 import { tf } from '../engine/tf.js';
 import { activeAdapter } from '../engine/backend.js';
@@ -14,8 +18,12 @@ import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { MomentumSgd } from '../training/sgd.js';
-import { trainStep } from '../training/train-step.js';
+import { createStepRunner, type StepRunner } from '../training/step-runner.js';
+import { recordGpuWork } from '../engine/step-recorder.js';
+import { flushTfjs, webgpuInternals } from '../engine/webgpu-internals.js';
+import { onDawnNullBackend } from '../engine/webgpu.js';
 import { median, round } from '../core/numbers.js';
+import { MAIN_THREAD_CPU_EXACT, mainThreadCpuMs } from './thread-cpu.js';
 
 export interface ModelBenchOptions {
   model: ModelConfig;
@@ -26,6 +34,22 @@ export interface ModelBenchOptions {
   warmup?: number;
   head?: string;
   onStep?: (done: number, total: number) => void;
+  /** Training on webgpu: capture and replay steps (default true). */
+  capture?: boolean;
+  /** Training on webgpu with capture: also time the same steps eagerly, first, for comparison. */
+  compareEager?: boolean;
+}
+
+/** How the timed training steps ran, and what issuing one cost the host. */
+export interface HostCost {
+  /** The timed steps were replays of a captured step. */
+  captured: boolean;
+  /** Median main-thread CPU time of issuing one step (inputs, kernels, submit), ms. */
+  hostMsPerStep: number;
+  /** Whether that is the main thread's own time (Linux) or the whole process's. */
+  hostTime: 'main-thread' | 'process';
+  /** Why the steps were not captured (capture on but the step ran eagerly). */
+  captureNote?: string;
 }
 
 export interface ModelBenchResult {
@@ -59,6 +83,16 @@ export interface ModelBenchResult {
   kernelsPerStep: number | null;
   /** The most frequent kernels of that step, name -> count, most frequent first (null on onnxruntime). */
   topKernels: Record<string, number> | null;
+  /** Training only: how the steps ran and their host cost. */
+  captured?: boolean;
+  hostMsPerStep?: number;
+  hostTime?: HostCost['hostTime'];
+  captureNote?: string;
+  /** On Dawn's null backend (nothing executes; step times are host time alone). */
+  dawnBackend?: 'null';
+  /** With compareEager: the same steps run eagerly, and the host-cost ratio eager / captured. */
+  eager?: { stepSeconds: number; hostMsPerStep: number; kernelsPerStep: number | null };
+  hostCostRatio?: number;
 }
 
 function randomBatch(n: number, size: number, classes: number, rng: Rng): { images: Float32Array; labels: Int32Array } {
@@ -67,6 +101,64 @@ function randomBatch(n: number, size: number, classes: number, rng: Rng): { imag
   const labels = new Int32Array(n * size * size);
   for (let i = 0; i < labels.length; i++) labels[i] = rng.next() < 0.05 ? 255 : rng.int(classes);
   return { images, labels };
+}
+
+interface TimedSteps {
+  times: number[];
+  host: number[];
+  tensorsBefore: number;
+  tensorsAfter: number;
+  rssAfterWarmup: number;
+  peakRss: number;
+}
+
+/** Warm-up then timed steps of `runStep`, which calls `issued` once its work is submitted. */
+async function timeSteps(
+  runStep: (issued: () => void) => Promise<void>,
+  warmup: number,
+  steps: number,
+  onStep: ((done: number, total: number) => void) | undefined,
+  offset = 0,
+  total = warmup + steps,
+): Promise<TimedSteps> {
+  const out: TimedSteps = { times: [], host: [], tensorsBefore: 0, tensorsAfter: 0, rssAfterWarmup: 0, peakRss: process.memoryUsage().rss };
+  for (let i = 0; i < warmup + steps; i++) {
+    if (i === warmup) {
+      out.tensorsBefore = tf.memory().numTensors;
+      out.rssAfterWarmup = process.memoryUsage().rss;
+    }
+    const start = performance.now();
+    const cpu = mainThreadCpuMs();
+    let hostMs = Number.NaN;
+    await runStep(() => {
+      hostMs = mainThreadCpuMs() - cpu;
+    });
+    if (i >= warmup) {
+      out.times.push((performance.now() - start) / 1000);
+      out.host.push(hostMs);
+    }
+    out.peakRss = Math.max(out.peakRss, process.memoryUsage().rss);
+    onStep?.(offset + i + 1, total);
+  }
+  out.tensorsAfter = tf.memory().numTensors;
+  return out;
+}
+
+/**
+ * Dispatches one eager step issues on webgpu, counted by recording it (tf.profile does not
+ * see the in-place updates, which are no tfjs kernels). Its synchronous part is what issues.
+ */
+async function countDispatches(runStep: (issued: () => void) => Promise<void>): Promise<number | undefined> {
+  const backend = webgpuInternals();
+  if (backend === undefined) return undefined;
+  flushTfjs(backend);
+  const { result, recording } = recordGpuWork(
+    backend.device,
+    () => false,
+    () => runStep(() => undefined),
+  );
+  await result;
+  return recording.ops.filter((op) => op.kind === 'dispatch').length;
 }
 
 export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenchOptions): Promise<ModelBenchResult> {
@@ -78,40 +170,55 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
   const rng = new Rng(0, 'bench');
   const data = randomBatch(batch, size, options.model.numClasses, rng);
   const flopsPerImage = describeModel(options.model, size).flops * (mode === 'train' ? 3 : 1);
-  const runStep = async (): Promise<void> => {
-    if (mode === 'train') {
-      await trainStep(
-        model,
-        head,
-        sgd,
+  const onWebgpu = webgpuInternals() !== undefined;
+  const capture = mode === 'train' && onWebgpu && options.capture !== false;
+  const runners: StepRunner[] = [];
+  const trainWith =
+    (runner: StepRunner) =>
+    async (issued: () => void): Promise<void> => {
+      await runner.run(
         { images: data.images, labels: data.labels, shape: [batch, size, size], ids: [], epoch: 0 },
         { lr: 1e-4, freezeBn: false },
+        issued,
       );
-    } else {
-      const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
-      await out.data();
-      out.dispose();
-    }
+    };
+  const infer = async (issued: () => void): Promise<void> => {
+    const out = tf.tidy(() => head.predict(model.forward(tf.tensor4d(data.images, [batch, size, size, 3]), { training: false })));
+    issued();
+    await out.data();
+    out.dispose();
   };
-  const times: number[] = [];
-  let peakRss = process.memoryUsage().rss;
-  let tensorsBefore = 0;
-  let rssAfterWarmup = 0;
   try {
-    for (let i = 0; i < warmup + steps; i++) {
-      if (i === warmup) {
-        tensorsBefore = tf.memory().numTensors;
-        rssAfterWarmup = process.memoryUsage().rss;
-      }
-      const start = performance.now();
-      await runStep();
-      if (i >= warmup) times.push((performance.now() - start) / 1000);
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      options.onStep?.(i + 1, warmup + steps);
+    let eager: ModelBenchResult['eager'];
+    const compare = capture && options.compareEager === true;
+    // A captured step records two steps after one warm-up step before it replays.
+    const captureWarmup = capture ? Math.max(warmup, 3) : warmup;
+    const total = captureWarmup + steps + (compare ? warmup + steps : 0);
+    if (compare) {
+      const eagerRunner = createStepRunner(model, head, sgd, { capture: false });
+      runners.push(eagerRunner);
+      const timed = await timeSteps(trainWith(eagerRunner), warmup, steps, options.onStep, 0, total);
+      eager = {
+        stepSeconds: round(median(timed.times), 4),
+        hostMsPerStep: round(median(timed.host), 2),
+        kernelsPerStep: (await countDispatches(trainWith(eagerRunner))) ?? null,
+      };
     }
-    const step = median(times);
-    const tensorsAfter = tf.memory().numTensors;
-    const kernels = await countKernels(runStep);
+    let captureNote: string | undefined;
+    const runner =
+      mode === 'train'
+        ? createStepRunner(model, head, sgd, { capture, onNote: (note) => (captureNote = note.reason ?? captureNote) })
+        : undefined;
+    if (runner !== undefined) runners.push(runner);
+    const runStep = runner !== undefined ? trainWith(runner) : infer;
+    const timed = await timeSteps(runStep, captureWarmup, steps, options.onStep, compare ? warmup + steps : 0, total);
+    const step = median(timed.times);
+    const captured = runner?.lastStep === 'replayed';
+    // tf.profile counts tfjs kernels, which a replayed step does not run: count an eager step.
+    const eagerStep = mode === 'train' ? trainWith(createStepRunner(model, head, sgd, { capture: false })) : infer;
+    const kernels = await countKernels(async () => eagerStep(() => undefined));
+    const dispatches = runner?.dispatchesPerStep ?? (onWebgpu ? await countDispatches(runStep) : undefined);
+    const hostMs = round(median(timed.host), 2);
     return {
       mode,
       ...(mode === 'infer' ? { engine: 'tfjs' as const } : {}),
@@ -126,15 +233,26 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
       stepSeconds: round(step, 4),
       imagesPerSecond: round(batch / step, 2),
       gflopsPerSecond: round((flopsPerImage * batch) / step / 1e9, 2),
-      peakRssMb: Math.round(peakRss / 2 ** 20),
-      rssAfterWarmupMb: Math.round(rssAfterWarmup / 2 ** 20),
+      peakRssMb: Math.round(timed.peakRss / 2 ** 20),
+      rssAfterWarmupMb: Math.round(timed.rssAfterWarmup / 2 ** 20),
       rssEndMb: Math.round(process.memoryUsage().rss / 2 ** 20),
-      tensorsBefore: tensorsBefore,
-      tensorsAfter: tensorsAfter,
-      kernelsPerStep: kernels.total,
+      tensorsBefore: timed.tensorsBefore,
+      tensorsAfter: timed.tensorsAfter,
+      kernelsPerStep: dispatches ?? kernels.total,
       topKernels: kernels.top,
+      ...(mode === 'train'
+        ? {
+            captured,
+            hostMsPerStep: hostMs,
+            hostTime: MAIN_THREAD_CPU_EXACT ? ('main-thread' as const) : ('process' as const),
+            ...(capture && !captured && captureNote !== undefined ? { captureNote } : {}),
+          }
+        : {}),
+      ...(onDawnNullBackend() ? { dawnBackend: 'null' as const } : {}),
+      ...(eager !== undefined ? { eager, hostCostRatio: round(eager.hostMsPerStep / hostMs, 1) } : {}),
     };
   } finally {
+    for (const r of runners) r.dispose();
     sgd.dispose();
     model.dispose();
   }

@@ -7,6 +7,8 @@ import { benchmarkOnnxRuntimeInfer } from '../bench/onnx-benchmark.js';
 import { SegError } from '../core/errors.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
 import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
+import { resolveBackendChoice } from '../engine/backend.js';
+import { useDawnNullBackend } from '../engine/webgpu.js';
 
 interface BenchModelFlags {
   backbone: string;
@@ -21,6 +23,9 @@ interface BenchModelFlags {
   backend?: string;
   engine: 'tfjs' | 'onnxruntime';
   threads?: number;
+  capture: boolean;
+  compareEager?: boolean;
+  dawnNull?: boolean;
 }
 
 function register(bench: Command, mode: 'train' | 'infer'): void {
@@ -43,15 +48,22 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
     .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
     .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)
     .option('--batch <n>', 'images per step', parseIntFlag('--batch', 1), 4)
-    .option('--steps <n>', 'timed steps (after 2 warm-up steps)', parseIntFlag('--steps', 1), 5)
+    .option('--steps <n>', 'timed steps (after 2 warm-up steps; 3 for a captured step)', parseIntFlag('--steps', 1), 5)
     .option('--classes <k>', 'classes', parseIntFlag('--classes', 2, 255), 21)
     .option('--head <spec>', 'output head (train)', 'softmax')
     .option('--json', 'print one JSON object')
     .addOption(new Option('--engine <name>', 'inference engine (infer)').choices(['tfjs', 'onnxruntime']).default('tfjs'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parseIntFlag('--threads', 1));
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parseIntFlag('--threads', 1))
+    .option('--no-capture', 'train: run every step eagerly through tfjs (webgpu captures and replays them by default)')
+    .option('--compare-eager', 'train on webgpu: also time the same steps eagerly, first, and report both host costs')
+    .option('--dawn-null', "webgpu, benchmarks only: Dawn's null backend, which executes nothing (host cost alone; results are zeros)");
   addBackendOption(cmd).action(async (flags: BenchModelFlags) => {
     if (mode === 'train' && flags.engine === 'onnxruntime')
       throw new SegError('--engine onnxruntime: only inference runs on onnxruntime; use seg bench infer', '--engine');
+    if (flags.dawnNull === true) {
+      if (resolveBackendChoice(flags.backend) !== 'webgpu') throw new SegError('--dawn-null: needs --backend webgpu', '--dawn-null');
+      useDawnNullBackend();
+    }
     await useBackend(flags.backend, flags.json === true);
     const run =
       mode === 'infer' && flags.engine === 'onnxruntime'
@@ -69,6 +81,8 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       batch: flags.batch,
       steps: flags.steps,
       head: flags.head,
+      capture: flags.capture,
+      compareEager: flags.compareEager === true,
       onStep: flags.json === true ? undefined : progressCallback(`bench ${mode}`),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     });
@@ -78,10 +92,26 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       process.stdout.write(
         `${result.engine === 'onnxruntime' ? `onnxruntime (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.outputStride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
           `${result.stepSeconds.toFixed(3)} s/step, ${result.imagesPerSecond} img/s, ${result.gflopsPerSecond} GFLOP/s, peak RSS ${result.peakRssMb} MB (after warm-up ${result.rssAfterWarmupMb}, end ${result.rssEndMb}), ` +
-          `tensors ${result.tensorsBefore} -> ${result.tensorsAfter}${result.kernelsPerStep !== null ? `, ${result.kernelsPerStep} kernels/step` : ''}\n`,
+          `tensors ${result.tensorsBefore} -> ${result.tensorsAfter}${result.kernelsPerStep !== null ? `, ${result.kernelsPerStep} kernels/step` : ''}` +
+          hostCostText(result) +
+          '\n',
       );
     }
   });
+}
+
+function hostCostText(result: Awaited<ReturnType<typeof benchmarkModel>>): string {
+  if (result.hostMsPerStep === undefined) return '';
+  const how =
+    result.captured === true
+      ? 'captured (replayed)'
+      : `eager${result.captureNote !== undefined ? ` (not captured: ${result.captureNote})` : ''}`;
+  const eager =
+    result.eager !== undefined
+      ? `; eager: ${result.eager.stepSeconds.toFixed(3)} s/step, host ${result.eager.hostMsPerStep} ms/step (${result.hostCostRatio}x)`
+      : '';
+  const dawn = result.dawnBackend === 'null' ? "; on Dawn's null backend: nothing executed, step time is host time" : '';
+  return `, ${how}, host ${result.hostMsPerStep} ms/step${eager}${dawn}`;
 }
 
 export function registerBenchModel(bench: Command): void {

@@ -10,7 +10,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tf } from './tf.js';
-import { registerFusedSgdKernels } from './fused-sgd.js';
 import { registerFusedBatchNormKernel } from './fused-batch-norm.js';
 
 export interface WebgpuAdapter {
@@ -49,6 +48,22 @@ const DRIVERS =
   'the NVIDIA driver, or mesa-vulkan-drivers for AMD/Intel), Metal on macOS, D3D12 on Windows';
 
 let cached: Promise<WebgpuProbe> | undefined;
+let dawnFlags: string[] = [];
+
+/**
+ * Benchmarks only: run the webgpu backend on Dawn's null backend, which executes nothing
+ * (every read returns zeros), so a step's host cost can be measured alone. Call before the
+ * first probe.
+ */
+export function useDawnNullBackend(): void {
+  if (cached !== undefined) throw new Error('useDawnNullBackend: the webgpu backend was already probed');
+  dawnFlags = ['backend=null'];
+}
+
+/** Whether the webgpu backend runs on Dawn's null backend (see useDawnNullBackend). */
+export function onDawnNullBackend(): boolean {
+  return dawnFlags.includes('backend=null');
+}
 
 function isModuleNotFound(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
@@ -110,13 +125,13 @@ async function probe(): Promise<WebgpuProbe> {
       : `the webgpu package failed to load (${firstLine(err)})`;
     return { missing: `${why}; ${INSTALL}` };
   }
-  if (!vulkanLoaderPresent()) {
+  if (!onDawnNullBackend() && !vulkanLoaderPresent()) {
     return { missing: `no Vulkan loader (libvulkan.so.1) was found; ${DRIVERS}` };
   }
   let gpu: GpuLike;
   let adapter: AdapterLike | null;
   try {
-    gpu = webgpu.create([]);
+    gpu = webgpu.create(dawnFlags);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
     return { missing: `Dawn could not start (${firstLine(err)}); ${DRIVERS}` };
@@ -141,7 +156,6 @@ async function probe(): Promise<WebgpuProbe> {
       return { missing: `${why}; ${INSTALL}` };
     }
     if (tf.findBackendFactory('webgpu') === null) return { missing: '@tensorflow/tfjs-backend-webgpu registered no webgpu backend' };
-    registerFusedSgdKernels();
     registerFusedBatchNormKernel();
   }
   return { adapter: found };
@@ -193,7 +207,7 @@ function adapterFromChild(): WebgpuProbe | undefined {
  * hardware adapter exists, so machines without a usable GPU see no driver warnings.
  */
 export async function probeWebgpuQuietly(): Promise<WebgpuProbe> {
-  if (cached !== undefined || !vulkanLoaderPresent()) return probeWebgpu();
+  if (cached !== undefined || dawnFlags.length > 0 || !vulkanLoaderPresent()) return probeWebgpu();
   const found = adapterFromChild();
   if (found === undefined || (found.adapter !== undefined && !found.adapter.software)) return probeWebgpu();
   return found;

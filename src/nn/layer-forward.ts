@@ -7,10 +7,12 @@
 import { tf } from '../engine/tf.js';
 import { conv2d } from '../engine/conv2d.js';
 import { batchNormInfer, batchNormTrain } from '../engine/batch-norm.js';
+import { inPlaceBackend, runningStatInPlace } from '../engine/in-place-update.js';
 import { globalAvgPool, maxPool3x3s2 } from '../engine/pool.js';
 import { resizeBilinear } from '../engine/resize.js';
 import { FieldError } from '../core/schema.js';
 import type { Rng } from '../core/random.js';
+import { dropoutNoise } from './dropout-noise.js';
 import type { BatchNormSpec, ConvSpec, LayerSpec } from './layer-spec.js';
 
 type T4 = tf.Tensor4D;
@@ -26,6 +28,12 @@ export interface ForwardOptions {
    * the identity (deterministic training, no RNG state to checkpoint).
    */
   dropoutRng?: Rng;
+  /**
+   * Uniform [0, 1) noise for one dropout layer of this shape, drawn from `dropoutRng` by the
+   * caller (a captured step feeds it from a buffer of its own); without it, runDropout draws
+   * it here, with one `dropoutRng.nextU32()` seed per layer either way.
+   */
+  dropoutNoise?: (shape: readonly number[], rng: Rng) => tf.Tensor;
 }
 
 export interface LayerWeights {
@@ -83,15 +91,23 @@ function runBatchNorm(layer: BatchNormSpec, x: T4, ctx: WalkContext): T4 {
   const { y, mean, variance } = batchNormTrain(x, gamma, beta, layer.eps);
   const m = layer.momentum;
   const unbiased = count / (count - 1);
-  runningMean.assign(tf.tidy(() => tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m))));
-  runningVar.assign(tf.tidy(() => tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbiased))));
+  updateRunningStat(runningMean, mean, 1 - m, m);
+  updateRunningStat(runningVar, variance, 1 - m, m * unbiased);
   return y;
+}
+
+/** stat = keep * stat + take * batchStat: in the state's own buffer on webgpu, by `assign` elsewhere. */
+function updateRunningStat(stat: tf.Variable, batchStat: tf.Tensor, keep: number, take: number): void {
+  const backend = inPlaceBackend(stat);
+  if (backend !== undefined) runningStatInPlace(backend, stat, batchStat, keep, take);
+  else stat.assign(tf.tidy(() => tf.add(tf.mul(stat, keep), tf.mul(batchStat, take))));
 }
 
 function runDropout(rate: number, x: T4, ctx: WalkContext): T4 {
   const rng = ctx.options.dropoutRng;
   if (!ctx.options.training || rng === undefined || rate === 0) return x;
-  const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', rng.nextU32()), rate);
+  const noise = ctx.options.dropoutNoise?.(x.shape, rng) ?? tf.tensor(dropoutNoise(x.size, rng.nextU32()), x.shape, 'float32');
+  const keep = tf.greaterEqual(noise, rate);
   return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate))) as T4;
 }
 

@@ -5,7 +5,7 @@
  * keyed by name) is explicit, checkpointable and restorable bit-exactly.
  */
 import { tf } from '../engine/tf.js';
-import { fusedSgdAvailable, fusedSgdStep } from '../engine/fused-sgd.js';
+import { inPlaceBackend, sgdStepInPlace } from '../engine/in-place-update.js';
 
 export interface SgdOptions {
   momentum: number;
@@ -22,24 +22,30 @@ export class MomentumSgd {
     for (const [name, p] of params) this.velocity.set(name, tf.variable(tf.zerosLike(p), false, `${name}.momentum_buffer`));
   }
 
-  /** Apply one update with learning rate `lr`; `grads` are keyed by parameter name. */
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * Apply one update with learning rate `lr` (a number, or a scalar tensor: a captured step
+   * reads it from the device); `grads` are keyed by parameter name. On webgpu the velocity and
+   * the parameter are updated in their own buffers (engine/in-place-update.ts); elsewhere
+   * with ops and `assign`, to the same formula.
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number | tf.Scalar): void {
     const { momentum, weightDecay } = this.options;
     tf.tidy(() => {
-      // One upload of each scalar per step, not one per parameter.
-      const [wd, mom, rate] = [tf.scalar(weightDecay), tf.scalar(momentum), tf.scalar(lr)];
+      const rate = typeof lr === 'number' ? tf.scalar(lr) : lr;
+      // The plain-op path's scalars, made once per step (not once per parameter) if needed.
+      let scalars: { wd: tf.Scalar; mom: tf.Scalar } | undefined;
       for (const [name, p] of this.params) {
         const grad = grads.get(name);
         if (grad === undefined) continue;
         const v = this.velocity.get(name) as tf.Variable;
-        if (fusedSgdAvailable(p)) {
-          const next = fusedSgdStep(p, v, grad, momentum, weightDecay, lr);
-          v.assign(next.v);
-          p.assign(next.p);
+        const backend = inPlaceBackend(p);
+        if (backend !== undefined) {
+          sgdStepInPlace(backend, p, v, grad, rate, momentum, weightDecay);
           continue;
         }
-        const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, wd)) : grad;
-        v.assign(tf.add(tf.mul(v, mom), g));
+        scalars ??= { wd: tf.scalar(weightDecay), mom: tf.scalar(momentum) };
+        const g = weightDecay !== 0 ? tf.add(grad, tf.mul(p, scalars.wd)) : grad;
+        v.assign(tf.add(tf.mul(v, scalars.mom), g));
         p.assign(tf.sub(p, tf.mul(v, rate)));
       }
     });

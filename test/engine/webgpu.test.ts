@@ -16,7 +16,7 @@ import { createHead } from '../../src/heads/head.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { Rng } from '../../src/core/random.js';
-import { fusedSgdAvailable, fusedSgdStep } from '../../src/engine/fused-sgd.js';
+import { inPlaceBackend, runningStatInPlace, sgdStepInPlace } from '../../src/engine/in-place-update.js';
 import { countKernels } from '../../src/bench/model-benchmark.js';
 
 const probe = await probeWebgpu();
@@ -129,22 +129,32 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     expect(errors[errors.length - 1]).toBeLessThan(1e-2);
   });
 
-  it('updates SGD parameters with the fused kernels as the plain formula does', async () => {
+  it('updates SGD state and BN running statistics in their own buffers, as the plain formulas do', async () => {
     await selectBackend('webgpu');
     const rng = new Rng(9, 'sgd');
-    const make = (): tf.Tensor =>
-      tf.tensor2d(
-        Float32Array.from({ length: 300 * 7 }, () => rng.uniform(-1, 1)),
-        [300, 7],
-      );
-    const [p, v, g] = [make(), make(), make()];
-    expect(fusedSgdAvailable(p)).toBe(true);
-    const fused = fusedSgdStep(p, v, g, 0.9, 1e-4, 0.01);
-    const plainV = tf.add(tf.mul(v, 0.9), tf.add(g, tf.mul(p, 1e-4)));
-    const plainP = tf.sub(p, tf.mul(plainV, 0.01));
-    expect(relativeL2(await fused.v.data(), await plainV.data())).toBeLessThan(1e-6);
-    expect(relativeL2(await fused.p.data(), await plainP.data())).toBeLessThan(1e-6);
-    tf.dispose([p, v, g, fused.v, fused.p, plainV, plainP]);
+    const values = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+    const [pv, vv, gv] = [values(300 * 7), values(300 * 7), values(300 * 7)];
+    const p = tf.variable(tf.tensor2d(pv, [300, 7]));
+    const v = tf.variable(tf.tensor2d(vv, [300, 7]));
+    const g = tf.tensor2d(gv, [300, 7]);
+    const lr = tf.scalar(0.01);
+    const backend = inPlaceBackend(p);
+    expect(backend).toBeDefined();
+    await p.data(); // a read caches the values on the CPU: the update must not leave them stale
+    const buffers = [p.dataId, v.dataId];
+    sgdStepInPlace(backend as NonNullable<typeof backend>, p, v, g, lr, 0.9, 1e-4);
+    expect([p.dataId, v.dataId]).toEqual(buffers); // same tensors, same buffers: no assign
+    const plainV = tf.add(tf.mul(tf.tensor2d(vv, [300, 7]), 0.9), tf.add(g, tf.mul(tf.tensor2d(pv, [300, 7]), 1e-4)));
+    const plainP = tf.sub(tf.tensor2d(pv, [300, 7]), tf.mul(plainV, 0.01));
+    expect(relativeL2(await v.data(), await plainV.data())).toBeLessThan(1e-6);
+    expect(relativeL2(await p.data(), await plainP.data())).toBeLessThan(1e-6);
+    const statValues = values(16);
+    const stat = tf.variable(tf.tensor1d(statValues));
+    const batchStat = tf.tensor1d(values(16));
+    runningStatInPlace(backend as NonNullable<typeof backend>, stat, batchStat, 0.9, 0.1 * (8 / 7));
+    const plainStat = tf.add(tf.mul(tf.tensor1d(statValues), 0.9), tf.mul(batchStat, 0.1 * (8 / 7)));
+    expect(relativeL2(await stat.data(), await plainStat.data())).toBeLessThan(1e-6);
+    tf.dispose([p, v, g, lr, plainV, plainP, stat, batchStat, plainStat]);
   });
 
   it('runs training steps with a finite loss and a flat tensor count', async () => {
@@ -161,11 +171,12 @@ describe.skipIf(skipReason !== undefined)(`webgpu backend on ${probe.adapter?.de
     expect(tf.memory().numTensors).toBe(before);
     expect(Number.isFinite(first.loss) && Number.isFinite(second.loss)).toBe(true);
     expect(second.pixelAccuracy).toBeGreaterThanOrEqual(0);
-    // the fused kernels run: one SGD pair per parameter, one BN input gradient per BN layer
+    // the fused BN input gradient runs once per BN layer; the state updates in place keep every buffer
     const kernels = await countKernels(async () => void (await step()), 100);
-    expect(kernels.top['SegSgdVelocity']).toBe(model.params.size);
-    expect(kernels.top['SegSgdParam']).toBe(model.params.size);
     expect(kernels.top['SegBatchNormInputGrad']).toBeGreaterThan(10);
+    const ids = [...model.params.values(), ...model.buffers.values(), ...sgd.velocity.values()].map((t) => t.dataId);
+    await step();
+    expect([...model.params.values(), ...model.buffers.values(), ...sgd.velocity.values()].map((t) => t.dataId)).toEqual(ids);
     sgd.dispose();
     model.dispose();
   });
