@@ -35,6 +35,23 @@ export function addBackendOption(cmd: Command): Command {
   return cmd.addOption(new Option('--backend <name>', 'compute backend (default: $SEG_BACKEND, else auto)').choices([...BACKEND_CHOICES]));
 }
 
+/** Adds `--no-capture` (train, trace, bench train); SEG_CAPTURE=0 in the environment does the same. */
+export function addCaptureOption(cmd: Command): Command {
+  return cmd.option(
+    '--no-capture',
+    'webgpu: run every training step through tfjs instead of replaying a captured step (same results; also SEG_CAPTURE=0)',
+  );
+}
+
+/** Whether to capture steps: --no-capture turns it off, else SEG_CAPTURE (0/1, default 1). */
+export function captureEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (flag === false) return false;
+  const value = (env['SEG_CAPTURE'] ?? '').trim().toLowerCase();
+  if (value === '' || value === '1' || value === 'true' || value === 'on') return true;
+  if (value === '0' || value === 'false' || value === 'off') return false;
+  throw new SegError(`SEG_CAPTURE: got '${env['SEG_CAPTURE']}', expected 0 or 1`, 'SEG_CAPTURE');
+}
+
 /** Select the backend from the flag/env and say which one runs, on stderr. */
 export async function useBackend(flag: string | undefined, quiet = false): Promise<BackendSelection> {
   const selection = await selectBackend(resolveBackendChoice(flag));

@@ -5,7 +5,7 @@ import { countNoun } from '../core/plural.js';
 import { parseLrList, runTrace, splitHeadList } from '../experiments/convergence-trace.js';
 import { pretrainedFromFlag } from './weights-source.js';
 import { withInterrupt } from './interrupt.js';
-import { addBackendOption, useBackend } from './options.js';
+import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
 import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
 import { validateTrainFields } from '../training/train-config.js';
@@ -19,6 +19,7 @@ interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   lrs?: string;
   out: string;
   skipMemoryCheck?: boolean;
+  capture?: boolean;
 }
 
 /** Evaluations per trace when --eval-every is not given. */
@@ -53,6 +54,7 @@ export function registerTraceCommand(program: Command): void {
       '--skip-memory-check',
       'trace even when the estimated peak memory of a step exceeds the backend limit (see README, Memory limits)',
     );
+  addCaptureOption(cmd);
   addBackendOption(addTrainingOptions(cmd));
   const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
   if (evalEvery !== undefined) {
@@ -85,13 +87,19 @@ export function registerTraceCommand(program: Command): void {
     validateTrainFields(base);
     if (base.pretrained !== undefined) base.pretrained = await pretrainedFromFlag(base.pretrained);
     const numClasses = openDataset(base.data).classNames.length;
+    const capture = captureEnabled(flags.capture);
+    const perRun = traceRunProgress(base.iters);
     const backend = await useBackend(flags.backend);
     // Every run of a trace has the same model, batch and crop: one check covers them all.
     if (flags.skipMemoryCheck !== true) checkTrainConfigMemory(base, numClasses, backend.name);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
         { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, base },
-        { log: (line) => process.stderr.write(`${line}\n`), signal, runHooks: traceRunProgress(base.iters) },
+        {
+          log: (line) => process.stderr.write(`${line}\n`),
+          signal,
+          runHooks: (run) => ({ ...perRun(run), capture }),
+        },
       ),
     );
     if (result.interrupted) {

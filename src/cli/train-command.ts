@@ -9,7 +9,7 @@ import { createProgress, type Progress } from '../core/progress.js';
 import { formatPercent } from '../metrics/metrics-format.js';
 import { renameFields } from './field-flags.js';
 import { withInterrupt } from './interrupt.js';
-import { addBackendOption, useBackend } from './options.js';
+import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from './options.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
 import {
   addTrainingOptions,
@@ -28,6 +28,7 @@ interface TrainFlags extends TrainingFlags {
   out?: string;
   resume?: boolean;
   skipMemoryCheck?: boolean;
+  capture?: boolean;
 }
 
 const TRAIN_MEMORY_HELP = `
@@ -51,6 +52,7 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
+  addCaptureOption(cmd);
   addBackendOption(
     addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR' }),
   ).action(async (flags: TrainFlags, command: Command) => {
@@ -96,6 +98,7 @@ export function registerTrainCommand(program: Command): void {
         resume,
         given,
         commandLine: process.argv.slice(1),
+        capture: captureEnabled(flags.capture),
       }),
     );
     result.model.dispose();

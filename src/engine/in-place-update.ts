@@ -9,7 +9,7 @@
  *   running stat:  s = keep * s + take * batchStat
  * Other backends have no such kernels: the callers fall back to ops and `assign`.
  */
-import { tf } from './tf.js';
+import type { tf } from './tf.js';
 import { dropCpuCopy, webgpuInternals, type WebgpuBackendInternals } from './webgpu-internals.js';
 
 const WORKGROUP = 128;

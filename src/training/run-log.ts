@@ -9,7 +9,19 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
-import { FieldError, integer, isPlainObject, number, object, oneOf, optional, recordOf, type Schema, string } from '../core/schema.js';
+import {
+  arrayOf,
+  FieldError,
+  integer,
+  isPlainObject,
+  number,
+  object,
+  oneOf,
+  optional,
+  recordOf,
+  type Schema,
+  string,
+} from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -52,7 +64,17 @@ export interface StartTraceRow {
   adapter: string | null;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow;
+/** Webgpu: from this step on, steps of this batch shape are replayed from a captured step, or run eagerly (and why). */
+export interface CaptureTraceRow {
+  type: 'capture';
+  iter: number;
+  mode: 'replay' | 'eager';
+  /** The batch shape [N, H, W]. */
+  shape: number[];
+  reason?: string;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow | CaptureTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
@@ -94,6 +116,13 @@ const ROW_SCHEMAS = {
     images: integer({ min: 0 }),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
+  capture: object<CaptureTraceRow>({
+    type: oneOf(['capture']),
+    iter,
+    mode: oneOf(['replay', 'eager']),
+    shape: arrayOf(integer({ min: 1 })),
+    reason: optional(string()),
+  }),
   start: object<StartTraceRow>({
     type: oneOf(['start']),
     iter,
@@ -108,7 +137,7 @@ export function parseTraceRow(value: unknown): TraceRow | undefined {
   const renamed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
   const type = renamed['type'];
-  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start') return undefined;
+  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start' && type !== 'capture') return undefined;
   return ROW_SCHEMAS[type](renamed, '');
 }
 

@@ -39,6 +39,14 @@ export interface CaptureNote {
   reason?: string;
 }
 
+/** One line for the log: "capture: ..." */
+export function describeCaptureNote(note: CaptureNote): string {
+  const shape = note.shape.join('x');
+  return note.mode === 'replay'
+    ? `capture: training steps of batch shape ${shape} are replayed from a captured step (webgpu; --no-capture runs them eagerly)`
+    : `capture: training steps of batch shape ${shape} run eagerly: ${note.reason ?? 'capture is off'}`;
+}
+
 export interface StepRunner {
   /** One step; `onIssued` is called once its work is submitted, before its result is read. */
   run(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<StepResult>;

@@ -20,7 +20,7 @@ import { startRun } from './run-setup.js';
 import { polyLearningRate } from './sgd.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
-import { trainStep } from './train-step.js';
+import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
 import { cleanupQuietly } from '../core/cleanup.js';
 import { validate } from './val-loop.js';
 
@@ -43,6 +43,11 @@ export interface TrainHooks {
   given?: readonly TrainField[];
   /** More hooks, called after the built-in ones (trace, progress, checkpoint, abort). */
   hooks?: readonly TrainHook[];
+  /**
+   * On webgpu, capture a step and replay it (training/step-runner.ts; default true). Results
+   * are bit-identical either way; false runs every step through tfjs.
+   */
+  capture?: boolean;
 }
 
 export interface TrainResult {
@@ -85,13 +90,21 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   const alreadyFinished = state.iteration >= config.iters;
   const hooks = runHooks(options, log);
   let lastLoss = Number.NaN;
+  let note: CaptureNote | undefined;
+  const runner = createStepRunner(run.model, run.head, run.sgd, {
+    capture: options.capture !== false,
+    onNote: (n) => {
+      note = n;
+      log(describeCaptureNote(n));
+    },
+  });
   try {
     await callHooks(hooks, 'beforeRun', run);
     while (state.iteration < config.iters) {
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
       const lr = polyLearningRate(config.lr, state.iteration, config.iters, config.polyPower);
-      const step = await trainStep(run.model, run.head, run.sgd, await loader.nextBatch(), {
+      const step = await runner.run(await loader.nextBatch(), {
         lr,
         freezeBn: config.freezeBn,
         dropoutRng: run.dropoutRng,
@@ -108,7 +121,9 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
         lr,
         trainAcc: step.pixelAccuracy,
         ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
+        ...(note !== undefined ? { capture: note } : {}),
       });
+      note = undefined;
       if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
     }
     await callHooks(hooks, 'afterRun', run);
@@ -118,6 +133,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     throw err;
   } finally {
     loader.close();
+    cleanupQuietly(() => runner.dispose());
     cleanupQuietly(() => run.sgd.dispose());
     run.lock.release();
   }

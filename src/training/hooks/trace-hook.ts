@@ -20,6 +20,10 @@ export class TraceHook implements TrainHook {
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
+    if (step.capture !== undefined) {
+      const { mode, shape, reason } = step.capture;
+      this.writer?.append({ type: 'capture', iter: step.iteration, mode, shape, ...(reason !== undefined ? { reason } : {}) });
+    }
     if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations) return;
     const row: TrainTraceRow = {
       type: 'train',

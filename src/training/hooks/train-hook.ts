@@ -22,6 +22,7 @@ import type { RunState } from '../run-checkpoint.js';
 import type { TrainConfig } from '../train-config.js';
 import type { WallClock } from '../wall-clock.js';
 import type { ResumePlan } from '../resume-plan.js';
+import type { CaptureNote } from '../step-runner.js';
 
 /** The state of a run the hooks see and share. */
 export interface TrainRun {
@@ -53,6 +54,8 @@ export interface StepReport {
   trainAcc: number;
   /** The gradients' global L2 norm before clipping; only when the run clips. */
   gradNorm?: number;
+  /** Set at the step where a batch shape was captured, or left eager (webgpu; see step-runner.ts). */
+  capture?: CaptureNote;
 }
 
 export interface TrainHook {

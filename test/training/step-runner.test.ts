@@ -1,0 +1,286 @@
+/**
+ * Captured and replayed training steps on the real webgpu backend (lavapipe in CI): replayed
+ * steps must give bit-identical losses, weights, momentum and BN running statistics to eager
+ * steps, for every head, with and without gradient clipping, with the learning rate and the
+ * data changing every step; and a whole run (evaluations and saves in the middle, a stop and a
+ * resume) must end with the same weights as an eager one. Skipped, with the reason, where no
+ * WebGPU adapter can be had.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { selectBackend } from '../../src/engine/backend.js';
+import { probeWebgpu } from '../../src/engine/webgpu.js';
+import { Rng } from '../../src/core/random.js';
+import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
+import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
+import { createHead, type Head } from '../../src/heads/head.js';
+import { parseHeadSpec } from '../../src/heads/head-spec.js';
+import { MomentumSgd } from '../../src/training/sgd.js';
+import { createStepRunner, differenceBetween, type CaptureNote, type StepRunner } from '../../src/training/step-runner.js';
+import type { Recording } from '../../src/engine/step-recorder.js';
+import { train } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { readTrace } from '../../src/training/run-log.js';
+import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import type { TrainHook } from '../../src/training/hooks/train-hook.js';
+
+const probe = await probeWebgpu();
+const skipReason =
+  probe.adapter === undefined ? (process.env['SEG_LAVAPIPE_UNAVAILABLE'] ?? probe.missing ?? 'no WebGPU adapter') : undefined;
+if (skipReason !== undefined) console.log(`captured-step tests skipped: ${skipReason}`);
+
+const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false };
+const SIZE = 32;
+const STEPS = 5; // one eager warm-up, two recorded, two replayed
+
+interface Trajectory {
+  losses: number[];
+  gradNorms: (number | undefined)[];
+  how: (string | undefined)[];
+  state: Map<string, Float32Array>;
+  notes: CaptureNote[];
+}
+
+function batchAt(step: number, n = 2, size = SIZE): { images: Float32Array; labels: Int32Array; shape: [number, number, number] } {
+  const rng = new Rng(100 + step, 'step-runner-test');
+  return {
+    images: Float32Array.from({ length: n * size * size * 3 }, () => rng.normal()),
+    labels: Int32Array.from({ length: n * size * size }, () => (rng.next() < 0.1 ? 255 : rng.int(CONFIG.numClasses))),
+    shape: [n, size, size],
+  };
+}
+
+async function stateOf(model: SegmentationModel, sgd: MomentumSgd): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of model.params) out.set(name, (await t.data()) as Float32Array);
+  for (const [name, t] of model.buffers) out.set(name, (await t.data()) as Float32Array);
+  for (const [name, t] of sgd.velocity) out.set(`momentum:${name}`, (await t.data()) as Float32Array);
+  return out;
+}
+
+/** Runs STEPS steps (lr and data changing every step, dropout on) with or without capture. */
+async function trajectory(
+  head: Head,
+  capture: boolean,
+  options: { clipGradNorm?: number; between?: (step: number, model: SegmentationModel, runner: StepRunner) => Promise<void> } = {},
+): Promise<Trajectory> {
+  const model = createModel(CONFIG, 7);
+  const sgd = new MomentumSgd(model.params, { momentum: 0.9, weightDecay: 1e-4 });
+  const notes: CaptureNote[] = [];
+  const runner = createStepRunner(model, head, sgd, { capture, onNote: (n) => notes.push(n) });
+  const dropoutRng = new Rng(11, 'dropout');
+  const out: Trajectory = { losses: [], gradNorms: [], how: [], state: new Map(), notes };
+  try {
+    for (let s = 0; s < STEPS; s++) {
+      const b = batchAt(s);
+      const result = await runner.run(
+        { ...b, ids: [], epoch: 0 },
+        {
+          lr: 0.02 * (1 - s / STEPS) ** 0.9,
+          freezeBn: false,
+          dropoutRng,
+          ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
+        },
+      );
+      out.losses.push(result.loss);
+      out.gradNorms.push(result.gradNorm);
+      out.how.push(runner.lastStep);
+      await options.between?.(s, model, runner);
+    }
+    out.state = await stateOf(model, sgd);
+    expect(model.batchesTracked).toBe(STEPS);
+  } finally {
+    runner.dispose();
+    sgd.dispose();
+    model.dispose();
+  }
+  return out;
+}
+
+function expectSameState(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+  expect([...a.keys()]).toEqual([...b.keys()]);
+  for (const [name, x] of a) {
+    const y = b.get(name) as Float32Array;
+    const differing = x.findIndex((v, i) => !Object.is(v, y[i]));
+    expect(differing, `${name} differs at element ${differing}`).toBe(-1);
+  }
+}
+
+describe.skipIf(skipReason !== undefined)(`captured training steps on ${probe.adapter?.description ?? 'no adapter'}`, () => {
+  beforeAll(async () => {
+    await selectBackend('webgpu');
+  });
+
+  for (const headText of ['softmax', 'egb', 'egb:pow3', 'linear']) {
+    for (const clipGradNorm of [undefined, 0.5]) {
+      it(`${headText}${clipGradNorm !== undefined ? ', clipped' : ''}: replayed steps equal eager steps bit for bit`, async () => {
+        const head = createHead(parseHeadSpec(headText, CONFIG.numClasses), CONFIG.numClasses);
+        const opts = clipGradNorm !== undefined ? { clipGradNorm } : {};
+        const eager = await trajectory(head, false, opts);
+        const captured = await trajectory(head, true, opts);
+        expect(eager.how).toEqual(['eager', 'eager', 'eager', 'eager', 'eager']);
+        expect(captured.how).toEqual(['eager', 'recorded', 'recorded', 'replayed', 'replayed']);
+        expect(captured.notes).toEqual([{ mode: 'replay', shape: [2, SIZE, SIZE] }]);
+        expect(captured.losses).toEqual(eager.losses);
+        expect(captured.gradNorms).toEqual(eager.gradNorms);
+        if (clipGradNorm !== undefined) expect(captured.gradNorms.every((g) => g !== undefined && g > 0)).toBe(true);
+        expectSameState(captured.state, eager.state);
+      });
+    }
+  }
+
+  it('eager work between replays sees the current weights; a variable given a new buffer makes the runner record again', async () => {
+    const head = createHead(parseHeadSpec('softmax', CONFIG.numClasses), CONFIG.numClasses);
+    const probeLogits = async (model: SegmentationModel): Promise<Float32Array> => {
+      const x = tf.tensor4d(batchAt(99).images, [2, SIZE, SIZE, 3]);
+      const y = tf.tidy(() => model.forward(x, { training: false }));
+      const values = (await y.data()) as Float32Array;
+      tf.dispose([x, y]);
+      return values;
+    };
+    const seen: { eager: Float32Array[]; captured: Float32Array[] } = { eager: [], captured: [] };
+    // After step 3 (the first replay): an eager forward (as evaluation does), then a read of every
+    // weight (as a checkpoint save does), then an assign (as a resume does) of one parameter.
+    const between = (into: Float32Array[]) => async (step: number, model: SegmentationModel) => {
+      into.push(await probeLogits(model));
+      if (step !== 3) return;
+      for (const p of model.params.values()) await p.data();
+      const [name, p] = [...model.params][0] as [string, tf.Variable];
+      const values = (await p.data()) as Float32Array;
+      p.assign(
+        tf.tensor(
+          Float32Array.from(values, (v) => v * 0.5),
+          p.shape,
+        ),
+      );
+      expect(name).toMatch(/conv1\.weight$/);
+    };
+    const eager = await trajectory(head, false, { between: between(seen.eager) });
+    const captured = await trajectory(head, true, { between: between(seen.captured) });
+    expect(captured.how).toEqual(['eager', 'recorded', 'recorded', 'replayed', 'recorded']);
+    expect(captured.losses).toEqual(eager.losses);
+    expect(seen.captured).toEqual(seen.eager);
+    expectSameState(captured.state, eager.state);
+  });
+
+  it('runs other batch shapes eagerly and says so once', async () => {
+    const head = createHead(parseHeadSpec('egb', CONFIG.numClasses), CONFIG.numClasses);
+    const model = createModel(CONFIG, 7);
+    const sgd = new MomentumSgd(model.params, { momentum: 0.9, weightDecay: 1e-4 });
+    const notes: CaptureNote[] = [];
+    const runner = createStepRunner(model, head, sgd, { onNote: (n) => notes.push(n) });
+    const how: (string | undefined)[] = [];
+    for (let s = 0; s < 6; s++) {
+      const b = s < 4 ? batchAt(s) : batchAt(s, 2, 40);
+      await runner.run({ ...b, ids: [], epoch: 0 }, { lr: 0.01, freezeBn: false });
+      how.push(runner.lastStep);
+    }
+    expect(how).toEqual(['eager', 'recorded', 'recorded', 'replayed', 'eager', 'eager']);
+    expect(notes).toEqual([
+      { mode: 'replay', shape: [2, SIZE, SIZE] },
+      { mode: 'eager', shape: [2, 40, 40], reason: `another batch shape or setting than the captured one (2x${SIZE}x${SIZE})` },
+    ]);
+    runner.dispose();
+    sgd.dispose();
+    model.dispose();
+  });
+
+  it('leaves a step eager, with the reason, when a value that changes per step is uploaded as a constant', async () => {
+    const inner = createHead(parseHeadSpec('softmax', CONFIG.numClasses), CONFIG.numClasses);
+    let step = 0;
+    // A head whose loss is scaled by a host number that changes every step: a replay could not know it.
+    const varying: Head = {
+      ...inner,
+      spec: inner.spec,
+      numClasses: inner.numClasses,
+      lossAndGradient: (z, t) => inner.lossAndGradient(z, t),
+      predict: (z) => inner.predict(z),
+      scores: (z) => inner.scores(z),
+      loss: (z, t) => {
+        step += 1;
+        return tf.mul(inner.loss(z, t), tf.scalar(1 + step / 10)) as tf.Scalar;
+      },
+    };
+    const eager = await trajectory(varying, false);
+    step = 0;
+    const captured = await trajectory(varying, true);
+    expect(captured.how).toEqual(['eager', 'recorded', 'recorded', 'eager', 'eager']);
+    expect(captured.notes).toHaveLength(1);
+    expect(captured.notes[0]?.mode).toBe('eager');
+    expect(captured.notes[0]?.reason).toMatch(/uploads other data/);
+    expect(captured.losses).toEqual(eager.losses);
+  });
+
+  describe('whole runs', () => {
+    let root: string;
+    let data: string;
+    beforeAll(async () => {
+      root = mkdtempSync(join(tmpdir(), 'seg-capture-'));
+      data = (await makeSynthDataset({ out: join(root, 'synth'), train: 6, val: 2, size: 40, seed: 5 })).root;
+    });
+    const config = (out: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
+      ...DEFAULT_TRAIN_CONFIG,
+      data,
+      out: join(root, out),
+      head: 'egb',
+      backbone: 'resnet18',
+      width: 0.125,
+      crop: SIZE,
+      batch: 2,
+      iters: 8,
+      lr: 0.02,
+      evalEvery: 3,
+      saveEvery: 2,
+      evalLimit: 2,
+      logEvery: 1,
+      seed: 3,
+      ...overrides,
+    });
+    const files = (out: string): Buffer[] =>
+      ['model.safetensors', 'optimizer.safetensors'].map((f) => readFileSync(join(root, out, 'checkpoint', f)));
+
+    it('a run that evaluates and saves in the middle ends with the weights of an eager run, and a stopped, resumed run with those of a straight one', async () => {
+      const eager = await train(config('eager'), { capture: false });
+      const captured = await train(config('captured'));
+      eager.model.dispose();
+      captured.model.dispose();
+      expect(readTrace(join(root, 'captured')).filter((r) => r.type === 'capture')).toEqual([
+        { type: 'capture', iter: 3, mode: 'replay', shape: [2, SIZE, SIZE] },
+      ]);
+      const losses = (out: string): number[] => readTrace(join(root, out)).flatMap((r) => (r.type === 'train' ? [r.loss] : []));
+      expect(losses('captured')).toEqual(losses('eager'));
+      expect(files('captured')).toEqual(files('eager'));
+
+      // Stopped at iteration 5 (as SIGTERM stops a run: a checkpoint is saved), then resumed.
+      const stop: TrainHook = {
+        afterTrainIter: (run, step) => {
+          if (step.iteration === 5) run.stopReason = 'interrupted';
+        },
+      };
+      const first = await train(config('resumed'), { hooks: [stop] });
+      first.model.dispose();
+      expect(first.interrupted).toBe(true);
+      const second = await train(config('resumed'), { resume: true });
+      second.model.dispose();
+      expect(losses('resumed')).toEqual(losses('captured'));
+      expect(files('resumed')).toEqual(files('captured'));
+    });
+  });
+});
+
+describe('differenceBetween', () => {
+  const upload = (bytes: number[]): Recording['ops'][number] => ({
+    kind: 'upload',
+    dst: {} as never,
+    dstOffset: 0,
+    data: Uint8Array.from(bytes),
+  });
+  it('accepts the same work and names what differs', () => {
+    expect(differenceBetween({ ops: [upload([1, 2])] }, { ops: [upload([1, 2])] })).toBeUndefined();
+    expect(differenceBetween({ ops: [upload([1, 2])] }, { ops: [upload([1, 3])] })).toMatch(/operation 1 of 1 uploads other data/);
+    expect(differenceBetween({ ops: [upload([1])] }, { ops: [] })).toMatch(/issued 1 and 0 operations/);
+  });
+});
