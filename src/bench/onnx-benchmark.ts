@@ -1,20 +1,25 @@
 /**
  * Inference benchmark on onnxruntime: the model (random weights, as the tfjs benchmark)
  * exported in memory with a `mask` output, run on random NCHW batches with every core.
- * Same figures as benchmarkModel's infer mode, so the two engines compare directly.
+ * Same figures as benchmarkModel's infer mode, so the two engines compare directly. With
+ * `device: 'webgpu'` the graph runs on onnxruntime's WebGPU provider.
  */
 import { availableParallelism } from 'node:os';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
-import { createOrtSession, defaultSessionOptions } from '../inference/onnxruntime-loader.js';
+import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/onnxruntime-loader.js';
+import { activeAdapter } from '../engine/backend.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../voc/normalize.js';
 import type { ModelBenchOptions, ModelBenchResult } from './model-benchmark.js';
 import { median, round } from '../core/numbers.js';
 
-export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { threads?: number }): Promise<ModelBenchResult> {
+export async function benchmarkOnnxRuntimeInfer(
+  options: ModelBenchOptions & { threads?: number; device?: OrtDevice },
+): Promise<ModelBenchResult> {
+  const device = options.device ?? 'cpu';
   const { size, batch, steps } = options;
   const warmup = options.warmup ?? 2;
   const threads = options.threads ?? availableParallelism();
@@ -31,7 +36,7 @@ export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { t
   } finally {
     model.dispose();
   }
-  const { ort, session } = await createOrtSession(bytes, defaultSessionOptions(threads));
+  const { ort, session } = await createOrtSession(bytes, defaultSessionOptions(threads, device));
   const rng = new Rng(0, 'bench');
   const images = Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal());
   const flopsPerImage = describeModel(options.model, size).flops;
@@ -57,8 +62,8 @@ export async function benchmarkOnnxRuntimeInfer(options: ModelBenchOptions & { t
     mode: 'infer',
     engine: 'onnxruntime',
     threads,
-    backend: 'onnxruntime-cpu',
-    adapter: null,
+    backend: `onnxruntime-${device}`,
+    adapter: device === 'webgpu' ? (activeAdapter() ?? null) : null,
     backbone: options.model.backbone,
     outputStride: options.model.outputStride,
     width: options.model.width,

@@ -64,7 +64,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       if (resolveBackendChoice(flags.backend) !== 'webgpu') throw new SegError('--dawn-null: needs --backend webgpu', '--dawn-null');
       useDawnNullBackend();
     }
-    await useBackend(flags.backend, flags.json === true);
+    const selection = await useBackend(flags.backend, flags.json === true);
     const run =
       mode === 'infer' && flags.engine === 'onnxruntime'
         ? benchmarkOnnxRuntimeInfer
@@ -85,12 +85,13 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       compareEager: flags.compareEager === true,
       onStep: flags.json === true ? undefined : progressCallback(`bench ${mode}`),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+      device: selection.name === 'webgpu' ? ('webgpu' as const) : ('cpu' as const),
     });
     if (flags.json === true) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
       process.stdout.write(
-        `${result.engine === 'onnxruntime' ? `onnxruntime (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.outputStride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
+        `${result.engine === 'onnxruntime' ? `${result.backend} (${result.threads} threads)` : result.backend} ${mode} ${result.backbone} OS${result.outputStride} width ${result.width} ${result.size}x${result.size} batch ${result.batch}: ` +
           `${result.stepSeconds.toFixed(3)} s/step, ${result.imagesPerSecond} img/s, ${result.gflopsPerSecond} GFLOP/s, peak RSS ${result.peakRssMb} MB (after warm-up ${result.rssAfterWarmupMb}, end ${result.rssEndMb}), ` +
           `tensors ${result.tensorsBefore} -> ${result.tensorsAfter}${result.kernelsPerStep !== null ? `, ${result.kernelsPerStep} kernels/step` : ''}` +
           hostCostText(result) +

@@ -19,7 +19,8 @@ export function addEngineOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--engine <name>',
-        'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs)',
+        'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs); ' +
+          "onnxruntime with --backend webgpu runs on onnxruntime's WebGPU provider",
       ).choices([...ENGINE_KINDS]),
     )
     .option('--onnx <file>', "run this .onnx file from 'seg export' (on onnxruntime) instead of a checkpoint");
@@ -32,8 +33,10 @@ export async function openPredictorFromFlags(flags: EngineFlags, backend: Backen
     ...(flags.onnx !== undefined ? { onnx: flags.onnx } : {}),
     ...(flags.engine !== undefined ? { engine: flags.engine } : {}),
     gpuBackend: isGpuBackend(backend.name, backend.provider),
+    // With --backend webgpu, onnxruntime runs on its own WebGPU provider.
+    onnxDevice: backend.name === 'webgpu' ? 'webgpu' : 'cpu',
   });
-  if (!quiet) process.stderr.write(`engine: ${predictor.engine}\n`);
+  if (!quiet) process.stderr.write(`engine: ${predictor.engine}${predictor.device === 'webgpu' ? ' (webgpu execution provider)' : ''}\n`);
   return predictor;
 }
 

@@ -16,13 +16,22 @@ import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
 import { decodeOnnxModel } from '../export/onnx-graph.js';
 import { parseMetadataProps, type OnnxModelInfo } from '../export/onnx-metadata.js';
 import { forwardPadded } from './inference.js';
-import { createOrtSession, defaultSessionOptions, loadOnnxRuntime, type OrtSessionOptions } from './onnxruntime-loader.js';
+import {
+  createOrtSession,
+  defaultSessionOptions,
+  loadOnnxRuntime,
+  sessionDevice,
+  type OrtDevice,
+  type OrtSessionOptions,
+} from './onnxruntime-loader.js';
 
 export const ENGINE_KINDS = ['tfjs', 'onnxruntime'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 export interface InferenceEngine {
   readonly kind: EngineKind;
+  /** For onnxruntime: the execution provider, 'cpu' or 'webgpu'. */
+  readonly device?: OrtDevice;
   readonly numClasses: number;
   /** The model's architecture (for memory estimates); the weights live in the engine. */
   readonly config: ModelConfig;
@@ -83,6 +92,7 @@ export async function onnxRuntimeEngine(
   const k = info.model.numClasses;
   return {
     kind: 'onnxruntime',
+    device: sessionDevice(options),
     numClasses: k,
     config: info.model,
     info,

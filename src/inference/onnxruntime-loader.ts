@@ -18,11 +18,16 @@ export interface OrtSession {
   release(): Promise<void>;
 }
 
+/** Where onnxruntime runs the graph: its CPU provider, or its WebGPU provider (bundled in onnxruntime-node's Linux x64 and Windows builds). */
+export type OrtDevice = 'cpu' | 'webgpu';
+
 export interface OrtSessionOptions {
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   executionProviders?: string[];
+  /** 0 verbose .. 4 fatal; seg keeps onnxruntime's warnings (node placement notes) off the terminal. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Session config entries, e.g. { session: { intra_op: { allow_spinning: '0' } } }. */
   extra?: Record<string, unknown>;
 }
@@ -64,14 +69,21 @@ export function loadOnnxRuntime(): Promise<{ module: OrtModule } | { reason: str
  * spinning threads steal the cores the computing ones need (measured: 17 vs 22 img/s with
  * two threads on a loaded 2-core machine).
  */
-export function defaultSessionOptions(threads = availableParallelism()): OrtSessionOptions {
+export function defaultSessionOptions(threads = availableParallelism(), device: OrtDevice = 'cpu'): OrtSessionOptions {
   return {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    executionProviders: ['cpu'],
+    // On webgpu, onnxruntime itself keeps shape computations on the CPU provider.
+    executionProviders: device === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'],
+    logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
+}
+
+/** The device of session options made by defaultSessionOptions. */
+export function sessionDevice(options: OrtSessionOptions): OrtDevice {
+  return options.executionProviders?.[0] === 'webgpu' ? 'webgpu' : 'cpu';
 }
 
 /** An onnxruntime session for serialised model bytes. */
@@ -87,5 +99,15 @@ export async function createOrtSession(
       '--engine',
     );
   }
-  return { ort: loaded.module, session: await loaded.module.InferenceSession.create(model, options) };
+  try {
+    return { ort: loaded.module, session: await loaded.module.InferenceSession.create(model, options) };
+  } catch (err) {
+    if (sessionDevice(options) !== 'webgpu') throw err;
+    const why = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+    throw new SegError(
+      `--engine onnxruntime --backend webgpu: onnxruntime's WebGPU provider could not start (${why}); it needs a GPU with ` +
+        'a Vulkan driver on Linux (D3D12 on Windows). Use --backend wasm for the CPU provider, or --engine tfjs',
+      '--backend',
+    );
+  }
 }

@@ -15,6 +15,7 @@ import {
   onnxRuntimeEngine,
   readOnnxFile,
 } from './engine.js';
+import { defaultSessionOptions, sessionDevice, type OrtDevice, type OrtSessionOptions } from './onnxruntime-loader.js';
 
 export interface PredictorSource {
   checkpoint?: string;
@@ -24,16 +25,24 @@ export interface PredictorSource {
   engine?: EngineKind;
   /** Whether the active tfjs backend runs on a GPU (decides the default engine). */
   gpuBackend: boolean;
+  /** Where onnxruntime runs the graph (default its CPU provider). */
+  onnxDevice?: OrtDevice;
 }
 
 export interface Predictor {
   engine: EngineKind;
+  /** For onnxruntime: its execution provider. */
+  device?: OrtDevice;
   /** What predictMask / evaluateModel / predictFiles take. */
   model: SegmentationModel | InferenceEngine;
   head: Head;
   classNames: string[];
   normalization: Normalization;
   dispose(): Promise<void>;
+}
+
+function sessionOptions(source: PredictorSource): OrtSessionOptions {
+  return defaultSessionOptions(undefined, source.onnxDevice ?? 'cpu');
 }
 
 export async function openPredictor(source: PredictorSource): Promise<Predictor> {
@@ -47,9 +56,10 @@ export async function openPredictor(source: PredictorSource): Promise<Predictor>
         '--engine',
       );
     }
-    const engine = await onnxRuntimeEngine(readOnnxFile(source.onnx), source.onnx);
+    const engine = await onnxRuntimeEngine(readOnnxFile(source.onnx), source.onnx, sessionOptions(source));
     return {
       engine: 'onnxruntime',
+      device: sessionDevice(sessionOptions(source)),
       model: engine,
       head: createHead(engine.info.headSpec, engine.numClasses),
       classNames: engine.info.classNames,
@@ -68,8 +78,9 @@ export async function openPredictor(source: PredictorSource): Promise<Predictor>
       headSpec: trained.head.spec,
       classNames: trained.config.classNames,
       normalization: trained.normalization,
+      session: sessionOptions(source),
     });
-    return { engine: kind, model: engine, ...common, dispose: () => engine.dispose() };
+    return { engine: kind, device: sessionDevice(sessionOptions(source)), model: engine, ...common, dispose: () => engine.dispose() };
   } finally {
     trained.model.dispose();
   }
