@@ -38,6 +38,20 @@ export interface ModelBenchOptions {
   capture?: boolean;
   /** Training on webgpu with capture: also time the same steps eagerly, first, for comparison. */
   compareEager?: boolean;
+  /** Training on webgpu with capture: replay one more step with a GPU timestamp around every dispatch. */
+  profile?: boolean;
+}
+
+/** GPU time per kernel of one replayed step (timestamp queries), and how busy the GPU was. */
+export interface StepProfile {
+  /** The 20 kernels with the most GPU time: name, dispatches, ms. */
+  topKernels: Array<{ kernel: string; count: number; ms: number }>;
+  /** GPU time of all dispatches of the step. */
+  kernelMs: number;
+  /** The median replayed step's wall time. */
+  stepMs: number;
+  /** kernelMs / stepMs. */
+  gpuBusy: number;
 }
 
 /** How the timed training steps ran, and what issuing one cost the host. */
@@ -93,6 +107,8 @@ export interface ModelBenchResult {
   /** With compareEager: the same steps run eagerly, and the host-cost ratio eager / captured. */
   eager?: { stepSeconds: number; hostMsPerStep: number; kernelsPerStep: number | null };
   hostCostRatio?: number;
+  /** With profile: the GPU time per kernel of one replayed step. */
+  profile?: StepProfile;
 }
 
 function randomBatch(n: number, size: number, classes: number, rng: Rng): { images: Float32Array; labels: Int32Array } {
@@ -219,6 +235,16 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
     const kernels = await countKernels(async () => eagerStep(() => undefined));
     const dispatches = runner?.dispatchesPerStep ?? (onWebgpu ? await countDispatches(runStep) : undefined);
     const hostMs = round(median(timed.host), 2);
+    let profile: StepProfile | undefined;
+    if (options.profile === true && runner?.replay !== undefined && captured) {
+      const p = await runner.replay.profile();
+      profile = {
+        topKernels: p.kernels.slice(0, 20).map((k) => ({ kernel: k.kernel, count: k.count, ms: round(k.ms, 3) })),
+        kernelMs: round(p.kernelMs, 2),
+        stepMs: round(step * 1000, 2),
+        gpuBusy: round(p.kernelMs / (step * 1000), 3),
+      };
+    }
     return {
       mode,
       ...(mode === 'infer' ? { engine: 'tfjs' as const } : {}),
@@ -250,6 +276,7 @@ export async function benchmarkModel(mode: 'train' | 'infer', options: ModelBenc
         : {}),
       ...(onDawnNullBackend() ? { dawnBackend: 'null' as const } : {}),
       ...(eager !== undefined ? { eager, hostCostRatio: round(eager.hostMsPerStep / hostMs, 1) } : {}),
+      ...(profile !== undefined ? { profile } : {}),
     };
   } finally {
     for (const r of runners) r.dispose();

@@ -26,6 +26,7 @@ interface BenchModelFlags {
   capture: boolean;
   compareEager?: boolean;
   dawnNull?: boolean;
+  profile?: boolean;
 }
 
 function register(bench: Command, mode: 'train' | 'infer'): void {
@@ -56,6 +57,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', parseIntFlag('--threads', 1))
     .option('--no-capture', 'train: run every step eagerly through tfjs (webgpu captures and replays them by default)')
     .option('--compare-eager', 'train on webgpu: also time the same steps eagerly, first, and report both host costs')
+    .option('--profile', 'train on webgpu: GPU time per kernel of one replayed step, from timestamp queries (top 20, GPU-busy fraction)')
     .option('--dawn-null', "webgpu, benchmarks only: Dawn's null backend, which executes nothing (host cost alone; results are zeros)");
   addBackendOption(cmd).action(async (flags: BenchModelFlags) => {
     if (mode === 'train' && flags.engine === 'onnxruntime')
@@ -83,6 +85,7 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
       head: flags.head,
       capture: flags.capture,
       compareEager: flags.compareEager === true,
+      profile: flags.profile === true,
       onStep: flags.json === true ? undefined : progressCallback(`bench ${mode}`),
       ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       device: selection.name === 'webgpu' ? ('webgpu' as const) : ('cpu' as const),
@@ -112,7 +115,15 @@ function hostCostText(result: Awaited<ReturnType<typeof benchmarkModel>>): strin
       ? `; eager: ${result.eager.stepSeconds.toFixed(3)} s/step, host ${result.eager.hostMsPerStep} ms/step (${result.hostCostRatio}x)`
       : '';
   const dawn = result.dawnBackend === 'null' ? "; on Dawn's null backend: nothing executed, step time is host time" : '';
-  return `, ${how}, host ${result.hostMsPerStep} ms/step${eager}${dawn}`;
+  const profile =
+    result.profile !== undefined
+      ? `; GPU busy ${Math.round(result.profile.gpuBusy * 100)}% (${result.profile.kernelMs} of ${result.profile.stepMs} ms), top kernels: ` +
+        result.profile.topKernels
+          .slice(0, 5)
+          .map((k) => `${k.kernel} ${k.ms} ms (${k.count}x)`)
+          .join(', ')
+      : '';
+  return `, ${how}, host ${result.hostMsPerStep} ms/step${eager}${dawn}${profile}`;
 }
 
 export function registerBenchModel(bench: Command): void {

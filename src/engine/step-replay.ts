@@ -82,8 +82,27 @@ function accesses(op: RecordedOp): { reads: GpuBuffer[]; writes: GpuBuffer[] } {
   };
 }
 
-function kernelName(key: string): string {
-  return key.split(/[_\s]/).filter((part) => part !== '' && !/^\d+$/.test(part))[0] ?? key;
+// tfjs-backend-webgpu 4.22's BinaryOpType and UnaryOpType, in enum order: shader keys carry the number.
+const BINARY_OPS =
+  'ADD ATAN2 COMPLEX_MULTIPLY_IMAG COMPLEX_MULTIPLY_REAL DIV ELU_DER EQUAL FLOOR_DIV GREATER GREATER_EQUAL LESS LESS_EQUAL LOGICAL_AND LOGICAL_OR MAX MIN MOD MUL NOT_EQUAL POW PRELU SQUARED_DIFFERENCE SUB'.split(
+    ' ',
+  );
+const UNARY_OPS =
+  'ABS ACOS ACOSH ASIN ASINH ATAN ATANH CEIL COS COSH ELU ERF EXP EXPM1 FLOOR IS_FINITE IS_INF IS_NAN LINEAR LOG LOG1P LOGICAL_NOT NEG RELU RELU6 LEAKYRELU RECIPROCAL ROUND RSQRT SELU SIGMOID SIGN SIN SINH SOFTPLUS SQRT SQUARE STEP TAN TANH TO_INT'.split(
+    ' ',
+  );
+
+/** A readable kernel name from a tfjs shader key: "binary:MUL", "unary:RELU", "reduce_sum", "conv2DMM". */
+export function kernelName(key: string): string {
+  const [first = key, second = ''] = key.split('_');
+  if (first === 'binary' || first === 'unary') return `${first}:${(first === 'binary' ? BINARY_OPS : UNARY_OPS)[Number(second)] ?? second}`;
+  if (first === 'reduce') return `${first}_${second}`;
+  if (first === 'seg') {
+    const parts = key.split('_');
+    const end = parts.findIndex((p) => !/^[a-z]+$/i.test(p));
+    return parts.slice(0, end < 0 ? parts.length : end).join('_');
+  }
+  return first;
 }
 
 export class StepReplay {

@@ -21,6 +21,7 @@ import { parseHeadSpec } from '../../src/heads/head-spec.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { createStepRunner, differenceBetween, type CaptureNote, type StepRunner } from '../../src/training/step-runner.js';
 import type { Recording } from '../../src/engine/step-recorder.js';
+import { kernelName } from '../../src/engine/step-replay.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
@@ -282,5 +283,15 @@ describe('differenceBetween', () => {
     expect(differenceBetween({ ops: [upload([1, 2])] }, { ops: [upload([1, 2])] })).toBeUndefined();
     expect(differenceBetween({ ops: [upload([1, 2])] }, { ops: [upload([1, 3])] })).toMatch(/operation 1 of 1 uploads other data/);
     expect(differenceBetween({ ops: [upload([1])] }, { ops: [] })).toMatch(/issued 1 and 0 operations/);
+  });
+});
+
+describe('kernelName', () => {
+  it('names tfjs programs from their shader keys', () => {
+    expect(kernelName('binary_17_4,1_128,1,12,0,2float32,float32,float32A,B;true_falseflatDispatch')).toBe('binary:MUL');
+    expect(kernelName('unary_23_128,1,12,2float32,float32AtrueflatDispatch')).toBe('unary:RELU');
+    expect(kernelName('reduce_sum_64,1,12,1float32,float32xfalseflatDispatch')).toBe('reduce_sum');
+    expect(kernelName('conv2DMM_1,1,true_4,4,1_8,8,1')).toBe('conv2DMM');
+    expect(kernelName('seg_sgd_velocity_in_place_128,1,13float32')).toBe('seg_sgd_velocity_in_place');
   });
 });
