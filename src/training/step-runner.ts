@@ -56,6 +56,11 @@ export interface StepRunner {
   readonly dispatchesPerStep: number | undefined;
   /** The current replay, for profiling (engine/step-replay.ts). */
   readonly replay: StepReplay | undefined;
+  /**
+   * Whether a step may be started before the last one's result is read (replays: the host
+   * encodes the next while the GPU runs this one). Eager steps finish inside `run`.
+   */
+  readonly overlapping: boolean;
   dispose(): void;
 }
 
@@ -74,6 +79,7 @@ export function createStepRunner(model: SegmentationModel, head: Head, sgd: Mome
 
 class EagerRunner implements StepRunner {
   lastStep: StepRunner['lastStep'];
+  readonly overlapping = false;
   readonly dispatchesPerStep = undefined;
   readonly replay = undefined;
 
@@ -142,6 +148,7 @@ type Phase = 'warm-up' | 'record' | 'replay' | 'eager';
 
 class CapturingRunner implements StepRunner {
   lastStep: StepRunner['lastStep'];
+  readonly overlapping = true;
   private key: string | undefined;
   private phase: Phase = 'warm-up';
   private feeds: { images: Feed; labels: Feed; lr: Feed; noise: Feed[] } | undefined;

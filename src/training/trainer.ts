@@ -21,6 +21,7 @@ import { polyLearningRate } from './sgd.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
+import type { StepResult } from './train-step.js';
 import { cleanupQuietly } from '../core/cleanup.js';
 import { validate } from './val-loop.js';
 
@@ -48,6 +49,11 @@ export interface TrainHooks {
    * are bit-identical either way; false runs every step through tfjs.
    */
   capture?: boolean;
+}
+
+interface PendingStep {
+  lr: number;
+  result: Promise<StepResult>;
 }
 
 export interface TrainResult {
@@ -98,33 +104,57 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
       log(describeCaptureNote(n));
     },
   });
+  // A replayed step may be in flight while the host handles the one before it (its trace row,
+  // progress): the GPU runs step i + 1 while step i is logged. Never across a save, an
+  // evaluation, the end, or hooks of the caller's, which may read the weights.
+  const overlap = runner.overlapping && (options.hooks ?? []).length === 0;
+  const syncAt = (iteration: number): boolean =>
+    !overlap || isDue(iteration, config.saveEvery, config.iters) || isDue(iteration, config.evalEvery, config.iters);
+  const finish = async (pending: PendingStep): Promise<void> => {
+    const step = await pending.result;
+    if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
+    if (step.gradNorm !== undefined && !Number.isFinite(step.gradNorm)) throw nonFiniteGradient(run, step.gradNorm);
+    state.iteration += 1;
+    lastLoss = step.loss;
+    await callHooks(hooks, 'afterTrainIter', run, {
+      iteration: state.iteration,
+      iterations: config.iters,
+      loss: step.loss,
+      lr: pending.lr,
+      trainAcc: step.pixelAccuracy,
+      ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
+      ...(note !== undefined ? { capture: note } : {}),
+    });
+    note = undefined;
+    if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
+  };
+  let pending: PendingStep | undefined;
   try {
     await callHooks(hooks, 'beforeRun', run);
-    while (state.iteration < config.iters) {
+    while (state.iteration + (pending !== undefined ? 1 : 0) < config.iters) {
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
-      const lr = polyLearningRate(config.lr, state.iteration, config.iters, config.polyPower);
-      const step = await runner.run(await loader.nextBatch(), {
+      const index = state.iteration + (pending !== undefined ? 1 : 0);
+      const lr = polyLearningRate(config.lr, index, config.iters, config.polyPower);
+      const result = runner.run(await loader.nextBatch(), {
         lr,
         freezeBn: config.freezeBn,
         dropoutRng: run.dropoutRng,
         ...(config.clipGradNorm !== undefined ? { clipGradNorm: config.clipGradNorm } : {}),
       });
-      if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
-      if (step.gradNorm !== undefined && !Number.isFinite(step.gradNorm)) throw nonFiniteGradient(run, step.gradNorm);
-      state.iteration += 1;
-      lastLoss = step.loss;
-      await callHooks(hooks, 'afterTrainIter', run, {
-        iteration: state.iteration,
-        iterations: config.iters,
-        loss: step.loss,
-        lr,
-        trainAcc: step.pixelAccuracy,
-        ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
-        ...(note !== undefined ? { capture: note } : {}),
-      });
-      note = undefined;
-      if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
+      result.catch(() => undefined); // awaited below; never an unhandled rejection when an earlier step throws
+      if (pending !== undefined) await finish(pending);
+      pending = { lr, result };
+      if (syncAt(index + 1)) {
+        const due = pending;
+        pending = undefined;
+        await finish(due);
+      }
+    }
+    if (pending !== undefined) {
+      const due = pending;
+      pending = undefined;
+      await finish(due);
     }
     await callHooks(hooks, 'afterRun', run);
   } catch (err) {
