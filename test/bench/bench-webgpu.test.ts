@@ -3,8 +3,12 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { benchmarkModel, countKernels } from '../../src/bench/model-benchmark.js';
+import { selectBackend } from '../../src/engine/backend.js';
+import { probeWebgpu } from '../../src/engine/webgpu.js';
 
 const MAIN = 'dist/cli/main.js';
+const webgpu = await probeWebgpu();
+const webgpuSkip = webgpu.adapter === undefined ? (process.env['SEG_LAVAPIPE_UNAVAILABLE'] ?? webgpu.missing) : undefined;
 
 describe('bench and the webgpu backend', () => {
   it.skipIf(!existsSync(MAIN))('`seg bench train --backend webgpu` without a GPU says what is missing and exits 1', () => {
@@ -37,6 +41,26 @@ describe('bench and the webgpu backend', () => {
     // 20 convs + 1 classifier + ASPP (5 convs) at least, and every conv is counted
     expect(result.topKernels?.['Conv2D']).toBeGreaterThanOrEqual(26);
     expect(result.kernelsPerStep).toBeGreaterThan(result.topKernels?.['Conv2D'] as number);
+  });
+
+  it.skipIf(webgpuSkip !== undefined)('on webgpu, times replayed steps and reports their host cost against eager steps', async () => {
+    await selectBackend('webgpu');
+    const result = await benchmarkModel('train', {
+      model: { backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false },
+      size: 32,
+      batch: 2,
+      steps: 1,
+      warmup: 1,
+      compareEager: true,
+    });
+    expect(result.captured).toBe(true);
+    expect(result.hostTime).toBe('main-thread');
+    expect(result.hostMsPerStep).toBeGreaterThan(0);
+    expect(result.eager?.hostMsPerStep).toBeGreaterThan(0);
+    expect(result.eager?.kernelsPerStep).toBe(result.kernelsPerStep);
+    expect(result.kernelsPerStep).toBeGreaterThan(500);
+    expect(result.hostCostRatio).toBeCloseTo((result.eager?.hostMsPerStep as number) / (result.hostMsPerStep as number), 0);
+    expect(result.tensorsAfter).toBe(result.tensorsBefore);
   });
 
   it('countKernels counts computing kernels only', async () => {
