@@ -220,6 +220,8 @@ describe.skipIf(skipReason !== undefined)(`captured training steps on ${probe.ad
     beforeAll(async () => {
       root = mkdtempSync(join(tmpdir(), 'seg-capture-'));
       data = (await makeSynthDataset({ out: join(root, 'synth'), train: 6, val: 2, size: 40, seed: 5 })).root;
+      const captured = await train(config('captured'));
+      captured.model.dispose();
     });
     const config = (out: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
       ...DEFAULT_TRAIN_CONFIG,
@@ -243,11 +245,6 @@ describe.skipIf(skipReason !== undefined)(`captured training steps on ${probe.ad
       ['model.safetensors', 'optimizer.safetensors'].map((f) => readFileSync(join(root, out, 'checkpoint', f)));
 
     const losses = (out: string): number[] => readTrace(join(root, out)).flatMap((r) => (r.type === 'train' ? [r.loss] : []));
-    beforeAll(async () => {
-      const captured = await train(config('captured'));
-      captured.model.dispose();
-    });
-
     it('a run that evaluates and saves in the middle ends with the weights of an eager run', async () => {
       const eager = await train(config('eager'), { capture: false });
       eager.model.dispose();
