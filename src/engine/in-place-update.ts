@@ -11,28 +11,7 @@
  */
 import type { tf } from './tf.js';
 import { dropCpuCopy, webgpuInternals, type WebgpuBackendInternals } from './webgpu-internals.js';
-
-const WORKGROUP = 128;
-
-/** An elementwise program that writes `result[index]` in place; inputs are read as flat arrays. */
-function inPlaceProgram(key: string, inputs: string[], uniforms: string, body: string, size: number): object {
-  return {
-    variableNames: inputs,
-    outputShape: [size],
-    shaderKey: key,
-    size: true,
-    uniforms,
-    dispatchLayout: { x: [0] },
-    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
-    workgroupSize: [WORKGROUP, 1, 1],
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${body}
-        }
-      }`,
-  };
-}
+import { elementwiseProgram } from './webgpu-program.js';
 
 function flat(t: tf.TensorInfo): tf.TensorInfo {
   const size = t.shape.reduce((a, b) => a * b, 1);
@@ -56,12 +35,12 @@ export function sgdStepInPlace(
   weightDecay: number,
 ): void {
   const size = p.size;
-  const velocity = inPlaceProgram(
+  const velocity = elementwiseProgram(
     'seg_sgd_velocity_in_place',
     ['G', 'P'],
     'momentum : f32, decay : f32,',
     'result[index] = result[index] * uniforms.momentum + (G[index] + P[index] * uniforms.decay);',
-    size,
+    [size],
   );
   backend.runWebGPUProgram(
     velocity,
@@ -73,7 +52,7 @@ export function sgdStepInPlace(
     ],
     flat(v),
   );
-  const param = inPlaceProgram('seg_sgd_param_in_place', ['V', 'LR'], '', 'result[index] = result[index] - V[index] * LR[0];', size);
+  const param = elementwiseProgram('seg_sgd_param_in_place', ['V', 'LR'], '', 'result[index] = result[index] - V[index] * LR[0];', [size]);
   backend.runWebGPUProgram(param, [flat(v), lr], 'float32', [], flat(p));
   dropCpuCopy(backend, v);
   dropCpuCopy(backend, p);
@@ -87,12 +66,12 @@ export function runningStatInPlace(
   keep: number,
   take: number,
 ): void {
-  const program = inPlaceProgram(
+  const program = elementwiseProgram(
     'seg_running_stat_in_place',
     ['S'],
     'keep : f32, take : f32,',
     'result[index] = result[index] * uniforms.keep + S[index] * uniforms.take;',
-    stat.size,
+    [stat.size],
   );
   backend.runWebGPUProgram(
     program,

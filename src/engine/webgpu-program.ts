@@ -16,8 +16,8 @@ export interface WebgpuBackendLike {
 
 /**
  * One output element per invocation, `index` its flat index; each input X is read with
- * getXByOutputIndex(index) (broadcast like a binary op's), the result written with
- * setOutputAtIndex(index, value).
+ * getXByOutputIndex(index) (broadcast like a binary op's) or X[index], the result written with
+ * setOutputAtIndex(index, value) (or read and written as result[index], for in-place updates).
  */
 export function elementwiseProgram(key: string, inputs: string[], uniforms: string, body: string, shape: number[]): object {
   const size = shape.reduce((a, b) => a * b, 1);
