@@ -1,5 +1,5 @@
 /**
- * `train`: the training loop of seg. SGD with momentum, poly learning rate and weight decay
+ * `train`: the training loop of seg. SGD with momentum, weight decay and a poly learning rate (after an optional warmup)
  * on a DeepLab model with one of the heads. What happens around the steps is done by hooks
  * (hooks/): the trace rows of `<out>/trace.jsonl`, checkpoints that resume exactly, progress
  * and abort. A non-finite loss stops the run with a NonFiniteError and leaves the last
@@ -17,7 +17,7 @@ import { callHooks, isDue, type StepReport, type TrainHook, type TrainRun } from
 import { NonFiniteError } from './non-finite-error.js';
 import type { EvalTraceRow } from './run-log.js';
 import { startRun } from './run-setup.js';
-import { polyLearningRate } from './sgd.js';
+import { scheduledLearningRate } from './lr-schedule.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { trainStep } from './train-step.js';
@@ -90,7 +90,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     while (state.iteration < config.iters) {
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
-      const lr = polyLearningRate(config.lr, state.iteration, config.iters, config.polyPower);
+      const lr = scheduledLearningRate(config, state.iteration);
       const step = await trainStep(run.model, run.head, run.sgd, await loader.nextBatch(), {
         lr,
         freezeBn: config.freezeBn,
