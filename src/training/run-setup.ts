@@ -204,6 +204,7 @@ function withLoader(parts: RunParts): RunStart {
       batchSize: config.batch,
       crop: config.crop,
       seed: config.seed,
+      ...(config.photometric ? { augment: { photometric: true } } : {}),
       ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
     });
     return { ...parts, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };

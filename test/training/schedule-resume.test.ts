@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf.js';
+import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { train } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { readTrace } from '../../src/training/run-log.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
+import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+import { scheduledLearningRate } from '../../src/training/lr-schedule.js';
+
+let root: string;
+let data: string;
+
+function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    data,
+    out: join(root, out),
+    head: 'softmax',
+    backbone: 'resnet18',
+    width: 0.125,
+    crop: 32,
+    batch: 2,
+    iters: 6,
+    lr: 0.01,
+    saveEvery: 0,
+    evalEvery: 0,
+    evalLimit: 1,
+    logEvery: 1,
+    seed: 4,
+    warmupIters: 3,
+    warmupRatio: 0.1,
+    photometric: true,
+    ...overrides,
+  };
+}
+
+async function weightsOf(run: string): Promise<Map<string, Float32Array>> {
+  const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of [...loaded.model.params, ...loaded.model.buffers]) out.set(name, (await v.data()) as Float32Array);
+  loaded.model.dispose();
+  return out;
+}
+
+function trainRows(run: string): { iter: number; lr: number; loss: number }[] {
+  return readTrace(run).flatMap((r) => (r.type === 'train' ? [{ iter: r.iter, lr: r.lr, loss: r.loss }] : []));
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  root = mkdtempSync(join(tmpdir(), 'seg-schedule-'));
+  // 28 px images under a 32 px crop: the photometric pipeline pads after distorting.
+  data = (await makeSynthDataset({ out: join(root, 'synth'), train: 5, val: 1, size: 28, seed: 2 })).root;
+});
+
+describe('warmup and photometric distortion in training', () => {
+  it('follow the schedule and resume exactly: 2 + resume 4 equals 6 straight', async () => {
+    (await train(config('straight'))).model.dispose();
+    const rows = trainRows(join(root, 'straight'));
+    expect(rows.map((r) => r.lr)).toEqual(Array.from({ length: 6 }, (_, i) => scheduledLearningRate(config('x'), i)));
+    expect(rows[0]?.lr).toBeCloseTo(0.001, 12);
+    expect(rows[2]?.lr).toBeCloseTo(0.01, 12);
+
+    const controller = new AbortController();
+    const first = await train(config('resumed'), {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.iteration === 2) controller.abort();
+      },
+    });
+    first.model.dispose();
+    expect(first.iteration).toBe(2);
+    (await train(config('resumed'), { resume: true })).model.dispose();
+    expect(trainRows(join(root, 'resumed'))).toEqual(rows);
+    const a = await weightsOf(join(root, 'straight'));
+    const b = await weightsOf(join(root, 'resumed'));
+    for (const [name, values] of a) expect(b.get(name), name).toEqual(values);
+  });
+
+  it('photometric distortion changes the batches (and so the losses) of the same seed', async () => {
+    (await train(config('plain', { photometric: false, iters: 2, warmupIters: 0 }))).model.dispose();
+    (await train(config('distorted', { iters: 2, warmupIters: 0 }))).model.dispose();
+    const plain = trainRows(join(root, 'plain'));
+    const distorted = trainRows(join(root, 'distorted'));
+    expect(distorted.map((r) => r.lr)).toEqual(plain.map((r) => r.lr));
+    expect(distorted.map((r) => r.loss)).not.toEqual(plain.map((r) => r.loss));
+  });
+});
