@@ -20,6 +20,7 @@ import {
 } from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
 import { checkpointFromFlag } from './weights-source.js';
+import { checkpointPathFromFlags, describeCheckpoint } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
 interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
@@ -33,6 +34,7 @@ interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
   json?: boolean;
   limit?: number;
   miou?: boolean;
+  best?: boolean;
   backend?: string;
 }
 
@@ -94,8 +96,9 @@ export function registerEvalCommand(program: Command): void {
     .option('--miou', 'report mIoU and the per-class table (the default and only report)')
     .option(
       '--checkpoint <dir|name>',
-      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
+      'run folder (its last checkpoint) or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
     )
+    .option('--best', 'with a run folder: its best checkpoint (<run>/best, from seg train --save-best) instead of the last')
     .option('--predictions <dir>', 'score these masks instead: one <id>.png per id (palette or grayscale)')
     .option('--data <dir>', 'dataset root in VOC layout (required unless --merge)')
     .option('--split <name>', 'split to score', 'val')
@@ -128,7 +131,8 @@ export function registerEvalCommand(program: Command): void {
         '--checkpoint',
       );
     }
-    if (flags.checkpoint !== undefined) flags.checkpoint = await checkpointFromFlag(flags.checkpoint);
+    if (flags.best === true && flags.checkpoint === undefined) throw new SegError('--best: needs --checkpoint RUN', '--best');
+    if (flags.checkpoint !== undefined) flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
     const dataset = openDataset(flags.data);
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
@@ -146,6 +150,7 @@ export function registerEvalCommand(program: Command): void {
       });
     } else {
       source = { ...source, ...checkpointSourceFromFlags(flags) };
+      if (flags.checkpoint !== undefined && flags.json !== true) process.stderr.write(`${describeCheckpoint(flags.checkpoint)}\n`);
       const backend = await useBackend(flags.backend, flags.json === true);
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
       result = await withCleanup(

@@ -108,8 +108,12 @@ export function registerTrainCommand(program: Command): void {
       return;
     }
     progress?.finish({ loss: result.lastLoss });
+    const best =
+      result.best !== undefined
+        ? `; best val ${result.best.metric} ${formatPercent(result.best.value)}% at iteration ${result.best.iteration} (${result.best.dir})`
+        : '';
     process.stdout.write(
-      `${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`,
+      `${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%${best}\n`,
     );
   });
 }

@@ -1,7 +1,7 @@
 /**
  * `trace.jsonl` of a run: one JSON object per line (camelCase keys), a `train` row per
- * logging step, an `eval` row per evaluation, and an `extend` row where a resumed run was
- * given more iterations. On resume, rows past the checkpoint's iteration (written after the
+ * logging step, an `eval` row per evaluation, a `best` row per new best evaluation
+ * (`saveBest`), and an `extend` row where a resumed run was given more iterations. On resume, rows past the checkpoint's iteration (written after the
  * last save, by the interrupted process) are dropped so the trace stays one history. Traces
  * written by older versions (snake_case keys) are read too.
  */
@@ -52,7 +52,18 @@ export interface StartTraceRow {
   adapter: string | null;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow;
+/** A new best evaluation (`saveBest`), saved as `<run>/best/`. */
+export interface BestTraceRow {
+  type: 'best';
+  iter: number;
+  /** The metric ranked by (`mIoU`, `aAcc`, ...) and its value at this evaluation. */
+  metric: string;
+  value: number;
+  /** The best value before this one (null: the first). */
+  previous: number | null;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow | BestTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
@@ -94,6 +105,13 @@ const ROW_SCHEMAS = {
     images: integer({ min: 0 }),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
+  best: object<BestTraceRow>({
+    type: oneOf(['best']),
+    iter,
+    metric: string({ nonEmpty: true }),
+    value: number(),
+    previous: (v, field) => (v === null ? null : number()(v, field)),
+  }),
   start: object<StartTraceRow>({
     type: oneOf(['start']),
     iter,
@@ -108,7 +126,7 @@ export function parseTraceRow(value: unknown): TraceRow | undefined {
   const renamed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
   const type = renamed['type'];
-  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start') return undefined;
+  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start' && type !== 'best') return undefined;
   return ROW_SCHEMAS[type](renamed, '');
 }
 

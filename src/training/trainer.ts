@@ -9,6 +9,7 @@ import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { AbortHook } from './hooks/abort-hook.js';
+import { BestCheckpointHook, type BestCheckpoint } from './hooks/best-checkpoint-hook.js';
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
 import { OneClassWarningHook } from './hooks/one-class-hook.js';
 import { ProgressHook } from './hooks/progress-hook.js';
@@ -59,18 +60,28 @@ export interface TrainResult {
   savedMIoU?: number | null;
   /** What a resumed run took from its arguments. */
   resumed?: ResumePlan;
+  /** With `saveBest`: the best evaluation so far and its checkpoint (`<out>/best`). */
+  best?: BestCheckpoint;
 }
 
-/** The built-in hooks, in calling order: the trace and progress first, then the checkpoint (saved before validating). */
-function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[] {
-  return [
-    new TraceHook(options.onEval),
+/**
+ * The built-in hooks, in calling order: the trace and progress first, then the checkpoint
+ * (saved before validating) and the best checkpoint (after it).
+ */
+function runHooks(options: TrainHooks, log: (line: string) => void): { hooks: TrainHook[]; best: BestCheckpointHook } {
+  const trace = new TraceHook(options.onEval);
+  const commandLine = options.commandLine ?? [];
+  const best = new BestCheckpointHook(commandLine, log, (row) => trace.record(row));
+  const hooks = [
+    trace,
     new ProgressHook(log, options.onStep),
     ...(options.signal !== undefined ? [new AbortHook(options.signal)] : []),
-    new CheckpointHook(options.commandLine ?? [], log),
+    new CheckpointHook(commandLine, log),
+    best,
     new OneClassWarningHook(log),
     ...(options.hooks ?? []),
   ];
+  return { hooks, best };
 }
 
 /** Train (or resume) a run; see the module comment. */
@@ -83,7 +94,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   });
   const { config, state, loader } = run;
   const alreadyFinished = state.iteration >= config.iters;
-  const hooks = runHooks(options, log);
+  const { hooks, best } = runHooks(options, log);
   let lastLoss = Number.NaN;
   try {
     await callHooks(hooks, 'beforeRun', run);
@@ -132,6 +143,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     alreadyFinished,
     ...(alreadyFinished ? { savedMIoU: savedMIoU(run.savedMetrics) } : {}),
     ...(run.resumed !== undefined ? { resumed: run.resumed } : {}),
+    ...(best.best !== undefined ? { best: best.best } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import { round } from '../../core/numbers.js';
 import { tf } from '../../engine/tf.js';
 import { activeAdapter } from '../../engine/backend.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
-import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from '../run-log.js';
+import { TraceWriter, type EvalTraceRow, type TraceRow, type TrainTraceRow } from '../run-log.js';
 import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
 
 export class TraceHook implements TrainHook {
@@ -17,6 +17,11 @@ export class TraceHook implements TrainHook {
     const extended = run.resumed?.extended;
     if (extended !== undefined)
       this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
+  }
+
+  /** Append a row another hook reports (e.g. a new best checkpoint). */
+  record(row: TraceRow): void {
+    this.writer?.append(row);
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
