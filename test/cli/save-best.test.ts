@@ -57,7 +57,9 @@ describe('--save-best mIoU', () => {
   });
 
   it('seg eval --best prints the mIoU of that evaluation and says which checkpoint it used', async () => {
-    const bestRow = readTrace(run).filter((r): r is BestTraceRow => r.type === 'best').pop() as BestTraceRow;
+    const bestRow = readTrace(run)
+      .filter((r): r is BestTraceRow => r.type === 'best')
+      .pop() as BestTraceRow;
     const r = await runSeg(['eval', '--checkpoint', run, '--best', '--data', data, '--engine', 'tfjs', '--backend', 'wasm']);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`checkpoint: ${join(run, 'best')} (iteration ${bestRow.iter}, val mIoU ${formatPercent(bestRow.value)}%`);
@@ -72,8 +74,23 @@ describe('--save-best mIoU', () => {
   }, 60_000);
 
   it('seg predict --best names the checkpoint; --best without one is a clear error', async () => {
-    const image = join(data, 'JPEGImages', `${readFileSync(join(data, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8').split('\n')[0]}.jpg`);
-    const p = await runSeg(['predict', '--checkpoint', run, '--best', '--input', image, '--output', join(dir, 'masks'), '--backend', 'wasm']);
+    const image = join(
+      data,
+      'JPEGImages',
+      `${readFileSync(join(data, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8').split('\n')[0]}.jpg`,
+    );
+    const p = await runSeg([
+      'predict',
+      '--checkpoint',
+      run,
+      '--best',
+      '--input',
+      image,
+      '--output',
+      join(dir, 'masks'),
+      '--backend',
+      'wasm',
+    ]);
     expect(p.code, p.err).toBe(0);
     expect(p.err).toMatch(/checkpoint: .*best \(iteration \d+/);
     const none = await runSeg(['eval', '--checkpoint', join(run, 'checkpoint'), '--best', '--data', data]);
