@@ -13,6 +13,7 @@ import { BestCheckpointHook, type BestCheckpoint } from './hooks/best-checkpoint
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
 import { OneClassWarningHook } from './hooks/one-class-hook.js';
 import { ProgressHook } from './hooks/progress-hook.js';
+import { TensorboardHook } from './hooks/tensorboard-hook.js';
 import { TraceHook } from './hooks/trace-hook.js';
 import { callHooks, isDue, type StepReport, type TrainHook, type TrainRun } from './hooks/train-hook.js';
 import { NonFiniteError } from './non-finite-error.js';
@@ -78,6 +79,7 @@ function runHooks(options: TrainHooks, log: (line: string) => void): { hooks: Tr
     ...(options.signal !== undefined ? [new AbortHook(options.signal)] : []),
     new CheckpointHook(commandLine, log),
     best,
+    new TensorboardHook(),
     new OneClassWarningHook(log),
     ...(options.hooks ?? []),
   ];

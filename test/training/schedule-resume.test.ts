@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { readTrace } from '../../src/training/run-log.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { scheduledLearningRate } from '../../src/training/lr-schedule.js';
+import { readEventFile } from '../core/fixtures/tfevents.js';
 
 let root: string;
 let data: string;
@@ -66,8 +67,9 @@ describe('warmup and photometric distortion in training', () => {
     expect(rows[0]?.lr).toBeCloseTo(0.001, 12);
     expect(rows[2]?.lr).toBeCloseTo(0.01, 12);
 
+    const tb = join(root, 'tb');
     const controller = new AbortController();
-    const first = await train(config('resumed'), {
+    const first = await train(config('resumed', { tensorboard: tb }), {
       signal: controller.signal,
       onStep: (s) => {
         if (s.iteration === 2) controller.abort();
@@ -75,8 +77,23 @@ describe('warmup and photometric distortion in training', () => {
     });
     first.model.dispose();
     expect(first.iteration).toBe(2);
-    (await train(config('resumed'), { resume: true })).model.dispose();
+    (
+      await train(config('resumed', { tensorboard: tb, evalEvery: 6 }), { resume: true, given: ['tensorboard', 'evalEvery'] })
+    ).model.dispose();
     expect(trainRows(join(root, 'resumed'))).toEqual(rows);
+    // TensorBoard: one file per segment; the resumed one starts with a session start after the checkpoint.
+    const files = readdirSync(tb).sort();
+    expect(files).toHaveLength(2);
+    const segments = files.map((f) => readEventFile(join(tb, f)));
+    const scalars = segments.flat().flatMap((e) => (e.summary?.value ?? []).map((v) => ({ step: e.step, ...v })));
+    const lrs = scalars.filter((v) => v.tag === 'train/lr');
+    expect(lrs.map((v) => v.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lrs.map((v) => v.simple_value)).toEqual(rows.map((r) => Math.fround(r.lr)));
+    expect(segments[1]?.[1]).toMatchObject({ step: 3, session_log: { status: 'START' } });
+    const tags = new Set(scalars.filter((v) => v.step === 6).map((v) => v.tag));
+    for (const tag of ['train/loss', 'train/acc', 'val/mIoU', 'val/aAcc', 'val/mAcc', 'val/fwIoU', 'val/IoU/background']) {
+      expect(tags.has(tag), tag).toBe(true);
+    }
     const a = await weightsOf(join(root, 'straight'));
     const b = await weightsOf(join(root, 'resumed'));
     for (const [name, values] of a) expect(b.get(name), name).toEqual(values);
