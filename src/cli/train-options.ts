@@ -6,6 +6,7 @@ import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../hea
 import { DEFAULT_TRAIN_CONFIG, SAVE_BEST_METRICS, type SaveBestMetric, type TrainConfig } from '../training/train-config.js';
 import type { TrainField } from '../training/resume-plan.js';
 import { parseFloatFlag } from './options.js';
+import { applyConfigFile, isGiven } from './config-file.js';
 
 /**
  * Flag text to a number; the ranges are checked once, by the training config's schema
@@ -205,10 +206,26 @@ const CONFIG_FIELDS: readonly TrainField[] = [
   'tensorboard',
 ];
 
-/** The config fields whose flags were typed on the command line (the egb flags count as `head`). */
+/** The config fields whose flags were typed or set by --config (the egb flags count as `head`). */
 export function typedFields(cmd: Command): TrainField[] {
-  const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  const typed = (name: string): boolean => isGiven(cmd, name);
   const fields = CONFIG_FIELDS.filter(typed);
   if (!fields.includes('head') && ['boost', 'egbAlpha', 'egbBeta'].some(typed)) fields.push('head');
   return fields;
+}
+
+/**
+ * `--config FILE` and `--print-config` on a training command: the file's settings are
+ * applied before the action runs (typed flags win), so the action sees one set of options.
+ */
+export function addConfigOptions(cmd: Command, translate?: (settings: Record<string, unknown>) => Record<string, unknown>): Command {
+  cmd
+    .option('--config <file>', 'settings from a JSON or YAML file (option names in camelCase, e.g. {"crop": 321}); flags override it')
+    .option('--print-config', 'print the resolved settings as JSON (a file --config reads back) and exit');
+  cmd.hook('preAction', (command) => {
+    const file = command.opts()['config'] as string | undefined;
+    if (file === undefined) return;
+    applyConfigFile(command, file, { exclude: ['config', 'printConfig', 'resume'], ...(translate !== undefined ? { translate } : {}) });
+  });
+  return cmd;
 }
