@@ -8,6 +8,8 @@ import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../in
 import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
 import { openDataset } from '../voc/dataset.js';
+import type { EvalSample } from '../voc/batch-loader.js';
+import { prepareShowDir, writeShowImage } from '../inference/show-images.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
@@ -35,6 +37,7 @@ interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
   limit?: number;
   miou?: boolean;
   best?: boolean;
+  showDir?: string;
   backend?: string;
 }
 
@@ -109,6 +112,7 @@ export function registerEvalCommand(program: Command): void {
       '--json',
       'print {checkpoint, split, iteration, mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}], skipped: [{id, error}]}',
     )
+    .option('--show-dir <dir>', "write <id>.png per image: ground truth | prediction blended over it (as mmseg's --show-dir)")
     .option('--save-counts <file>', 'also write the raw confusion matrix (with classes, checkpoint, split, shard) for --merge')
     .option('--merge <parts...>', 'sum the --save-counts files of all shards and report as one unsharded eval');
   addShardOptions(cmd);
@@ -133,7 +137,12 @@ export function registerEvalCommand(program: Command): void {
     }
     if (flags.best === true && flags.checkpoint === undefined) throw new SegError('--best: needs --checkpoint RUN', '--best');
     if (flags.checkpoint !== undefined) flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
+    if (flags.showDir !== undefined && flags.predictions !== undefined) {
+      throw new SegError("--show-dir: draws a model's predictions; use it with --checkpoint or --onnx, not --predictions", '--show-dir');
+    }
     const dataset = openDataset(flags.data);
+    if (flags.showDir !== undefined) prepareShowDir(flags.showDir);
+    const showDir = flags.showDir;
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
     const identity =
@@ -164,6 +173,13 @@ export function registerEvalCommand(program: Command): void {
             onProgress,
             ids: ids.mine,
             ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+            ...(showDir !== undefined
+              ? {
+                  onPrediction: async (sample: EvalSample, mask: Uint8Array) => {
+                    await writeShowImage(showDir, sample.id, { ...sample, rgb: sample.rgb, prediction: mask });
+                  },
+                }
+              : {}),
           }),
         () => trained.dispose(),
       );
@@ -184,6 +200,7 @@ export function registerEvalCommand(program: Command): void {
       process.stderr.write(`counts written to ${flags.saveCounts}\n`);
     }
     process.stdout.write(evaluationReport(result, source, flags.json === true, shard));
+    if (showDir !== undefined) process.stderr.write(`${result.images} pictures written to ${printable(showDir)}\n`);
     if (result.skipped.length > 0) {
       process.stderr.write(
         `${result.skipped.length} image${result.skipped.length === 1 ? '' : 's'} skipped (not scored): ${result.skipped.map((s) => printable(s.id)).join(', ')}\n`,

@@ -9,7 +9,19 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
-import { FieldError, integer, isPlainObject, number, object, oneOf, optional, recordOf, type Schema, string } from '../core/schema.js';
+import {
+  arrayOf,
+  FieldError,
+  integer,
+  isPlainObject,
+  number,
+  object,
+  oneOf,
+  optional,
+  recordOf,
+  type Schema,
+  string,
+} from '../core/schema.js';
 
 export interface TrainTraceRow {
   type: 'train';
@@ -33,6 +45,8 @@ export interface EvalTraceRow {
   aAcc: number | null;
   classIoU: Record<string, number | null>;
   images: number;
+  /** Pixel counts, rows: ground-truth class, columns: predicted class (class order of classIoU); absent in older traces. */
+  confusionMatrix?: number[][];
 }
 
 /** A resumed run given more iterations: from here the poly schedule runs over `toIters`. */
@@ -103,6 +117,7 @@ const ROW_SCHEMAS = {
     aAcc: metric,
     classIoU: recordOf(metric),
     images: integer({ min: 0 }),
+    confusionMatrix: optional(arrayOf(arrayOf(integer({ min: 0 })))),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
   best: object<BestTraceRow>({

@@ -1,5 +1,6 @@
 /** seg train --save-best: best/ beside checkpoint/, its trace rows and summary; seg eval/predict --best; resume from the last. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
@@ -96,6 +97,29 @@ describe('--save-best mIoU', () => {
     const none = await runSeg(['eval', '--checkpoint', join(run, 'checkpoint'), '--best', '--data', data]);
     expect(none.code).toBe(1);
     expect(none.err).toMatch(/error: --best: .* has no best checkpoint .* --save-best METRIC/);
+  }, 60_000);
+
+  it("seg eval --show-dir writes ground truth | prediction per image, as mmseg's, into a folder it owns", async () => {
+    const show = join(dir, 'show');
+    const r = await runSeg(['eval', '--checkpoint', run, '--data', data, '--show-dir', show, '--engine', 'tfjs', '--backend', 'wasm']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`2 pictures written to ${show}`);
+    const ids = readFileSync(join(data, 'ImageSets', 'Segmentation', 'val.txt'), 'utf8')
+      .trim()
+      .split('\n');
+    for (const id of ids) {
+      const meta = await sharp(join(show, `${id}.png`)).metadata();
+      expect([meta.width, meta.height]).toEqual([64, 32]);
+    }
+    // Again into its own folder: fine; into a folder of other files: refused, nothing written.
+    expect((await runSeg(['eval', '--checkpoint', run, '--data', data, '--show-dir', show, '--backend', 'wasm'])).code).toBe(0);
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'mine');
+    const refused = await runSeg(['eval', '--checkpoint', run, '--data', data, '--show-dir', foreign, '--backend', 'wasm']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/--show-dir .*foreign: the folder holds files seg did not write \(notes\.txt\)/);
+    expect(readdirSync(foreign)).toEqual(['notes.txt']);
   }, 60_000);
 
   it('--resume continues from the last checkpoint, not the best, and keeps a best that stays unbeaten', async () => {

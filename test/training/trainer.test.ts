@@ -70,6 +70,7 @@ describe('train', () => {
       'aAcc',
       'classIoU',
       'images',
+      'confusionMatrix',
     ]);
 
     // Stop after 5 iterations (abort), then resume the same run for the rest.
