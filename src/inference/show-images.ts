@@ -35,7 +35,9 @@ export function sideBySide(images: readonly Uint8Array[], width: number, height:
   const out = new Uint8Array(images.length * width * height * 3);
   const row = width * 3;
   for (let y = 0; y < height; y++) {
-    images.forEach((img, k) => out.set(img.subarray(y * row, (y + 1) * row), (y * images.length + k) * row));
+    images.forEach((img, k) => {
+      out.set(img.subarray(y * row, (y + 1) * row), (y * images.length + k) * row);
+    });
   }
   return out;
 }
