@@ -23,8 +23,10 @@ export function svgImage(svg: string, alt: string, className = 'chart'): string 
   return `<img class="${className}" src="${uri}" width="${width}" height="${height}" alt="${escapeHtml(alt)}">`;
 }
 
+/** A PNG as an <img>; small pictures are shown at twice their size (pixels kept sharp). */
 export function pngImage(png: Buffer, width: number, height: number, alt: string, className = 'sample'): string {
-  return `<img class="${className}" src="data:image/png;base64,${png.toString('base64')}" width="${width}" height="${height}" alt="${escapeHtml(alt)}">`;
+  const zoom = height < 200 ? 2 : 1;
+  return `<img class="${className}" src="data:image/png;base64,${png.toString('base64')}" width="${width * zoom}" height="${height * zoom}" alt="${escapeHtml(alt)}">`;
 }
 
 const CSS = `
@@ -34,8 +36,11 @@ h2 { font-size: 19px; margin-top: 32px; border-bottom: 1px solid #ddd; padding-b
 h3 { font-size: 16px; margin-top: 20px; }
 .meta { color: #555; font-size: 13px; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-img.chart, img.heatmap { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-img.sample { image-rendering: pixelated; border: 1px solid #e5e5e5; max-width: 100%; height: auto; }
+img.chart, img.heatmap { max-width: 100%; height: auto; border: 1px solid #e5e5e5; box-sizing: border-box; }
+.charts.two img.chart { max-width: calc(50% - 8px); }
+.charts.three img.chart { max-width: calc(33.3% - 10px); }
+img.sample { image-rendering: pixelated; border: 1px solid #e5e5e5; max-width: 100%; height: auto; box-sizing: border-box; }
+table.settings th { font-weight: normal; color: #555; }
 figure { margin: 0 0 12px 0; }
 figcaption { font-size: 12px; color: #555; }
 table { border-collapse: collapse; font-size: 13px; }

@@ -108,7 +108,7 @@ export async function buildReport(dir: string, options: ReportOptions = {}): Pro
     header(`Trace report: ${basename(dir)}`, dir),
     '<h2>Heads compared (seg compare)</h2>',
     `<pre class="comparison">${escapeHtml(formatComparisonTable(comparison))}</pre>`,
-    '<div class="charts">',
+    '<div class="charts two">',
     svgImage(miouChartSvg(rows, comparison), 'validation mIoU during training'),
     svgImage(lossChartSvg(rows), 'training loss'),
     '</div>',

@@ -105,10 +105,18 @@ function settingsTable(config: CheckpointConfig | undefined): string {
     'split',
     'valSplit',
   ];
-  const cells = keys
-    .filter((k) => t[k] !== undefined)
-    .map((k) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(JSON.stringify(t[k]))}</td></tr>`);
-  return `<table class="settings">${cells.join('')}<tr><th>iteration saved</th><td>${config.iteration}</td></tr><tr><th>seg</th><td>${escapeHtml(config.packageVersion)}</td></tr></table>`;
+  const pairs: [string, string][] = [
+    ...keys.filter((k) => t[k] !== undefined).map((k): [string, string] => [k, JSON.stringify(t[k])]),
+    ['iteration saved', String(config.iteration)],
+    ['seg', config.packageVersion],
+  ];
+  const perRow = 4;
+  const rows: string[] = [];
+  for (let i = 0; i < pairs.length; i += perRow) {
+    const cells = pairs.slice(i, i + perRow).map(([k, v]) => `<th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td>`);
+    rows.push(`<tr>${cells.join('')}</tr>`);
+  }
+  return `<table class="settings">${rows.join('')}</table>`;
 }
 
 function bar(value: number | null, best = false): string {
@@ -148,7 +156,7 @@ export function runSection(data: RunData, inputs: RunReportInputs = {}, title = 
   const positive = losses.filter((l) => Number.isFinite(l) && l > 0);
   const logY = positive.length > 1 && Math.max(...positive) / Math.min(...positive) >= 20;
   parts.push(
-    `<${sub}>Curves</${sub}><div class="charts">`,
+    `<${sub}>Curves</${sub}><div class="charts three">`,
     chart('Training loss', 'loss', logY ? 'loss (log scale)' : 'loss', iters, losses, { logY }),
     chart(
       'Learning rate',

@@ -33,13 +33,15 @@ export function confusionHeatmapSvg(
   const labelWidth = Math.min(180, 12 + 7.2 * Math.max(...classNames.map((n) => n.length), 4));
   const left = labelWidth + 28;
   const top = 70 + labelWidth;
-  const width = left + k * cell + 20;
+  const title = options.title ?? 'Confusion matrix';
+  // Wide enough for the title (18 px bold) and the subtitle (12 px), about 0.6 em per character.
+  const width = Math.max(left + k * cell + 20, Math.ceil(title.length * 18 * 0.62) + 20, 600);
   const height = top + k * cell + 20;
   const showText = cell >= 30;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${width / 2}" y="26" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">${escapeXml(options.title ?? 'Confusion matrix')}</text>`,
+    `<text x="${width / 2}" y="26" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">${escapeXml(title)}</text>`,
     `<text x="${width / 2}" y="46" text-anchor="middle" font-size="12" fill="#555">rows: ground truth; columns: prediction; shade and %: share of the row's pixels</text>`,
     `<text x="${left + (k * cell) / 2}" y="${66}" text-anchor="middle" font-size="13" fill="#222">predicted</text>`,
     `<text transform="translate(14 ${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="13" fill="#222">ground truth</text>`,

@@ -105,7 +105,7 @@ async function openInChromium(file: string, screenshot?: string): Promise<PageCh
         return { cls: img.className, width: box.width, height: box.height, natural: img.naturalWidth, complete: img.complete };
       }),
     );
-    const text = await page.innerText('body');
+    const text = (await page.textContent('body')) ?? '';
     if (screenshot !== undefined) await page.screenshot({ path: screenshot, fullPage: true });
     return { errors, external, images, text };
   } finally {
