@@ -5,10 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import type { TrainConfig } from '../../src/training/train-config.js';
+import { runWeights, tinyRunConfig } from './tiny-run.js';
 import { readTrace } from '../../src/training/run-log.js';
-import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
-import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { scheduledLearningRate } from '../../src/training/lr-schedule.js';
 import { readEventFile } from '../core/fixtures/tfevents.js';
 
@@ -16,35 +15,7 @@ let root: string;
 let data: string;
 
 function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...DEFAULT_TRAIN_CONFIG,
-    data,
-    out: join(root, out),
-    head: 'softmax',
-    backbone: 'resnet18',
-    width: 0.125,
-    crop: 32,
-    batch: 2,
-    iters: 6,
-    lr: 0.01,
-    saveEvery: 0,
-    evalEvery: 0,
-    evalLimit: 1,
-    logEvery: 1,
-    seed: 4,
-    warmupIters: 3,
-    warmupRatio: 0.1,
-    photometric: true,
-    ...overrides,
-  };
-}
-
-async function weightsOf(run: string): Promise<Map<string, Float32Array>> {
-  const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of [...loaded.model.params, ...loaded.model.buffers]) out.set(name, (await v.data()) as Float32Array);
-  loaded.model.dispose();
-  return out;
+  return tinyRunConfig(data, root, out, { iters: 6, seed: 4, warmupIters: 3, warmupRatio: 0.1, photometric: true, ...overrides });
 }
 
 function trainRows(run: string): { iter: number; lr: number; loss: number }[] {
@@ -94,8 +65,8 @@ describe('warmup and photometric distortion in training', () => {
     for (const tag of ['train/loss', 'train/acc', 'val/mIoU', 'val/aAcc', 'val/mAcc', 'val/fwIoU', 'val/IoU/background']) {
       expect(tags.has(tag), tag).toBe(true);
     }
-    const a = await weightsOf(join(root, 'straight'));
-    const b = await weightsOf(join(root, 'resumed'));
+    const a = await runWeights(join(root, 'straight'));
+    const b = await runWeights(join(root, 'resumed'));
     for (const [name, values] of a) expect(b.get(name), name).toEqual(values);
   });
 
