@@ -136,7 +136,8 @@ export function registerEvalCommand(program: Command): void {
       );
     }
     if (flags.best === true && flags.checkpoint === undefined) throw new SegError('--best: needs --checkpoint RUN', '--best');
-    if (flags.checkpoint !== undefined) flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
+    if (flags.checkpoint !== undefined)
+      flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
     if (flags.showDir !== undefined && flags.predictions !== undefined) {
       throw new SegError("--show-dir: draws a model's predictions; use it with --checkpoint or --onnx, not --predictions", '--show-dir');
     }
