@@ -19,6 +19,7 @@ const LAYERS = [
   'bench',
   'visualization',
   'experiments',
+  'report',
   'cli',
 ];
 

@@ -8,6 +8,8 @@ import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../in
 import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
 import { openDataset } from '../voc/dataset.js';
+import type { EvalSample } from '../voc/batch-loader.js';
+import { prepareShowDir, writeShowImage } from '../inference/show-images.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
@@ -20,6 +22,7 @@ import {
 } from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
 import { checkpointFromFlag } from './weights-source.js';
+import { checkpointPathFromFlags, describeCheckpoint } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
 interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
@@ -33,6 +36,8 @@ interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
   json?: boolean;
   limit?: number;
   miou?: boolean;
+  best?: boolean;
+  showDir?: string;
   backend?: string;
 }
 
@@ -94,8 +99,9 @@ export function registerEvalCommand(program: Command): void {
     .option('--miou', 'report mIoU and the per-class table (the default and only report)')
     .option(
       '--checkpoint <dir|name>',
-      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
+      'run folder (its last checkpoint) or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101)',
     )
+    .option('--best', 'with a run folder: its best checkpoint (<run>/best, from seg train --save-best) instead of the last')
     .option('--predictions <dir>', 'score these masks instead: one <id>.png per id (palette or grayscale)')
     .option('--data <dir>', 'dataset root in VOC layout (required unless --merge)')
     .option('--split <name>', 'split to score', 'val')
@@ -106,6 +112,7 @@ export function registerEvalCommand(program: Command): void {
       '--json',
       'print {checkpoint, split, iteration, mIoU, aAcc, mAcc, fwIoU, images, classes: [{name, iou, acc, pixels}], skipped: [{id, error}]}',
     )
+    .option('--show-dir <dir>', "write <id>.png per image: ground truth | prediction blended over it (as mmseg's --show-dir)")
     .option('--save-counts <file>', 'also write the raw confusion matrix (with classes, checkpoint, split, shard) for --merge')
     .option('--merge <parts...>', 'sum the --save-counts files of all shards and report as one unsharded eval');
   addShardOptions(cmd);
@@ -128,8 +135,15 @@ export function registerEvalCommand(program: Command): void {
         '--checkpoint',
       );
     }
-    if (flags.checkpoint !== undefined) flags.checkpoint = await checkpointFromFlag(flags.checkpoint);
+    if (flags.best === true && flags.checkpoint === undefined) throw new SegError('--best: needs --checkpoint RUN', '--best');
+    if (flags.checkpoint !== undefined)
+      flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
+    if (flags.showDir !== undefined && flags.predictions !== undefined) {
+      throw new SegError("--show-dir: draws a model's predictions; use it with --checkpoint or --onnx, not --predictions", '--show-dir');
+    }
     const dataset = openDataset(flags.data);
+    if (flags.showDir !== undefined) prepareShowDir(flags.showDir);
+    const showDir = flags.showDir;
     const shard = shardFromFlags(flags);
     const ids = evalShardIds(dataset, flags.split, flags.limit, shard);
     const identity =
@@ -146,6 +160,7 @@ export function registerEvalCommand(program: Command): void {
       });
     } else {
       source = { ...source, ...checkpointSourceFromFlags(flags) };
+      if (flags.checkpoint !== undefined && flags.json !== true) process.stderr.write(`${describeCheckpoint(flags.checkpoint)}\n`);
       const backend = await useBackend(flags.backend, flags.json === true);
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
       result = await withCleanup(
@@ -159,6 +174,13 @@ export function registerEvalCommand(program: Command): void {
             onProgress,
             ids: ids.mine,
             ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+            ...(showDir !== undefined
+              ? {
+                  onPrediction: async (sample: EvalSample, mask: Uint8Array) => {
+                    await writeShowImage(showDir, sample.id, { ...sample, rgb: sample.rgb, prediction: mask });
+                  },
+                }
+              : {}),
           }),
         () => trained.dispose(),
       );
@@ -179,6 +201,7 @@ export function registerEvalCommand(program: Command): void {
       process.stderr.write(`counts written to ${flags.saveCounts}\n`);
     }
     process.stdout.write(evaluationReport(result, source, flags.json === true, shard));
+    if (showDir !== undefined) process.stderr.write(`${result.images} pictures written to ${printable(showDir)}\n`);
     if (result.skipped.length > 0) {
       process.stderr.write(
         `${result.skipped.length} image${result.skipped.length === 1 ? '' : 's'} skipped (not scored): ${result.skipped.map((s) => printable(s.id)).join(', ')}\n`,

@@ -11,6 +11,8 @@ import { addBackendOption, parseFloatList, useBackend } from './options.js';
 import { addEngineOptions, modelIdentityFromFlags, openPredictorFromFlags, type EngineFlags } from './engine-options.js';
 import { addInferenceOptions, inferenceOptionsFromFlags, type InferenceFlags } from './inference-options.js';
 import { checkpointFromFlag } from './weights-source.js';
+import { checkpointPathFromFlags, describeCheckpoint } from './checkpoint-path.js';
+import { SegError } from '../core/errors.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
 interface PredictFlags extends EngineFlags, ShardFlags, InferenceFlags {
@@ -19,6 +21,7 @@ interface PredictFlags extends EngineFlags, ShardFlags, InferenceFlags {
   overlay?: boolean;
   scales: number[];
   flip?: boolean;
+  best?: boolean;
   backend?: string;
 }
 
@@ -28,8 +31,9 @@ export function registerPredictCommand(program: Command): void {
     .description('write a VOC-palette mask <name>.png (and with --overlay a blended <name>_overlay.jpg) for every image')
     .option(
       '--checkpoint <dir|name>',
-      'run folder or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101); or --onnx FILE',
+      'run folder (its last checkpoint) or checkpoint folder written by seg train, or a weights name (torchvision:deeplabv3_resnet101); or --onnx FILE',
     )
+    .option('--best', 'with a run folder: its best checkpoint (<run>/best, from seg train --save-best) instead of the last')
     .requiredOption('--input <paths...>', 'image files (jpg, jpeg, png, webp) and folders (walked)')
     .requiredOption(
       '--output <dir>',
@@ -40,7 +44,11 @@ export function registerPredictCommand(program: Command): void {
     .option('--flip', 'also average the horizontally flipped image');
   addShardOptions(cmd);
   addEngineOptions(addBackendOption(addInferenceOptions(cmd))).action(async (flags: PredictFlags) => {
-    if (flags.checkpoint !== undefined) flags.checkpoint = await checkpointFromFlag(flags.checkpoint);
+    if (flags.best === true && flags.checkpoint === undefined) throw new SegError('--best: needs --checkpoint RUN', '--best');
+    if (flags.checkpoint !== undefined) {
+      flags.checkpoint = checkpointPathFromFlags(await checkpointFromFlag(flags.checkpoint), flags.best === true);
+      process.stderr.write(`${describeCheckpoint(flags.checkpoint)}\n`);
+    }
     const shard = shardFromFlags(flags);
     const identity = shard !== undefined ? modelIdentityFromFlags(flags, '--shard') : undefined;
     const plan = planPredictOutputs(flags.input, flags.output);

@@ -14,6 +14,7 @@ import { registerTraceCommand } from './trace-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerExportCommand } from './export-command.js';
 import { registerWeightsCommand } from './weights-command.js';
+import { registerReportCommand } from './report-command.js';
 import { describeMemoryFailure } from './memory-failure.js';
 import { activeBackend } from '../engine/backend.js';
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerExportCommand(program);
   registerWeightsCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -7,7 +7,8 @@ import { pretrainedFromFlag } from './weights-source.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
-import { addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
+import { addConfigOptions, addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
+import { isGiven } from './config-file.js';
 import { validateTrainFields } from '../training/train-config.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
 import { openDataset } from '../voc/dataset.js';
@@ -20,6 +21,19 @@ interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   out: string;
   skipMemoryCheck?: boolean;
   capture?: boolean;
+  printConfig?: boolean;
+}
+
+/** A run's settings (a run config or checkpoint) as a trace's: its head and seed as one-element lists; its run folder is not a trace folder. */
+function runSettingsAsTrace(settings: Record<string, unknown>): Record<string, unknown> {
+  if (!('head' in settings) && !('seed' in settings)) return settings;
+  const { head, seed, out, ...rest } = settings;
+  return {
+    ...rest,
+    ...(head !== undefined && !('heads' in settings) ? { heads: head } : {}),
+    ...(seed !== undefined && !('seeds' in settings) ? { seeds: seed } : {}),
+    ...(out !== undefined && head === undefined ? { out } : {}),
+  };
 }
 
 /** Evaluations per trace when --eval-every is not given. */
@@ -43,19 +57,22 @@ export function registerTraceCommand(program: Command): void {
   const cmd = program
     .command('trace')
     .description('convergence trace: one run per head and seed from the same initial weights and batches; then `seg compare DIR`')
-    .requiredOption('--heads <list>', 'comma-separated head specs, e.g. softmax,egb or softmax,egb,egb:pow3,linear')
+    .option('--heads <list>', 'comma-separated head specs, e.g. softmax,egb or softmax,egb,egb:pow3,linear (required)')
     .option('--seeds <list>', 'comma-separated seeds (one run per head and seed; default 0, or --seed)')
     .option(
       '--lrs <list>',
       'learning-rate grid, e.g. 0.01,0.03,0.1: every head runs at every lr (folders <head>-lr<lr>-s<seed>); then seg compare --select best-lr',
     )
-    .requiredOption('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume')
+    .option('--out <dir>', 'trace folder (runs, trace.csv); rerun the same command to resume (required)')
     .option(
       '--skip-memory-check',
       'trace even when the estimated peak memory of a step exceeds the backend limit (see README, Memory limits)',
     );
   addCaptureOption(cmd);
-  addBackendOption(addTrainingOptions(cmd));
+  addConfigOptions(
+    addBackendOption(addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`; required)' })),
+    runSettingsAsTrace,
+  );
   const evalEvery = cmd.options.find((o) => o.long === '--eval-every');
   if (evalEvery !== undefined) {
     // The training default (0: only at the end) does not apply: a trace needs evaluations.
@@ -63,27 +80,36 @@ export function registerTraceCommand(program: Command): void {
     evalEvery.defaultValue = undefined;
   }
   cmd.action(async (flags: TraceFlags) => {
+    for (const required of ['heads', 'out', 'data'] as const) {
+      if (flags[required] === undefined && flags.printConfig !== true)
+        throw new SegError(`required option '--${required}' not specified (on the command line or in --config)`, `--${required}`);
+    }
     if (flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined) {
       throw new SegError(
         'seg trace: write egb parameters into each head of --heads (e.g. egb:pow3 or egb:exp:alpha=0.3) instead of --boost/--egb-alpha/--egb-beta',
         '--heads',
       );
     }
-    const seedGiven = cmd.getOptionValueSource('seed') === 'cli';
+    const seedGiven = isGiven(cmd, 'seed');
     if (seedGiven && flags.seeds !== undefined)
       throw new SegError('--seed and --seeds: give the seeds of a trace with --seeds only (e.g. --seeds 0,1,2)', '--seeds');
-    const lrGiven = cmd.getOptionValueSource('lr') === 'cli';
+    const lrGiven = isGiven(cmd, 'lr');
     if (lrGiven && flags.lrs !== undefined)
       throw new SegError('--lr and --lrs: give one learning rate with --lr or a grid with --lrs, not both', '--lrs');
     const heads = splitHeadList(flags.heads);
     const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? flags.seed : 0];
     const lrs = flags.lrs !== undefined ? parseLrList(flags.lrs) : undefined;
     const iters = flags.iters;
-    const evalEveryGiven = cmd.getOptionValueSource('evalEvery') === 'cli';
+    const evalEveryGiven = isGiven(cmd, 'evalEvery');
     const base = sharedTrainConfigFromFlags({
       ...flags,
       evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters),
     });
+    if (flags.printConfig === true) {
+      const printed = { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, ...base };
+      process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+      return;
+    }
     validateTrainFields(base);
     if (base.pretrained !== undefined) base.pretrained = await pretrainedFromFlag(base.pretrained);
     const numClasses = openDataset(base.data).classNames.length;

@@ -12,6 +12,7 @@ import { withInterrupt } from './interrupt.js';
 import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from './options.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
 import {
+  addConfigOptions,
   addTrainingOptions,
   headTextFromFlags,
   sharedTrainConfigFromFlags,
@@ -29,6 +30,7 @@ interface TrainFlags extends TrainingFlags {
   resume?: boolean;
   skipMemoryCheck?: boolean;
   capture?: boolean;
+  printConfig?: boolean;
 }
 
 const TRAIN_MEMORY_HELP = `
@@ -38,6 +40,20 @@ the backend's limit. These fit the wasm backend (4 GiB of linear memory in all):
   --backbone resnet18 --width 0.5  --crop 321 --batch 4   (about 1.3 GiB)
   --backbone resnet50 --width 0.25 --crop 321 --batch 4   (about 2.4 GiB)
 The defaults (resnet101, width 1, crop 513, batch 8: about 64 GiB) need a GPU backend.`;
+
+/** What --print-config prints: the run's settings, as --config reads them back (the egb flags folded into `head` when the dataset is there). */
+function printedTrainConfig(flags: TrainFlags): Record<string, unknown> {
+  const egb = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
+  const head =
+    egb && flags.data !== undefined ? headTextFromFlags(flags.head, flags, openDataset(flags.data).classNames.length) : flags.head;
+  const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
+  const config: Record<string, unknown> = { ...trainConfigFromFlags(flags, head, out) };
+  if (egb && flags.data === undefined) {
+    for (const key of ['boost', 'egbAlpha', 'egbBeta'] as const) if (flags[key] !== undefined) config[key] = flags[key];
+  }
+  if (flags.data === undefined) delete config['data'];
+  return config;
+}
 
 export function registerTrainCommand(program: Command): void {
   const cmd = program
@@ -53,10 +69,18 @@ export function registerTrainCommand(program: Command): void {
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
   addCaptureOption(cmd);
-  addBackendOption(
-    addTrainingOptions(cmd, { dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR' }),
+  addConfigOptions(
+    addBackendOption(
+      addTrainingOptions(cmd, {
+        dataHelp: 'dataset root in VOC layout (e.g. made by `seg data synth`); required unless --resume --out DIR',
+      }),
+    ),
   ).action(async (flags: TrainFlags, command: Command) => {
     const resume = flags.resume === true;
+    if (flags.printConfig === true) {
+      process.stdout.write(`${JSON.stringify(printedTrainConfig(flags), null, 2)}\n`);
+      return;
+    }
     if (flags.data === undefined && !(resume && flags.out !== undefined)) {
       throw new SegError(
         "required option '--data <dir>' not specified (only --resume --out DIR can do without: the run knows its dataset)",
@@ -111,8 +135,12 @@ export function registerTrainCommand(program: Command): void {
       return;
     }
     progress?.finish({ loss: result.lastLoss });
+    const best =
+      result.best !== undefined
+        ? `; best val ${result.best.metric} ${formatPercent(result.best.value)}% at iteration ${result.best.iteration} (${result.best.dir})`
+        : '';
     process.stdout.write(
-      `${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%\n`,
+      `${result.out}: ${countNoun(result.iteration, 'iteration')}, val mIoU ${formatPercent(result.metrics?.mIoU ?? null)}%${best}\n`,
     );
   });
 }

@@ -3,9 +3,10 @@ import { type Command, Option } from 'commander';
 import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 import { SegError } from '../core/errors.js';
 import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, SAVE_BEST_METRICS, type SaveBestMetric, type TrainConfig } from '../training/train-config.js';
 import type { TrainField } from '../training/resume-plan.js';
 import { parseFloatFlag } from './options.js';
+import { applyConfigFile, isGiven } from './config-file.js';
 
 /**
  * Flag text to a number; the ranges are checked once, by the training config's schema
@@ -41,6 +42,9 @@ export interface TrainingFlags {
   momentum: number;
   weightDecay: number;
   polyPower: number;
+  warmupIters: number;
+  warmupRatio: number;
+  photometric?: boolean;
   clipGradNorm?: number;
   split: string;
   valSplit: string;
@@ -51,6 +55,8 @@ export interface TrainingFlags {
   seed: number;
   pretrained?: string;
   freezeBn?: boolean;
+  saveBest?: string;
+  tensorboard?: string;
   backend?: string;
 }
 
@@ -77,6 +83,19 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
     .option('--weight-decay <wd>', 'L2 weight decay', numberFlag('--weight-decay'), d.weightDecay)
     .option('--poly-power <p>', 'poly learning-rate power', numberFlag('--poly-power'), d.polyPower)
     .option(
+      '--warmup-iters <n>',
+      'linear learning-rate warmup over the first N iterations (mmengine LinearLR), then poly over the rest (0: none)',
+      integerFlag('--warmup-iters'),
+      d.warmupIters,
+    )
+    .option(
+      '--warmup-ratio <r>',
+      "the warmup's first learning-rate factor (LinearLR start_factor), rising linearly to 1",
+      numberFlag('--warmup-ratio'),
+      d.warmupRatio,
+    )
+    .option('--photometric', "mmseg's PhotoMetricDistortion after crop and flip: random brightness, contrast, saturation, hue")
+    .option(
       '--clip-grad-norm <n>',
       'clip the gradients to this global L2 norm before each update (default: no clipping)',
       numberFlag('--clip-grad-norm'),
@@ -93,7 +112,14 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
       'ImageNet ResNet weights for the backbone: a torchvision .pth or a .safetensors file (torchvision/timm names), ' +
         'or a name downloaded once into the cache (torchvision:resnet101, timm:resnet101.a1h_in1k; see seg weights list)',
     )
-    .option('--freeze-bn', 'keep batch-norm running statistics in training (small batches)');
+    .option('--freeze-bn', 'keep batch-norm running statistics in training (small batches)')
+    .addOption(
+      new Option(
+        '--save-best <metric>',
+        'keep the checkpoint of the best evaluation by this val metric in <out>/best/ (seg eval --checkpoint <out> --best)',
+      ).choices([...SAVE_BEST_METRICS]),
+    )
+    .option('--tensorboard <dir>', 'also write TensorBoard event files (loss, lr, mIoU, aAcc, per-class IoU) into this folder');
 }
 
 /** The head spec text from --head plus the egb flags (which only apply to egb). */
@@ -129,6 +155,9 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
     momentum: flags.momentum,
     weightDecay: flags.weightDecay,
     polyPower: flags.polyPower,
+    warmupIters: flags.warmupIters,
+    warmupRatio: flags.warmupRatio,
+    photometric: flags.photometric === true,
     ...(flags.clipGradNorm !== undefined ? { clipGradNorm: flags.clipGradNorm } : {}),
     evalEvery: flags.evalEvery,
     evalLimit: flags.evalLimit,
@@ -136,6 +165,8 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
     logEvery: flags.logEvery,
     ...(flags.pretrained !== undefined ? { pretrained: flags.pretrained } : {}),
     freezeBn: flags.freezeBn === true,
+    ...(flags.saveBest !== undefined ? { saveBest: flags.saveBest as SaveBestMetric } : {}),
+    ...(flags.tensorboard !== undefined ? { tensorboard: flags.tensorboard } : {}),
   };
 }
 
@@ -159,6 +190,9 @@ const CONFIG_FIELDS: readonly TrainField[] = [
   'momentum',
   'weightDecay',
   'polyPower',
+  'warmupIters',
+  'warmupRatio',
+  'photometric',
   'clipGradNorm',
   'evalEvery',
   'evalLimit',
@@ -168,12 +202,30 @@ const CONFIG_FIELDS: readonly TrainField[] = [
   'seed',
   'pretrained',
   'freezeBn',
+  'saveBest',
+  'tensorboard',
 ];
 
-/** The config fields whose flags were typed on the command line (the egb flags count as `head`). */
+/** The config fields whose flags were typed or set by --config (the egb flags count as `head`). */
 export function typedFields(cmd: Command): TrainField[] {
-  const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+  const typed = (name: string): boolean => isGiven(cmd, name);
   const fields = CONFIG_FIELDS.filter(typed);
   if (!fields.includes('head') && ['boost', 'egbAlpha', 'egbBeta'].some(typed)) fields.push('head');
   return fields;
+}
+
+/**
+ * `--config FILE` and `--print-config` on a training command: the file's settings are
+ * applied before the action runs (typed flags win), so the action sees one set of options.
+ */
+export function addConfigOptions(cmd: Command, translate?: (settings: Record<string, unknown>) => Record<string, unknown>): Command {
+  cmd
+    .option('--config <file>', 'settings from a JSON or YAML file (option names in camelCase, e.g. {"crop": 321}); flags override it')
+    .option('--print-config', 'print the resolved settings as JSON (a file --config reads back) and exit');
+  cmd.hook('preAction', (command) => {
+    const file = command.opts()['config'] as string | undefined;
+    if (file === undefined) return;
+    applyConfigFile(command, file, { exclude: ['config', 'printConfig', 'resume'], ...(translate !== undefined ? { translate } : {}) });
+  });
+  return cmd;
 }

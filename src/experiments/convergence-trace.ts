@@ -9,7 +9,7 @@
  * loss) and the trace goes on with the next run.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
@@ -166,6 +166,9 @@ const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
   base: object<TraceManifest['base']>(BASE_SHAPE),
 });
 
+/** Settings that change what a run writes beside its results, not the results: free to change on resume. */
+const OUTPUT_ONLY: readonly string[] = ['saveBest', 'tensorboard'];
+
 /** The trace's arguments are fixed by its first invocation: a resumed trace must match them. */
 function checkManifest(options: TraceOptions): void {
   const file = join(options.out, MANIFEST);
@@ -185,7 +188,10 @@ function checkManifest(options: TraceOptions): void {
     }
     // With a grid, each run's lr comes from --lrs (which may grow); base.lr plays no part.
     const differing = (Object.keys(BASE_SHAPE) as (keyof TraceManifest['base'])[]).filter(
-      (k) => !(options.lrs !== undefined && k === 'lr') && JSON.stringify(saved.base[k]) !== JSON.stringify(current.base[k]),
+      (k) =>
+        !(options.lrs !== undefined && k === 'lr') &&
+        !OUTPUT_ONLY.includes(k) &&
+        JSON.stringify(saved.base[k]) !== JSON.stringify(current.base[k]),
     );
     if (differing.length > 0) {
       const what = differing.map((k) => `${k}: ${JSON.stringify(saved.base[k])} before, ${JSON.stringify(current.base[k])} now`).join('; ');
@@ -327,7 +333,15 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
     try {
       const runHooks = hooks.runHooks?.(run) ?? {};
       result = await train(
-        { ...options.base, lr: run.lr, head: run.head, seed: run.seed, out: run.dir },
+        {
+          ...options.base,
+          lr: run.lr,
+          head: run.head,
+          seed: run.seed,
+          out: run.dir,
+          // One TensorBoard run per trace run, side by side under the trace's folder.
+          ...(options.base.tensorboard !== undefined ? { tensorboard: join(options.base.tensorboard, basename(run.dir)) } : {}),
+        },
         {
           ...runHooks,
           // trace.csv follows each evaluation, so a long run's progress can be compared before it ends.

@@ -47,6 +47,8 @@ export interface EvaluateOptions extends PredictOptions {
   skipFailures?: boolean;
   /** Called for each skipped image. */
   onSkip?: (skipped: SkippedImage) => void;
+  /** Called with each image's predicted mask (the masks are then computed on the host, also on GPU backends). */
+  onPrediction?: (sample: EvalSample, mask: Uint8Array) => Promise<void> | void;
 }
 
 /** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
@@ -68,7 +70,9 @@ export async function evaluateModel(
   const confusion = new ConfusionMatrix(numClasses);
   // Off the CPU backends, whole-image predictions are counted on the device and read once.
   const device =
-    !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) ? new DeviceConfusionMatrix(numClasses) : undefined;
+    !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) && options.onPrediction === undefined
+      ? new DeviceConfusionMatrix(numClasses)
+      : undefined;
   let done = 0;
   let scored = 0;
   const skipped: SkippedImage[] = [];
@@ -97,7 +101,10 @@ export async function evaluateModel(
         skipped.push(entry);
         options.onSkip?.(entry);
       }
-      if (mask !== undefined) confusion.update(sample.label, mask);
+      if (mask !== undefined) {
+        confusion.update(sample.label, mask);
+        await options.onPrediction?.(sample, mask);
+      }
       if (mask !== undefined || counted) scored += 1;
       done += 1;
       options.onProgress?.(done, loader.size);

@@ -3,12 +3,12 @@
  * model and the training recipe; a few settings may change from one segment to the next.
  *
  *   refused  head, backbone, outputStride, width, multiGrid: another model is another run
- *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, clipGradNorm, seed,
- *            pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
+ *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, warmupIters,
+ *            warmupRatio, photometric, clipGradNorm, seed, pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
  *            (exact resume) and says which given values it ignores
  *   applied  iters (raised only: extends the run, the poly schedule is recomputed over the
  *            new length), evalEvery, evalLimit, saveEvery, logEvery, valSplit, data (a
- *            moved dataset; its classes and split size are checked)
+ *            moved dataset; its classes and split size are checked), saveBest, tensorboard
  *
  * Only fields the caller gave on purpose (`given`) are compared; by default all of them.
  */
@@ -26,12 +26,25 @@ const KEPT: readonly TrainField[] = [
   'momentum',
   'weightDecay',
   'polyPower',
+  'warmupIters',
+  'warmupRatio',
+  'photometric',
   'clipGradNorm',
   'seed',
   'pretrained',
   'freezeBn',
 ];
-const APPLIED: readonly TrainField[] = ['iters', 'evalEvery', 'evalLimit', 'saveEvery', 'logEvery', 'valSplit', 'data'];
+const APPLIED: readonly TrainField[] = [
+  'iters',
+  'evalEvery',
+  'evalLimit',
+  'saveEvery',
+  'logEvery',
+  'valSplit',
+  'data',
+  'saveBest',
+  'tensorboard',
+];
 
 export interface FieldChange {
   field: TrainField;

@@ -1,7 +1,7 @@
 /**
  * `trace.jsonl` of a run: one JSON object per line (camelCase keys), a `train` row per
- * logging step, an `eval` row per evaluation, and an `extend` row where a resumed run was
- * given more iterations. On resume, rows past the checkpoint's iteration (written after the
+ * logging step, an `eval` row per evaluation, a `best` row per new best evaluation
+ * (`saveBest`), and an `extend` row where a resumed run was given more iterations. On resume, rows past the checkpoint's iteration (written after the
  * last save, by the interrupted process) are dropped so the trace stays one history. Traces
  * written by older versions (snake_case keys) are read too.
  */
@@ -45,6 +45,8 @@ export interface EvalTraceRow {
   aAcc: number | null;
   classIoU: Record<string, number | null>;
   images: number;
+  /** Pixel counts, rows: ground-truth class, columns: predicted class (class order of classIoU); absent in older traces. */
+  confusionMatrix?: number[][];
 }
 
 /** A resumed run given more iterations: from here the poly schedule runs over `toIters`. */
@@ -74,7 +76,18 @@ export interface CaptureTraceRow {
   reason?: string;
 }
 
-export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow | CaptureTraceRow;
+/** A new best evaluation (`saveBest`), saved as `<run>/best/`. */
+export interface BestTraceRow {
+  type: 'best';
+  iter: number;
+  /** The metric ranked by (`mIoU`, `aAcc`, ...) and its value at this evaluation. */
+  metric: string;
+  value: number;
+  /** The best value before this one (null: the first). */
+  previous: number | null;
+}
+
+export type TraceRow = TrainTraceRow | EvalTraceRow | ExtendTraceRow | StartTraceRow | CaptureTraceRow | BestTraceRow;
 
 export const TRACE_FILE = 'trace.jsonl';
 
@@ -114,6 +127,7 @@ const ROW_SCHEMAS = {
     aAcc: metric,
     classIoU: recordOf(metric),
     images: integer({ min: 0 }),
+    confusionMatrix: optional(arrayOf(arrayOf(integer({ min: 0 })))),
   }),
   extend: object<ExtendTraceRow>({ type: oneOf(['extend']), iter, fromIters: integer({ min: 1 }), toIters: integer({ min: 1 }) }),
   capture: object<CaptureTraceRow>({
@@ -122,6 +136,13 @@ const ROW_SCHEMAS = {
     mode: oneOf(['replay', 'eager']),
     shape: arrayOf(integer({ min: 1 })),
     reason: optional(string()),
+  }),
+  best: object<BestTraceRow>({
+    type: oneOf(['best']),
+    iter,
+    metric: string({ nonEmpty: true }),
+    value: number(),
+    previous: (v, field) => (v === null ? null : number()(v, field)),
   }),
   start: object<StartTraceRow>({
     type: oneOf(['start']),
@@ -137,7 +158,8 @@ export function parseTraceRow(value: unknown): TraceRow | undefined {
   const renamed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) renamed[LEGACY_KEYS[k] ?? k] = v;
   const type = renamed['type'];
-  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start' && type !== 'capture') return undefined;
+  if (type !== 'train' && type !== 'eval' && type !== 'extend' && type !== 'start' && type !== 'capture' && type !== 'best')
+    return undefined;
   return ROW_SCHEMAS[type](renamed, '');
 }
 

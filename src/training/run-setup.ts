@@ -16,7 +16,7 @@ import { checkDataset } from '../voc/dataset-check.js';
 import { createModel, type SegmentationModel } from '../segmentation/model.js';
 import { checkCheckpointFolder } from '../checkpoint/checkpoint.js';
 import { importPretrainedBackbone } from '../checkpoint/pretrained-import.js';
-import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
+import { runBestDir, runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 import { loadRunCheckpoint, type RunState } from './run-checkpoint.js';
 import { describeResumePlan, planResume, type ResumePlan, type TrainField } from './resume-plan.js';
 import { MomentumSgd } from './sgd.js';
@@ -180,6 +180,7 @@ export async function startRun(config: TrainConfig, options: StartOptions): Prom
   try {
     // A foreign file would make every save fail: found now, not after training.
     checkCheckpointFolder(runCheckpointDir(config.out));
+    checkCheckpointFolder(runBestDir(config.out));
     const exists = runCheckpointExists(config.out);
     if (exists && !options.resume) {
       throw new FieldError(
@@ -204,6 +205,7 @@ function withLoader(parts: RunParts): RunStart {
       batchSize: config.batch,
       crop: config.crop,
       seed: config.seed,
+      ...(config.photometric ? { augment: { photometric: true } } : {}),
       ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
     });
     return { ...parts, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };

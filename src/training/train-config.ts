@@ -13,6 +13,7 @@ import {
   type Schema,
   type Shape,
 } from '../core/schema.js';
+import { DEFAULT_WARMUP_RATIO } from './lr-schedule.js';
 import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 
 export interface TrainConfig {
@@ -33,6 +34,12 @@ export interface TrainConfig {
   momentum: number;
   weightDecay: number;
   polyPower: number;
+  /** Iterations of linear warmup before the poly decay (mmengine's LinearLR; 0: none). See lr-schedule.ts. */
+  warmupIters: number;
+  /** The warmup's first learning-rate factor (LinearLR's `start_factor`), in [0, 1]. */
+  warmupRatio: number;
+  /** mmseg's PhotoMetricDistortion after the crop and flip (brightness, contrast, saturation, hue). */
+  photometric: boolean;
   /**
    * Clip the gradients to this global L2 norm before each update (PyTorch's clip_grad_norm_);
    * absent: no clipping (DeepLab's and mmsegmentation's default).
@@ -52,7 +59,15 @@ export interface TrainConfig {
   /** ImageNet backbone weights (torchvision names) to start from. */
   pretrained?: string;
   freezeBn: boolean;
+  /** Keep the checkpoint of the best evaluation by this metric in `<out>/best/` (mmseg's `save_best`). */
+  saveBest?: SaveBestMetric;
+  /** Write TensorBoard event files (scalars) into this folder. */
+  tensorboard?: string;
 }
+
+/** Metrics `saveBest` may rank by; higher is better for each. */
+export const SAVE_BEST_METRICS = ['mIoU', 'aAcc', 'mAcc', 'fwIoU'] as const;
+export type SaveBestMetric = (typeof SAVE_BEST_METRICS)[number];
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   split: 'train',
@@ -69,6 +84,9 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   momentum: 0.9,
   weightDecay: 1e-4,
   polyPower: 0.9,
+  warmupIters: 0,
+  warmupRatio: DEFAULT_WARMUP_RATIO,
+  photometric: false,
   evalEvery: 0,
   evalLimit: 0,
   saveEvery: 1000,
@@ -94,6 +112,10 @@ export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
   momentum: number({ min: 0, max: 1 }),
   weightDecay: number({ min: 0 }),
   polyPower: number({ min: 0 }),
+  // Runs saved before these fields existed had neither warmup nor photometric distortion.
+  warmupIters: withDefault(integer({ min: 0 }), 0),
+  warmupRatio: withDefault(number({ min: 0, max: 1 }), DEFAULT_WARMUP_RATIO),
+  photometric: withDefault(boolean(), false),
   clipGradNorm: optional(number({ above: 0 })),
   evalEvery: integer({ min: 0 }),
   evalLimit: integer({ min: 0 }),
@@ -103,6 +125,8 @@ export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
   seed: integer({ min: 0, max: 2 ** 32 - 1 }),
   pretrained: optional(string({ nonEmpty: true })),
   freezeBn: boolean(),
+  saveBest: optional(oneOf(SAVE_BEST_METRICS)),
+  tensorboard: optional(string({ nonEmpty: true })),
 };
 
 /** Every field of a TrainConfig, checked (from flags, from code, or from a run's config.json). */
@@ -113,7 +137,18 @@ export const TRAIN_CONFIG_SCHEMA: Schema<TrainConfig> = object<TrainConfig>(TRAI
       'got 1; batch norm needs at least 2 samples per batch in training: use 2 or more, or freeze the batch-norm statistics (`freezeBn`)',
     );
   }
+  if (c.warmupIters > c.iters) {
+    throw new FieldError(
+      fieldPath(field, 'warmupIters'),
+      `got ${c.warmupIters}, more than the run's ${c.iters} iterations (\`iters\`); the warmup must end within the run`,
+    );
+  }
 });
+
+/** `schema`, with `fallback` for a missing value. */
+function withDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
+  return (v, field) => (v === undefined ? fallback : schema(v, field));
+}
 
 /** Checks every field (configs also come from code and files); returns a clean copy. */
 export function validateTrainConfig(c: TrainConfig, file?: string): TrainConfig {

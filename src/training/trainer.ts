@@ -1,5 +1,5 @@
 /**
- * `train`: the training loop of seg. SGD with momentum, poly learning rate and weight decay
+ * `train`: the training loop of seg. SGD with momentum, weight decay and a poly learning rate (after an optional warmup)
  * on a DeepLab model with one of the heads. What happens around the steps is done by hooks
  * (hooks/): the trace rows of `<out>/trace.jsonl`, checkpoints that resume exactly, progress
  * and abort. A non-finite loss stops the run with a NonFiniteError and leaves the last
@@ -9,15 +9,17 @@ import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { AbortHook } from './hooks/abort-hook.js';
+import { BestCheckpointHook, type BestCheckpoint } from './hooks/best-checkpoint-hook.js';
 import { CheckpointHook } from './hooks/checkpoint-hook.js';
 import { OneClassWarningHook } from './hooks/one-class-hook.js';
 import { ProgressHook } from './hooks/progress-hook.js';
+import { TensorboardHook } from './hooks/tensorboard-hook.js';
 import { TraceHook } from './hooks/trace-hook.js';
 import { callHooks, isDue, type StepReport, type TrainHook, type TrainRun } from './hooks/train-hook.js';
 import { NonFiniteError } from './non-finite-error.js';
 import type { EvalTraceRow } from './run-log.js';
 import { startRun } from './run-setup.js';
-import { polyLearningRate } from './sgd.js';
+import { scheduledLearningRate } from './lr-schedule.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
@@ -70,18 +72,29 @@ export interface TrainResult {
   savedMIoU?: number | null;
   /** What a resumed run took from its arguments. */
   resumed?: ResumePlan;
+  /** With `saveBest`: the best evaluation so far and its checkpoint (`<out>/best`). */
+  best?: BestCheckpoint;
 }
 
-/** The built-in hooks, in calling order: the trace and progress first, then the checkpoint (saved before validating). */
-function runHooks(options: TrainHooks, log: (line: string) => void): TrainHook[] {
-  return [
-    new TraceHook(options.onEval),
+/**
+ * The built-in hooks, in calling order: the trace and progress first, then the checkpoint
+ * (saved before validating) and the best checkpoint (after it).
+ */
+function runHooks(options: TrainHooks, log: (line: string) => void): { hooks: TrainHook[]; best: BestCheckpointHook } {
+  const trace = new TraceHook(options.onEval);
+  const commandLine = options.commandLine ?? [];
+  const best = new BestCheckpointHook(commandLine, log, (row) => trace.record(row));
+  const hooks = [
+    trace,
     new ProgressHook(log, options.onStep),
     ...(options.signal !== undefined ? [new AbortHook(options.signal)] : []),
-    new CheckpointHook(options.commandLine ?? [], log),
+    new CheckpointHook(commandLine, log),
+    best,
+    new TensorboardHook(),
     new OneClassWarningHook(log),
     ...(options.hooks ?? []),
   ];
+  return { hooks, best };
 }
 
 /** Train (or resume) a run; see the module comment. */
@@ -94,7 +107,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   });
   const { config, state, loader } = run;
   const alreadyFinished = state.iteration >= config.iters;
-  const hooks = runHooks(options, log);
+  const { hooks, best } = runHooks(options, log);
   let lastLoss = Number.NaN;
   let note: CaptureNote | undefined;
   const runner = createStepRunner(run.model, run.head, run.sgd, {
@@ -135,7 +148,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
       const index = state.iteration + (pending !== undefined ? 1 : 0);
-      const lr = polyLearningRate(config.lr, index, config.iters, config.polyPower);
+      const lr = scheduledLearningRate(config, index);
       const result = runner.run(await loader.nextBatch(), {
         lr,
         freezeBn: config.freezeBn,
@@ -178,6 +191,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     alreadyFinished,
     ...(alreadyFinished ? { savedMIoU: savedMIoU(run.savedMetrics) } : {}),
     ...(run.resumed !== undefined ? { resumed: run.resumed } : {}),
+    ...(best.best !== undefined ? { best: best.best } : {}),
   };
 }
 

@@ -1,10 +1,20 @@
 /**
  * The augmenters: a list of transforms, then normalisation. Train: random scale, pad to the
- * crop (mean pixel, 255), random crop, random flip. Eval: the whole image, label untouched.
+ * crop (mean pixel, 255), random crop, random flip; with photometric distortion: random
+ * scale and crop, flip, distortion, then the padding. Eval: the whole image, label untouched.
  */
 import type { Rng } from '../core/random.js';
 import { IMAGENET_NORMALIZATION, meanPixel, normalizeImage, type Normalization } from './normalize.js';
-import { applyTransforms, randomHorizontalFlip, randomScaleCrop, TRAIN_SCALES, type Transform } from './transforms.js';
+import { PHOTOMETRIC_DEFAULTS, randomPhotometricDistortion, type PhotometricOptions } from './photometric.js';
+import {
+  applyTransforms,
+  padTo,
+  randomHorizontalFlip,
+  randomScaleCrop,
+  randomScaleCropWindow,
+  TRAIN_SCALES,
+  type Transform,
+} from './transforms.js';
 import type { AugmentedSample, Sample } from './types.js';
 
 export type Augmenter = (sample: Sample, rng: Rng) => Promise<AugmentedSample>;
@@ -16,6 +26,8 @@ export interface TrainAugmentOptions {
   scales?: readonly number[];
   /** Probability of a horizontal flip (default 0.5). */
   flipProbability?: number;
+  /** mmseg's PhotoMetricDistortion after the flip (true: mmseg's defaults). */
+  photometric?: boolean | PhotometricOptions;
   normalization?: Normalization;
 }
 
@@ -25,11 +37,17 @@ export const DEFAULT_CROP = 513;
 export function trainTransforms(options: TrainAugmentOptions = {}): Transform[] {
   const crop = options.crop ?? DEFAULT_CROP;
   if (!Number.isInteger(crop) || crop < 1) throw new Error(`trainTransforms: crop must be a positive integer, got ${crop}`);
+  const fill = meanPixel(options.normalization ?? IMAGENET_NORMALIZATION);
+  const scales = options.scales ?? TRAIN_SCALES;
+  const flip = randomHorizontalFlip(options.flipProbability ?? 0.5);
+  if (options.photometric !== undefined && options.photometric !== false) {
+    // mmseg's order: crop, flip, photometric distortion, then padding (its data preprocessor
+    // pads last), so padding pixels stay the mean pixel.
+    const photometric = options.photometric === true ? PHOTOMETRIC_DEFAULTS : options.photometric;
+    return [randomScaleCropWindow(crop, scales), flip, randomPhotometricDistortion(photometric), padTo(crop, fill)];
+  }
   // randomScaleCrop = [randomScale, padTo (mean pixel, 255), randomCrop] fused: same draws, same result, less work.
-  return [
-    randomScaleCrop(crop, meanPixel(options.normalization ?? IMAGENET_NORMALIZATION), options.scales ?? TRAIN_SCALES),
-    randomHorizontalFlip(options.flipProbability ?? 0.5),
-  ];
+  return [randomScaleCrop(crop, fill, scales), flip];
 }
 
 /** Transforms a list of transforms, then normalises; the label passes through. */

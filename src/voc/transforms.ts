@@ -141,16 +141,11 @@ export function randomCrop(size: number): Transform {
 }
 
 /**
- * randomScale, padTo and randomCrop in one step, with the same random draws and the same
- * result (up to rounding of the bilinear image): only the window that survives the crop
- * is resized, which makes large scales about 3x cheaper. The default training pipeline.
+ * randomScaleCrop without the padding: the window of the scaled pair that a `size` crop
+ * keeps, smaller than `size` where the scaled pair is (as mmseg's RandomCrop returns it; pad
+ * later with padTo). Same draws as randomScaleCrop.
  */
-export function randomScaleCrop(
-  size: number,
-  fill: readonly [number, number, number],
-  scales: readonly number[] = TRAIN_SCALES,
-  labelFill = VOID_LABEL,
-): Transform {
+export function randomScaleCropWindow(size: number, scales: readonly number[] = TRAIN_SCALES): Transform {
   if (scales.length === 0 || scales.some((s) => !(s > 0)))
     throw new Error(`randomScaleCrop: scales must be positive, got [${scales.join(', ')}]`);
   return async (pair, rng) => {
@@ -163,8 +158,25 @@ export function randomScaleCrop(
     const region: Region = { left, top, width: Math.min(size, width - left), height: Math.min(size, height - top) };
     const image = await resizeRgbRegion({ width: pair.width, height: pair.height, data: pair.image }, width, height, region);
     const label = resizeLabelNearestRegion(pair.label, pair.width, pair.height, width, height, region);
-    const window: ImageLabelPair = { width: region.width, height: region.height, image: image.data, label };
-    return region.width === size && region.height === size ? window : placeOnCanvas(window, size, size, fill, labelFill);
+    return { width: region.width, height: region.height, image: image.data, label };
+  };
+}
+
+/**
+ * randomScale, padTo and randomCrop in one step, with the same random draws and the same
+ * result (up to rounding of the bilinear image): only the window that survives the crop
+ * is resized, which makes large scales about 3x cheaper. The default training pipeline.
+ */
+export function randomScaleCrop(
+  size: number,
+  fill: readonly [number, number, number],
+  scales: readonly number[] = TRAIN_SCALES,
+  labelFill = VOID_LABEL,
+): Transform {
+  const window = randomScaleCropWindow(size, scales);
+  return async (pair, rng) => {
+    const w = await window(pair, rng);
+    return w.width === size && w.height === size ? w : placeOnCanvas(w, size, size, fill, labelFill);
   };
 }
 

@@ -6,42 +6,17 @@ import { tf } from '../../src/engine/tf.js';
 import { SegError } from '../../src/core/errors.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import type { TrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
-import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
+import { runWeights, tinyRunConfig } from './tiny-run.js';
 
 let root: string;
 let data: string;
 
 function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...DEFAULT_TRAIN_CONFIG,
-    data,
-    out: join(root, out),
-    head: 'softmax',
-    backbone: 'resnet18',
-    width: 0.125,
-    crop: 32,
-    batch: 2,
-    iters: 10,
-    lr: 0.01,
-    saveEvery: 0,
-    evalEvery: 0,
-    evalLimit: 2,
-    logEvery: 1,
-    seed: 3,
-    ...overrides,
-  };
-}
-
-async function weightsOf(run: string): Promise<Map<string, Float32Array>> {
-  const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of [...loaded.model.params, ...loaded.model.buffers]) out.set(name, (await v.data()) as Float32Array);
-  loaded.model.dispose();
-  return out;
+  return tinyRunConfig(data, root, out, { evalLimit: 2, seed: 3, ...overrides });
 }
 
 beforeAll(async () => {
@@ -70,6 +45,7 @@ describe('train', () => {
       'aAcc',
       'classIoU',
       'images',
+      'confusionMatrix',
     ]);
 
     // Stop after 5 iterations (abort), then resume the same run for the rest.
@@ -87,8 +63,8 @@ describe('train', () => {
     second.model.dispose();
     expect(second.iteration).toBe(10);
 
-    const a = await weightsOf(join(root, 'straight'));
-    const b = await weightsOf(join(root, 'resumed'));
+    const a = await runWeights(join(root, 'straight'));
+    const b = await runWeights(join(root, 'resumed'));
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [name, values] of a) expect(b.get(name), name).toEqual(values);
     const resumedRows = readTrace(join(root, 'resumed')).filter((r) => r.type === 'train');

@@ -1,10 +1,16 @@
-/** Writes the run's `trace.jsonl`: a start row (backend, adapter), a train row every `logEvery` iterations (and at the last), an eval row per validation. */
+/** Writes the run's `trace.jsonl`: a start row (backend, adapter), a train row every `logEvery` iterations (and at the last), an eval row per validation (with its confusion matrix). */
 import { round } from '../../core/numbers.js';
 import { tf } from '../../engine/tf.js';
 import { activeAdapter } from '../../engine/backend.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
-import { TraceWriter, type EvalTraceRow, type TrainTraceRow } from '../run-log.js';
+import { TraceWriter, type EvalTraceRow, type TraceRow, type TrainTraceRow } from '../run-log.js';
 import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
+
+/** The confusion matrix as rows of counts (ground truth x prediction). */
+function confusionRows(result: EvaluationResult): number[][] {
+  const k = result.confusion.numClasses;
+  return Array.from({ length: k }, (_, t) => Array.from({ length: k }, (_, p) => result.confusion.get(t, p)));
+}
 
 export class TraceHook implements TrainHook {
   private writer: TraceWriter | undefined;
@@ -17,6 +23,11 @@ export class TraceHook implements TrainHook {
     const extended = run.resumed?.extended;
     if (extended !== undefined)
       this.writer.append({ type: 'extend', iter: run.state.iteration, fromIters: extended.from, toIters: extended.to });
+  }
+
+  /** Append a row another hook reports (e.g. a new best checkpoint). */
+  record(row: TraceRow): void {
+    this.writer?.append(row);
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
@@ -46,6 +57,7 @@ export class TraceHook implements TrainHook {
       aAcc: result.metrics.aAcc,
       classIoU: Object.fromEntries(result.metrics.classes.map((c) => [c.name, c.iou])),
       images: result.images,
+      confusionMatrix: confusionRows(result),
     };
     this.writer?.append(row);
     this.onEval?.(row);

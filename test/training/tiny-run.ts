@@ -1,0 +1,36 @@
+/** Shared by training tests: the settings of a tiny run, and a run's saved weights. */
+import { join } from 'node:path';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
+import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+
+/** A ResNet-18 width 0.125 run at 32 px, batch 2, in `root/out`; `overrides` on top. */
+export function tinyRunConfig(data: string, root: string, out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    data,
+    out: join(root, out),
+    head: 'softmax',
+    backbone: 'resnet18',
+    width: 0.125,
+    crop: 32,
+    batch: 2,
+    iters: 10,
+    lr: 0.01,
+    saveEvery: 0,
+    evalEvery: 0,
+    evalLimit: 1,
+    logEvery: 1,
+    seed: 1,
+    ...overrides,
+  };
+}
+
+/** Every parameter and buffer of the run's checkpoint, by name. */
+export async function runWeights(run: string): Promise<Map<string, Float32Array>> {
+  const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of [...loaded.model.params, ...loaded.model.buffers]) out.set(name, (await v.data()) as Float32Array);
+  loaded.model.dispose();
+  return out;
+}
