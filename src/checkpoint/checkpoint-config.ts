@@ -115,26 +115,31 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-/** "resnet50, output stride 16, width 1, 21 classes" (multi-grid when on). */
+/** "resnet50, output stride 16, width 1, 21 classes" (multi-grid and the aux classifier when on). */
 export function describeModelConfig(c: ModelConfig): string {
-  return `${c.backbone}, output stride ${c.outputStride}, width ${c.width}${c.multiGrid ? ', multi-grid' : ''}, ${c.numClasses} classes`;
+  const aux = c.auxClassifier === true ? ', aux classifier' : '';
+  return `${c.backbone}, output stride ${c.outputStride}, width ${c.width}${c.multiGrid ? ', multi-grid' : ''}, ${c.numClasses} classes${aux}`;
 }
 
 /** The fields where two model configs differ (empty when they match). */
 export function modelConfigDifferences(a: ModelConfig, b: Partial<ModelConfig>): (keyof ModelConfig)[] {
   const keys: (keyof ModelConfig)[] = ['backbone', 'outputStride', 'width', 'numClasses', 'multiGrid'];
-  return keys.filter((k) => b[k] !== undefined && b[k] !== a[k]);
+  const differs = keys.filter((k) => b[k] !== undefined && b[k] !== a[k]);
+  // Absent means no aux classifier, so only a config that names one on one side differs.
+  const auxOf = (c: Partial<ModelConfig>): boolean => c.auxClassifier === true;
+  return 'auxClassifier' in b && auxOf(a) !== auxOf(b) ? [...differs, 'auxClassifier'] : differs;
 }
 
 /** SegError if `expected` (the model asked for) differs from the checkpoint's config; names both sides. */
 export function checkModelMatches(checkpoint: ModelConfig, expected: Partial<ModelConfig>, where: string): void {
   const diff = modelConfigDifferences(checkpoint, expected);
   if (diff.length === 0) return;
-  const wanted = diff.map((k) => `${k} ${String(expected[k])}`).join(', ');
-  const has = diff.map((k) => `${k} ${String(checkpoint[k])}`).join(', ');
+  const value = (c: Partial<ModelConfig>, k: keyof ModelConfig): string => (k === 'auxClassifier' ? String(c[k] === true) : String(c[k]));
+  const wanted = diff.map((k) => `${k} ${value(expected, k)}`).join(', ');
+  const has = diff.map((k) => `${k} ${value(checkpoint, k)}`).join(', ');
   throw new SegError(
     `checkpoint ${where} holds a ${describeModelConfig(checkpoint)} model; it does not fit the model asked for (${wanted} instead of ${has}). ` +
-      'Use a model with matching `backbone`, `outputStride`, `width`, `numClasses` and `multiGrid`, or another checkpoint.',
+      'Use a model with matching `backbone`, `outputStride`, `width`, `numClasses`, `multiGrid` and `auxClassifier`, or another checkpoint.',
     where,
   );
 }

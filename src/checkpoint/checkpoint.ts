@@ -5,6 +5,8 @@
  *   model.safetensors       params + BN buffers under torchvision names, conv kernels OIHW,
  *                           plus `<bn>.num_batches_tracked` (I64): a torchvision
  *                           DeepLabV3(num_classes=K, aux_loss=False) loads it with strict=True
+ *                           (aux_loss=True with the config's `auxClassifier`); loading is
+ *                           strict too: a tensor the model lacks is refused
  *   optimizer.safetensors   (resumable checkpoints) optimizer state, e.g. momentum buffers
  *                           keyed by param name; rank-4 tensors OIHW like the weights
  *   state.json              (resumable checkpoints) iteration and free-form training state
@@ -27,14 +29,14 @@ import { ioReason, syncDirectory, WriteError, writeJsonAtomic } from '../core/du
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import type { Normalization } from '../voc/normalize.js';
-import { batchNormLayers, weightSpecs } from '../nn/layer-spec.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
-import { createModelWithWeights, type SegmentationModel } from '../segmentation/model.js';
+import { createModelWithWeights, modelBatchNormLayers, modelWeightSpecs, type SegmentationModel } from '../segmentation/model.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
   type CheckpointConfig,
   checkModelMatches,
+  describeModelConfig,
   readJsonFile,
   validateCheckpointConfig,
 } from './checkpoint-config.js';
@@ -92,12 +94,12 @@ function commandLineText(value: string | readonly string[] | undefined): string 
 /** The model's weights as torchvision tensors (OIHW), with num_batches_tracked (read with `await data()`). */
 export async function modelStateDict(model: SegmentationModel): Promise<Map<string, WritableTensor>> {
   const out = new Map<string, WritableTensor>();
-  for (const w of weightSpecs(model.spec)) {
+  for (const w of modelWeightSpecs(model)) {
     const v = (w.role === 'param' ? model.params : model.buffers).get(w.name);
     if (v === undefined) throw new Error(`model has no weight ${w.name}`);
     out.set(w.name, { shape: torchShape(w.shape), data: hwioToOihw((await v.data()) as Float32Array, w.shape) });
   }
-  for (const bn of batchNormLayers(model.spec)) {
+  for (const bn of modelBatchNormLayers(model)) {
     out.set(`${bn.name}.num_batches_tracked`, { shape: [], data: BigInt64Array.of(BigInt(model.batchesTracked)) });
   }
   return out;
@@ -286,8 +288,28 @@ function readOptimizerState(file: string): Map<string, tf.Tensor> {
   return out;
 }
 
+/**
+ * Strict loading, as torch's load_state_dict(strict=True): a tensor the model has no place
+ * for (e.g. `aux_classifier.*` in a checkpoint whose config has no aux classifier) is refused.
+ */
+function checkNoUnexpected(file: string, tensors: Map<string, SafeTensor>, model: SegmentationModel): void {
+  const known = new Set(modelWeightSpecs(model).map((w) => w.name));
+  for (const bn of modelBatchNormLayers(model)) known.add(`${bn.name}.num_batches_tracked`);
+  const unexpected = [...tensors.keys()].filter((name) => !known.has(name));
+  if (unexpected.length === 0) return;
+  const shown = unexpected.slice(0, 5).join(', ') + (unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : '');
+  const aux = unexpected.some((n) => n.startsWith('aux_classifier.'))
+    ? ' (aux_classifier.* needs "auxClassifier": true in the model of config.json)'
+    : '';
+  throw new SegError(
+    `${file}: ${unexpected.length} tensor${unexpected.length === 1 ? '' : 's'} the ${describeModelConfig(model.config)} model does not have: ${shown}${aux}; ` +
+      'the checkpoint is for another model',
+    file,
+  );
+}
+
 function batchesTrackedOf(tensors: Map<string, SafeTensor>, model: SegmentationModel): number {
-  const first = batchNormLayers(model.spec)[0];
+  const first = modelBatchNormLayers(model)[0];
   const t = first === undefined ? undefined : tensors.get(`${first.name}.num_batches_tracked`);
   return t === undefined ? 0 : Number(toFloat32(t)[0] ?? 0);
 }
@@ -320,6 +342,12 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
     model.dispose();
     throw nonFiniteWeightsError(modelFile, nonFinite);
   }
+  try {
+    checkNoUnexpected(modelFile, tensors, model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   model.batchesTracked = batchesTrackedOf(tensors, model);
   const result: LoadedCheckpoint = { dir: actual, config, headSpec, model };
   try {
@@ -346,11 +374,12 @@ export function loadCheckpointInto(model: SegmentationModel, dir: string): Check
   const actual = resolveCheckpointDir(dir);
   const configFile = path.join(actual, 'config.json');
   const config = validateCheckpointConfig(readJsonFile(configFile), configFile);
-  checkModelMatches(config.model, model.config, dir);
+  checkModelMatches(config.model, { auxClassifier: undefined, ...model.config }, dir);
   const modelFile = path.join(actual, 'model.safetensors');
   const { tensors } = readSafetensors(modelFile);
   // Check every tensor before changing any weight.
-  const values = weightSpecs(model.spec).map((w) => [w, fromStateDict(modelFile, tensors, w.name, w.shape)] as const);
+  checkNoUnexpected(modelFile, tensors, model);
+  const values = modelWeightSpecs(model).map((w) => [w, fromStateDict(modelFile, tensors, w.name, w.shape)] as const);
   const nonFinite = values.filter(([, data]) => firstNonFinite(data) >= 0).map(([w]) => w.name);
   if (nonFinite.length > 0) throw nonFiniteWeightsError(modelFile, nonFinite);
   for (const [w, data] of values) {

@@ -36,7 +36,13 @@ export async function openPredictorFromFlags(flags: EngineFlags, backend: Backen
     // With --backend webgpu, onnxruntime runs on its own WebGPU provider.
     onnxDevice: backend.name === 'webgpu' ? 'webgpu' : 'cpu',
   });
-  if (!quiet) process.stderr.write(`engine: ${predictor.engine}${predictor.device === 'webgpu' ? ' (webgpu execution provider)' : ''}\n`);
+  if (!quiet) {
+    const notes = [
+      ...(predictor.device === 'webgpu' ? ['webgpu execution provider'] : []),
+      ...(predictor.padsToStride ? ['the .onnx file pads to the output stride'] : []),
+    ];
+    process.stderr.write(`engine: ${predictor.engine}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`);
+  }
   return predictor;
 }
 

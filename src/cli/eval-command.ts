@@ -194,7 +194,12 @@ export function registerEvalCommand(program: Command): void {
           split: flags.split,
           splitIds: ids.all,
           shard,
-          settings: { scales: flags.scales, flip: flags.flip === true, limit: flags.limit ?? null },
+          settings: {
+            scales: flags.scales,
+            flip: flags.flip === true,
+            limit: flags.limit ?? null,
+            padToStride: flags.padToStride === true,
+          },
           classNames: dataset.classNames,
         }),
       );

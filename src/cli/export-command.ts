@@ -11,6 +11,7 @@ interface ExportFlags {
   out: string;
   headOutput: HeadOutput;
   fixedSize?: string[];
+  padToStride?: boolean;
   onnx?: boolean;
   backend?: string;
 }
@@ -39,7 +40,11 @@ export function registerExportCommand(program: Command): void {
         .choices([...HEAD_OUTPUTS])
         .default('logits'),
     )
-    .option('--fixed-size <h w...>', 'static input height and width instead of dynamic H and W (N stays dynamic)');
+    .option('--fixed-size <h w...>', 'static input height and width instead of dynamic H and W (N stays dynamic)')
+    .option(
+      '--pad-to-stride',
+      "pad the image to a multiple of the output stride inside the graph and crop the logits back (default: the image as it is, torchvision's logits)",
+    );
   addBackendOption(cmd).action(async (flags: ExportFlags) => {
     const fixedSize = parseFixedSize(flags.fixedSize);
     const checkpoint = await checkpointFromFlag(flags.checkpoint);
@@ -47,6 +52,7 @@ export function registerExportCommand(program: Command): void {
     const result = await exportCheckpoint(checkpoint, flags.out, {
       headOutput: flags.headOutput,
       ...(fixedSize !== undefined ? { fixedSize } : {}),
+      padToStride: flags.padToStride === true,
     });
     process.stdout.write(
       `wrote ${result.file} (${(result.bytes / 2 ** 20).toFixed(1)} MiB, ${flags.headOutput}) from ${result.checkpoint}\n`,

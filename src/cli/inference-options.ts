@@ -1,4 +1,4 @@
-/** The sliding-window flags shared by `seg eval` and `seg predict`. */
+/** The sliding-window and padding flags shared by `seg eval` and `seg predict`. */
 import { type Command, Option } from 'commander';
 import { SegError } from '../core/errors.js';
 import { DEFAULT_WINDOW, INFERENCE_MODES, type InferenceMode } from '../inference/sliding-window.js';
@@ -10,6 +10,7 @@ export interface InferenceFlags {
   mode: string;
   window: number;
   overlap: number;
+  padToStride?: boolean;
 }
 
 /** A fraction in [0, 1): `1/3`, `0.25`. */
@@ -30,19 +31,24 @@ export function addInferenceOptions(cmd: Command): Command {
         .default('auto'),
     )
     .option('--window <px>', 'sliding-window side in pixels', parseIntFlag('--window', 8), DEFAULT_WINDOW)
-    .option('--overlap <fraction>', 'overlap of neighbouring windows, a fraction of the window', parseOverlap, 1 / 3);
+    .option('--overlap <fraction>', 'overlap of neighbouring windows, a fraction of the window', parseOverlap, 1 / 3)
+    .option(
+      '--pad-to-stride',
+      "pad each image (or window) to a multiple of the output stride and crop the logits back (default: the image as it is, torchvision's logits)",
+    );
 }
 
 /** The PredictOptions of the flags, with the memory limit of the backend that runs. */
 export function inferenceOptionsFromFlags(
   flags: InferenceFlags,
   backend: string,
-): Pick<PredictOptions, 'mode' | 'window' | 'overlap' | 'memoryLimit'> {
+): Pick<PredictOptions, 'mode' | 'window' | 'overlap' | 'memoryLimit' | 'padToStride'> {
   const limit = backendMemoryLimit(backend).bytes;
   return {
     mode: flags.mode as InferenceMode,
     window: flags.window,
     overlap: flags.overlap,
+    padToStride: flags.padToStride === true,
     ...(limit !== undefined ? { memoryLimit: limit } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { parseBackboneName, parseOutputStride, validateWidth, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 import { describeModel, type ModelDescription } from '../segmentation/describe-model.js';
+import type { StageCost } from '../nn/layer-cost.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { describeModelConfig } from '../checkpoint/checkpoint-config.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
@@ -13,6 +14,7 @@ interface InfoFlags {
   classes: number;
   width: number;
   multiGrid?: boolean;
+  auxClassifier?: boolean;
   inputSize: number;
   json?: boolean;
 }
@@ -28,18 +30,16 @@ function gflops(n: number): string {
   return (n / 1e9).toFixed(2);
 }
 
+function stageRow(s: StageCost, name: string): string[] {
+  return [name, String(s.outputStride), String(s.channels), `${s.height}x${s.width}`, thousands(s.params), gflops(s.flops)];
+}
+
 export function formatInfoTable(d: ModelDescription): string {
   const [h, w] = d.inputSize;
   const rows = [
     ['stage', 'stride', 'channels', 'output', 'params', 'GFLOPs'],
-    ...d.stages.map((s) => [
-      s.name,
-      String(s.outputStride),
-      String(s.channels),
-      `${s.height}x${s.width}`,
-      thousands(s.params),
-      gflops(s.flops),
-    ]),
+    ...d.stages.map((s) => stageRow(s, s.name)),
+    ...(d.aux !== undefined ? [stageRow(d.aux, `${d.aux.name}*`)] : []),
     ['total', '', '', '', thousands(d.params), gflops(d.flops)],
   ];
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
@@ -48,6 +48,11 @@ export function formatInfoTable(d: ModelDescription): string {
     `DeepLab-v3 ${describeModelConfig(d.config)}`,
     `parameters: ${thousands(d.params)} trainable (+ ${thousands(d.buffers)} BN running statistics)`,
     `FLOPs at ${h}x${w}: ${gflops(d.flops)} G (2 x conv multiply-adds; BN, ReLU, pooling, adds and resizing not counted)`,
+    ...(d.aux !== undefined
+      ? [
+          `aux classifier: ${thousands(d.aux.params)} parameters (in the total), ${gflops(d.aux.flops)} GFLOPs in training only (aux* below; not in the FLOPs total)`,
+        ]
+      : []),
     '',
     line(rows[0] ?? []),
     ...rows.slice(1).map(line),
@@ -62,14 +67,19 @@ export function infoJson(d: ModelDescription, reference: ModelDescription): Reco
     flops513: reference.flops,
     inputSize: d.inputSize,
     flops: d.flops,
-    stages: d.stages.map((s) => ({
-      name: s.name,
-      outputStride: s.outputStride,
-      channels: s.channels,
-      outputSize: [s.height, s.width],
-      params: s.params,
-      flops: s.flops,
-    })),
+    stages: d.stages.map(stageJson),
+    ...(d.aux !== undefined ? { aux: { ...stageJson(d.aux), trainingOnly: true }, auxFlops513: reference.aux?.flops ?? null } : {}),
+  };
+}
+
+function stageJson(s: StageCost): Record<string, unknown> {
+  return {
+    name: s.name,
+    outputStride: s.outputStride,
+    channels: s.channels,
+    outputSize: [s.height, s.width],
+    params: s.params,
+    flops: s.flops,
   };
 }
 
@@ -87,8 +97,9 @@ export function registerInfoCommand(program: Command): void {
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)
     .option('--multi-grid', 'multi-grid (1, 2, 4) dilation in layer4')
+    .option('--aux-classifier', "with torchvision's aux classifier (FCNHead on layer3, trained with --aux-loss; not run in inference)")
     .option('--input-size <px>', 'image side for the FLOPs and the table', parseIntFlag('--input-size', 1, 16384), REFERENCE_SIZE)
-    .option('--json', 'print JSON (params, flops513, per-stage figures)')
+    .option('--json', 'print JSON (params, flops513, per-stage figures; aux apart)')
     .action((flags: InfoFlags) => {
       const config: ModelConfig = {
         backbone: flags.backbone,
@@ -96,6 +107,7 @@ export function registerInfoCommand(program: Command): void {
         width: flags.width,
         numClasses: flags.classes,
         multiGrid: flags.multiGrid === true,
+        ...(flags.auxClassifier === true ? { auxClassifier: true as const } : {}),
       };
       const d = describeModel(config, flags.inputSize);
       if (flags.json === true) {

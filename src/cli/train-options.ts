@@ -46,6 +46,7 @@ export interface TrainingFlags {
   warmupRatio: number;
   photometric?: boolean;
   clipGradNorm?: number;
+  auxLoss?: number;
   split: string;
   valSplit: string;
   evalEvery: number;
@@ -99,6 +100,11 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
       '--clip-grad-norm <n>',
       'clip the gradients to this global L2 norm before each update (default: no clipping)',
       numberFlag('--clip-grad-norm'),
+    )
+    .option(
+      '--aux-loss <w>',
+      "train torchvision's aux classifier (FCNHead on layer3, same head) with this loss weight; torchvision uses 0.5 (default: none)",
+      numberFlag('--aux-loss'),
     )
     .option('--split <name>', 'training split (ImageSets/Segmentation/<name>.txt)', d.split)
     .option('--val-split <name>', 'validation split', d.valSplit)
@@ -159,6 +165,8 @@ export function sharedTrainConfigFromFlags(flags: TrainingFlags): Omit<TrainConf
     warmupRatio: flags.warmupRatio,
     photometric: flags.photometric === true,
     ...(flags.clipGradNorm !== undefined ? { clipGradNorm: flags.clipGradNorm } : {}),
+    // --aux-loss 0 is no aux classifier, which configs store as no auxLoss.
+    ...(flags.auxLoss !== undefined && flags.auxLoss !== 0 ? { auxLoss: flags.auxLoss } : {}),
     evalEvery: flags.evalEvery,
     evalLimit: flags.evalLimit,
     saveEvery: flags.saveEvery,
@@ -194,6 +202,7 @@ const CONFIG_FIELDS: readonly TrainField[] = [
   'warmupRatio',
   'photometric',
   'clipGradNorm',
+  'auxLoss',
   'evalEvery',
   'evalLimit',
   'saveEvery',

@@ -19,7 +19,7 @@ import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
-import { TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
+import { runModelConfig, TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
 import { arrayOf, integer, number, object, optional, parse, string, type Schema } from '../core/schema.js';
 import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
@@ -244,7 +244,7 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
 
 async function warmUp(base: TraceOptions['base'], numClasses: number): Promise<void> {
   await benchmarkModel('train', {
-    model: { backbone: base.backbone, outputStride: base.outputStride, width: base.width, numClasses, multiGrid: base.multiGrid },
+    model: runModelConfig(base, numClasses),
     size: base.crop,
     batch: base.batch,
     steps: 1,

@@ -9,6 +9,7 @@ import type { HeadOutput } from './onnx-metadata.js';
 export interface ExportCheckpointOptions {
   headOutput?: HeadOutput;
   fixedSize?: [number, number];
+  padToStride?: boolean;
 }
 
 export interface ExportCheckpointResult {
@@ -32,6 +33,7 @@ export async function exportCheckpoint(
       normalization: trained.normalization,
       ...(options.headOutput !== undefined ? { headOutput: options.headOutput } : {}),
       ...(options.fixedSize !== undefined ? { fixedSize: options.fixedSize } : {}),
+      ...(options.padToStride !== undefined ? { padToStride: options.padToStride } : {}),
     });
   } finally {
     trained.model.dispose();

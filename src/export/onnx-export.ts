@@ -2,11 +2,12 @@
  * ONNX export: one more walk over the model's layer-spec tree, emitting NCHW ONNX ops
  * (opset 17) with the checkpoint's torchvision weight names as initializer names.
  *
- * The graph reproduces seg's whole-image inference, not just the bare network: the input
- * `image` [N, 3, H, W] (normalised) is padded with zeros at the bottom and right to a
- * multiple of the output stride, the network runs (logits upsampled to the padded size),
- * and the logits are cropped back to H x W. So any H, W gives the logits seg's tfjs
- * inference gives. Bilinear resizes are `Resize` linear with half_pixel coordinates,
+ * The graph is seg's whole-image inference: the network on the input `image` [N, 3, H, W]
+ * (normalised) as it is, logits upsampled to H x W, as torchvision's DeepLabV3 runs, so any
+ * H, W gives torchvision's logits and seg's tfjs ones. With `padToStride` the image is padded
+ * with zeros at the bottom and right to a multiple of the output stride first, and the
+ * logits are cropped back to H x W (seg's `--pad-to-stride`). The aux classifier, which only
+ * trains, is left out. Bilinear resizes are `Resize` linear with half_pixel coordinates,
  * which is PyTorch's align_corners=False (clamped at the border) for every size seg
  * produces. BN stays `BatchNormalization` (onnxruntime folds it into the convs).
  *
@@ -35,6 +36,8 @@ export interface OnnxExportOptions {
   headOutput?: HeadOutput;
   /** Static [H, W] instead of dynamic H and W (N stays dynamic). */
   fixedSize?: [number, number];
+  /** Pad the image to a multiple of the output stride in the graph and crop the logits back (default false). */
+  padToStride?: boolean;
 }
 
 /** A value in the graph with its spatial size when static. */
@@ -45,7 +48,7 @@ interface Value {
 
 interface Ctx {
   g: OnnxGraphBuilder;
-  /** The padded image (what `resize to: 'image'` targets). */
+  /** The network's input (what `resize to: 'image'` targets): the image, or the padded image. */
   image: Value;
 }
 
@@ -160,6 +163,31 @@ async function addWeights(g: OnnxGraphBuilder, model: SegmentationModel): Promis
   }
 }
 
+/**
+ * The input padded with zeros at the bottom and right to a multiple of `os`, and the crop
+ * of the logits back to the input's size.
+ */
+function padInGraph(g: OnnxGraphBuilder, input: Value, os: number): { padded: Value; crop: (logits: string) => string } {
+  if (input.hw !== null) {
+    const [h, w] = input.hw;
+    const ph = Math.ceil(h / os) * os;
+    const pw = Math.ceil(w / os) * os;
+    if (ph === h && pw === w) return { padded: input, crop: (logits) => logits };
+    const pads = g.int64Constant([0, 0, 0, 0, 0, 0, ph - h, pw - w]);
+    return {
+      padded: { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: [ph, pw] },
+      crop: (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), g.int64Constant([h, w]), g.int64Constant([2, 3])]),
+    };
+  }
+  const hw = g.node('Shape', [input.name], { start: 2, end: 4 });
+  const extra = g.node('Mod', [g.node('Neg', [hw]), g.int64Constant([os])], { fmod: 0 });
+  const pads = g.node('Concat', [g.int64Constant([0, 0, 0, 0, 0, 0]), extra], { axis: 0 });
+  return {
+    padded: { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: null },
+    crop: (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), hw, g.int64Constant([2, 3])]),
+  };
+}
+
 /** Serialise `model` as an ONNX ModelProto (see the module comment). */
 export async function exportOnnx(model: SegmentationModel, options: OnnxExportOptions): Promise<Uint8Array> {
   const headOutput = options.headOutput ?? 'logits';
@@ -176,29 +204,8 @@ export async function exportOnnx(model: SegmentationModel, options: OnnxExportOp
   const input: Value = { name: g.addInput(ONNX_INPUT_NAME, 'float32', ['N', 3, ...dims]), hw: fixed };
   await addWeights(g, model);
 
-  // Pad bottom/right with zeros to a multiple of the output stride; crop the logits back.
-  let padded: Value;
-  let crop: (logits: string) => string;
-  if (fixed !== null) {
-    const [h, w] = fixed;
-    const ph = Math.ceil(h / os) * os;
-    const pw = Math.ceil(w / os) * os;
-    if (ph === h && pw === w) {
-      padded = input;
-      crop = (logits) => logits;
-    } else {
-      const pads = g.int64Constant([0, 0, 0, 0, 0, 0, ph - h, pw - w]);
-      padded = { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: [ph, pw] };
-      crop = (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), g.int64Constant([h, w]), g.int64Constant([2, 3])]);
-    }
-  } else {
-    const hw = g.node('Shape', [input.name], { start: 2, end: 4 });
-    const extra = g.node('Mod', [g.node('Neg', [hw]), g.int64Constant([os])], { fmod: 0 });
-    const pads = g.node('Concat', [g.int64Constant([0, 0, 0, 0, 0, 0]), extra], { axis: 0 });
-    padded = { name: g.node('Pad', [input.name, pads, g.floatScalar(0)], { mode: 'constant' }), hw: null };
-    crop = (logits) => g.node('Slice', [logits, g.int64Constant([0, 0]), hw, g.int64Constant([2, 3])]);
-  }
-
+  const padToStride = options.padToStride ?? false;
+  const { padded, crop } = padToStride ? padInGraph(g, input, os) : { padded: input, crop: (logits: string) => logits };
   const ctx: Ctx = { g, image: padded };
   const logits = crop(run(model.spec, padded, ctx, padded).name);
   const k = model.config.numClasses;
@@ -213,7 +220,8 @@ export async function exportOnnx(model: SegmentationModel, options: OnnxExportOp
     g.addOutput({ name: 'mask', elemType: 'int64', dims: ['N', ...dims] });
   }
 
-  const config = model.config;
+  // The graph is the inference model: the aux classifier (training only) is not in it.
+  const { auxClassifier: _aux, ...config } = model.config;
   return g.encode({
     graphName: `deeplabv3_${config.backbone}_os${config.outputStride}`,
     producerVersion: PACKAGE_VERSION,
@@ -225,6 +233,7 @@ export async function exportOnnx(model: SegmentationModel, options: OnnxExportOp
       model: { ...config },
       headOutput,
       fixedSize: fixed,
+      padToStride,
       segVersion: PACKAGE_VERSION,
     }),
   });

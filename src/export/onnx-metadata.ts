@@ -1,7 +1,7 @@
 /**
  * What an exported file records about itself in ONNX `metadata_props` (string pairs), so a
  * runtime can use it without the checkpoint: class names, pixel normalisation, head spec,
- * model config, the graph's output kind and seg's version. Values are JSON where structured.
+ * model config, the graph's output kind, whether it pads to the output stride and seg's version. Values are JSON where structured.
  */
 import { SegError } from '../core/errors.js';
 import { parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
@@ -20,6 +20,11 @@ export interface OnnxModelInfo {
   headOutput: HeadOutput;
   /** [H, W] when exported with static shapes. */
   fixedSize: [number, number] | null;
+  /**
+   * The graph pads the image to a multiple of the output stride and crops the logits back
+   * (`--pad-to-stride`); files of seg versions before this key always did.
+   */
+  padToStride: boolean;
   segVersion: string;
 }
 
@@ -30,6 +35,7 @@ const KEYS = {
   model: 'seg.model',
   headOutput: 'seg.headOutput',
   fixedSize: 'seg.fixedSize',
+  padToStride: 'seg.padToStride',
   segVersion: 'seg.version',
 } as const;
 
@@ -42,6 +48,7 @@ export function metadataProps(info: OnnxModelInfo): Record<string, string> {
     [KEYS.model]: JSON.stringify(info.model),
     [KEYS.headOutput]: info.headOutput,
     [KEYS.fixedSize]: JSON.stringify(info.fixedSize),
+    [KEYS.padToStride]: JSON.stringify(info.padToStride),
     [KEYS.segVersion]: info.segVersion,
   };
 }
@@ -83,6 +90,9 @@ export function parseMetadataProps(props: Readonly<Record<string, string>>, file
   const fixed = json(KEYS.fixedSize);
   const fixedSize = Array.isArray(fixed) && fixed.length === 2 ? ([Number(fixed[0]), Number(fixed[1])] as [number, number]) : null;
   const head = get(KEYS.head);
+  // Absent: written by a seg that always padded.
+  const pad = props[KEYS.padToStride] === undefined ? true : json(KEYS.padToStride);
+  if (typeof pad !== 'boolean') throw new SegError(`${file}: metadata '${KEYS.padToStride}' must be true or false`, file);
   return {
     classNames: classNames as string[],
     normalization: { mean: norm.mean, std: norm.std },
@@ -91,6 +101,7 @@ export function parseMetadataProps(props: Readonly<Record<string, string>>, file
     model,
     headOutput: headOutput as HeadOutput,
     fixedSize,
+    padToStride: pad,
     segVersion: get(KEYS.segVersion),
   };
 }

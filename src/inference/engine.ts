@@ -1,6 +1,7 @@
 /**
  * Inference engines: what maps a batch of normalised NHWC images to logits at the images'
- * own size (padded to the output stride inside, cropped back). tfjs runs seg's own forward;
+ * own size (the network on the images as they are; padding to the output stride, when asked,
+ * is done by inference.ts, or by the graph of a file exported with it). tfjs runs seg's own forward;
  * onnxruntime runs the model exported to ONNX (in memory from a checkpoint, or a file from
  * `seg export`). Multi-scale, flip and the head's score averaging stay in inference.ts, so
  * both engines share them.
@@ -15,7 +16,7 @@ import type { Normalization } from '../voc/normalize.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
 import { decodeOnnxModel } from '../export/onnx-graph.js';
 import { parseMetadataProps, type OnnxModelInfo } from '../export/onnx-metadata.js';
-import { forwardPadded } from './inference.js';
+import { wholeImageLogits } from './inference.js';
 import {
   createOrtSession,
   defaultSessionOptions,
@@ -35,6 +36,8 @@ export interface InferenceEngine {
   readonly numClasses: number;
   /** The model's architecture (for memory estimates); the weights live in the engine. */
   readonly config: ModelConfig;
+  /** The engine pads images to the output stride itself (an ONNX file exported with --pad-to-stride). */
+  readonly padsToStride: boolean;
   /** Logits [N, H, W, K] for normalised images [N, H, W, 3]; the caller owns the result. */
   logits(images: tf.Tensor4D): Promise<tf.Tensor4D>;
   dispose(): Promise<void>;
@@ -67,7 +70,8 @@ export function tfjsEngine(model: SegmentationModel): InferenceEngine {
     kind: 'tfjs',
     numClasses: model.config.numClasses,
     config: model.config,
-    logits: (images) => Promise.resolve(forwardPadded(model, images)),
+    padsToStride: false,
+    logits: (images) => Promise.resolve(wholeImageLogits(model, images)),
     dispose: () => Promise.resolve(),
   };
 }
@@ -95,6 +99,7 @@ export async function onnxRuntimeEngine(
     device: sessionDevice(options),
     numClasses: k,
     config: info.model,
+    padsToStride: info.padToStride,
     info,
     async logits(images: tf.Tensor4D): Promise<tf.Tensor4D> {
       const [n, h, w, c] = images.shape;
@@ -152,7 +157,7 @@ export interface ExportedEngineOptions {
   session?: OrtSessionOptions;
 }
 
-/** onnxruntime over `model` exported in memory (dynamic H and W, logits). */
+/** onnxruntime over `model` exported in memory (dynamic H and W, logits, no padding in the graph). */
 export async function exportedOnnxRuntimeEngine(model: SegmentationModel, options: ExportedEngineOptions): Promise<InferenceEngine> {
   const bytes = await exportOnnx(model, {
     headSpec: options.headSpec,

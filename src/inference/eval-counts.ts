@@ -27,6 +27,8 @@ export interface EvalSettings {
   flip: boolean;
   /** `--limit`, applied to the split list before it is cut into shards; null for all ids. */
   limit: number | null;
+  /** `--pad-to-stride`; parts of seg versions before it lack the key and were padded. */
+  padToStride: boolean;
 }
 
 export interface EvalCounts {
@@ -190,9 +192,10 @@ export function readEvalCounts(file: string): EvalCounts {
     !Array.isArray(settings['scales']) ||
     !settings['scales'].every((s) => typeof s === 'number' && Number.isFinite(s)) ||
     typeof settings['flip'] !== 'boolean' ||
-    !(settings['limit'] === null || isCount(settings['limit']))
+    !(settings['limit'] === null || isCount(settings['limit'])) ||
+    !(settings['padToStride'] === undefined || typeof settings['padToStride'] === 'boolean')
   ) {
-    throw bad('"settings" must be {scales: numbers, flip: boolean, limit: integer or null}');
+    throw bad('"settings" must be {scales: numbers, flip: boolean, limit: integer or null, padToStride: boolean}');
   }
   const images = value['images'];
   if (!isCount(images)) throw bad('"images" must be an integer >= 0');
@@ -210,7 +213,12 @@ export function readEvalCounts(file: string): EvalCounts {
     splitIds,
     splitIdsSha256: digest,
     shard: spec,
-    settings: { scales: settings['scales'] as number[], flip: settings['flip'], limit: settings['limit'] as number | null },
+    settings: {
+      scales: settings['scales'] as number[],
+      flip: settings['flip'],
+      limit: settings['limit'] as number | null,
+      padToStride: settings['padToStride'] ?? true,
+    },
     images,
     classNames: classNames as string[],
     confusion: confusion as number[][],
@@ -230,7 +238,7 @@ function sourceOf(c: EvalCounts): string {
 }
 
 function describeSettings(s: EvalSettings): string {
-  return `scales ${s.scales.join(',')}, flip ${s.flip ? 'on' : 'off'}, limit ${s.limit ?? 'none'}`;
+  return `scales ${s.scales.join(',')}, flip ${s.flip ? 'on' : 'off'}, limit ${s.limit ?? 'none'}, pad to stride ${s.padToStride ? 'on' : 'off'}`;
 }
 
 /** Why part `b` cannot be merged with part `a`, or undefined when they belong together. */

@@ -1,8 +1,11 @@
 /**
- * Whole-image inference: each image at its own size, padded at the bottom and right to a
- * multiple of the output stride (pad value 0 = the mean pixel after normalisation, so the
- * feature grid aligns with the pixels), logits cropped back and upsampled to the image
- * size. Optional multi-scale (the image is resized bilinearly by each scale) and
+ * Whole-image inference: the network runs on each image at its own size, as torchvision's
+ * and mmsegmentation's whole-image inference do (its logits, upsampled bilinearly to the
+ * image size inside the network, equal torchvision's for the same weights at any size).
+ * `padToStride` pads the image at the bottom and right with zeros (the mean pixel after
+ * normalisation) to a multiple of the output stride first and crops the logits back, as
+ * seg did before: the feature grid then aligns with the pixels, but the logits differ from
+ * torchvision's wherever a side is not a multiple of the stride. Optional multi-scale (the image is resized bilinearly by each scale) and
  * horizontal flip: the head's `scores` of every variant, taken after upsampling the logits
  * to the image size, are averaged before the argmax. Those scores are softmax probabilities
  * for the softmax head, the boosted outputs alpha * boost(z) + beta for egb, the logits for
@@ -46,6 +49,8 @@ export interface PredictOptions {
   overlap?: number;
   /** Bytes the backend can hold, for `auto` (undefined: no limit, so whole). */
   memoryLimit?: number;
+  /** Pad each image (or window) to a multiple of the output stride and crop the logits back; default false. */
+  padToStride?: boolean;
 }
 
 /** Round a side up to a multiple of the output stride. */
@@ -53,25 +58,58 @@ export function paddedSize(size: number, outputStride: number): number {
   return Math.ceil(size / outputStride) * outputStride;
 }
 
-/** Logits [N, h, w, K] of images [N, h, w, 3], padded to the output stride and cropped back. */
-export function forwardPadded(model: SegmentationModel, images: T4): T4 {
+/** Images [N, h, w, 3] padded with zeros at the bottom and right to a multiple of `outputStride`. */
+function padImages(images: T4, outputStride: number): T4 {
+  const [, h, w] = images.shape;
+  const ph = paddedSize(h, outputStride);
+  const pw = paddedSize(w, outputStride);
+  if (ph === h && pw === w) return images;
+  return tf.pad(images, [
+    [0, 0],
+    [0, ph - h],
+    [0, pw - w],
+    [0, 0],
+  ]);
+}
+
+/** Logits cropped to the top-left h x w. */
+function cropLogits(logits: T4, h: number, w: number): T4 {
+  const [n, lh, lw, k] = logits.shape;
+  return lh === h && lw === w ? logits : (logits.slice([0, 0, 0, 0], [n, h, w, k]) as T4);
+}
+
+/**
+ * Whole-image logits [N, h, w, K] of images [N, h, w, 3] on seg's tfjs model: the network on
+ * the images as they are, or with `padToStride` padded to the output stride and cropped back.
+ */
+export function wholeImageLogits(model: SegmentationModel, images: T4, padToStride = false): T4 {
+  if (!padToStride) return model.forward(images, { training: false });
   return tf.tidy(() => {
-    const [n, h, w] = images.shape;
-    const os = model.config.outputStride;
-    const ph = paddedSize(h, os);
-    const pw = paddedSize(w, os);
-    const padded =
-      ph === h && pw === w
-        ? images
-        : tf.pad(images, [
-            [0, 0],
-            [0, ph - h],
-            [0, pw - w],
-            [0, 0],
-          ]);
-    const logits = model.forward(padded, { training: false });
-    return ph === h && pw === w ? logits : (logits.slice([0, 0, 0, 0], [n, h, w, logits.shape[3]]) as T4);
+    const [, h, w] = images.shape;
+    return cropLogits(model.forward(padImages(images, model.config.outputStride), { training: false }), h, w);
   });
+}
+
+/**
+ * wholeImageLogits on an inference engine (asynchronous); an engine whose graph pads
+ * itself (an ONNX file exported with --pad-to-stride) is given the images as they are.
+ */
+export async function engineLogits(engine: InferenceEngine, images: T4, padToStride = false): Promise<T4> {
+  if (!padToStride || engine.padsToStride) return engine.logits(images);
+  const [, h, w] = images.shape;
+  const padded = padImages(images, engine.config.outputStride);
+  let logits: T4;
+  try {
+    logits = await engine.logits(padded);
+  } finally {
+    if (padded !== images) padded.dispose();
+  }
+  if (logits.shape[1] === h && logits.shape[2] === w) return logits;
+  try {
+    return tf.tidy(() => cropLogits(logits, h, w));
+  } finally {
+    logits.dispose();
+  }
 }
 
 function validateScales(scales: readonly number[]): void {
@@ -109,12 +147,13 @@ export function predictScores(
   const scales = options.scales ?? [1];
   validateScales(scales);
   const flip = options.flip ?? false;
+  const pad = options.padToStride ?? false;
   return tf.tidy(() => {
     const x = imageTensor(image, height, width).expandDims(0) as T4;
     let sum: tf.Tensor3D | undefined;
     let count = 0;
     for (const scale of scales) {
-      const part = scaleScoreSum(model, head, x, scale, flip);
+      const part = scaleScoreSum(model, head, x, scale, flip, pad);
       sum = sum === undefined ? part.sum : (tf.add(sum, part.sum) as tf.Tensor3D);
       count += part.count;
     }
@@ -133,11 +172,12 @@ function batchScoreSum(
   images: T4,
   flip: boolean,
   size: [number, number],
+  padToStride: boolean,
 ): { sum: tf.Tensor3D; count: number } {
   return tf.tidy(() => {
     // Original and mirror image in one batch; BN in inference mode treats samples apart.
     const batch = flip ? (tf.concat([images, tf.reverse(images, 2)], 0) as T4) : images;
-    let logits = forwardPadded(model, batch);
+    let logits = wholeImageLogits(model, batch, padToStride);
     if (flip) {
       const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
       logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
@@ -148,11 +188,18 @@ function batchScoreSum(
 }
 
 /** Whole-image scores of one scale, upsampled to the image size and summed over plain/flipped. */
-function scaleScoreSum(model: SegmentationModel, head: Head, x: T4, scale: number, flip: boolean): { sum: tf.Tensor3D; count: number } {
+function scaleScoreSum(
+  model: SegmentationModel,
+  head: Head,
+  x: T4,
+  scale: number,
+  flip: boolean,
+  padToStride: boolean,
+): { sum: tf.Tensor3D; count: number } {
   const [, height, width] = x.shape;
   return tf.tidy(() => {
     const scaled = resizeBilinear(x, scaledSize(height, width, scale));
-    const part = batchScoreSum(model, head, scaled, flip, [height, width]);
+    const part = batchScoreSum(model, head, scaled, flip, [height, width], padToStride);
     return { sum: part.sum, count: part.count };
   });
 }
@@ -177,17 +224,24 @@ function unflip(logits: T4): T4 {
  * Mean head scores [h, w, K] of one image [1, h', w', 3] (and its mirror when flip),
  * upsampled to `size`, on a model or an engine. The caller owns the result.
  */
-async function meanScores(model: ModelOrEngine, head: Head, images: T4, flip: boolean, size: [number, number]): Promise<tf.Tensor3D> {
+async function meanScores(
+  model: ModelOrEngine,
+  head: Head,
+  images: T4,
+  flip: boolean,
+  size: [number, number],
+  padToStride: boolean,
+): Promise<tf.Tensor3D> {
   if (!isEngine(model)) {
     return tf.tidy(() => {
-      const part = batchScoreSum(model, head, images, flip, size);
+      const part = batchScoreSum(model, head, images, flip, size, padToStride);
       return tf.div(part.sum, part.count) as tf.Tensor3D;
     });
   }
   const batch = flip ? (tf.tidy(() => tf.concat([images, tf.reverse(images, 2)], 0)) as T4) : images;
   let logits: T4;
   try {
-    logits = await model.logits(batch);
+    logits = await engineLogits(model, batch, padToStride);
   } finally {
     if (batch !== images) batch.dispose();
   }
@@ -223,7 +277,7 @@ export async function predictScoresWithEngine(
       const scaled = tf.tidy(() => resizeBilinear(x, scaledSize(height, width, scale)));
       let part: tf.Tensor3D;
       try {
-        part = await meanScores(engine, head, scaled, flip, [height, width]);
+        part = await meanScores(engine, head, scaled, flip, [height, width], options.padToStride ?? false);
       } finally {
         if (scaled !== x) scaled.dispose();
       }
@@ -246,8 +300,16 @@ export async function predictScoresWithEngine(
 }
 
 /** Estimated peak bytes of whole-image inference on height x width (engine tensors and score maps). */
-function wholeImageBytes(model: ModelOrEngine, height: number, width: number, batch: number, mapHeight: number, mapWidth: number): number {
-  const os = model.config.outputStride;
+function wholeImageBytes(
+  model: ModelOrEngine,
+  height: number,
+  width: number,
+  batch: number,
+  mapHeight: number,
+  mapWidth: number,
+  padToStride: boolean,
+): number {
+  const os = padToStride ? model.config.outputStride : 1;
   const engine = estimateInferenceMemory(model.config, paddedSize(height, os), paddedSize(width, os), batch).bytes;
   // Plus the score maps (scores, their sum and the average).
   return engine + 3 * batch * mapHeight * mapWidth * model.config.numClasses * 4;
@@ -265,7 +327,7 @@ export function chooseInferenceMode(model: ModelOrEngine, height: number, width:
   const scale = Math.max(...(options.scales ?? [1]));
   const [sh, sw] = scaledSize(height, width, scale);
   const batch = options.flip === true ? 2 : 1;
-  return wholeImageBytes(model, sh, sw, batch, height, width) > options.memoryLimit ? 'slide' : 'whole';
+  return wholeImageBytes(model, sh, sw, batch, height, width, options.padToStride ?? false) > options.memoryLimit ? 'slide' : 'whole';
 }
 
 /**
@@ -277,7 +339,7 @@ export function chooseWindow(model: ModelOrEngine, options: PredictOptions = {})
   if (options.mode !== 'auto' || options.memoryLimit === undefined) return requested;
   const batch = options.flip === true ? 2 : 1;
   for (let window = requested; window > 65; window -= 32) {
-    if (wholeImageBytes(model, window, window, batch, window, window) <= options.memoryLimit) return window;
+    if (wholeImageBytes(model, window, window, batch, window, window, options.padToStride ?? false) <= options.memoryLimit) return window;
   }
   return Math.min(requested, 65);
 }
@@ -297,6 +359,7 @@ export async function slideScores(
   const scales = options.scales ?? [1];
   validateScales(scales);
   const flip = options.flip ?? false;
+  const pad = options.padToStride ?? false;
   const window = options.window ?? DEFAULT_WINDOW;
   const overlap = options.overlap ?? DEFAULT_OVERLAP;
   validateWindow(window, overlap);
@@ -310,7 +373,7 @@ export async function slideScores(
       if (sh <= window && sw <= window) {
         const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
         try {
-          perScale = await readAndDispose(await meanScores(model, head, scaled, flip, [height, width]));
+          perScale = await readAndDispose(await meanScores(model, head, scaled, flip, [height, width], pad));
         } finally {
           if (scaled !== x) scaled.dispose();
         }
@@ -321,7 +384,7 @@ export async function slideScores(
           for (const win of slideWindows(sh, sw, window, overlap)) {
             const crop = scaled.slice([0, win.top, win.left, 0], [1, win.height, win.width, 3]) as T4;
             try {
-              acc.add(win, await readAndDispose(await meanScores(model, head, crop, flip, [win.height, win.width])));
+              acc.add(win, await readAndDispose(await meanScores(model, head, crop, flip, [win.height, win.width], pad)));
             } finally {
               crop.dispose();
             }

@@ -19,6 +19,8 @@ export const PREDICT_MANIFEST_FORMAT_VERSION = 1;
 export interface PredictSettings {
   scales: number[];
   flip: boolean;
+  /** `--pad-to-stride`; manifests of seg versions before it lack the key and were padded. */
+  padToStride: boolean;
 }
 
 export interface PredictDone {
@@ -109,9 +111,10 @@ export function readPredictManifest(file: string): PredictManifest {
     !isRecord(settings) ||
     !Array.isArray(settings['scales']) ||
     !settings['scales'].every((s) => typeof s === 'number') ||
-    typeof settings['flip'] !== 'boolean'
+    typeof settings['flip'] !== 'boolean' ||
+    !(settings['padToStride'] === undefined || typeof settings['padToStride'] === 'boolean')
   ) {
-    throw bad('"settings" must be {scales, flip}');
+    throw bad('"settings" must be {scales, flip, padToStride}');
   }
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const done = listOf(value['done'], (d) => {
@@ -140,7 +143,7 @@ export function readPredictManifest(file: string): PredictManifest {
     formatVersion: version,
     checkpoint: { path: c['path'], iteration: c['iteration'], modelSha256: c['modelSha256'] },
     shard: { index: shard['index'], count: shard['count'] },
-    settings: { scales: settings['scales'] as number[], flip: settings['flip'] },
+    settings: { scales: settings['scales'] as number[], flip: settings['flip'], padToStride: settings['padToStride'] ?? true },
     inputs,
     images,
     done,

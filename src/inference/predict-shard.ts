@@ -46,8 +46,17 @@ export function sortedInputs(plan: PredictPlan): { files: string[]; images: Set<
   return { files, images: new Set(images) };
 }
 
+function predictSettings(options: PredictShardOptions): PredictManifest['settings'] {
+  return { scales: [...(options.scales ?? [1])], flip: options.flip === true, padToStride: options.padToStride === true };
+}
+
 function sameSettings(a: PredictManifest['settings'], b: PredictManifest['settings']): boolean {
-  return a.flip === b.flip && a.scales.length === b.scales.length && a.scales.every((s, i) => s === b.scales[i]);
+  return (
+    a.flip === b.flip &&
+    a.padToStride === b.padToStride &&
+    a.scales.length === b.scales.length &&
+    a.scales.every((s, i) => s === b.scales[i])
+  );
 }
 
 /** Earlier run's done entries of this shard that can be kept, by resolved input path; refuses a manifest of another model or settings. */
@@ -55,7 +64,7 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
   const kept = new Map<string, PredictDone>();
   if (!existsSync(file)) return kept;
   const previous = readPredictManifest(file);
-  const settings = { scales: [...(options.scales ?? [1])], flip: options.flip === true };
+  const settings = predictSettings(options);
   if (previous.shard.index !== options.shard.index || previous.shard.count !== options.shard.count) {
     throw new SegError(
       `${file}: holds shard ${formatShard(previous.shard)}, not ${formatShard(options.shard)}; delete it or choose another --output`,
@@ -71,7 +80,8 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
   }
   if (!sameSettings(previous.settings, settings)) {
     throw new SegError(
-      `${file}: this shard was started with --scales ${previous.settings.scales.join(',')}${previous.settings.flip ? ' --flip' : ''}; ` +
+      `${file}: this shard was started with --scales ${previous.settings.scales.join(',')}${previous.settings.flip ? ' --flip' : ''}` +
+        `${previous.settings.padToStride ? ' --pad-to-stride' : ''}; ` +
         `rerun with the same settings, or delete the manifest to predict the shard again`,
       file,
     );
@@ -119,7 +129,7 @@ export async function predictShard(
     writePredictManifest(manifestPath, {
       checkpoint: options.checkpoint,
       shard: options.shard,
-      settings: { scales: [...(options.scales ?? [1])], flip: options.flip === true },
+      settings: predictSettings(options),
       inputs: share.length,
       images: shareImages.length,
       done,

@@ -38,6 +38,8 @@ export interface Predictor {
   head: Head;
   classNames: string[];
   normalization: Normalization;
+  /** The model pads images to the output stride itself (an .onnx file exported with --pad-to-stride). */
+  padsToStride: boolean;
   dispose(): Promise<void>;
 }
 
@@ -64,12 +66,13 @@ export async function openPredictor(source: PredictorSource): Promise<Predictor>
       head: createHead(engine.info.headSpec, engine.numClasses),
       classNames: engine.info.classNames,
       normalization: engine.info.normalization,
+      padsToStride: engine.padsToStride,
       dispose: () => engine.dispose(),
     };
   }
   const kind = source.engine ?? (await defaultEngineKind(source.gpuBackend));
   const trained = loadTrainedModel(source.checkpoint as string);
-  const common = { head: trained.head, classNames: trained.config.classNames, normalization: trained.normalization };
+  const common = { head: trained.head, classNames: trained.config.classNames, normalization: trained.normalization, padsToStride: false };
   if (kind === 'tfjs') {
     return { engine: kind, model: trained.model, ...common, dispose: () => Promise.resolve(trained.model.dispose()) };
   }

@@ -106,11 +106,20 @@ function walk(layer: LayerSpec, x: TensorShape, image: TensorShape, scopeInput: 
   }
 }
 
-/** Cost of running `spec` on an input of [height, width, channels]; stages in execution order. */
-export function layerCost(spec: LayerSpec, input: { height: number; width: number; channels: number }): LayerCost {
-  const image: TensorShape = { ...input, stride: 1 };
+/**
+ * Cost of running `spec` on an input of [height, width, channels] (and its stride, for a
+ * subtree run on an intermediate); stages in execution order. `image` is what `resize to:
+ * 'image'` layers resize to (default: the input).
+ */
+export function layerCost(
+  spec: LayerSpec,
+  inputShape: { height: number; width: number; channels: number; stride?: number },
+  imageShape?: { height: number; width: number },
+): LayerCost {
+  const input: TensorShape = { ...inputShape, stride: inputShape.stride ?? 1 };
+  const image: TensorShape = imageShape !== undefined ? { ...imageShape, channels: 3, stride: 1 } : input;
   const tally: Tally = { params: 0, buffers: 0, flops: 0, stages: [] };
-  const output = walk(spec, image, image, image, tally);
+  const output = walk(spec, input, image, input, tally);
   // A stage reports when it finishes; stages are not nested, so this is execution order.
   return { output, params: tally.params, buffers: tally.buffers, flops: tally.flops, stages: tally.stages };
 }

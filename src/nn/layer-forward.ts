@@ -47,8 +47,10 @@ interface WalkContext {
   weights: LayerWeights;
   options: ForwardOptions;
   imageSize: [number, number];
-  /** The network's input: a conv reading it needs no input gradient. */
-  input: T4;
+  /** The network's input: a conv reading it needs no input gradient (null: the input needs one). */
+  input: T4 | null;
+  /** Outputs of the sequentials with these names, recorded when they run. */
+  taps?: Map<string, T4 | undefined>;
 }
 
 function param(ctx: WalkContext, name: string): tf.Tensor {
@@ -129,8 +131,11 @@ function run(layer: LayerSpec, x: T4, ctx: WalkContext, scopeInput: T4): T4 {
       const size: [number, number] = layer.to === 'image' ? ctx.imageSize : [scopeInput.shape[1], scopeInput.shape[2]];
       return resizeBilinear(x, size);
     }
-    case 'sequential':
-      return layer.layers.reduce((h, child) => run(child, h, ctx, x), x);
+    case 'sequential': {
+      const out = layer.layers.reduce((h, child) => run(child, h, ctx, x), x);
+      if (ctx.taps?.has(layer.name) === true) ctx.taps.set(layer.name, out);
+      return out;
+    }
     case 'residual': {
       const body = layer.body.reduce((h, child) => run(child, h, ctx, x), x);
       const shortcut = layer.shortcut.reduce((h, child) => run(child, h, ctx, x), x);
@@ -144,12 +149,26 @@ function run(layer: LayerSpec, x: T4, ctx: WalkContext, scopeInput: T4): T4 {
   }
 }
 
+export interface RunOptions {
+  /** What `resize to: 'image'` layers resize to (default: x's own size). */
+  imageSize?: [number, number];
+  /** Every key that names a sequential gets its output (e.g. a stage an auxiliary head reads). */
+  taps?: Map<string, T4 | undefined>;
+  /** `x` is an intermediate (a tapped stage), so the first conv passes a gradient back to it. */
+  inputGradient?: boolean;
+}
+
 /**
- * Run `spec` on NHWC `x`. `imageSize` is what `resize to: 'image'` layers resize to
- * (default: x's own size). Call inside tf.tidy / tf.variableGrads: intermediates are not
+ * Run `spec` on NHWC `x`. Call inside tf.tidy / tf.variableGrads: intermediates are not
  * disposed here.
  */
-export function runLayers(spec: LayerSpec, x: T4, weights: LayerWeights, options: ForwardOptions, imageSize?: [number, number]): T4 {
-  const ctx: WalkContext = { weights, options, imageSize: imageSize ?? [x.shape[1], x.shape[2]], input: x };
+export function runLayers(spec: LayerSpec, x: T4, weights: LayerWeights, options: ForwardOptions, more: RunOptions = {}): T4 {
+  const ctx: WalkContext = {
+    weights,
+    options,
+    imageSize: more.imageSize ?? [x.shape[1], x.shape[2]],
+    input: more.inputGradient === true ? null : x,
+    ...(more.taps !== undefined ? { taps: more.taps } : {}),
+  };
   return run(spec, x, ctx, x);
 }

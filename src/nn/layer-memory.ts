@@ -39,8 +39,12 @@ function emptyKinds(): Record<ActivationKind, number> {
   return { conv: 0, batchNorm: 0, relu: 0, maxPool: 0, globalAvgPool: 0, dropout: 0, resize: 0, residualAdd: 0, concat: 0 };
 }
 
-/** Activation values produced by running `spec` on one image of [height, width, channels]. */
-export function layerActivations(spec: LayerSpec, input: Shape): ActivationTally {
+/**
+ * Activation values produced by running `spec` on one image of [height, width, channels];
+ * `image` is what `resize to: 'image'` layers resize to (default: the input), for a subtree
+ * run on an intermediate.
+ */
+export function layerActivations(spec: LayerSpec, input: Shape, image: { height: number; width: number } = input): ActivationTally {
   const tally: ActivationTally = { byKind: emptyKinds(), total: 0, largest: 0, output: 0, params: 0, buffers: 0 };
   const produce = (kind: ActivationKind, s: Shape): Shape => {
     const n = s.height * s.width * s.channels;
@@ -66,7 +70,7 @@ export function layerActivations(spec: LayerSpec, input: Shape): ActivationTally
       case 'globalAvgPool':
         return produce('globalAvgPool', { height: 1, width: 1, channels: x.channels });
       case 'resize': {
-        const target = layer.to === 'image' ? input : scopeInput;
+        const target = layer.to === 'image' ? image : scopeInput;
         return produce('resize', { height: target.height, width: target.width, channels: x.channels });
       }
       case 'batchNorm':

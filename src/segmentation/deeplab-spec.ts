@@ -1,7 +1,7 @@
 /**
  * DeepLab-v3 as a layer-spec tree: a dilated ResNet, ASPP and the classifier, with exactly
  * the modules and parameter names of torchvision's `deeplabv3_resnet50/101(num_classes=K,
- * aux_loss=False)`:
+ * aux_loss=False)`, or `aux_loss=True` with `auxClassifier`:
  *
  *   classifier.0            ASPP
  *     convs.0.{0,1}         1x1 conv + BN (+ ReLU)
@@ -12,10 +12,19 @@
  *   classifier.4            1x1 conv to K classes, with bias
  *
  * then bilinear upsampling of the logits to the input size. At width w the 256 becomes
- * round(256 w). Dropout runs only when the forward pass is given a dropout Rng (see
+ * round(256 w).
+ *
+ * With `auxClassifier`, torchvision's FCNHead on layer3's output is a second tree (`aux`),
+ * run in training only (its loss is weighted by `--aux-loss`, see training/train-step.ts):
+ *
+ *   aux_classifier.0, .1    3x3 conv C -> C/4 (C = layer3's channels: 1024 for ResNet-50/101) + BN (+ ReLU)
+ *                           (+ dropout 0.1 as .3)
+ *   aux_classifier.4        1x1 conv to K classes, with bias
+ *
+ * then bilinear upsampling to the input size. Inference and export run `root` only. Dropout runs only when the forward pass is given a dropout Rng (see
  * ForwardOptions), so by default training is deterministic without it.
  */
-import type { BatchNormSpec, ConvSpec, LayerSpec, SequentialSpec } from '../nn/layer-spec.js';
+import { type BatchNormSpec, type ConvSpec, type LayerSpec, type SequentialSpec, weightSpecs } from '../nn/layer-spec.js';
 import { boolean, integer, number, object, oneOf, parse, type Schema } from '../core/schema.js';
 import {
   BACKBONE_NAMES,
@@ -38,7 +47,18 @@ export interface ModelConfig {
   numClasses: number;
   /** Multi-grid (1, 2, 4) dilation in layer4. */
   multiGrid: boolean;
+  /**
+   * torchvision's aux classifier (an FCNHead on layer3, trained with `--aux-loss`); absent
+   * means none (configs never hold `false`, so older files and objects stay equal).
+   */
+  auxClassifier?: true;
 }
+
+/** The spec's name of the stage the aux classifier reads (torchvision's `aux` return layer). */
+export const AUX_SOURCE = 'backbone.layer3';
+
+/** Rate of the aux classifier's dropout (torchvision's FCNHead: 0.1). */
+const AUX_DROPOUT = 0.1;
 
 /** ASPP atrous rates for an output stride. */
 export function asppRates(outputStride: OutputStride): [number, number, number] {
@@ -52,6 +72,8 @@ export const MODEL_CONFIG_SCHEMA: Schema<ModelConfig> = object<ModelConfig>({
   width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
   numClasses: integer({ min: 1, max: 255 }),
   multiGrid: boolean(),
+  // `false` is left out (undefined results are dropped), so a config holds `true` or nothing.
+  auxClassifier: (v, field) => (v === undefined || boolean()(v, field) === false ? undefined : true),
 });
 
 /** Checks every field; returns a clean copy. */
@@ -72,6 +94,39 @@ export interface DeeplabSpec {
   root: SequentialSpec;
   /** The `backbone.*` subtree (pretrained import targets it). */
   backbone: SequentialSpec;
+  /** The aux classifier (FCNHead + upsample) run on the output of `AUX_SOURCE`, with `auxClassifier`. */
+  aux?: SequentialSpec;
+}
+
+/** torchvision's FCNHead(C, K) on layer3's C channels, then the upsample to the input size. */
+function auxSpec(inChannels: number, numClasses: number): SequentialSpec {
+  const inter = Math.max(1, Math.floor(inChannels / 4));
+  return {
+    kind: 'sequential',
+    name: 'aux_classifier',
+    stage: 'aux',
+    layers: [
+      conv('aux_classifier.0', inChannels, inter, 3),
+      bn('aux_classifier.1', inter),
+      { kind: 'relu' },
+      { kind: 'dropout', rate: AUX_DROPOUT },
+      { ...conv('aux_classifier.4', inter, numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD },
+      { kind: 'resize', to: 'image' },
+    ],
+  };
+}
+
+/** Channels of a stage's output (the last conv or BN in it). */
+function outChannelsOf(spec: SequentialSpec): number {
+  const last = weightSpecs(spec).at(-1);
+  if (last === undefined || last.layer.kind !== 'batchNorm') throw new Error(`${spec.name}: expected a stage ending in batch norm`);
+  return last.layer.channels;
+}
+
+function findStage(root: SequentialSpec, name: string): SequentialSpec {
+  const found = root.layers.find((l): l is SequentialSpec => l.kind === 'sequential' && l.name === name);
+  if (found === undefined) throw new Error(`deeplab spec: no stage ${name}`);
+  return found;
 }
 
 /** The model tree for a (validated) config. */
@@ -123,8 +178,10 @@ export function deeplabSpec(config: ModelConfig): DeeplabSpec {
     ],
   };
   const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
+  const aux = c.auxClassifier === true ? auxSpec(outChannelsOf(findStage(backbone.spec, AUX_SOURCE)), c.numClasses) : undefined;
   return {
     root: { kind: 'sequential', name: 'model', layers: [backbone.spec, aspp, decoder, upsample] },
     backbone: backbone.spec,
+    ...(aux !== undefined ? { aux } : {}),
   };
 }

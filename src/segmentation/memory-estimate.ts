@@ -17,6 +17,8 @@ import { totalmem } from 'node:os';
 import { SegError } from '../core/errors.js';
 import { BACKBONE_NAMES, type BackboneName } from '../backbones/resnet.js';
 import { layerActivations } from '../nn/layer-memory.js';
+import { layerCost } from '../nn/layer-cost.js';
+import { auxInputShape } from './describe-model.js';
 import { type ModelConfig, deeplabSpec } from './deeplab-spec.js';
 
 const FLOAT_BYTES = 4;
@@ -73,22 +75,37 @@ export function formatGiB(bytes: number): string {
   return `${(bytes / GIB).toFixed(bytes < 10 * GIB ? 2 : 1)} GiB`;
 }
 
-/** Peak memory of one training step at batch x crop x crop. */
+/** Activations of the main tree plus, with `aux`, the aux classifier's (training runs both); values per image. */
+function activationTally(config: ModelConfig, height: number, width: number, aux: boolean): { values: number; weights: number } {
+  const spec = deeplabSpec(config);
+  const t = layerActivations(spec.root, { height, width, channels: 3 });
+  let values = t.total;
+  let weights = t.params + t.buffers;
+  if (spec.aux !== undefined) {
+    const a = layerActivations(spec.aux, auxInputShape(layerCost(spec.root, { height, width, channels: 3 }).stages), { height, width });
+    weights += a.params + a.buffers; // held by the model in inference too
+    if (aux) values += a.total;
+  }
+  return { values, weights };
+}
+
+/** Peak memory of one training step at batch x crop x crop (the aux classifier's branch included). */
 export function estimateTrainingMemory(config: ModelConfig, batch: number, crop: number): MemoryEstimate {
-  const t = layerActivations(deeplabSpec(config).root, { height: crop, width: crop, channels: 3 });
-  const weightBytes = TRAIN_WEIGHT_FACTOR * (t.params + t.buffers) * FLOAT_BYTES;
-  const activationBytes = TRAIN_ACTIVATION_FACTOR * t.total * batch * FLOAT_BYTES;
+  const t = activationTally(config, crop, crop, true);
+  const weightBytes = TRAIN_WEIGHT_FACTOR * t.weights * FLOAT_BYTES;
+  const activationBytes = TRAIN_ACTIVATION_FACTOR * t.values * batch * FLOAT_BYTES;
   return { bytes: weightBytes + activationBytes + FIXED_OVERHEAD_BYTES, weightBytes, activationBytes };
 }
 
 /**
  * Peak memory of whole-image inference on `batch` images of height x width (flip doubles
- * the batch), including the scores at image size.
+ * the batch), including the scores at image size. The aux classifier does not run; its
+ * weights are held.
  */
 export function estimateInferenceMemory(config: ModelConfig, height: number, width: number, batch = 1): MemoryEstimate {
-  const t = layerActivations(deeplabSpec(config).root, { height, width, channels: 3 });
-  const weightBytes = INFER_WEIGHT_FACTOR * (t.params + t.buffers) * FLOAT_BYTES;
-  const activationBytes = INFER_ACTIVATION_FACTOR * t.total * batch * FLOAT_BYTES;
+  const t = activationTally(config, height, width, false);
+  const weightBytes = INFER_WEIGHT_FACTOR * t.weights * FLOAT_BYTES;
+  const activationBytes = INFER_ACTIVATION_FACTOR * t.values * batch * FLOAT_BYTES;
   return { bytes: weightBytes + activationBytes + FIXED_OVERHEAD_BYTES, weightBytes, activationBytes };
 }
 

@@ -1,15 +1,16 @@
 /**
  * The segmentation model: a DeepLab-v3 spec tree (deeplab-spec.ts) plus its weights as
  * tf.Variables keyed by torchvision names. Everything else (forward, counting, init,
- * checkpoints, import, export) walks `spec`.
+ * checkpoints, import, export) walks `spec`, and `auxSpec` where the aux classifier matters
+ * (training, checkpoints, counting); inference and export ignore it.
  */
 import { tf } from '../engine/tf.js';
 import { SegError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
-import { type SequentialSpec, type WeightSpec, elementCount, weightSpecs } from '../nn/layer-spec.js';
+import { type BatchNormSpec, type SequentialSpec, type WeightSpec, batchNormLayers, elementCount, weightSpecs } from '../nn/layer-spec.js';
 import { type ForwardOptions, runLayers } from '../nn/layer-forward.js';
 import { initialValue } from '../nn/layer-init.js';
-import { type ModelConfig, deeplabSpec, validateModelConfig } from './deeplab-spec.js';
+import { AUX_SOURCE, type ModelConfig, deeplabSpec, validateModelConfig } from './deeplab-spec.js';
 
 export interface SegmentationModel {
   readonly config: ModelConfig;
@@ -17,6 +18,8 @@ export interface SegmentationModel {
   readonly spec: SequentialSpec;
   /** The `backbone.*` subtree of `spec`. */
   readonly backboneSpec: SequentialSpec;
+  /** torchvision's aux classifier (`aux_classifier.*`, run on layer3's output), when the config has one. */
+  readonly auxSpec: SequentialSpec | undefined;
   /** Trainable weights, torchvision names, convs HWIO. */
   readonly params: Map<string, tf.Variable>;
   /** BN running_mean / running_var (trainable = false). */
@@ -32,7 +35,22 @@ export interface SegmentationModel {
    * running statistics in place. Intermediates are disposed; the caller owns the result.
    */
   forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D;
+  /**
+   * `forward` plus the aux classifier's logits [N, H, W, K] (undefined without one), from one
+   * pass through the backbone; for training with an aux loss.
+   */
+  forwardWithAux(images: tf.Tensor4D, options: ForwardOptions): { logits: tf.Tensor4D; aux: tf.Tensor4D | undefined };
   dispose(): void;
+}
+
+/** Every weight of a model, the aux classifier's (after the main tree's) included. */
+export function modelWeightSpecs(model: Pick<SegmentationModel, 'spec' | 'auxSpec'>): WeightSpec[] {
+  return [...weightSpecs(model.spec), ...(model.auxSpec !== undefined ? weightSpecs(model.auxSpec) : [])];
+}
+
+/** Every batch-norm layer of a model, the aux classifier's included (each has a `num_batches_tracked`). */
+export function modelBatchNormLayers(model: Pick<SegmentationModel, 'spec' | 'auxSpec'>): BatchNormSpec[] {
+  return [...batchNormLayers(model.spec), ...(model.auxSpec !== undefined ? batchNormLayers(model.auxSpec) : [])];
 }
 
 class DeeplabModel implements SegmentationModel {
@@ -43,18 +61,39 @@ class DeeplabModel implements SegmentationModel {
     readonly config: ModelConfig,
     readonly spec: SequentialSpec,
     readonly backboneSpec: SequentialSpec,
+    readonly auxSpec: SequentialSpec | undefined,
     readonly params: Map<string, tf.Variable>,
     readonly buffers: Map<string, tf.Variable>,
   ) {}
 
   forward(images: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D {
+    this.checkInput(images);
+    const logits = tf.tidy(() => runLayers(this.spec, images, this, options));
+    if (options.training && options.freezeBn !== true) this.batchesTracked += 1;
+    return logits;
+  }
+
+  forwardWithAux(images: tf.Tensor4D, options: ForwardOptions): { logits: tf.Tensor4D; aux: tf.Tensor4D | undefined } {
+    const auxSpec = this.auxSpec;
+    if (auxSpec === undefined) return { logits: this.forward(images, options), aux: undefined };
+    this.checkInput(images);
+    const both = tf.tidy(() => {
+      const taps = new Map<string, tf.Tensor4D | undefined>([[AUX_SOURCE, undefined]]);
+      const logits = runLayers(this.spec, images, this, options, { taps });
+      const source = taps.get(AUX_SOURCE);
+      if (source === undefined) throw new Error(`forward: the model has no stage ${AUX_SOURCE} for the aux classifier`);
+      const imageSize: [number, number] = [images.shape[1], images.shape[2]];
+      return { logits, aux: runLayers(auxSpec, source, this, options, { imageSize, inputGradient: true }) };
+    });
+    if (options.training && options.freezeBn !== true) this.batchesTracked += 1;
+    return both;
+  }
+
+  private checkInput(images: tf.Tensor4D): void {
     if (this.disposed) throw new Error('forward: the model has been disposed');
     if (images.rank !== 4 || images.shape[3] !== 3) {
       throw new SegError(`model input: expected normalised RGB images [N, H, W, 3], got [${images.shape.join(', ')}]`);
     }
-    const logits = tf.tidy(() => runLayers(this.spec, images, this, options));
-    if (options.training && options.freezeBn !== true) this.batchesTracked += 1;
-    return logits;
   }
 
   dispose(): void {
@@ -77,11 +116,11 @@ export function createModel(config: ModelConfig, seed: number): SegmentationMode
  */
 export function createModelWithWeights(config: ModelConfig, weightValue: (weight: WeightSpec) => Float32Array): SegmentationModel {
   const clean = validateModelConfig(config);
-  const { root, backbone } = deeplabSpec(clean);
+  const { root, backbone, aux } = deeplabSpec(clean);
   const params = new Map<string, tf.Variable>();
   const buffers = new Map<string, tf.Variable>();
   try {
-    for (const weight of weightSpecs(root)) {
+    for (const weight of modelWeightSpecs({ spec: root, auxSpec: aux })) {
       const trainable = weight.role === 'param';
       const values = weightValue(weight);
       if (values.length !== elementCount(weight.shape)) {
@@ -95,5 +134,5 @@ export function createModelWithWeights(config: ModelConfig, weightValue: (weight
     for (const v of [...params.values(), ...buffers.values()]) v.dispose();
     throw err;
   }
-  return new DeeplabModel(clean, root, backbone, params, buffers);
+  return new DeeplabModel(clean, root, backbone, aux, params, buffers);
 }

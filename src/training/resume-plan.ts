@@ -2,7 +2,8 @@
  * What a resumed run takes from the arguments it is given. The run's checkpoint fixes the
  * model and the training recipe; a few settings may change from one segment to the next.
  *
- *   refused  head, backbone, outputStride, width, multiGrid: another model is another run
+ *   refused  head, backbone, outputStride, width, multiGrid, auxLoss (the aux classifier and
+ *            its weight): another model is another run
  *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, warmupIters,
  *            warmupRatio, photometric, clipGradNorm, seed, pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
  *            (exact resume) and says which given values it ignores
@@ -17,7 +18,7 @@ import type { TrainConfig } from './train-config.js';
 
 export type TrainField = keyof TrainConfig;
 
-const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid'];
+const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid', 'auxLoss'];
 const KEPT: readonly TrainField[] = [
   'split',
   'crop',
@@ -77,13 +78,15 @@ function same(a: unknown, b: unknown): boolean {
  */
 export function planResume(saved: TrainConfig, config: TrainConfig, given?: readonly TrainField[]): ResumePlan {
   const isGiven = (f: TrainField): boolean => (given === undefined ? config[f] !== undefined : given.includes(f));
+  // No aux loss is stored as absent: compare it as 0.
+  const value = (c: TrainConfig, f: TrainField): unknown => (f === 'auxLoss' ? (c.auxLoss ?? 0) : c[f]);
   const change = (f: TrainField): FieldChange => ({ field: f, given: config[f], run: saved[f] });
-  const differs = (f: TrainField): boolean => isGiven(f) && !same(config[f], saved[f]);
+  const differs = (f: TrainField): boolean => isGiven(f) && !same(value(config, f), value(saved, f));
   for (const f of REFUSED) {
     if (differs(f)) {
       throw new FieldError(
         f,
-        `got ${JSON.stringify(config[f])}, but the run in ${config.out} was trained with ${JSON.stringify(saved[f])}; a resumed run keeps its model. ` +
+        `got ${JSON.stringify(value(config, f))}, but the run in ${config.out} was trained with ${JSON.stringify(value(saved, f))}; a resumed run keeps its model. ` +
           `Leave \`${f}\` out to resume, or choose another \`out\` for a new run`,
       );
     }

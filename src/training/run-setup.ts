@@ -20,7 +20,7 @@ import { runBestDir, runCheckpointDir, runCheckpointExists } from '../checkpoint
 import { loadRunCheckpoint, type RunState } from './run-checkpoint.js';
 import { describeResumePlan, planResume, type ResumePlan, type TrainField } from './resume-plan.js';
 import { MomentumSgd } from './sgd.js';
-import { validateTrainConfig, type TrainConfig } from './train-config.js';
+import { runModelConfig, validateTrainConfig, type TrainConfig } from './train-config.js';
 import { createTrainLoader } from '../voc/batch-loader.js';
 import type { TrainRun } from './hooks/train-hook.js';
 import { WallClock } from './wall-clock.js';
@@ -142,10 +142,7 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
   const samples = splitIds(dataset, config.split, 'split').length;
   await checkValSplit(dataset, config);
   const headSpec = parseHeadSpec(config.head, numClasses);
-  const model = createModel(
-    { backbone: config.backbone, outputStride: config.outputStride, width: config.width, numClasses, multiGrid: config.multiGrid },
-    config.seed,
-  );
+  const model = createModel(runModelConfig(config, numClasses), config.seed);
   try {
     if (config.pretrained !== undefined) {
       const report = importPretrainedBackbone(model, config.pretrained);

@@ -111,7 +111,7 @@ function disposeFeed(backend: WebgpuBackendInternals, f: Feed): void {
 }
 
 function shapeKey(batch: Batch, options: StepOptions): string {
-  return `${batch.shape.join('x')}|bn:${options.freezeBn ? 'frozen' : 'train'}|clip:${options.clipGradNorm ?? '-'}|dropout:${options.dropoutRng !== undefined}`;
+  return `${batch.shape.join('x')}|bn:${options.freezeBn ? 'frozen' : 'train'}|clip:${options.clipGradNorm ?? '-'}|dropout:${options.dropoutRng !== undefined}|aux:${options.auxLoss ?? '-'}`;
 }
 
 /** Why two recordings of consecutive steps are not the same work, or undefined if they are. */
@@ -278,6 +278,7 @@ class CapturingRunner implements StepRunner {
         freezeBn: options.freezeBn,
         ...(options.dropoutRng !== undefined ? { dropoutRng: options.dropoutRng, dropoutNoise: noise } : {}),
         ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
+        ...(options.auxLoss !== undefined ? { auxLoss: options.auxLoss } : {}),
       }),
     );
     for (const extra of feeds.noise.splice(slot)) disposeFeed(this.backend, extra);

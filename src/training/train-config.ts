@@ -15,6 +15,7 @@ import {
 } from '../core/schema.js';
 import { DEFAULT_WARMUP_RATIO } from './lr-schedule.js';
 import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export interface TrainConfig {
   /** Dataset root in VOC layout. */
@@ -45,6 +46,11 @@ export interface TrainConfig {
    * absent: no clipping (DeepLab's and mmsegmentation's default).
    */
   clipGradNorm?: number;
+  /**
+   * Weight of torchvision's aux classifier loss (an FCNHead on layer3, the same head as the
+   * main one; torchvision's references use 0.5); absent: no aux classifier.
+   */
+  auxLoss?: number;
   /** Evaluate on valSplit every N iterations (0: only at the end). */
   evalEvery: number;
   /** Evaluate on at most this many val images (0: all). */
@@ -117,6 +123,11 @@ export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
   warmupRatio: withDefault(number({ min: 0, max: 1 }), DEFAULT_WARMUP_RATIO),
   photometric: withDefault(boolean(), false),
   clipGradNorm: optional(number({ above: 0 })),
+  // 0 is no aux classifier, stored as absent (so resumes compare 0 and absent as equal).
+  auxLoss: (v, field) => {
+    const w = optional(number({ min: 0 }))(v, field);
+    return w === 0 ? undefined : w;
+  },
   evalEvery: integer({ min: 0 }),
   evalLimit: integer({ min: 0 }),
   saveEvery: integer({ min: 0 }),
@@ -148,6 +159,21 @@ export const TRAIN_CONFIG_SCHEMA: Schema<TrainConfig> = object<TrainConfig>(TRAI
 /** `schema`, with `fallback` for a missing value. */
 function withDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
   return (v, field) => (v === undefined ? fallback : schema(v, field));
+}
+
+/** The model a run trains: its architecture flags, the dataset's class count, and the aux classifier with an aux loss. */
+export function runModelConfig(
+  c: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss'>,
+  numClasses: number,
+): ModelConfig {
+  return {
+    backbone: c.backbone,
+    outputStride: c.outputStride,
+    width: c.width,
+    numClasses,
+    multiGrid: c.multiGrid,
+    ...(c.auxLoss !== undefined && c.auxLoss > 0 ? { auxClassifier: true as const } : {}),
+  };
 }
 
 /** Checks every field (configs also come from code and files); returns a clean copy. */

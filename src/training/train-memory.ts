@@ -1,26 +1,20 @@
 /** The memory check of a training configuration, run before the first step. */
 import { checkTrainingMemory, backendMemoryLimit, type MemoryEstimate, type MemoryLimit } from '../segmentation/memory-estimate.js';
-import type { TrainConfig } from './train-config.js';
+import { runModelConfig, type TrainConfig } from './train-config.js';
 
 /**
  * Throws a SegError (estimate, limit, settings that fit) when one step of `config` would not
  * fit in the memory of `backend`; returns the estimate otherwise.
  */
 export function checkTrainConfigMemory(
-  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'batch' | 'crop'>,
+  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss' | 'batch' | 'crop'>,
   numClasses: number,
   backend: string,
   limit: MemoryLimit = backendMemoryLimit(backend),
 ): MemoryEstimate {
   return checkTrainingMemory(
     {
-      config: {
-        backbone: config.backbone,
-        outputStride: config.outputStride,
-        width: config.width,
-        numClasses,
-        multiGrid: config.multiGrid,
-      },
+      config: runModelConfig(config, numClasses),
       batch: config.batch,
       crop: config.crop,
     },

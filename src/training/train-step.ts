@@ -23,6 +23,8 @@ export interface StepOptions {
   dropoutRng?: Rng;
   /** Clip the gradients to this global L2 norm before the update (see grad-clip.ts). */
   clipGradNorm?: number;
+  /** Weight of the aux classifier's loss (the same head on the model's aux logits); the loss is main + weight x aux. */
+  auxLoss?: number;
 }
 
 export interface StepResult {
@@ -46,6 +48,7 @@ export interface IssueOptions {
   /** Where dropout's noise comes from (see ForwardOptions.dropoutNoise). */
   dropoutNoise?: ForwardOptions['dropoutNoise'];
   clipGradNorm?: number;
+  auxLoss?: number;
 }
 
 /**
@@ -65,12 +68,15 @@ export function issueTrainStep(
     const { images, labels } = inputs;
     let counts: tf.Tensor[] = [];
     const { value, grads } = tf.variableGrads(() => {
-      const logits = model.forward(images, {
+      const forward = {
         training: true,
         freezeBn: options.freezeBn,
         ...(options.dropoutRng !== undefined ? { dropoutRng: options.dropoutRng } : {}),
         ...(options.dropoutNoise !== undefined ? { dropoutNoise: options.dropoutNoise } : {}),
-      });
+      };
+      const auxWeight = options.auxLoss ?? 0;
+      const { logits, aux } =
+        auxWeight > 0 ? model.forwardWithAux(images, forward) : { logits: model.forward(images, forward), aux: undefined };
       // Training accuracy from the same logits, kept out of the gradient tape's cleanup.
       counts = tf.tidy(() => {
         const validMask = tf.notEqual(labels, VOID_LABEL);
@@ -78,7 +84,8 @@ export function issueTrainStep(
         return [tf.sum(tf.cast(hits, 'float32')), tf.sum(tf.cast(validMask, 'float32'))];
       });
       for (const t of counts) tf.keep(t);
-      return head.loss(logits, labels);
+      const loss = head.loss(logits, labels);
+      return aux === undefined ? loss : tf.add(loss, tf.mul(head.loss(aux, labels), auxWeight));
     }, trainable);
     const byName = new Map<string, tf.Tensor>();
     for (let i = 0; i < names.length; i++) {
@@ -133,6 +140,7 @@ export async function trainStep(
       freezeBn: options.freezeBn,
       ...(options.dropoutRng !== undefined ? { dropoutRng: options.dropoutRng } : {}),
       ...(options.clipGradNorm !== undefined ? { clipGradNorm: options.clipGradNorm } : {}),
+      ...(options.auxLoss !== undefined ? { auxLoss: options.auxLoss } : {}),
     });
   } finally {
     tf.dispose([inputs.images, inputs.labels, inputs.lr]);

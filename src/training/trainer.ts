@@ -154,6 +154,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
         freezeBn: config.freezeBn,
         dropoutRng: run.dropoutRng,
         ...(config.clipGradNorm !== undefined ? { clipGradNorm: config.clipGradNorm } : {}),
+        ...(config.auxLoss !== undefined ? { auxLoss: config.auxLoss } : {}),
       });
       result.catch(() => undefined); // awaited below; never an unhandled rejection when an earlier step throws
       if (pending !== undefined) await finish(pending);

@@ -6,11 +6,11 @@ import { decodeOnnxModel, ONNX_OPSET } from '../../src/export/onnx-graph.js';
 import { parseMetadataProps } from '../../src/export/onnx-metadata.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
-import { forwardPadded } from '../../src/inference/inference.js';
+import { wholeImageLogits } from '../../src/inference/inference.js';
 import { createOrtSession } from '../../src/inference/onnxruntime-loader.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
-import type { SegmentationModel } from '../../src/segmentation/model.js';
+import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
 
@@ -129,7 +129,26 @@ describe('ONNX file structure', () => {
     expect(meta.model).toEqual(CONFIG);
     expect(meta.headOutput).toBe('logits');
     expect(meta.fixedSize).toBeNull();
+    expect(meta.padToStride).toBe(false);
     expect(meta.segVersion).toMatch(/^\d+\.\d+\.\d+/);
+    // The network runs on the image as it is (as torchvision's): no padding, no crop.
+    expect(nodes.filter((n) => ['Pad', 'Slice', 'Mod', 'Neg'].includes(n.opType ?? ''))).toEqual([]);
+    // Files of seg versions before seg.padToStride always padded.
+    const older = Object.fromEntries(m.metadataProps.filter((p) => p.key !== 'seg.padToStride').map((p) => [p.key, p.value]));
+    expect(parseMetadataProps(older, 'old.onnx').padToStride).toBe(true);
+    expect(() => parseMetadataProps({ ...older, 'seg.padToStride': '"yes"' }, 'bad.onnx')).toThrow(/bad.onnx: metadata 'seg.padToStride'/);
+  });
+
+  it('pads in the graph with padToStride, dynamic or static', async () => {
+    const ops = (m: onnx.ModelProto): string[] => (m.graph as onnx.GraphProto).node.map((n) => String(n.opType));
+    const dynamic = decodeOnnxModel(await exportWith('softmax', { padToStride: true }));
+    expect(ops(dynamic)).toEqual(expect.arrayContaining(['Pad', 'Mod', 'Slice']));
+    expect(parseMetadataProps(Object.fromEntries(dynamic.metadataProps.map((p) => [p.key, p.value])), 'p').padToStride).toBe(true);
+    const fixed = decodeOnnxModel(await exportWith('softmax', { padToStride: true, fixedSize: [37, 50] }));
+    expect(ops(fixed)).toEqual(expect.arrayContaining(['Pad', 'Slice']));
+    expect(ops(fixed).some((o) => o === 'Neg' || o === 'Mod')).toBe(false); // padding is static
+    // A fixed size that is a multiple of the stride needs none.
+    expect(ops(decodeOnnxModel(await exportWith('softmax', { padToStride: true, fixedSize: [32, 48] }))).includes('Pad')).toBe(false);
   });
 
   it('with --fixed-size has static H and W and names them in the metadata', async () => {
@@ -137,8 +156,24 @@ describe('ONNX file structure', () => {
     const g = m.graph as onnx.GraphProto;
     expect(dims(g.input[0])).toEqual(['N', 3, 37, 50]);
     expect(g.output.map((o) => [o.name, o.type?.tensorType?.elemType])).toEqual([['mask', 7]]); // int64
-    expect(g.node.some((n) => n.opType === 'Neg' || n.opType === 'Mod')).toBe(false); // padding is static
     expect(m.metadataProps.find((p) => p.key === 'seg.fixedSize')?.value).toBe('[37,50]');
+  });
+
+  it('leaves the aux classifier out of the graph and of the metadata model', async () => {
+    const withAux = createModel({ ...CONFIG, auxClassifier: true }, 5);
+    try {
+      const m = decodeOnnxModel(
+        await exportOnnx(withAux, { headSpec: { kind: 'softmax' }, classNames: CLASSES, normalization: IMAGENET_NORMALIZATION }),
+      );
+      const names = (m.graph?.initializer ?? []).map((t) => String(t.name));
+      expect(names.filter((n) => n.startsWith('aux_classifier.'))).toEqual([]);
+      expect(names).toContain('classifier.4.weight');
+      expect(parseMetadataProps(Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value])), 'aux').model).toEqual(CONFIG);
+      const plain = decodeOnnxModel(await exportWith('softmax'));
+      expect((m.graph?.node ?? []).map((n) => n.opType)).toEqual((plain.graph?.node ?? []).map((n) => n.opType));
+    } finally {
+      withAux.dispose();
+    }
   });
 
   it('refuses a bad fixed size and a class list of the wrong length', async () => {
@@ -175,7 +210,7 @@ describe.skipIf(missing !== null)('ONNX head outputs run by onnxruntime', () => 
   /** tfjs reference of a head's scores, NCHW. */
   async function tfjsScores(head: string, images: Float32Array, n: number, h: number, w: number): Promise<Float32Array> {
     const x = tf.tensor4d(images, [n, h, w, 3]);
-    const logits = forwardPadded(model, x);
+    const logits = wholeImageLogits(model, x);
     const scores = tf.tidy(() => tf.transpose(createHead(parseHeadSpec(head, 4), 4).scores(logits), [0, 3, 1, 2]));
     const data = (await scores.data()) as Float32Array;
     tf.dispose([x, logits, scores]);

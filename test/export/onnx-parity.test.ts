@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { forwardPadded, predictMask, predictScores, predictScoresWithEngine, slideScores } from '../../src/inference/inference.js';
+import {
+  engineLogits,
+  predictMask,
+  predictScores,
+  predictScoresWithEngine,
+  slideScores,
+  wholeImageLogits,
+} from '../../src/inference/inference.js';
 import { createHead } from '../../src/heads/head.js';
-import { exportedOnnxRuntimeEngine } from '../../src/inference/engine.js';
+import { exportedOnnxRuntimeEngine, onnxRuntimeEngine } from '../../src/inference/engine.js';
+import { exportOnnx } from '../../src/export/onnx-export.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
@@ -87,6 +95,46 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
     }
   });
 
+  it('pads to the stride on request: in JS before an unpadded engine, in the graph of a file exported with padToStride', async () => {
+    const config = CASES[3]?.config as ModelConfig;
+    const model = randomisedModel(config, 8);
+    const common = { headSpec: { kind: 'linear' } as const, classNames: ['a', 'b', 'c', 'd', 'e'], normalization: IMAGENET_NORMALIZATION };
+    const plainEngine = await exportedOnnxRuntimeEngine(model, common);
+    const paddedFile = await exportOnnx(model, { ...common, padToStride: true });
+    const paddedEngine = await onnxRuntimeEngine(paddedFile, 'padded.onnx');
+    try {
+      expect(plainEngine.padsToStride).toBe(false);
+      expect(paddedEngine.padsToStride).toBe(true);
+      const [h, w] = [37, 53];
+      const x = tf.tensor4d(randomImages(1, h, w, 9), [1, h, w, 3]);
+      const padded = wholeImageLogits(model, x, true);
+      const unpadded = wholeImageLogits(model, x);
+      const e = await padded.data();
+      for (const actual of [
+        await engineLogits(plainEngine, x, true),
+        await paddedEngine.logits(x),
+        await engineLogits(paddedEngine, x, true),
+      ]) {
+        expect(actual.shape).toEqual([1, h, w, 5]);
+        expect(relativeL2(await actual.data(), e)).toBeLessThanOrEqual(1e-5);
+        actual.dispose();
+      }
+      // The padded logits are not the unpadded ones (37x53 is no multiple of 8).
+      expect(relativeL2(await unpadded.data(), e)).toBeGreaterThan(1e-3);
+      // And through the whole inference path, with scales and flip.
+      const head = createHead({ kind: 'linear' }, 5);
+      const options = { scales: [0.75, 1], flip: true, padToStride: true };
+      const expected = predictScores(model, head, randomImages(1, h, w, 9), h, w, options);
+      const got = await predictScoresWithEngine(plainEngine, head, randomImages(1, h, w, 9), h, w, options);
+      expect(relativeL2(await got.data(), await expected.data())).toBeLessThanOrEqual(1e-5);
+      tf.dispose([x, padded, unpadded, expected, got]);
+    } finally {
+      await plainEngine.dispose();
+      await paddedEngine.dispose();
+      model.dispose();
+    }
+  });
+
   for (const { name, config } of CASES) {
     it(`${name}: same logits at ${SIZES.map((s) => s.join('x')).join(' and ')}`, async () => {
       const model = randomisedModel(config, 3);
@@ -98,7 +146,7 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
       try {
         for (const [h, w] of SIZES) {
           const x = tf.tensor4d(randomImages(2, h, w, h * w), [2, h, w, 3]);
-          const expected = forwardPadded(model, x);
+          const expected = wholeImageLogits(model, x);
           const actual = await engine.logits(x);
           expect(actual.shape).toEqual([2, h, w, 5]);
           const a = await actual.data();

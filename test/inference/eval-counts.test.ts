@@ -56,7 +56,7 @@ function context(all: readonly string[], shard: ShardSpec | undefined, over: Par
     split: 'val',
     splitIds: all,
     shard,
-    settings: { scales: [1], flip: false, limit: null },
+    settings: { scales: [1], flip: false, limit: null, padToStride: false },
     classNames: CLASSES,
     ...over,
   };
@@ -119,7 +119,7 @@ describe('mergeEvalCounts', () => {
       files.push(join(dir, `p${i}.json`));
       writeEvalCounts(
         files[i] as string,
-        evalCountsOf(result, context(ids.all, shard, { settings: { scales: [1], flip: false, limit: 5 } })),
+        evalCountsOf(result, context(ids.all, shard, { settings: { scales: [1], flip: false, limit: 5, padToStride: false } })),
       );
     }
     expect(mergeEvalCounts(files).metrics).toEqual(whole.metrics);
@@ -192,6 +192,27 @@ describe('mergeEvalCounts', () => {
           }),
         ],
         /settings.json: .* evaluated with scales 1, flip on/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          variant('padded.json', (c) => {
+            c.settings.padToStride = true;
+          }),
+        ],
+        /padded.json: .* evaluated with .*pad to stride on, not .*pad to stride off/,
+      ],
+      [
+        [
+          g0,
+          g1,
+          // A part of a seg version before --pad-to-stride: it was padded.
+          variant('older.json', (c) => {
+            delete (c.settings as Partial<EvalCounts['settings']>).padToStride;
+          }),
+        ],
+        /older.json: .* evaluated with .*pad to stride on/,
       ],
       [
         [

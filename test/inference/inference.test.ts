@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { resizeBilinear } from '../../src/engine/resize.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { forwardPadded, paddedSize, predictMask, predictScores } from '../../src/inference/inference.js';
+import { paddedSize, predictMask, predictScores, wholeImageLogits } from '../../src/inference/inference.js';
 import { createHead } from '../../src/heads/head.js';
 import { Rng } from '../../src/core/random.js';
 import { SegError } from '../../src/core/errors.js';
@@ -27,10 +27,13 @@ describe('inference', () => {
     tf.disposeVariables();
   });
 
-  it('pads to the output stride and crops back', () => {
+  it('runs the network on the image as it is; padToStride pads to the output stride and crops back', async () => {
     expect(paddedSize(37, 16)).toBe(48);
     expect(paddedSize(32, 16)).toBe(32);
     const x = tf.tensor4d(randomImage(37, 29, 1), [1, 37, 29, 3]);
+    const plain = tf.tidy(() => model.forward(x, { training: false }));
+    const whole = wholeImageLogits(model, x);
+    expect(Array.from(whole.dataSync())).toEqual(Array.from(plain.dataSync()));
     const padded = tf.tidy(() =>
       model
         .forward(
@@ -44,19 +47,26 @@ describe('inference', () => {
         )
         .slice([0, 0, 0, 0], [1, 37, 29, 4]),
     );
-    const cropped = forwardPadded(model, x);
+    const cropped = wholeImageLogits(model, x, true);
     expect(cropped.shape).toEqual([1, 37, 29, 4]);
     expect(Array.from(cropped.dataSync())).toEqual(Array.from(padded.dataSync()));
+    // 37x29 is not a multiple of 16: padding changes the logits.
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(cropped, plain))).dataSync()[0] as number);
+    expect(diff).toBeGreaterThan(1e-3);
+    // predictScores follows the option.
+    const linear = createHead({ kind: 'linear' }, 4);
+    const scoresPadded = predictScores(model, linear, randomImage(37, 29, 1), 37, 29, { padToStride: true });
+    expect(Array.from(scoresPadded.dataSync())).toEqual(Array.from(padded.dataSync()));
     const x32 = tf.tensor4d(randomImage(32, 48, 2), [1, 32, 48, 3]);
     const direct = tf.tidy(() => model.forward(x32, { training: false }));
-    expect(Array.from(forwardPadded(model, x32).dataSync())).toEqual(Array.from(direct.dataSync()));
-    tf.dispose([x, padded, cropped, x32, direct]);
+    expect(Array.from(wholeImageLogits(model, x32, true).dataSync())).toEqual(Array.from(direct.dataSync()));
+    tf.dispose([x, plain, whole, padded, cropped, scoresPadded, x32, direct]);
   });
 
   it('predicts argmax of the logits at one scale, for every head', async () => {
     const [h, w] = [37, 29];
     const image = randomImage(h, w, 3);
-    const logits = tf.tidy(() => forwardPadded(model, tf.tensor4d(image, [1, h, w, 3])));
+    const logits = tf.tidy(() => model.forward(tf.tensor4d(image, [1, h, w, 3]), { training: false }));
     const expected = Array.from(tf.tidy(() => tf.argMax(logits, 3)).dataSync());
     for (const spec of [
       { kind: 'softmax' } as const,
@@ -82,8 +92,8 @@ describe('inference', () => {
       const parts: tf.Tensor4D[] = [];
       for (const s of [0.5, 1.25]) {
         const scaled = resizeBilinear(x, [Math.round(h * s), Math.round(w * s)]);
-        parts.push(head.scores(resizeBilinear(forwardPadded(model, scaled), [h, w])));
-        const mirrored = tf.reverse(forwardPadded(model, tf.reverse(scaled, 2) as tf.Tensor4D), 2) as tf.Tensor4D;
+        parts.push(head.scores(resizeBilinear(model.forward(scaled, { training: false }), [h, w])));
+        const mirrored = tf.reverse(model.forward(tf.reverse(scaled, 2) as tf.Tensor4D, { training: false }), 2) as tf.Tensor4D;
         parts.push(head.scores(resizeBilinear(mirrored, [h, w])));
       }
       return tf.div(tf.addN(parts), 4).squeeze([0]);

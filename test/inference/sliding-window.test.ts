@@ -5,7 +5,7 @@ import { createModel, type SegmentationModel } from '../../src/segmentation/mode
 import {
   chooseInferenceMode,
   chooseWindow,
-  forwardPadded,
+  wholeImageLogits,
   predictMask,
   predictScores,
   slideScores,
@@ -85,8 +85,8 @@ describe('sliding-window inference', () => {
         const scores = tf
           .tidy(() => {
             const crop = x.slice([0, top, left, 0], [1, window, window, 3]);
-            const plain = head.scores(forwardPadded(model, crop));
-            const mirrored = head.scores(tf.reverse(forwardPadded(model, tf.reverse(crop, 2) as tf.Tensor4D), 2) as tf.Tensor4D);
+            const plain = head.scores(wholeImageLogits(model, crop));
+            const mirrored = head.scores(tf.reverse(wholeImageLogits(model, tf.reverse(crop, 2) as tf.Tensor4D), 2) as tf.Tensor4D);
             return tf.div(tf.add(plain, mirrored), 2);
           })
           .dataSync();
@@ -144,11 +144,14 @@ describe('sliding-window inference', () => {
     const window = chooseWindow(bigModel, { mode: 'auto', memoryLimit: limit, flip: true });
     expect(window).toBeLessThan(513);
     expect((513 - window) % 32).toBe(0);
-    const os = 16;
-    const pad = (n: number): number => Math.ceil(n / os) * os;
-    const bytes = (win: number): number => estimateInferenceMemory(big, pad(win), pad(win), 2).bytes + 3 * 2 * win * win * 21 * 4;
+    const bytes = (win: number, side = win): number => estimateInferenceMemory(big, side, side, 2).bytes + 3 * 2 * win * win * 21 * 4;
     expect(bytes(window)).toBeLessThanOrEqual(limit);
     expect(bytes(window + 32)).toBeGreaterThan(limit);
+    // With padToStride the windows are estimated at their padded size.
+    const padded = chooseWindow(bigModel, { mode: 'auto', memoryLimit: limit, flip: true, padToStride: true });
+    const pad = (n: number): number => Math.ceil(n / 16) * 16;
+    expect(bytes(padded, pad(padded))).toBeLessThanOrEqual(limit);
+    expect(bytes(padded + 32, pad(padded + 32))).toBeGreaterThan(limit);
     expect(chooseWindow(bigModel, { mode: 'slide', memoryLimit: limit, window: 400 })).toBe(400);
     expect(chooseWindow(model, { mode: 'auto', memoryLimit: limit })).toBe(513);
   });

@@ -5,7 +5,7 @@ import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
-import { forwardPadded } from '../../src/inference/inference.js';
+import { wholeImageLogits } from '../../src/inference/inference.js';
 import {
   backendMemoryLimit,
   checkTrainingMemory,
@@ -28,7 +28,7 @@ describe('memory estimate', () => {
     // Inference first, with nothing but the weights alive (the peak counts every live tensor).
     const x = tf.zeros([1, 96, 96, 3]) as tf.Tensor4D;
     const infer = await tf.profile(() => {
-      forwardPadded(model, x).dispose();
+      wholeImageLogits(model, x).dispose();
     });
     x.dispose();
     const inferEstimate = estimateInferenceMemory(config, 96, 96).bytes;
