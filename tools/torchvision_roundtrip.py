@@ -7,6 +7,10 @@ Plain PyTorch + torchvision (numpy, Pillow); nothing from seg is imported.
   train    train it (one process, or DistributedDataParallel under torchrun) on a dataset in
            VOC layout with seg's output heads, and write the result as a seg checkpoint
   compare  forward an input saved by seg and compare the logits with seg's (relative L2)
+  logits   torchvision's logits of a seg checkpoint for inputs saved by seg: the classifier's
+           output before the final upsampling, a sample and sums of the upsampled logits
+           (seg's committed parity fixtures), and with --full the logits themselves
+  keys     the state-dict names and shapes of torchvision's deeplabv3_resnet50/101
 
   python3 tools/torchvision_roundtrip.py check --checkpoint checkpoints/run
   torchrun --nproc_per_node=2 tools/torchvision_roundtrip.py train \\
@@ -14,7 +18,8 @@ Plain PyTorch + torchvision (numpy, Pillow); nothing from seg is imported.
   seg eval --miou --checkpoint checkpoints/run-ddp --data VOC2012
 
 What torchvision can take: seg's resnet50 and resnet101 backbones at width 1 (torchvision's
-`deeplabv3_resnet50/101(num_classes=K, aux_loss=False)`). Output stride 8 is torchvision's
+`deeplabv3_resnet50/101(num_classes=K, aux_loss=False)`, or `aux_loss=True` for a checkpoint
+whose model has "auxClassifier": true, seg's --aux-loss). Output stride 8 is torchvision's
 own model; output stride 16 and multi-grid are the same modules and parameter names with
 other conv strides and dilations (set on the modules, so the state dict is unchanged).
 resnet18/34 (torchvision's BasicBlock refuses dilation) and widths other than 1 are refused.
@@ -28,6 +33,8 @@ target, N the valid (label != 255) pixels of the global batch:
   linear   y = z, same loss and gradient (plain MSE)
 Under DDP each process scales its gradient by world_size / N_global, so DDP's average
 over processes equals the gradient of one process holding the whole global batch.
+With an aux classifier the loss is head(out) + W x head(aux), as torchvision's references
+(W = --aux-loss, default the run's own or 0.5) and seg's --aux-loss train it.
 """
 from __future__ import annotations
 
@@ -53,6 +60,7 @@ from torchvision.models import resnet50, resnet101
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.segmentation import deeplabv3_resnet50, deeplabv3_resnet101
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
+from torchvision.models.segmentation.fcn import FCNHead
 
 CHECKPOINT_FORMAT = "seg-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -170,10 +178,15 @@ def read_checkpoint_config(ckpt_dir):
     return config
 
 
+def has_aux(model_config):
+    return model_config.get("auxClassifier") is True
+
+
 def describe(model_config):
     m = model_config
     grid = ", multi-grid" if m["multiGrid"] else ""
-    return f"{m['backbone']}, output stride {m['outputStride']}, width {m['width']}{grid}, {m['numClasses']} classes"
+    aux = ", aux classifier" if has_aux(m) else ""
+    return f"{m['backbone']}, output stride {m['outputStride']}, width {m['width']}{grid}, {m['numClasses']} classes{aux}"
 
 
 def check_torchvision_can_take(model_config, where):
@@ -202,16 +215,18 @@ def build_torchvision_model(model_config):
     """torchvision's DeepLabV3 for a seg model config (checked by check_torchvision_can_take)."""
     m = model_config
     k = int(m["numClasses"])
+    aux = has_aux(m)
     if m["outputStride"] == 8:
-        # Exactly torchvision's model: layer3 and layer4 dilated, ASPP rates 12/24/36.
+        # Exactly torchvision's model: layer3 and layer4 dilated, ASPP rates 12/24/36 (FCNHead on layer3 with aux).
         build = deeplabv3_resnet50 if m["backbone"] == "resnet50" else deeplabv3_resnet101
-        model = build(weights=None, weights_backbone=None, num_classes=k, aux_loss=False)
+        model = build(weights=None, weights_backbone=None, num_classes=k, aux_loss=aux)
         layer4_dilation = 4
     else:
         # Output stride 16: only layer4 dilated (torchvision's replace_stride_with_dilation), ASPP rates 6/12/18.
         resnet = (resnet50 if m["backbone"] == "resnet50" else resnet101)(weights=None, replace_stride_with_dilation=[False, False, True])
-        backbone = IntermediateLayerGetter(resnet, return_layers={"layer4": "out"})
-        model = DeepLabV3(backbone, DeepLabHead(2048, k), None)
+        return_layers = {"layer4": "out", "layer3": "aux"} if aux else {"layer4": "out"}
+        backbone = IntermediateLayerGetter(resnet, return_layers=return_layers)
+        model = DeepLabV3(backbone, DeepLabHead(2048, k), FCNHead(1024, k) if aux else None)
         for conv_branch, rate in zip(model.classifier[0].convs[1:4], (6, 12, 18)):
             _set_dilation(conv_branch[0], rate)
         layer4_dilation = 2
@@ -505,6 +520,48 @@ def command_check(args):
     print(f"loaded into torchvision {torchvision.__version__} DeepLabV3 with strict=True: {params} parameters, {len(model.state_dict())} tensors")
 
 
+def command_logits(args):
+    """For every tensor NAME [N,H,W,3] (normalised, seg's NHWC) in --input: torchvision's logits."""
+    model, config, _ = load_seg_checkpoint(args.checkpoint)
+    model.eval()
+    inputs, _ = read_safetensors(args.input)
+    captured = {}
+    # The classifier's output before DeepLabV3.forward upsamples it (bilinear, align_corners=False).
+    model.classifier.register_forward_hook(lambda _m, _i, out: captured.__setitem__("coarse", out.detach()))
+    tensors = {}
+    metadata = {"producer": f"torchvision_roundtrip.py logits (torch {torch.__version__}, torchvision {torchvision.__version__})",
+                "model": describe(config["model"])}
+    with torch.no_grad():
+        for name, x in sorted(inputs.items()):
+            if x.dim() != 4 or x.shape[3] != 3:
+                raise UserError(f"{args.input}: tensor {name} has shape {list(x.shape)}, expected [N, H, W, 3] (normalised RGB)")
+            logits = model(x.float().permute(0, 3, 1, 2).contiguous())["out"]  # [N, K, H, W]
+            flat = logits.reshape(-1)
+            count = min(args.samples, flat.numel())
+            index = (torch.arange(count, dtype=torch.int64) * flat.numel()) // count
+            tensors[f"{name}.coarse"] = captured["coarse"]
+            tensors[f"{name}.sampleIndex"] = index
+            tensors[f"{name}.sample"] = flat[index]
+            metadata[f"{name}.sum"] = repr(float(logits.double().sum()))
+            metadata[f"{name}.sumSquares"] = repr(float(logits.double().square().sum()))
+            if args.full:
+                tensors[f"{name}.logits"] = logits.permute(0, 2, 3, 1)
+    write_safetensors(args.out, tensors, metadata)
+    print(json.dumps({n[: -len(".coarse")]: list(t.shape) for n, t in tensors.items() if n.endswith(".coarse")}))
+
+
+def command_keys(args):
+    """torchvision's state-dict names and shapes, and parameter counts, as JSON on stdout."""
+    out = {}
+    for backbone, build in (("resnet50", deeplabv3_resnet50), ("resnet101", deeplabv3_resnet101)):
+        model = build(weights=None, weights_backbone=None, num_classes=args.classes, aux_loss=args.aux)
+        out[backbone] = {
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "stateDict": [[name, list(t.shape)] for name, t in model.state_dict().items()],
+        }
+    print(json.dumps({"torchvision": torchvision.__version__, "numClasses": args.classes, "auxLoss": args.aux, "models": out}))
+
+
 def command_compare(args):
     """The reference file holds `input` (N,H,W,3 normalised, seg's NHWC) and `logits` (N,H,W,K) from seg."""
     model, _, _ = load_seg_checkpoint(args.checkpoint)
@@ -561,6 +618,12 @@ def train(args, rank, world_size, local_rank, device):
     model, config, ckpt_dir = load_seg_checkpoint(args.checkpoint)
     num_classes = int(config["model"]["numClasses"])
     head = parse_head(args.head or config["head"], num_classes)
+    aux = has_aux(config["model"])
+    aux_weight = args.aux_loss if args.aux_loss is not None else float(config.get("training", {}).get("auxLoss", 0.5)) if aux else 0.0
+    if not (math.isfinite(aux_weight) and aux_weight >= 0):
+        raise UserError(f"--aux-loss: got {aux_weight}, expected a number >= 0")
+    if aux_weight > 0 and not aux:
+        raise UserError(f"--aux-loss {aux_weight}: {ckpt_dir} has no aux classifier; train one in seg with --aux-loss, or leave --aux-loss out")
     root = resolve_dataset_root(args.data)
     data_classes = read_class_names(root)
     if data_classes != list(config["classNames"]):
@@ -583,7 +646,9 @@ def train(args, rank, world_size, local_rank, device):
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.eval()
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world_size > 1 else model
+    # With --aux-loss 0 the aux classifier gets no gradient, which DDP must be told.
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None,
+                                                    find_unused_parameters=aux and aux_weight == 0) if world_size > 1 else model
 
     dataset = VocTrainSet(root, args.split, num_classes, args.crop, config["normalization"], args.seed)
     if len(dataset) < args.batch * world_size:
@@ -594,7 +659,7 @@ def train(args, rank, world_size, local_rank, device):
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
 
     log(rank, f"{ckpt_dir}: {describe(config['model'])} -> torchvision {torchvision.__version__} (strict load ok)")
-    log(rank, f"training with head {format_head(head)} on {root} '{args.split}' ({len(dataset)} images): {args.iters} iteration(s), "
+    log(rank, f"training with head {format_head(head)}{f' + {aux_weight} x aux' if aux_weight > 0 else ''} on {root} '{args.split}' ({len(dataset)} images): {args.iters} iteration(s), "
               f"{world_size} process(es) x batch {args.batch} = {args.batch * world_size}, crop {args.crop}, device {device.type}"
               + (f", backend {dist.get_backend()}" if world_size > 1 else ""))
     iteration, epoch, start = 0, 0, time.time()
@@ -608,8 +673,10 @@ def train(args, rank, world_size, local_rank, device):
             for group in optimizer.param_groups:
                 group["lr"] = lr
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            logits = net(images)["out"]  # upsampled to the crop (bilinear, align_corners=False)
-            loss = head_loss(logits, labels, head, world_size)
+            out = net(images)  # logits upsampled to the crop (bilinear, align_corners=False)
+            loss = head_loss(out["out"], labels, head, world_size)
+            if aux_weight > 0:
+                loss = loss + aux_weight * head_loss(out["aux"], labels, head, world_size)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -659,6 +726,7 @@ def train(args, rank, world_size, local_rank, device):
                 "outputStride": config["model"]["outputStride"],
                 "width": config["model"]["width"],
                 "multiGrid": config["model"]["multiGrid"],
+                **({"auxLoss": aux_weight} if aux_weight > 0 else {}),
                 "crop": args.crop,
                 "batch": args.batch * world_size,
                 "batchPerProcess": args.batch,
@@ -711,6 +779,19 @@ def main(argv=None):
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative L2 accepted (default 1e-4)")
     p.set_defaults(run=command_compare)
 
+    p = sub.add_parser("logits", help="torchvision's logits of a seg checkpoint for inputs saved by seg (seg's parity fixtures)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help=".safetensors with tensors NAME [N,H,W,3] (normalised RGB, NHWC)")
+    p.add_argument("--out", required=True, help=".safetensors to write: NAME.coarse, NAME.sampleIndex, NAME.sample (+ NAME.logits)")
+    p.add_argument("--samples", type=int, default=4096, help="upsampled logits kept as a sample, evenly spaced (default 4096)")
+    p.add_argument("--full", action="store_true", help="also write the upsampled logits NAME.logits [N,H,W,K]")
+    p.set_defaults(run=command_logits)
+
+    p = sub.add_parser("keys", help="state-dict names and shapes of torchvision's deeplabv3_resnet50/101, as JSON")
+    p.add_argument("--classes", type=int, default=21)
+    p.add_argument("--aux", action="store_true", help="aux_loss=True: with the FCNHead aux classifier")
+    p.set_defaults(run=command_keys)
+
     p = sub.add_parser("train", help="train with seg's heads (DDP under torchrun) and write a seg checkpoint")
     p.add_argument("--checkpoint", required=True, help="seg run folder or checkpoint directory to start from")
     p.add_argument("--data", required=True, help="dataset root in VOC layout")
@@ -729,12 +810,14 @@ def main(argv=None):
     p.add_argument("--freeze-bn", action="store_true", help="keep batch-norm running statistics fixed")
     p.add_argument("--no-dropout", action="store_true", help="turn off the ASPP dropout (for exact comparisons between runs)")
     p.add_argument("--sync-bn", action="store_true", help="synchronise batch-norm statistics across processes (CUDA only)")
+    p.add_argument("--aux-loss", type=float, default=None,
+                   help="weight of the aux classifier's loss (a checkpoint with one; default: the run's own, else 0.5)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--eval-split", default=None, help="after training, print mIoU on this split (rank 0)")
     p.add_argument("--log-every", type=int, default=10)
     p.set_defaults(run=command_train)
     args = parser.parse_args(argv)
-    for key in ("iters", "batch", "crop", "log_every"):
+    for key in ("iters", "batch", "crop", "log_every", "samples", "classes"):
         if key in args and getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')}: got {getattr(args, key)}, expected an integer >= 1")
     try:

@@ -201,4 +201,36 @@ describe('checkpoints', () => {
     expect(() => loadCheckpoint(dir)).toThrow(/config\.json: format: got "other", expected one of seg-checkpoint/);
     model.dispose();
   });
+
+  it('saves and loads the aux classifier strictly: aux tensors need an aux config, and the config must match', async () => {
+    const aux = createModel({ ...config, auxClassifier: true }, 4);
+    const dir = path.join(tmp, 'aux');
+    await saveCheckpoint(dir, { model: aux, head: { kind: 'softmax' }, classNames: ['a', 'b', 'c'], normalization, iteration: 1 });
+    expect(readCheckpointConfig(dir).model.auxClassifier).toBe(true);
+    const tensors = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
+    expect(tensors.get('aux_classifier.0.weight')?.shape).toEqual([4, 16, 3, 3]); // layer3: 256 x 0.0625 channels, / 4
+    expect(tensors.has('aux_classifier.1.num_batches_tracked')).toBe(true);
+    const loaded = loadCheckpoint(dir);
+    const a = allWeights(aux);
+    for (const [n, v] of allWeights(loaded.model)) expect(v, n).toEqual(a.get(n));
+    expect([...loaded.model.params.keys()].filter((k) => k.startsWith('aux_classifier.'))).toHaveLength(5);
+    loaded.model.dispose();
+    // Into a model without one: refused (the config differs), as is a model asked for without it.
+    const plain = createModel(config, 1);
+    expect(() => loadCheckpointInto(plain, dir)).toThrow(/auxClassifier false instead of auxClassifier true/);
+    expect(() => loadCheckpoint(dir, { expect: { auxClassifier: undefined } })).toThrow(
+      /auxClassifier false instead of auxClassifier true/,
+    );
+    // aux_classifier.* under a config without the aux classifier: strict loading refuses them, naming them.
+    const cfgFile = path.join(dir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { model: Record<string, unknown> };
+    delete cfg.model['auxClassifier'];
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    expect(() => loadCheckpoint(dir)).toThrow(
+      /8 tensors the resnet18.* model does not have: aux_classifier\.0\.weight.*"auxClassifier": true/,
+    );
+    expect(() => loadCheckpointInto(plain, dir)).toThrow(/aux_classifier\.0\.weight/);
+    plain.dispose();
+    aux.dispose();
+  });
 });

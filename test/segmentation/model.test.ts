@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
+import { readFileSync } from 'node:fs';
+import { createModel, modelBatchNormLayers, modelWeightSpecs, type SegmentationModel } from '../../src/segmentation/model.js';
+import { torchShape } from '../../src/checkpoint/weight-layout.js';
 import { deeplabSpec, type ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
@@ -44,6 +46,38 @@ describe('model structure', () => {
       describeModel({ backbone, outputStride: 8, width: 1, numClasses: 21, multiGrid: false }, 513).params;
     expect(count('resnet50')).toBe(39_638_869);
     expect(count('resnet101')).toBe(58_630_997);
+  });
+
+  it("has torchvision's parameter counts with the aux classifier, and its state-dict names and shapes", () => {
+    const aux = (backbone: ModelConfig['backbone'], outputStride: 8 | 16) =>
+      describeModel({ backbone, outputStride, width: 1, numClasses: 21, multiGrid: false, auxClassifier: true }, 513);
+    expect(aux('resnet50', 8).params).toBe(42_004_074);
+    expect(aux('resnet101', 8).params).toBe(60_996_202);
+    expect(aux('resnet101', 16).params).toBe(60_996_202);
+    // torchvision's deeplabv3_resnet50/101(num_classes=21, aux_loss=True).state_dict(), written with torch
+    // (tools/torchvision_roundtrip.py keys --aux): seg's checkpoints hold exactly these tensors.
+    const fixture = JSON.parse(readFileSync('test/fixtures/torchvision/deeplabv3-aux-state-dict.json', 'utf8')) as {
+      models: Record<string, { parameters: number; stateDict: [string, number[]][] }>;
+    };
+    for (const backbone of ['resnet50', 'resnet101'] as const) {
+      const config: ModelConfig = { backbone, outputStride: 8, width: 1, numClasses: 21, multiGrid: false, auxClassifier: true };
+      const spec = deeplabSpec(config);
+      const shapes = new Map<string, number[]>();
+      const specModel = { spec: spec.root, auxSpec: spec.aux };
+      for (const w of modelWeightSpecs(specModel)) shapes.set(w.name, torchShape(w.shape));
+      for (const bn of modelBatchNormLayers(specModel)) shapes.set(`${bn.name}.num_batches_tracked`, []);
+      const torchvision = fixture.models[backbone];
+      expect(new Map(torchvision?.stateDict)).toEqual(shapes);
+      expect(aux(backbone, 8).params).toBe(torchvision?.parameters);
+    }
+    // The aux classifier: in the parameters, out of the inference FLOPs, with its own figures.
+    const d = aux('resnet50', 8);
+    const plain = describeModel({ backbone: 'resnet50', outputStride: 8, width: 1, numClasses: 21, multiGrid: false }, 513);
+    expect(d.flops).toBe(plain.flops);
+    expect(d.stages).toEqual(plain.stages);
+    expect(d.aux?.params).toBe(42_004_074 - 39_638_869);
+    expect(d.aux?.flops).toBe(2 * (65 * 65 * 256 * 1024 * 9 + 65 * 65 * 21 * 256));
+    expect([d.aux?.height, d.aux?.width, d.aux?.channels]).toEqual([513, 513, 21]);
   });
 
   it('counts FLOPs as torchvision reports them', () => {
