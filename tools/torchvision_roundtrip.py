@@ -563,22 +563,35 @@ def command_keys(args):
 
 
 def command_compare(args):
-    """The reference file holds `input` (N,H,W,3 normalised, seg's NHWC) and `logits` (N,H,W,K) from seg."""
-    model, _, _ = load_seg_checkpoint(args.checkpoint)
+    """The reference file holds `input` (N,H,W,3 normalised, seg's NHWC) and `logits` (N,H,W,K) from seg, and `aux` (the aux classifier's) for an aux model."""
+    model, config, _ = load_seg_checkpoint(args.checkpoint)
     model.eval()
     ref, _ = read_safetensors(args.reference)
     for key in ("input", "logits"):
         if key not in ref:
             raise UserError(f"{args.reference}: missing tensor {key!r} (expected input [N,H,W,3] and logits [N,H,W,K])")
     with torch.no_grad():
-        out = model(ref["input"].float().permute(0, 3, 1, 2).contiguous())["out"].permute(0, 2, 3, 1)
-    seg_logits = ref["logits"].float()
-    if out.shape != seg_logits.shape:
-        raise UserError(f"{args.reference}: logits {list(seg_logits.shape)}, torchvision gives {list(out.shape)}")
-    rel = float((out - seg_logits).norm() / seg_logits.norm().clamp_min(1e-30))
-    print(json.dumps({"relL2": rel, "maxAbsDiff": float((out - seg_logits).abs().max()), "shape": list(out.shape)}))
-    if rel > args.tolerance:
-        raise UserError(f"logits differ: relative L2 {rel:.3g} > {args.tolerance}")
+        out = model(ref["input"].float().permute(0, 3, 1, 2).contiguous())
+    report = {}
+    for key, name in (("out", "logits"), ("aux", "aux")):
+        if name not in ref:
+            continue
+        if key not in out:
+            raise UserError(f"{args.reference}: has {name!r}, but {describe(config['model'])} has no aux classifier")
+        mine = out[key].permute(0, 2, 3, 1)
+        seg_logits = ref[name].float()
+        if mine.shape != seg_logits.shape:
+            raise UserError(f"{args.reference}: {name} {list(seg_logits.shape)}, torchvision gives {list(mine.shape)}")
+        rel = float((mine - seg_logits).norm() / seg_logits.norm().clamp_min(1e-30))
+        suffix = "" if key == "out" else "Aux"
+        report[f"relL2{suffix}"] = rel
+        report[f"maxAbsDiff{suffix}"] = float((mine - seg_logits).abs().max())
+        if key == "out":
+            report["shape"] = list(mine.shape)
+    print(json.dumps(report))
+    worst = max(v for k, v in report.items() if k.startswith("relL2"))
+    if worst > args.tolerance:
+        raise UserError(f"logits differ: relative L2 {worst:.3g} > {args.tolerance}")
 
 
 def setup_distributed(device_arg):
@@ -775,7 +788,8 @@ def main(argv=None):
 
     p = sub.add_parser("compare", help="compare torchvision's logits with seg's on a saved input")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--reference", required=True, help=".safetensors with input [N,H,W,3] (normalised) and logits [N,H,W,K] from seg")
+    p.add_argument("--reference", required=True,
+                   help=".safetensors with input [N,H,W,3] (normalised) and logits [N,H,W,K] from seg (and aux [N,H,W,K] for an aux model)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative L2 accepted (default 1e-4)")
     p.set_defaults(run=command_compare)
 

@@ -63,22 +63,19 @@ describe('tools/torchvision_roundtrip.py', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** seg's logits for a random normalised input, saved where the script's `compare` reads them. */
+  /** seg's logits (and the aux classifier's) for a random normalised input, saved where the script's `compare` reads them. */
   async function reference(model: SegmentationModel, file: string, size: number, seed: number): Promise<void> {
     const rng = new Rng(seed, 'input');
     const input = Float32Array.from({ length: size * size * 3 }, () => rng.next() * 4 - 2);
     const x = tf.tensor4d(input, [1, size, size, 3]);
-    const logits = model.forward(x, { training: false });
-    const data = (await logits.data()) as Float32Array;
-    writeSafetensors(
-      file,
-      new Map([
-        ['input', { shape: [1, size, size, 3], data: input }],
-        ['logits', { shape: [...logits.shape], data }],
-      ]),
-      {},
-    );
-    tf.dispose([x, logits]);
+    const { logits, aux } = model.forwardWithAux(x, { training: false });
+    const tensors = new Map([
+      ['input', { shape: [1, size, size, 3], data: input }],
+      ['logits', { shape: [...logits.shape], data: (await logits.data()) as Float32Array }],
+    ]);
+    if (aux !== undefined) tensors.set('aux', { shape: [...aux.shape], data: (await aux.data()) as Float32Array });
+    writeSafetensors(file, tensors, {});
+    tf.dispose([x, logits, ...(aux !== undefined ? [aux] : [])]);
   }
 
   it("gives seg's loss and logit gradient for every head, void ignored, exp and pow3 clamped", () => {
@@ -158,9 +155,18 @@ describe('tools/torchvision_roundtrip.py', () => {
     expect(r.err).not.toContain('Traceback');
   });
 
-  it('loads seg weights into torchvision with equal logits, trains there, and comes back to seg', async () => {
-    // Output stride 8 with multi-grid: torchvision's own deeplabv3_resnet50 plus layer4 dilations.
-    const config: ModelConfig = { backbone: 'resnet50', outputStride: 8, width: 1, numClasses: SYNTH_CLASSES.length, multiGrid: true };
+  it('loads seg weights into torchvision with equal logits (aux classifier too), trains there with the aux loss, and comes back to seg', async () => {
+    // Output stride 16 with multi-grid and torchvision's aux classifier (FCNHead on layer3): torchvision's
+    // DeepLabV3 modules with layer4 dilations 2 x (1, 2, 4) and ASPP rates 6/12/18, strict-loaded.
+    // (Output stride 8 is torchvision's own deeplabv3_resnet50(aux_loss=True): test/inference/torchvision-parity.test.ts.)
+    const config: ModelConfig = {
+      backbone: 'resnet50',
+      outputStride: 16,
+      width: 1,
+      numClasses: SYNTH_CLASSES.length,
+      multiGrid: true,
+      auxClassifier: true,
+    };
     const start = path.join(dir, 'start');
     const model = createModel(config, 3);
     const head = parseHeadSpec('egb', config.numClasses);
@@ -169,6 +175,8 @@ describe('tools/torchvision_roundtrip.py', () => {
     await reference(model, ref, 24, 1);
     const w = 'classifier.4.weight';
     const startWeight = model.params.get(w)!.dataSync().slice();
+    const a = 'aux_classifier.4.weight';
+    const startAux = model.params.get(a)!.dataSync().slice();
     model.dispose();
     const data = (await makeSynthDataset({ out: path.join(dir, 'data'), train: 2, val: 1, size: 32, seed: 2 })).root;
     const out = path.join(dir, 'trained');
@@ -190,6 +198,8 @@ describe('tools/torchvision_roundtrip.py', () => {
       '24',
       '--device',
       'cpu',
+      '--aux-loss',
+      '0.5',
     ];
     const both = python([
       '-c',
@@ -198,11 +208,22 @@ describe('tools/torchvision_roundtrip.py', () => {
     ]);
     expect(both.err).toBe('');
     expect(both.code).toBe(0);
-    expect(JSON.parse(both.out.split('\n')[0] as string).relL2).toBeLessThan(1e-5);
+    const compared = JSON.parse(both.out.split('\n')[0] as string) as { relL2: number; relL2Aux: number };
+    expect(compared.relL2).toBeLessThan(1e-5);
+    expect(compared.relL2Aux).toBeLessThan(1e-5);
+    expect(both.out).toContain('+ 0.5 x aux');
     expect(both.out).toContain('train 1/1 loss=');
 
     const loaded = loadCheckpoint(out);
     expect(loaded.config.model).toEqual(config);
+    expect(loaded.config.training['auxLoss']).toBe(0.5);
+    // The aux classifier trained too (torchvision's state dict, aux_classifier.* included, loads strict).
+    expect(
+      loaded.model.params
+        .get(a)!
+        .dataSync()
+        .some((v, i) => v !== startAux[i]),
+    ).toBe(true);
     expect(loaded.config.head).toBe('egb:exp:alpha=0.16666666666666666,beta=0');
     expect(loaded.config.iteration).toBe(6);
     expect(loaded.config.classNames).toEqual(SYNTH_CLASSES);
@@ -216,5 +237,6 @@ describe('tools/torchvision_roundtrip.py', () => {
     const again = python([SCRIPT, 'compare', '--checkpoint', out, '--reference', ref2]);
     expect(again.err).toBe('');
     expect(JSON.parse(again.out).relL2).toBeLessThan(1e-5);
-  });
+    expect(JSON.parse(again.out).relL2Aux).toBeLessThan(1e-5);
+  }, 600_000);
 });
