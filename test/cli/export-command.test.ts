@@ -62,6 +62,12 @@ describe('seg export', () => {
     const m = decodeOnnxModel(readFileSync(out));
     expect(m.graph?.output?.map((o) => o.name)).toEqual(['mask']);
     expect(m.metadataProps.find((p) => p.key === 'seg.head')?.value).toBe('egb:exp:alpha=0.3,beta=0');
+    expect(m.metadataProps.find((p) => p.key === 'seg.padToStride')?.value).toBe('false');
+    const padded = join(dir, 'padded.onnx');
+    expect((await runSeg(['export', '--checkpoint', checkpoint, '--out', padded, '--pad-to-stride', '--backend', 'wasm'])).code).toBe(0);
+    const p = decodeOnnxModel(readFileSync(padded));
+    expect(p.metadataProps.find((e) => e.key === 'seg.padToStride')?.value).toBe('true');
+    expect(p.graph?.node?.some((n) => n.opType === 'Pad')).toBe(true);
   });
 
   it('turns bad flags into one-line errors', async () => {
@@ -87,7 +93,7 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
   it('reports the same metrics as --engine tfjs, from the checkpoint and from an exported file, with scales and flip', async () => {
     const onnx = join(dir, 'model.onnx');
     expect((await runSeg(['export', '--checkpoint', checkpoint, '--out', onnx, '--backend', 'wasm'])).code).toBe(0);
-    for (const extra of [[], ['--scales', '0.75,1.25', '--flip']]) {
+    for (const extra of [[], ['--scales', '0.75,1.25', '--flip'], ['--pad-to-stride']]) {
       const evalWith = async (source: string[]): Promise<string> => {
         const r = await runSeg(['eval', ...source, '--data', data, '--json', '--backend', 'wasm', ...extra]);
         expect(r.code, r.err).toBe(0);
@@ -109,6 +115,26 @@ describe.skipIf(missing !== null)('seg eval / predict --engine onnxruntime', () 
       expect(fileName).toBe(onnx);
       expect(JSON.stringify(fromFile)).toBe(JSON.stringify(fromCheckpoint));
     }
+    // A file exported with --pad-to-stride pads in its graph: it scores as --pad-to-stride does.
+    const padded = join(dir, 'padded-eval.onnx');
+    expect((await runSeg(['export', '--checkpoint', checkpoint, '--out', padded, '--pad-to-stride', '--backend', 'wasm'])).code).toBe(0);
+    const fromPadded = await runSeg(['eval', '--onnx', padded, '--data', data, '--json', '--backend', 'wasm']);
+    const said = await runSeg(['eval', '--onnx', padded, '--data', data, '--limit', '1', '--backend', 'wasm']);
+    expect(said.err).toContain('engine: onnxruntime (the .onnx file pads to the output stride)');
+    const tfjsPadded = await runSeg([
+      'eval',
+      '--checkpoint',
+      checkpoint,
+      '--engine',
+      'tfjs',
+      '--pad-to-stride',
+      '--data',
+      data,
+      '--json',
+      '--backend',
+      'wasm',
+    ]);
+    expect((JSON.parse(fromPadded.out) as { mIoU: number }).mIoU).toBe((JSON.parse(tfjsPadded.out) as { mIoU: number }).mIoU);
   });
 
   it('predicts the same masks as tfjs from an exported file', async () => {

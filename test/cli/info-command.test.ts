@@ -37,6 +37,20 @@ describe('seg info', () => {
     expect(b.flops).toBeLessThan(a.flops / 3);
   });
 
+  it("--aux-classifier counts torchvision's aux classifier in the parameters, apart in the FLOPs", async () => {
+    const { code, out } = await run(['info', '--backbone', 'resnet101', '--output-stride', '8', '--aux-classifier', '--json']);
+    expect(code).toBe(0);
+    const json = JSON.parse(out) as { params: number; flops: number; aux: { params: number; flops: number; trainingOnly: boolean } };
+    expect(json.params).toBe(60_996_202);
+    expect(json.aux).toMatchObject({ params: 60_996_202 - 58_630_997, trainingOnly: true });
+    const plain = JSON.parse((await run(['info', '--backbone', 'resnet101', '--output-stride', '8', '--json'])).out) as { flops: number };
+    expect(json.flops).toBe(plain.flops);
+    const table = await run(['info', '--backbone', 'resnet50', '--output-stride', '8', '--aux-classifier']);
+    expect(table.out).toContain('parameters: 42,004,074 trainable');
+    expect(table.out).toMatch(/aux classifier: 2,365,205 parameters .* GFLOPs in training only/);
+    expect(table.out).toMatch(/aux\*\s+1\s+21\s+513x513\s+2,365,205/);
+  });
+
   it('refuses bad flags with one error line', async () => {
     const bad = await run(['info', '--backbone', 'resnet152']);
     expect(bad.code).toBe(1);

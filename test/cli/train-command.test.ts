@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /** seg train: library field errors become flag errors, and resume lists only the flags typed, by their CLI names. */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,8 @@ describe('fields and flags', () => {
       [['--seed', '-1'], /error: --seed: got -1, expected an integer in \[0, 4294967295\]/],
       [['--iters', '2.5'], /error: --iters: got '2.5', expected an integer/],
       [['--clip-grad-norm', '0'], /error: --clip-grad-norm: got 0, expected a number > 0/],
+      [['--aux-loss', '-1'], /error: --aux-loss: got -1, expected a number >= 0/],
+      [['--aux-loss', 'half'], /error: --aux-loss: got 'half', expected a number/],
     ];
     for (const [flags, message] of cases) {
       const r = await runSeg(['train', '--data', data, ...small, ...flags, '--out', join(dir, 'ranges')]);
@@ -114,6 +117,26 @@ describe('seg train --resume', () => {
     expect(done.out).toMatch(/the run is finished \(3 iterations, val mIoU .*\); nothing to train. Raise --iters to extend it/);
     expect(done.out).not.toMatch(/NaN/);
     expect(done.err).not.toMatch(/^training /m);
+  });
+
+  it('--aux-loss trains the aux classifier into the checkpoint; resuming with another weight is refused', async () => {
+    const out = join(dir, 'aux');
+    const r = await runSeg(['train', '--data', data, ...small, '--iters', '1', '--aux-loss', '0.5', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain("with head softmax (+ 0.5 x the aux classifier's loss)");
+    const config = JSON.parse(readFileSync(join(out, 'checkpoint', 'config.json'), 'utf8')) as {
+      model: { auxClassifier?: boolean };
+      training: { auxLoss?: number };
+    };
+    expect(config.model.auxClassifier).toBe(true);
+    expect(config.training.auxLoss).toBe(0.5);
+    const other = await runSeg(['train', '--resume', '--out', out, '--aux-loss', '0.4', '--iters', '2', '--backend', 'wasm']);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/error: --aux-loss: got 0.4, but the run in .* was trained with 0.5; a resumed run keeps its model/);
+    // No aux loss (0 or absent) makes no aux classifier.
+    const plain = join(dir, 'no-aux');
+    expect((await runSeg(['train', '--data', data, ...small, '--iters', '1', '--aux-loss', '0', '--out', plain])).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(plain, 'checkpoint', 'config.json'), 'utf8')).model.auxClassifier).toBeUndefined();
   });
 
   it('says "1 iteration"', async () => {
