@@ -5,9 +5,10 @@
  * `padToStride` pads the image at the bottom and right with zeros (the mean pixel after
  * normalisation) to a multiple of the output stride first and crops the logits back, as
  * seg did before: the feature grid then aligns with the pixels, but the logits differ from
- * torchvision's wherever a side is not a multiple of the stride. Optional multi-scale (the image is resized bilinearly by each scale) and
- * horizontal flip: the head's `scores` of every variant, taken after upsampling the logits
- * to the image size, are averaged before the argmax. Those scores are softmax probabilities
+ * torchvision's wherever a side is not a multiple of the stride. Optional multi-scale (the
+ * image is resized bilinearly by each scale) and horizontal flip: the head's `scores` of
+ * every variant, taken after upsampling the logits to the image size, are averaged before
+ * the argmax. Those scores are softmax probabilities
  * for the softmax head, the boosted outputs alpha * boost(z) + beta for egb, the logits for
  * linear (see heads/head.ts). Large images run as sliding windows (sliding-window.ts) over
  * each scaled image, composed with the same multi-scale and flip averaging; `auto` picks
