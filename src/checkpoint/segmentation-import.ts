@@ -6,9 +6,10 @@
  * softmax (what torchvision trained), the normalisation ImageNet's and the class names VOC's
  * for 21 classes. Every model weight must be in the file with its shape.
  *
- * `aux_classifier.*` (torchvision's FCNHead on layer3, used only in training) is dropped and
- * reported while seg's model has no aux head; the weights are taken by name from the model's
- * spec, so once the model can be built with the aux classifier these keys load like the rest.
+ * `aux_classifier.*` (torchvision's FCNHead on layer3, `aux_loss=True`, as in the COCO-VOC
+ * weights) makes a model with the aux classifier (`auxClassifier`), so those keys load like the
+ * rest and every tensor of the file is used (inference ignores the aux head; `seg train
+ * --aux-loss` trains it).
  */
 import { SegError } from '../core/errors.js';
 import { tf } from '../engine/tf.js';
@@ -42,7 +43,7 @@ export interface SegmentationImportReport {
   file: string;
   dir: string;
   model: ModelConfig;
-  /** Keys left out: `aux_classifier.*` while seg's model has no aux head. */
+  /** Keys left out: `aux_classifier.*` of an incomplete aux head (none for torchvision's files). */
   dropped: string[];
 }
 
@@ -83,7 +84,15 @@ export function inferSegmentationConfig(file: string, tensors: Map<string, SafeT
   }
   if (!OUTPUT_STRIDES.includes(outputStride))
     throw new SegError(`output stride ${outputStride}: expected one of ${OUTPUT_STRIDES.join(', ')}`);
-  return { backbone, outputStride, width: (conv1.shape[0] as number) / 64, numClasses: classifier.shape[0] as number, multiGrid: false };
+  return {
+    backbone,
+    outputStride,
+    width: (conv1.shape[0] as number) / 64,
+    numClasses: classifier.shape[0] as number,
+    multiGrid: false,
+    // torchvision's aux_loss=True models (the COCO-VOC weights) carry the FCNHead on layer3.
+    ...(tensors.has(`${AUX_PREFIX}0.weight`) ? { auxClassifier: true as const } : {}),
+  };
 }
 
 /** A model holding the file's weights; every model weight must be there with its torchvision shape. */
@@ -112,8 +121,9 @@ export function modelFromStateDict(
   let batchesTracked: number | undefined;
   for (const [key, t] of tensors) {
     if (used.has(key)) continue;
-    if (key.startsWith(AUX_PREFIX)) dropped.push(key);
-    else if (key.endsWith('.num_batches_tracked')) batchesTracked ??= Number(toFloat32(t)[0] ?? 0);
+    const bnOfModel = key.endsWith('.num_batches_tracked') && (config.auxClassifier === true || !key.startsWith(AUX_PREFIX));
+    if (bnOfModel) batchesTracked ??= Number(toFloat32(t)[0] ?? 0);
+    else if (key.startsWith(AUX_PREFIX)) dropped.push(key);
     else unexpected.push(key);
   }
   if (unexpected.length > 0) {
@@ -161,7 +171,7 @@ export async function importSegmentationWeights(
   }
   if (dropped.length > 0) {
     options.log?.(
-      `${file}: left out ${dropped.length} aux_classifier.* tensors (torchvision's training-only FCN head on layer3; seg's model has no aux head yet)`,
+      `${file}: left out ${dropped.length} aux_classifier.* tensors (an incomplete aux classifier: ${AUX_PREFIX}0.weight is missing)`,
     );
   }
   return { file, dir, model: config, dropped };

@@ -134,7 +134,8 @@ export function registerWeightsCommand(program: Command): void {
       });
       const m = report.model;
       process.stdout.write(
-        `wrote ${printable(report.dir)}: ${m.backbone} DeepLabV3, output stride ${m.outputStride}, ${m.numClasses} classes, softmax head, ImageNet normalisation\n`,
+        `wrote ${printable(report.dir)}: ${m.backbone} DeepLabV3, output stride ${m.outputStride}, ${m.numClasses} classes` +
+          `${m.auxClassifier === true ? ', aux classifier (training only)' : ''}, softmax head, ImageNet normalisation\n`,
       );
     });
 }
