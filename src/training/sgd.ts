@@ -19,7 +19,8 @@ export class MomentumSgd {
     private readonly params: Map<string, tf.Variable>,
     readonly options: SgdOptions,
   ) {
-    for (const [name, p] of params) this.velocity.set(name, tf.variable(tf.zerosLike(p), false, `${name}.momentum_buffer`));
+    // In tf.tidy: the zeros the variable starts from would otherwise stay behind, one per parameter.
+    for (const [name, p] of params) this.velocity.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `${name}.momentum_buffer`)));
   }
 
   /**
