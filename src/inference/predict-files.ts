@@ -16,7 +16,15 @@ import { encodeLabelPng } from '../voc/label-png.js';
 import { normalizeImage, type Normalization } from '../voc/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
 import type { InferenceEngine } from './engine.js';
-import { IMAGE_EXTENSIONS, planPredictOutputs, prepareTarget, writeReplacing, type PredictPlan } from './predict-paths.js';
+import {
+  IMAGE_EXTENSIONS,
+  planPredictOutputs,
+  prepareTarget,
+  refuseForeignTargets,
+  writeReplacing,
+  type PredictPlan,
+} from './predict-paths.js';
+import { markMaskPng, markOverlayJpeg } from './predict-marker.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export { IMAGE_EXTENSIONS };
@@ -65,8 +73,10 @@ export async function predictFiles(
 ): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
+  refuseForeignTargets(plan, { overlay: options.overlay === true });
   for (const s of plan.skipped) log(`skipped ${printable(s)}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);
-  const result: PredictFilesResult = { written: [], skipped: plan.skipped, failed: [] };
+  for (const e of plan.excluded) log(`skipped ${printable(e.file)}: ${printable(e.problem)}`);
+  const result: PredictFilesResult = { written: [], skipped: [...plan.skipped, ...plan.excluded.map((e) => e.file)], failed: [] };
   for (const p of plan.problems) {
     result.failed.push({ file: p.file, error: `${p.file}: ${p.problem}` });
     log(`failed ${printable(p.file)}: ${printable(p.problem)}`);
@@ -83,13 +93,11 @@ export async function predictFiles(
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
       const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, options);
-      writeReplacing(maskPath, encodeLabelPng({ width: image.width, height: image.height, data: mask }));
+      writeReplacing(maskPath, markMaskPng(encodeLabelPng({ width: image.width, height: image.height, data: mask })));
       result.written.push(maskPath);
       if (options.overlay === true) {
-        writeReplacing(
-          overlayPath,
-          await encodeJpeg({ width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) }),
-        );
+        const overlay = { width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) };
+        writeReplacing(overlayPath, markOverlayJpeg(await encodeJpeg(overlay)));
         result.written.push(overlayPath);
       }
       outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };

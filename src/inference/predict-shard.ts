@@ -144,7 +144,7 @@ export async function predictShard(
     await predictFiles(model, head, {
       ...options,
       onProgress: undefined,
-      plan: { ...plan, problems: [] },
+      plan: { ...plan, problems: [], ...(options.shard.index === 0 ? {} : { excluded: [] }) },
       include: (file) => todo.has(file),
       onImage: (file, outcome) => {
         if ('written' in outcome) {
