@@ -28,6 +28,7 @@ interface TrainFlags extends TrainingFlags {
   head: string;
   out?: string;
   resume?: boolean;
+  allowInexactResume?: boolean;
   skipMemoryCheck?: boolean;
   capture?: boolean;
   printConfig?: boolean;
@@ -65,6 +66,11 @@ export function registerTrainCommand(program: Command): void {
       '--resume',
       'continue the run in --out from its checkpoint: it keeps its model and recipe, a different --head or model flag is an error, ' +
         'a higher --iters extends it, --eval-every/--eval-limit/--save-every/--log-every/--val-split/--data apply',
+    )
+    .option(
+      '--allow-inexact-resume',
+      'with --resume: continue a checkpoint that lacks optimizer.safetensors (momentum restarts at zero) or its loader position ' +
+        '(batches restart at the first of the order); refused otherwise, since the run would not be the run it would have been',
     )
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
@@ -120,6 +126,7 @@ export function registerTrainCommand(program: Command): void {
         },
         signal,
         resume,
+        allowInexactResume: flags.allowInexactResume === true,
         given,
         commandLine: process.argv.slice(1),
         capture: captureEnabled(flags.capture),

@@ -49,6 +49,8 @@ export interface StartOptions {
   resume: boolean;
   /** Fields set on purpose (compared with a resumed run's); undefined: all. */
   given?: readonly TrainField[];
+  /** Resume a checkpoint that lacks its optimizer state or loader position (what is lost is logged). */
+  allowInexactResume?: boolean;
   log: (line: string) => void;
 }
 
@@ -104,7 +106,7 @@ function planWithTypedHead(
 }
 
 async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
-  const saved = await loadRunCheckpoint(config.out);
+  const saved = await loadRunCheckpoint(config.out, { allowInexact: options.allowInexactResume === true });
   try {
     const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
     const plan = planWithTypedHead(saved.trainConfig, { ...config, head }, config.head, options.given);
@@ -116,6 +118,7 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
     sgd.load(saved.momentum);
     tf.dispose([...saved.momentum.values()]);
     options.log(`resuming ${config.out} at iteration ${saved.state.iteration} of ${merged.iters}`);
+    for (const lost of saved.lost) options.log(`inexact resume: ${lost}`);
     for (const line of describeResumePlan(plan)) options.log(line);
     return {
       config: merged,

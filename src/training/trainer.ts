@@ -37,6 +37,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Continue the run in `config.out` from its checkpoint. */
   resume?: boolean;
+  /** Resume even when the checkpoint lacks its optimizer state or loader position (refused otherwise); what is lost is logged. */
+  allowInexactResume?: boolean;
   /** The command line that started the run (recorded in the checkpoint). */
   commandLine?: readonly string[];
   /**
@@ -102,6 +104,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   const log = options.log ?? (() => undefined);
   const run = await startRun(configIn, {
     resume: options.resume === true,
+    allowInexactResume: options.allowInexactResume === true,
     log,
     ...(options.given !== undefined ? { given: options.given } : {}),
   });

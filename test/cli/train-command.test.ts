@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 /** seg train: library field errors become flag errors, and resume lists only the flags typed, by their CLI names. */
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FieldError } from '../../src/core/schema.js';
@@ -137,6 +137,20 @@ describe('seg train --resume', () => {
     const plain = join(dir, 'no-aux');
     expect((await runSeg(['train', '--data', data, ...small, '--iters', '1', '--aux-loss', '0', '--out', plain])).code).toBe(0);
     expect(JSON.parse(readFileSync(join(plain, 'checkpoint', 'config.json'), 'utf8')).model.auxClassifier).toBeUndefined();
+  });
+
+  it('refuses an inexact resume (optimizer.safetensors deleted), naming the file and --allow-inexact-resume', async () => {
+    const out = join(dir, 'inexact');
+    expect((await runSeg(['train', '--data', data, ...small, '--iters', '2', '--out', out])).code).toBe(0);
+    rmSync(join(out, 'checkpoint', 'optimizer.safetensors'));
+    const refused = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--backend', 'wasm']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(
+      /error: .*optimizer\.safetensors: missing: the momentum buffers are lost, so the resume cannot be exact\. Resume with --allow-inexact-resume to restart momentum at zero/,
+    );
+    const allowed = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--allow-inexact-resume', '--backend', 'wasm']);
+    expect(allowed.code, allowed.err).toBe(0);
+    expect(allowed.err).toMatch(/inexact resume: the momentum buffers are lost \(momentum restarts at zero\)/);
   });
 
   it('says "1 iteration"', async () => {

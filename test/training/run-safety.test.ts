@@ -1,5 +1,5 @@
 /** Problems found before the first step, locks, divergence, damaged resume state and resume semantics. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
@@ -53,6 +53,10 @@ async function failure(c: TrainConfig, hooks: TrainHooks = {}): Promise<Error> {
 
 function checkpointJson(out: string, file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(runCheckpointDir(out), file), 'utf8')) as Record<string, unknown>;
+}
+
+function readCheckpointConfigIteration(out: string): unknown {
+  return checkpointJson(out, 'config.json')['iteration'];
 }
 
 function editJson(out: string, file: string, edit: (value: Record<string, unknown>) => void): void {
@@ -212,6 +216,46 @@ describe('resume state read from disk is checked', () => {
     const err = await failure({ ...c, iters: 4 }, { resume: true });
     expect(err).toBeInstanceOf(FieldError);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('a resume that cannot be exact is refused', () => {
+  it('without optimizer.safetensors, or with a momentum buffer missing or of another shape, naming it', async () => {
+    const c = config('no-optimizer', { iters: 2 });
+    await run(c);
+    const file = join(runCheckpointDir(c.out), 'optimizer.safetensors');
+    const saved = readFileSync(file);
+    rmSync(file);
+    const err = await failure({ ...c, iters: 4 }, { resume: true });
+    expect(err.message).toMatch(
+      /optimizer\.safetensors: missing: the momentum buffers are lost, so the resume cannot be exact\. Resume with `allowInexactResume` to restart momentum at zero/,
+    );
+    expect(readCheckpointConfigIteration(c.out)).toBe(2);
+    // One buffer of the wrong shape (a file from another run): refused as well.
+    writeFileSync(file, saved);
+    const other = config('other-model', { iters: 1, width: 0.25 });
+    await run(other);
+    writeFileSync(file, readFileSync(join(runCheckpointDir(other.out), 'optimizer.safetensors')));
+    expect((await failure({ ...c, iters: 4 }, { resume: true })).message).toMatch(
+      /optimizer\.safetensors: the momentum buffer of backbone\.conv1\.weight has shape \[16,3,7,7\], expected \[8,3,7,7\]/,
+    );
+  });
+
+  it('without state.loader, naming it; allowInexactResume resumes and says what is lost', async () => {
+    const c = config('no-loader', { iters: 2 });
+    await run(c);
+    editJson(c.out, 'state.json', (s) => delete (s['state'] as Record<string, unknown>)['loader']);
+    const err = await failure({ ...c, iters: 4 }, { resume: true });
+    expect(err.message).toMatch(/state\.json: state\.loader: missing: the data loader's position is lost, so the resume cannot be exact/);
+    rmSync(join(runCheckpointDir(c.out), 'optimizer.safetensors'));
+    const lines: string[] = [];
+    const resumed = await train({ ...c, iters: 4 }, { resume: true, allowInexactResume: true, log: (l) => lines.push(l) });
+    resumed.model.dispose();
+    expect(resumed.iteration).toBe(4);
+    expect(lines.join('\n')).toMatch(/inexact resume: the momentum buffers are lost \(momentum restarts at zero\)/);
+    expect(lines.join('\n')).toMatch(
+      /inexact resume: the data loader's position is lost \(batches restart at the first of the seed's order\)/,
+    );
   });
 });
 
