@@ -205,14 +205,20 @@ function checkManifest(options: TraceOptions): void {
   writeJsonAtomic(file, merged);
 }
 
-/** Rows of trace.csv for one run, from its trace.jsonl. */
+/**
+ * Rows of trace.csv for one run, from its trace.jsonl: one per logged training step, and one
+ * per evaluation at an iteration without a logged step (traces written before a step was
+ * logged at every evaluation), whose loss and train_acc are empty.
+ */
 export function runCsvRows(dir: string, head: string, seed: number, lr: number | null = null): TraceCsvRow[] {
   const rows: TraceCsvRow[] = [];
-  const evals = new Map<number, number | null>();
+  const evals = new Map<number, { mIoU: number | null; wallSeconds: number }>();
   const trace = readTrace(dir);
-  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.mIoU);
+  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, { mIoU: r.mIoU, wallSeconds: r.wallSeconds });
+  const logged = new Set<number>();
   for (const r of trace) {
     if (r.type !== 'train') continue;
+    logged.add(r.iter);
     rows.push({
       head,
       seed,
@@ -220,10 +226,14 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
       wall_s: r.wallSeconds,
       loss: r.loss,
       train_acc: Number.isFinite(r.trainAcc) ? r.trainAcc : null,
-      val_miou: evals.get(r.iter) ?? null,
+      val_miou: evals.get(r.iter)?.mIoU ?? null,
       lr,
     });
   }
+  for (const [iter, e] of evals) {
+    if (!logged.has(iter)) rows.push({ head, seed, iter, wall_s: e.wallSeconds, loss: null, train_acc: null, val_miou: e.mIoU, lr });
+  }
+  rows.sort((a, b) => a.iter - b.iter);
   const diverged = readDivergence(dir);
   if (diverged !== null) {
     const kept = rows.filter((r) => r.iter < diverged.iteration);

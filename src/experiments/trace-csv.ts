@@ -2,8 +2,10 @@
  * `trace.csv` of a convergence trace: one row per logged training iteration of each run
  * (head, lr, seed), header `head,seed,iter,wall_s,loss,train_acc,val_miou,lr`. RFC 4180
  * quoting (head specs such as `egb:exp:alpha=0.3,beta=0` hold commas). `val_miou` is empty
- * on rows without an evaluation; `train_acc` may be empty. A non-finite `loss` (NaN or
- * Infinity) marks the iteration where a run diverged: it is the run's last row. Files
+ * on rows without an evaluation; `train_acc` may be empty; `loss` is empty on an evaluation
+ * row without a logged training step (traces written before every evaluation logged one). A
+ * non-finite `loss` (NaN or Infinity) marks the iteration where a run diverged: it is the
+ * run's last row. Files
  * written before the `lr` column existed still load (lr empty = unknown). A (head, lr,
  * seed, iter) appears at most once.
  */
@@ -19,7 +21,8 @@ export interface TraceCsvRow {
   iter: number;
   /** Cumulative training seconds of the run (evaluation excluded). */
   wall_s: number;
-  loss: number;
+  /** Null on an evaluation row without a logged training step; non-finite where the run diverged. */
+  loss: number | null;
   train_acc: number | null;
   /** Validation mIoU in [0, 1] where an evaluation happened at this iteration, else null. */
   val_miou: number | null;
@@ -51,7 +54,7 @@ export function formatTraceCsv(rows: readonly TraceCsvRow[]): string {
         String(r.seed),
         String(r.iter),
         String(r.wall_s),
-        String(r.loss),
+        r.loss === null ? '' : String(r.loss),
         optionalNumber(r.train_acc),
         optionalNumber(r.val_miou),
         optionalNumber(r.lr),
@@ -184,8 +187,8 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     if (iter === undefined || !Number.isSafeInteger(iter) || iter < 0) throw bad(2, 'an integer >= 0');
     const wall = parseNumberText(cell(3));
     if (wall === undefined || !Number.isFinite(wall) || wall < 0) throw bad(3, 'a number of seconds >= 0');
-    const loss = parseNumberText(cell(4));
-    if (loss === undefined) throw bad(4, 'a number (NaN or Infinity for a diverged step)');
+    const loss = cell(4).trim() === '' ? null : parseNumberText(cell(4));
+    if (loss === undefined) throw bad(4, 'a number (NaN or Infinity for a diverged step), or empty on an evaluation-only row');
     let trainAcc: number | null = null;
     if (cell(5).trim() !== '') {
       const v = parseNumberText(cell(5));
@@ -296,6 +299,6 @@ export function groupTraceConfigs(rows: readonly TraceCsvRow[]): TraceConfigRuns
 
 /** Where a run diverged: the iteration of its non-finite loss row, or null. */
 export function divergedAt(run: readonly TraceCsvRow[]): number | null {
-  const bad = run.find((r) => !Number.isFinite(r.loss));
+  const bad = run.find((r) => r.loss !== null && !Number.isFinite(r.loss));
   return bad === undefined ? null : bad.iter;
 }

@@ -83,6 +83,14 @@ describe('trace.csv', () => {
     );
   });
 
+  it('an evaluation row without a logged training step has an empty loss (not a divergence)', () => {
+    const text = `${TRACE_CSV_HEADER}\nsoftmax,0,5,1,0.5,0.5,,0.1\nsoftmax,0,7,1.4,,,0.25,0.1\nsoftmax,0,10,2,0.4,0.6,,0.1\n`;
+    const rows = parseTraceCsv(text, 'x.csv');
+    expect(rows[1]).toEqual({ head: 'softmax', seed: 0, iter: 7, wall_s: 1.4, loss: null, train_acc: null, val_miou: 0.25, lr: 0.1 });
+    expect(formatTraceCsv(rows)).toBe(text);
+    expect(divergedAt(rows)).toBeNull();
+  });
+
   it('rejects malformed files with the file and line', () => {
     expect(parseError('')).toMatch(/runs\/t\/trace\.csv: empty file/);
     expect(parseError('head,seed,iter,loss\n')).toMatch(
@@ -93,7 +101,6 @@ describe('trace.csv', () => {
     expect(parseError(`${h}softmax,zero,1,0,1,,\n`)).toMatch(/line 3: seed is 'zero', expected an integer >= 0/);
     expect(parseError(`${h}softmax,0,1.5,0,1,,\n`)).toMatch(/line 3: iter is '1.5', expected an integer >= 0/);
     expect(parseError(`${h}softmax,0,2,-1,1,,\n`)).toMatch(/line 3: wall_s is '-1'/);
-    expect(parseError(`${h}softmax,0,2,0,,,\n`)).toMatch(/line 3: loss is ''/);
     expect(parseError(`${h}softmax,0,2,0,0x10,,\n`)).toMatch(/line 3: loss is '0x10'/);
     expect(parseError(`${h}softmax,0,2,0,1,,1.5\n`)).toMatch(/line 3: val_miou is '1.5', expected empty .* or a number in \[0, 1\]/);
     expect(parseError(`${h}softmax,0,2,0,1,2,\n`)).toMatch(/line 3: train_acc is '2'/);
