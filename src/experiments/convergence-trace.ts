@@ -14,7 +14,7 @@ import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
-import { readTrace, type TrainTraceRow } from '../training/run-log.js';
+import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
@@ -388,5 +388,18 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
     }
   }
   writeCsv();
+  if (!interrupted) {
+    // A run's folder deleted while later runs trained (by hand, a cleanup job) must not vanish from the comparison unsaid.
+    const lost = runs.filter((r) => !runFinished(r.dir, options.base.iters) || !existsSync(tracePath(r.dir)));
+    const first = lost[0];
+    if (first !== undefined) {
+      const more = lost.length > 1 ? ` (and ${lost.length - 1} more run${lost.length > 2 ? 's' : ''})` : '';
+      throw new SegError(
+        `run ${first.index}/${first.total} (${describe(first)}): its folder ${first.dir} was removed while the trace ran, ` +
+          `so trace.csv lacks it${more}; rerun the same command to train it again`,
+        first.dir,
+      );
+    }
+  }
   return { out: options.out, runs, csv, interrupted };
 }

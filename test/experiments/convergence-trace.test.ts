@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { readTrace } from '../../src/training/run-log.js';
 import {
   DIVERGED_FILE,
@@ -201,6 +201,25 @@ describe('runTrace', () => {
       [20, 0.05, 0.2],
     ]);
     expect(rows[1]?.wall_s).toBe(0.7);
+  });
+
+  it('a finished run whose folder is deleted while the trace goes on is reported, not dropped silently', async () => {
+    const out = tempDir('seg-trace-deleted-');
+    const first = traceRunDir(out, 'softmax', 0);
+    const trace = runTrace(
+      { heads: ['softmax', 'linear'], seeds: [0], out, base: { ...base(2), saveEvery: 0 } },
+      {
+        runHooks: (run) => ({
+          onStep: () => {
+            if (run.head === 'linear') rmSync(first, { recursive: true, force: true });
+          },
+        }),
+      },
+    );
+    await expect(trace).rejects.toThrow(
+      /run 1\/2 \(softmax seed 0\): its folder .*softmax-s0 was removed while the trace ran, so trace\.csv lacks it; rerun the same command to train it again/,
+    );
+    expect(new Set(readTraceCsv(join(out, 'trace.csv')).map((r) => r.head))).toEqual(new Set(['linear']));
   });
 
   it('updates trace.csv at each evaluation, before the run ends', async () => {
