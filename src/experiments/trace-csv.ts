@@ -169,6 +169,7 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
   }
   const columns = header.fields.length;
   const rows: TraceCsvRow[] = [];
+  const lines: number[] = [];
   const seen = new Map<string, number>();
   for (const record of records.slice(1)) {
     const at = `${file}: line ${record.line}`;
@@ -192,14 +193,15 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     let trainAcc: number | null = null;
     if (cell(5).trim() !== '') {
       const v = parseNumberText(cell(5));
-      if (v === undefined || v < 0 || v > 1) throw bad(5, 'empty or a number in [0, 1]');
-      trainAcc = Number.isNaN(v) ? null : v;
+      if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1) throw bad(5, 'empty or a number in [0, 1]');
+      trainAcc = v;
     }
     let valMiou: number | null = null;
     if (cell(6).trim() !== '') {
       const v = parseNumberText(cell(6));
-      if (v === undefined || v < 0 || v > 1) throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
-      valMiou = Number.isNaN(v) ? null : v;
+      if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1)
+        throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
+      valMiou = v;
     }
     let lr: number | null = null;
     if (columns > 7 && cell(7).trim() !== '') {
@@ -217,8 +219,31 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     }
     seen.set(key, record.line);
     rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou, lr });
+    lines.push(record.line);
   }
+  checkDivergenceRows(rows, lines, file);
   return rows;
+}
+
+/** A non-finite loss marks the step where a run diverged (seg writes it as the run's last row): anywhere else it is damage. */
+function checkDivergenceRows(rows: readonly TraceCsvRow[], lines: readonly number[], file: string): void {
+  const last = new Map<string, number>();
+  rows.forEach((r, i) => {
+    const key = JSON.stringify([r.head, r.lr, r.seed]);
+    const at = last.get(key);
+    if (at === undefined || r.iter > (rows[at] as TraceCsvRow).iter) last.set(key, i);
+  });
+  rows.forEach((r, i) => {
+    if (r.loss === null || Number.isFinite(r.loss)) return;
+    const j = last.get(JSON.stringify([r.head, r.lr, r.seed])) as number;
+    if (j === i) return;
+    const after = rows[j] as TraceCsvRow;
+    throw new SegError(
+      `${file}: line ${lines[i]}: loss is '${r.loss}' (a diverged step), but head '${r.head}'${r.lr === null ? '' : ` lr ${r.lr}`} seed ${r.seed} ` +
+        `has a row after it (line ${lines[j]}, iteration ${after.iter}); a non-finite loss must be its run's last row`,
+      file,
+    );
+  });
 }
 
 /** Rows grouped by head (first-appearance order), then seed (ascending), sorted by iteration. */
