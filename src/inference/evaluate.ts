@@ -12,7 +12,7 @@ import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-mat
 import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
 import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
-import type { Dataset } from '../voc/dataset.js';
+import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
 import { loadLabelPng } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
 import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
@@ -66,7 +66,8 @@ export async function evaluateModel(
         `evaluate on the dataset the model was trained for`,
     );
   }
-  const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+  const ids = options.ids ?? scoredSplitIds(dataset, split);
+  const loader = createEvalLoader({ dataset, split, ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
   // Off the CPU backends, whole-image predictions are counted on the device and read once.
   const device =
@@ -152,8 +153,7 @@ export async function evaluatePredictions(
   if (!existsSync(predictions)) {
     throw new SegError(`--predictions ${predictions}: no such folder; pass the folder that holds one <id>.png per image`, '--predictions');
   }
-  let ids = options.ids !== undefined ? [...options.ids] : dataset.listSplit(split);
-  if (options.limit !== undefined) ids = ids.slice(0, options.limit);
+  const ids = options.ids !== undefined ? [...options.ids].slice(0, options.limit) : scoredSplitIds(dataset, split, options.limit);
   const k = dataset.classNames.length;
   const confusion = new ConfusionMatrix(k);
   const missing = ids.filter((id) => !existsSync(predictionPath(predictions, id)));
