@@ -101,7 +101,11 @@ export function scoredSplitIds(dataset: Dataset, split: string, limit?: number):
   if (limit !== undefined) ids = ids.slice(0, limit);
   const file = dataset.listFile(split) as string;
   const seen = new Set<string>();
-  const repeated = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+  const repeated: string[] = [];
+  for (const id of ids) {
+    if (seen.has(id)) repeated.push(id);
+    seen.add(id);
+  }
   const first = repeated[0];
   if (first === undefined) return ids;
   const lines = parseIdLines(readFileSync(file, 'utf8'), file)
