@@ -94,6 +94,39 @@ export async function onnxRuntimeEngine(
   }
   const { ort, session } = await createOrtSession(bytes, options);
   const k = info.model.numClasses;
+  /** The output for one NCHW batch, checked against the metadata: a file that lies about itself is the user's to fix. */
+  const run = async (data: Float32Array, [n, c, h, w]: [number, number, number, number]): Promise<Float32Array> => {
+    const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
+    const logits = out['logits'];
+    if (logits === undefined)
+      throw new SegError(
+        `${source}: the model has no output named 'logits' (it has ${Object.keys(out).join(', ')}); export it with seg export`,
+        source,
+      );
+    const expected = [n, k, h, w];
+    if (!(logits.data instanceof Float32Array) || logits.dims.length !== 4 || logits.dims.some((d, i) => d !== expected[i])) {
+      throw new SegError(
+        `${source}: its output 'logits' is ${logits.data instanceof Float32Array ? '' : `${logits.type} `}[${logits.dims.join(', ')}] ` +
+          `for a ${n}x${c}x${h}x${w} image, but its seg metadata says ${k} classes at the image's size ([${expected.join(', ')}]); ` +
+          'the file does not match its metadata: export it again with seg export',
+        source,
+      );
+    }
+    return logits.data;
+  };
+  // Checked once now, on a small image (the fixed size if there is one), not at the first real image.
+  try {
+    const os = info.model.outputStride;
+    const [h, w] = info.fixedSize ?? [os + 5, os + 7];
+    await run(new Float32Array(3 * h * w), [1, 3, h, w]);
+  } catch (err) {
+    await session.release();
+    if (err instanceof SegError) throw err;
+    throw new SegError(
+      `${source}: onnxruntime cannot run the model (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      source,
+    );
+  }
   return {
     kind: 'onnxruntime',
     device: sessionDevice(options),
@@ -117,11 +150,7 @@ export async function onnxRuntimeEngine(
       } finally {
         nchw.dispose();
       }
-      const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
-      const logits = out['logits'];
-      if (logits === undefined || !(logits.data instanceof Float32Array))
-        throw new Error(`${source}: onnxruntime returned no float32 'logits'`);
-      const values = logits.data;
+      const values = await run(data, [n, c, h, w]);
       return tf.tidy(() => tf.transpose(tf.tensor4d(values, [n, k, h, w]), [0, 2, 3, 1]));
     },
     dispose: () => session.release(),
