@@ -8,10 +8,11 @@
  * kept as diverged (`diverged.json` in its folder, a last trace.csv row with the non-finite
  * loss) and the trace goes on with the next run.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
+import { makeFolder } from '../core/folders.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
 import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
@@ -282,7 +283,7 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   }
   if (options.base.evalEvery <= 0)
     throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
-  mkdirSync(options.out, { recursive: true });
+  makeFolder(options.out, '--out');
   // The trace folder as a whole: two traces writing one trace.json/trace.csv would clobber them.
   const lock = lockRunFolder(options.out);
   try {

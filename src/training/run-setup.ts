@@ -4,10 +4,10 @@
  * first step: every setting, the dataset and both splits, the checkpoint folder, and the
  * lock on the run folder.
  */
-import { mkdirSync } from 'node:fs';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { lockRunFolder, type RunLock } from '../core/run-lock.js';
+import { makeFolder } from '../core/folders.js';
 import { FieldError } from '../core/schema.js';
 import { createHead, type Head } from '../heads/head.js';
 import { formatHeadSpec, parseHeadSpec } from '../heads/head-spec.js';
@@ -175,7 +175,7 @@ export async function startRun(config: TrainConfig, options: StartOptions): Prom
   if (config.out === '') throw new FieldError('out', 'expected a run folder');
   // A new run's settings are checked before its folder is made.
   if (!runCheckpointExists(config.out)) validateTrainConfig(config);
-  mkdirSync(config.out, { recursive: true });
+  makeFolder(config.out, '`out`');
   const lock = lockRunFolder(config.out);
   try {
     // A foreign file would make every save fail: found now, not after training.
