@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { FieldError } from '../../src/core/schema.js';
+import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train, type TrainHooks } from '../../src/training/trainer.js';
@@ -142,6 +143,22 @@ describe('checked before the first step', () => {
         .filter((r) => r.type === 'train')
         .map((r) => r.iter),
     ).toEqual([1, 2]);
+  });
+});
+
+describe('a run folder removed while the run trains', () => {
+  it.each([
+    ['at a logged step', { logEvery: 1, saveEvery: 0 }],
+    ['at a save between logged steps', { logEvery: 5, saveEvery: 3 }],
+  ])('stops the run cleanly %s, saying so, and does not make the folder again', async (_what, overrides) => {
+    const c = config(`removed-${overrides.logEvery}`, { iters: 5, ...overrides });
+    const remove = {
+      afterTrainIter: (_run: unknown, step: { iteration: number }) => void (step.iteration === 2 && rmSync(c.out, { recursive: true })),
+    };
+    const err = await failure(c, { hooks: [remove] });
+    expect(err).toBeInstanceOf(SegError);
+    expect(err.message).toMatch(/removed-\d: the run folder was removed while the run trained \(found at iteration 3\); training stopped/);
+    expect(existsSync(c.out)).toBe(false);
   });
 });
 

@@ -3,11 +3,13 @@
  * failing evaluation never loses the run), at the last iteration and when the loop is
  * stopped. A validation's metrics are then recorded in the checkpoint just saved.
  */
+import { existsSync } from 'node:fs';
 import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
 import { saveRunCheckpoint } from '../run-checkpoint.js';
+import { runFolderRemoved } from '../run-log.js';
 import { NonFiniteError } from '../non-finite-error.js';
 import { isDue, type StepReport, type TrainHook, type TrainRun } from './train-hook.js';
 
@@ -58,6 +60,8 @@ export class CheckpointHook implements TrainHook {
 
   private async save(run: TrainRun): Promise<void> {
     const { state } = run;
+    // The save would make the folder again; a folder removed under the run stops it instead.
+    if (!existsSync(run.config.out)) throw runFolderRemoved(run.config.out, state.iteration);
     await checkFiniteWeights(run);
     state.wallSeconds = run.clock.seconds();
     state.loader = run.loader.state();
