@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError, isUserError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
 import type { Head } from '../heads/head.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
@@ -13,7 +14,7 @@ import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
 import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
 import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
-import { loadLabelPng } from '../voc/label-png.js';
+import { loadLabelPng, readLabelPngSize } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
 import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
 import { isInferenceEngine, type InferenceEngine } from './engine.js';
@@ -168,13 +169,16 @@ export async function evaluatePredictions(
   let done = 0;
   for (const id of ids) {
     const file = predictionPath(predictions, id);
-    const [label, mask] = await Promise.all([loadLabelPng(dataset.labelPath(id)), loadLabelPng(file)]);
-    if (label.width !== mask.width || label.height !== mask.height) {
+    // Sizes from the two headers first (decoding keeps them): a mask of another size is never inflated.
+    const labelFile = dataset.labelPath(id);
+    const [l, m] = await Promise.all([readLabelPngSize(labelFile), readLabelPngSize(file)]);
+    if (l.width !== m.width || l.height !== m.height) {
       throw new SegError(
-        `${file}: mask for id '${id}' is ${mask.width}x${mask.height}, its label ${dataset.labelPath(id)} is ${label.width}x${label.height}; masks must have the label's size`,
+        `${file}: mask for id '${printable(id)}' is ${m.width}x${m.height}, its label ${labelFile} is ${l.width}x${l.height}; masks must have the label's size`,
         file,
       );
     }
+    const [label, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
       if (p >= k && label.data[i] !== VOID_LABEL) {

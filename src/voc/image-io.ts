@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
 import type { RgbImage } from './types.js';
 import { requireRegularFileAsync } from './regular-file.js';
+import { MAX_IMAGE_PIXELS } from './pixel-limit.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -22,7 +23,7 @@ export async function decodeImage(path: string): Promise<RgbImage> {
   }
   await requireRegularFileAsync(path, 'image');
   try {
-    const { data, info } = await sharp(path)
+    const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -30,9 +31,36 @@ export async function decodeImage(path: string): Promise<RgbImage> {
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (err) {
-    const why = message(err);
-    const kind = /premature end|truncat|unexpected end/i.test(why) ? 'truncated image' : 'cannot decode image';
-    throw new SegError(`${path}: ${kind} (${why}); re-create or re-download it`, path);
+    throw decodeError(path, err);
+  }
+}
+
+function decodeError(path: string, err: unknown): SegError {
+  const why = message(err);
+  if (/exceeds pixel limit/i.test(why)) {
+    return new SegError(
+      `${path}: the image has more pixels than seg reads: ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (16383x16383); resize or tile it`,
+      path,
+    );
+  }
+  const kind = /premature end|truncat|unexpected end/i.test(why) ? 'truncated image' : 'cannot decode image';
+  return new SegError(`${path}: ${kind} (${why}); re-create or re-download it`, path);
+}
+
+/** The stored width and height of an image file, read from its header (nothing is decoded). */
+export async function readImageSize(path: string): Promise<{ width: number; height: number }> {
+  try {
+    await access(path);
+  } catch {
+    throw new SegError(`${path}: image file not found`, path);
+  }
+  await requireRegularFileAsync(path, 'image');
+  try {
+    const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata();
+    if (meta.width === undefined || meta.height === undefined) throw new Error('no size in the header');
+    return { width: meta.width, height: meta.height };
+  } catch (err) {
+    throw decodeError(path, err);
   }
 }
 
