@@ -1,6 +1,6 @@
 /** `seg predict`: VOC-palette masks (and overlays) for image files and folders, whole or as one shard of a job array. */
 import type { Command } from 'commander';
-import { progressCallback } from '../core/progress.js';
+import { progressCallback, windowProgressCallback } from '../core/progress.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
 import { predictFiles } from '../inference/predict-files.js';
@@ -65,6 +65,7 @@ export function registerPredictCommand(program: Command): void {
       normalization: trained.normalization,
       log: (line: string) => process.stderr.write(`${line}\n`),
       onProgress: progressCallback('predict'),
+      windowProgress: windowProgressCallback('predict'),
     };
     await withCleanup(
       async () => {

@@ -2,6 +2,7 @@
  * Progress for long work: on a TTY one line rewritten in place (iteration, extra fields,
  * it/s, ETA); otherwise plain lines at most every `plainEverySeconds`.
  */
+import { printable } from './printable.js';
 export interface ProgressOptions {
   total: number;
   label: string;
@@ -78,5 +79,31 @@ export function progressCallback(label: string, stream?: ProgressOptions['stream
     progress ??= createProgress({ total, label, plainEverySeconds: 5, ...(stream !== undefined ? { stream } : {}) });
     progress.update(done);
     if (done === total) progress.finish();
+  };
+}
+
+/**
+ * Progress of the windows of one image after another (sliding-window inference of large
+ * images): a line per image that takes at least `minWindows` windows, labelled with it.
+ */
+export function windowProgressCallback(
+  label: string,
+  minWindows = 4,
+  stream?: ProgressOptions['stream'],
+): (image: string, done: number, total: number) => void {
+  let current: string | undefined;
+  let progress: Progress | undefined;
+  return (image, done, total) => {
+    if (total < minWindows) return;
+    if (image !== current || progress === undefined) {
+      current = image;
+      progress = createProgress({
+        total,
+        label: `${label} ${printable(image)} windows`,
+        plainEverySeconds: 5,
+        ...(stream !== undefined ? { stream } : {}),
+      });
+    }
+    progress.update(done);
   };
 }

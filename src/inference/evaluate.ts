@@ -50,6 +50,8 @@ export interface EvaluateOptions extends PredictOptions {
   onSkip?: (skipped: SkippedImage) => void;
   /** Called with each image's predicted mask (the masks are then computed on the host, also on GPU backends). */
   onPrediction?: (sample: EvalSample, mask: Uint8Array) => Promise<void> | void;
+  /** Sliding windows of each image: (id, windows done, windows of the image). */
+  windowProgress?: (id: string, done: number, total: number) => void;
 }
 
 /** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
@@ -91,7 +93,10 @@ export async function evaluateModel(
           countOnDevice(device, model, head, sample, options);
           counted = true;
         } else {
-          mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+          mask = await predictMask(model, head, sample.image, sample.height, sample.width, {
+            ...options,
+            onWindow: (d, t) => options.windowProgress?.(sample.id, d, t),
+          });
         }
       } catch (err) {
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;

@@ -44,6 +44,8 @@ export interface PredictFilesOptions extends PredictOptions {
   onImage?: (file: string, outcome: { written: string[] } | { error: string }) => void;
   /** The plan of planPredictOutputs(inputs, output), when the caller made it already. */
   plan?: PredictPlan;
+  /** Sliding windows of each image: (file, windows done, windows of the image). */
+  windowProgress?: (file: string, done: number, total: number) => void;
 }
 
 export interface PredictFilesResult {
@@ -92,7 +94,10 @@ export async function predictFiles(
       const targets = options.overlay === true ? [maskPath, overlayPath] : [maskPath];
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
-      const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, options);
+      const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, {
+        ...options,
+        onWindow: (d, t) => options.windowProgress?.(file, d, t),
+      });
       writeReplacing(maskPath, markMaskPng(encodeLabelPng({ width: image.width, height: image.height, data: mask })));
       result.written.push(maskPath);
       if (options.overlay === true) {

@@ -73,3 +73,15 @@ describe('seg predict never replaces a file it did not write', () => {
     expect(linked.out).toMatch(/; 1 skipped, 0 failed/);
   });
 });
+
+describe('seg predict on a large image', () => {
+  it('shows the progress of its windows, labelled with the image', async () => {
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    await writeJpegFile(join(big, 'wide.jpg'), gradientImage(96, 64));
+    const r = await predict('--input', join(big, 'wide.jpg'), '--output', join(dir, 'big-out'), '--mode', 'slide', '--window', '24');
+    expect(r.code, r.err).toBe(0);
+    // 24-px windows at stride 16 over 64 x 96: 4 rows x 6 columns.
+    expect(r.err).toMatch(/predict .*wide\.jpg windows 24\/24 /);
+  });
+});
