@@ -23,6 +23,7 @@ import {
 import { validateTrainFields } from '../training/train-config.js';
 import { runCheckpointExists } from '../checkpoint/run-layout.js';
 import { pretrainedFromFlag } from './weights-source.js';
+import { checkResumeTarget } from '../training/run-setup.js';
 
 interface TrainFlags extends TrainingFlags {
   head: string;
@@ -102,6 +103,7 @@ export function registerTrainCommand(program: Command): void {
     const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
     const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
+    if (resume) checkResumeTarget(config);
     // A weights name is fetched once into the cache; a resumed run keeps the weights it started from.
     if (config.pretrained !== undefined && !(resume && runCheckpointExists(out)))
       config.pretrained = await pretrainedFromFlag(config.pretrained);

@@ -4,6 +4,7 @@
  * first step: every setting, the dataset and both splits, the checkpoint folder, and the
  * lock on the run folder.
  */
+import { existsSync } from 'node:fs';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { lockRunFolder, type RunLock } from '../core/run-lock.js';
@@ -170,9 +171,24 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
   };
 }
 
+/**
+ * A resume of a folder without a checkpoint (empty, missing, or a run stopped before its first
+ * save) starts a new run when the dataset is given; without it there is nothing to go on.
+ */
+export function checkResumeTarget(config: Pick<TrainConfig, 'out' | 'data'>): void {
+  if (config.data !== '' || runCheckpointExists(config.out)) return;
+  const what = existsSync(config.out) ? 'holds no checkpoint' : 'does not exist';
+  throw new FieldError(
+    'out',
+    `${config.out}: ${what}: there is no checkpoint to resume (a run stopped before its first save has none); ` +
+      'start a new run with `data` DIR',
+  );
+}
+
 /** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
 export async function startRun(config: TrainConfig, options: StartOptions): Promise<RunStart> {
   if (config.out === '') throw new FieldError('out', 'expected a run folder');
+  if (options.resume) checkResumeTarget(config);
   // A new run's settings are checked before its folder is made.
   if (!runCheckpointExists(config.out)) validateTrainConfig(config);
   makeFolder(config.out, '`out`');
