@@ -13,10 +13,10 @@ import { arrayOf, fieldPath, FieldError, integer, number, object, optional, pars
 import { tf } from '../engine/tf.js';
 import type { LoaderState } from '../voc/types.js';
 import type { Normalization } from '../voc/normalize.js';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../checkpoint/checkpoint.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { TRAIN_CONFIG_SCHEMA, type TrainConfig } from './train-config.js';
-import { runCheckpointDir } from '../checkpoint/run-layout.js';
+import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 
 /** What resuming needs besides weights and momentum. */
 export interface RunState {
@@ -40,6 +40,25 @@ export interface RunCheckpoint {
   momentum: ReadonlyMap<string, tf.Tensor>;
   metrics?: SegMetrics;
   commandLine: readonly string[];
+}
+
+/**
+ * What a stopped run leaves to continue from: "The last checkpoint in DIR (iteration N) is
+ * intact (continue it with `resume`)", or that no checkpoint was saved yet, so there is
+ * nothing to resume. Field names in backticks (the CLI shows flags).
+ */
+export function lastCheckpointNote(run: string, saveEvery: number): string {
+  if (runCheckpointExists(run)) {
+    let at = '';
+    try {
+      at = ` (iteration ${readCheckpointConfig(runCheckpointDir(run)).iteration})`;
+    } catch {
+      // a damaged config: the note stays without the iteration
+    }
+    return `The last checkpoint in ${run}${at} is intact (continue it with \`resume\`)`;
+  }
+  const why = saveEvery === 0 ? '`saveEvery` 0 and no evaluation before it' : 'none before the first `saveEvery` or evaluation';
+  return `No checkpoint was saved yet (${why}): nothing to resume`;
 }
 
 export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<void> {

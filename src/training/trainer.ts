@@ -20,6 +20,7 @@ import { NonFiniteError } from './non-finite-error.js';
 import type { EvalTraceRow } from './run-log.js';
 import { startRun } from './run-setup.js';
 import { scheduledLearningRate } from './lr-schedule.js';
+import { lastCheckpointNote } from './run-checkpoint.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
@@ -208,8 +209,8 @@ function savedMIoU(metrics: Record<string, unknown> | null | undefined): number 
 function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. The last checkpoint in ${run.config.out} ` +
-      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+      `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
     iteration,
   );
 }
@@ -217,8 +218,8 @@ function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
 function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the loss is ${loss}; training stopped. The last checkpoint in ${run.config.out} ` +
-      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+    `iteration ${iteration}: the loss is ${loss}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+      `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
     iteration,
   );
 }

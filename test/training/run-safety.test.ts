@@ -184,6 +184,19 @@ describe('divergence', () => {
     expect(checkpointJson(c.out, 'config.json')['iteration']).toBe(3);
   });
 
+  it('a divergence before any save does not promise a checkpoint; after a save it names its iteration', async () => {
+    const none = await failure(config('diverge-unsaved', { iters: 20, lr: 1e8, head: 'linear' }));
+    expect(none).toBeInstanceOf(NonFiniteError);
+    expect(none.message).toMatch(
+      /training stopped\. No checkpoint was saved yet \(`saveEvery` 0 and no evaluation before it\): nothing to resume\. Try a lower `lr`/,
+    );
+    expect(none.message).not.toMatch(/intact/);
+    const saved = await failure(config('diverge-saved', { iters: 20, lr: 1e8, head: 'linear', saveEvery: 1 }));
+    expect(saved.message).toMatch(
+      /training stopped\. The last checkpoint in .*diverge-saved \(iteration \d+\) is intact \(continue it with `resume`\)/,
+    );
+  });
+
   it('eval and resume refuse a checkpoint with non-finite weights, naming the tensors', async () => {
     const c = config('nan-checkpoint', { iters: 2 });
     await run(c);
