@@ -17,7 +17,7 @@ import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
 import { loadLabelPng, readLabelPngSize } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
 import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
-import { isInferenceEngine, type InferenceEngine } from './engine.js';
+import { FixedSizeError, isInferenceEngine, type InferenceEngine } from './engine.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export interface EvaluationResult {
@@ -99,6 +99,7 @@ export async function evaluateModel(
           });
         }
       } catch (err) {
+        if (err instanceof FixedSizeError) throw err.forImage(dataset.imagePath(sample.id), sample.width, sample.height);
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
         const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
         const entry = {

@@ -15,7 +15,7 @@ import { decodeImage, encodeJpeg } from '../voc/image-io.js';
 import { encodeLabelPng } from '../voc/label-png.js';
 import { normalizeImage, type Normalization } from '../voc/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
-import type { InferenceEngine } from './engine.js';
+import { FixedSizeError, type InferenceEngine } from './engine.js';
 import {
   IMAGE_EXTENSIONS,
   planPredictOutputs,
@@ -89,11 +89,13 @@ export async function predictFiles(
     // Images the caller leaves out keep their planned mask names (so names never depend on the selection).
     if (options.include?.(file) === false) continue;
     let outcome: { written: string[] } | { error: string };
+    let imageSize: { width: number; height: number } | undefined;
     try {
       if (engineLost !== undefined) throw new SegError(`${file}: not processed: ${engineLost}`, file);
       const targets = options.overlay === true ? [maskPath, overlayPath] : [maskPath];
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
+      imageSize = image;
       const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, {
         ...options,
         onWindow: (d, t) => options.windowProgress?.(file, d, t),
@@ -107,6 +109,8 @@ export async function predictFiles(
       }
       outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };
     } catch (err) {
+      // The model cannot take this size: every other image of another size would fail alike.
+      if (err instanceof FixedSizeError) throw err.forImage(file, imageSize?.width ?? 0, imageSize?.height ?? 0);
       if (!isUserError(err) && !isMemoryFailure(err) && !isFileSystemError(err)) throw err;
       let message = err instanceof SegError ? err.message : `${file}: ${err instanceof Error ? err.message : String(err)}`;
       if (isMemoryFailure(err)) {

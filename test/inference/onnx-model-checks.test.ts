@@ -145,4 +145,50 @@ describe.skipIf(missing !== null)('an ONNX output that does not match its seg me
     expect(evaluate.err).toMatch(/error: .*half\.onnx: its output 'logits' is \[1, \d+, \d+, \d+\] for a 1x3x\d+x\d+ image/);
     expect(evaluate.err).not.toContain('internal error');
   });
+
+  it('a --fixed-size model on images of another size: said once, naming the image and both sizes', async () => {
+    const file = join(dir, 'fixed.onnx');
+    writeFileSync(file, fakeOnnx({ outputChannels: SYNTH_CLASSES.length, metadataClasses: SYNTH_CLASSES.length, fixedSize: [16, 16] }));
+    const photos = join(dir, 'photos');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(photos);
+    await writeJpegFile(join(photos, 'a.jpg'), gradientImage(40, 32));
+    await writeJpegFile(join(photos, 'b.jpg'), gradientImage(40, 32, 1));
+    const r = await runSeg([
+      'predict',
+      '--onnx',
+      file,
+      '--input',
+      photos,
+      '--output',
+      join(dir, 'fixed-masks'),
+      '--mode',
+      'whole',
+      '--backend',
+      'wasm',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err.match(/16x16/g)?.length).toBe(1);
+    expect(r.err).toMatch(
+      /error: .*photos\/a\.jpg is 40x32, but .*fixed\.onnx was exported with --fixed-size 16 16: it takes only 16x16 inputs \(width x height\), and this image gave it 40x32; export it without --fixed-size, or resize the images/,
+    );
+    expect(r.err).not.toMatch(/failed/);
+    const evaluate = await runSeg(['eval', '--onnx', file, '--data', data, '--mode', 'whole', '--backend', 'wasm']);
+    expect(evaluate.code).toBe(1);
+    expect(evaluate.err).toMatch(/error: .*JPEGImages\/.*\.jpg is 32x32, but .*fixed\.onnx was exported with --fixed-size 16 16/);
+    expect(evaluate.err).not.toMatch(/skipped/);
+  });
+
+  it('an empty or non-ONNX file is "not an ONNX model", and metadata std 0 is refused as in config.json', async () => {
+    await expect(onnxRuntimeEngine(new Uint8Array(0), 'empty.onnx')).rejects.toThrow(
+      /empty\.onnx: not an ONNX model \(the file is empty\); pass a file written by 'seg export'/,
+    );
+    await expect(onnxRuntimeEngine(Buffer.from('hello, not protobuf at all'), 'text.onnx')).rejects.toThrow(
+      /text\.onnx: not an ONNX model/,
+    );
+    const zeroStd = fakeOnnx({ outputChannels: 6, metadataClasses: 6, std: [0, 0, 0] });
+    await expect(onnxRuntimeEngine(zeroStd, 'std.onnx')).rejects.toThrow(
+      /std\.onnx: metadata 'seg\.normalization': std\[0\]: got 0, expected a number > 0/,
+    );
+  });
 });
