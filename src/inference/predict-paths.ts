@@ -34,6 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { foreignFileReason } from './predict-marker.js';
+import { makeFolder } from '../core/folders.js';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
@@ -61,7 +62,7 @@ export interface PredictPlan {
   excluded: PathProblem[];
   /** Real paths of every input image (a write that would land on one is refused). */
   inputRealPaths: Set<string>;
-  /** Real path of the output folder (created). */
+  /** Real path of the output folder (created by the plan). */
   outputReal: string;
 }
 
@@ -103,7 +104,8 @@ function prepareOutput(output: string): string {
     st = statSync(output);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new SegError(`--output ${output}: ${describeFsError(err)}`, '--output');
+    // ENOTDIR: a file in the way, said when the folder is made (makeFolder).
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new SegError(`--output ${output}: ${describeFsError(err)}`, '--output');
     let isLink = false;
     try {
       isLink = lstatSync(output).isSymbolicLink();
@@ -210,6 +212,8 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
     };
     walk(root.input, '');
   }
+  // Once, before the first image: an output that cannot be made is one error, not one per image.
+  makeFolder(output, '--output');
   return {
     images: assignNames(found, output),
     skipped,

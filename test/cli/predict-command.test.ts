@@ -1,5 +1,5 @@
 /** seg predict through the CLI on hostile layouts: what it refuses, what it says, and that it never loses a file. */
-import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,5 +83,28 @@ describe('seg predict on a large image', () => {
     expect(r.code, r.err).toBe(0);
     // 24-px windows at stride 16 over 64 x 96: 4 rows x 6 columns.
     expect(r.err).toMatch(/predict .*wide\.jpg windows 24\/24 /);
+  });
+});
+
+describe('seg predict with an --output that cannot be created', () => {
+  it.each([
+    ['under a file', () => join(dir, 'a-file', 'masks'), /cannot create the folder: .*a-file is a file, not a folder/],
+    [
+      'on a file system that refuses it (/proc)',
+      () => '/proc/seg-test-masks/out',
+      /cannot create the folder \/proc\/seg-test-masks \(the file system refused it/,
+    ],
+  ])('%s: one error before the first image, exit 1', async (_what, output, message) => {
+    if (output().startsWith('/proc') && process.platform !== 'linux') return;
+    writeFileSync(join(dir, 'a-file'), 'x');
+    const photos = join(dir, 'ro-photos');
+    mkdirSync(photos, { recursive: true });
+    await writeJpegFile(join(photos, 'a.jpg'), gradientImage(20, 16));
+    await writeJpegFile(join(photos, 'b.jpg'), gradientImage(20, 16, 1));
+    const r = await predict('--input', photos, '--output', output());
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`error: --output .*${message.source}`));
+    expect(r.err).not.toMatch(/failed|ENOENT|backend:/);
+    expect(r.err.match(/error:/g)?.length).toBe(1);
   });
 });
