@@ -43,8 +43,12 @@ function decodeError(path: string, err: unknown): SegError {
       path,
     );
   }
-  const kind = /premature end|truncat|unexpected end/i.test(why) ? 'truncated image' : 'cannot decode image';
-  return new SegError(`${path}: ${kind} (${why}); re-create or re-download it`, path);
+  // libvips words a cut-off file in several ways, and on some threads only as sharp's "Warning
+  // treated as error due to failOn setting": one message for all, the same in every command.
+  if (/premature end|truncat|unexpected end|corrupt jpeg|failOn/i.test(why)) {
+    return new SegError(`${path}: truncated or corrupt image (its data ends early or is damaged); re-create or re-download it`, path);
+  }
+  return new SegError(`${path}: cannot decode image (${why.split('\n')[0]?.trim()}); re-create or re-download it`, path);
 }
 
 /** The stored width and height of an image file, read from its header (nothing is decoded). */
