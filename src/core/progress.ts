@@ -76,9 +76,10 @@ export function createProgress(options: ProgressOptions): Progress {
 export function progressCallback(label: string, stream?: ProgressOptions['stream']): (done: number, total: number) => void {
   let progress: Progress | undefined;
   return (done, total) => {
-    progress ??= createProgress({ total, label, plainEverySeconds: 5, ...(stream !== undefined ? { stream } : {}) });
+    // Callers report (0, total) before the first unit, so "done in" counts all of them.
+    progress ??= createProgress({ total, label, plainEverySeconds: 5, start: done, ...(stream !== undefined ? { stream } : {}) });
     progress.update(done);
-    if (done === total) progress.finish();
+    if (done === total && total > 0) progress.finish();
   };
 }
 

@@ -80,6 +80,7 @@ export async function evaluateModel(
   let done = 0;
   let scored = 0;
   const skipped: SkippedImage[] = [];
+  options.onProgress?.(0, loader.size);
   try {
     for await (const sample of loader) {
       let mask: Uint8Array | undefined;
@@ -173,6 +174,7 @@ export async function evaluatePredictions(
     );
   }
   let done = 0;
+  options.onProgress?.(0, ids.length);
   for (const id of ids) {
     const file = predictionPath(predictions, id);
     // Sizes from the two headers first (decoding keeps them): a mask of another size is never inflated.

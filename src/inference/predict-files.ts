@@ -84,6 +84,8 @@ export async function predictFiles(
     log(`failed ${printable(p.file)}: ${printable(p.problem)}`);
   }
   let done = 0;
+  // From the start: the progress line's clock then counts every image.
+  options.onProgress?.(0, plan.images.length);
   let engineLost: string | undefined;
   for (const { file, mask: maskPath, overlay: overlayPath } of plan.images) {
     // Images the caller leaves out keep their planned mask names (so names never depend on the selection).

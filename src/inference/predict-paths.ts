@@ -58,7 +58,7 @@ export interface PredictPlan {
   skipped: string[];
   /** Entries that could not be read (dangling symlink, loop, permission), one line each. */
   problems: PathProblem[];
-  /** Folders met while walking that lie inside the output folder (seg's own masks): not inputs. */
+  /** Entries skipped with a reason: folders inside the output folder (seg's own masks), FIFOs, devices. */
   excluded: PathProblem[];
   /** Real paths of every input image (a write that would land on one is refused). */
   inputRealPaths: Set<string>;
@@ -163,12 +163,16 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
   const skipped: string[] = [];
   const problems: PathProblem[] = [];
   const excluded: PathProblem[] = [];
+  const walked = new Set<string>();
   for (const root of roots) {
     if (!root.isDir) {
       if (isImageFile(root.input)) found.push({ file: root.input, real: root.real, rel: basename(root.input) });
       else skipped.push(root.input);
       continue;
     }
+    // A folder walked already (given twice, or through a symlink) is not walked again.
+    if (walked.has(root.real)) continue;
+    walked.add(root.real);
     const visited = new Set<string>([root.real]);
     const walk = (dir: string, rel: string): void => {
       let entries: string[];
@@ -199,10 +203,12 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
             problems.push({ file: path, problem: 'symlink loop (a folder already walked); skipped' });
             continue;
           }
+          if (walked.has(real)) continue; // another input's folder: its images are found there
           visited.add(real);
+          walked.add(real);
           walk(path, relPath);
         } else if (!st.isFile()) {
-          problems.push({ file: path, problem: 'not a regular file (device, FIFO or socket); skipped' });
+          excluded.push({ file: path, problem: 'not a regular file (FIFO, device or socket)' });
         } else if (isImageFile(name)) {
           found.push({ file: path, real, rel: relPath });
         } else {
@@ -212,14 +218,32 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
     };
     walk(root.input, '');
   }
+  // A file reached twice (the same folder given twice, a symlink to it, a listed file inside a listed folder) is predicted once.
+  const seenReal = new Set<string>();
+  const unique: typeof found = [];
+  for (const f of found) {
+    if (!seenReal.has(f.real)) unique.push(f);
+    seenReal.add(f.real);
+  }
+  if (unique.length === 0) {
+    const others = [
+      ...(skipped.length + excluded.length > 0 ? [`${skipped.length + excluded.length} other entries skipped`] : []),
+      ...(problems.length > 0 ? [`${problems.length} unreadable`] : []),
+    ];
+    throw new SegError(
+      `--input: no image found (${IMAGE_EXTENSIONS.join(', ')}) in ${inputs.join(', ')}${others.length > 0 ? ` (${others.join(', ')})` : ''}; ` +
+        'pass image files or folders that hold some',
+      '--input',
+    );
+  }
   // Once, before the first image: an output that cannot be made is one error, not one per image.
   makeFolder(output, '--output');
   return {
-    images: assignNames(found, output),
+    images: assignNames(unique, output),
     skipped,
     problems,
     excluded,
-    inputRealPaths: new Set(found.map((f) => f.real)),
+    inputRealPaths: seenReal,
     outputReal,
   };
 }

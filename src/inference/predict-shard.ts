@@ -140,6 +140,7 @@ export async function predictShard(
   const every = options.manifestEveryMs ?? 1000;
   let lastSave = Date.now();
   save(todo.size === 0);
+  options.onProgress?.(done.length, shareImages.length);
   try {
     await predictFiles(model, head, {
       ...options,

@@ -108,3 +108,26 @@ describe('seg predict with an --output that cannot be created', () => {
     expect(r.err.match(/error:/g)?.length).toBe(1);
   });
 });
+
+describe('seg predict: the small things', () => {
+  it('an empty folder is an error; the same folder twice (or through a symlink) is predicted once; a FIFO is skipped', async () => {
+    const empty = join(dir, 'empty-in');
+    mkdirSync(join(empty, 'sub'), { recursive: true });
+    const none = await predict('--input', empty, '--output', join(dir, 'empty-out'));
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/error: --input: no image found \(\.jpg, \.jpeg, \.png, \.webp\) in .*empty-in/);
+    const twice = join(dir, 'twice');
+    mkdirSync(twice);
+    await writeJpegFile(join(twice, 'a.jpg'), gradientImage(20, 16));
+    symlinkSync(twice, join(dir, 'twice-link'));
+    execFileSync('mkfifo', [join(twice, 'pipe.png')]);
+    const r = await predict('--input', twice, twice, join(dir, 'twice-link'), join(twice, 'a.jpg'), '--output', join(dir, 'twice-out'));
+    expect(r.code, r.err).toBe(0);
+    expect(readdirSync(join(dir, 'twice-out'))).toEqual(['a.png']);
+    expect(r.out).toMatch(/^1 mask written to .*twice-out; 1 skipped, 0 failed\n$/);
+    expect(r.err).toMatch(/skipped .*pipe\.png: not a regular file \(FIFO, device or socket\)/);
+    expect(r.err).not.toMatch(/failed/);
+    // The progress line starts before the first image (so "done in" counts every image).
+    expect(r.err).toMatch(/predict 0\/1 /);
+  });
+});

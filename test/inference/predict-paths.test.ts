@@ -138,7 +138,8 @@ describe('planPredictOutputs', () => {
     expect(byFile[join(input, 'dangling.jpg')]).toMatch(/dangling symlink/);
     expect(byFile[join(input, 'self.jpg')]).toMatch(/symlink loop/);
     expect(byFile[join(input, 'deep', 'up')]).toMatch(/symlink loop/);
-    expect(byFile[join(input, 'pipe.png')]).toMatch(/not a regular file/);
+    expect(byFile[join(input, 'pipe.png')]).toBeUndefined();
+    expect(plan.excluded).toEqual([{ file: join(input, 'pipe.png'), problem: 'not a regular file (FIFO, device or socket)' }]);
     touch(join(dir, 'file-out'));
     expect(() => planPredictOutputs([input], join(dir, 'file-out'))).toThrow(/is an existing file, not a folder/);
     expect(() => planPredictOutputs([join(input, 'dangling.jpg')], join(dir, 'out'))).toThrow(/--input .*dangling symlink/);
