@@ -16,7 +16,8 @@
 # FINISHED_CSV=<trace.csv> (e.g. docs/reproduction/v2/trace.csv): runs that finished on an earlier machine, whose
 # OUT is gone. A run whose rows there reach ITERS (or diverged) counts as finished and is not trained again; its rows
 # join every phase's trace.csv (a run in OUT/runs wins over its rows there).
-# SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
+# SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js". WAIT: seconds a worker
+# with nothing free sleeps before it looks again (default 300; smoke tests use 1).
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
 usage='usage: tools/reproduce-fashion-v2.sh OUT worker|grid|compare|progress'
@@ -164,7 +165,7 @@ case "$PHASE" in
       next_run || rc=$?
       if [ "$rc" = 2 ]; then echo "worker $$: every run has finished; next: tools/reproduce-fashion-v2.sh $OUT compare"; break; fi
       # Nothing free: the other worker holds the rest, or a grid this worker's next runs need.
-      if [ "$rc" = 1 ]; then sleep 300; fi
+      if [ "$rc" = 1 ]; then sleep "${WAIT:-300}"; fi
     done
     ;;
   grid)
