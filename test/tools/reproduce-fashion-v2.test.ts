@@ -96,7 +96,7 @@ async function groupGone(pgid: number, timeoutMs: number): Promise<boolean> {
 }
 
 // Each run is its own node process (tfjs and wasm loaded each time), and the workers check runs with
-// more: on one head about a minute alone on 2 cores, on two (test:slow) about three.
+// one node process per look at the run list: on one head about 45 s on 2 loaded cores, on two (test:slow) about 70 s.
 describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
   it('two workers train every run once; seeds at the selected lr; compare sees them all', async () => {
     expect(existsSync(CLI), 'npm test builds dist/ first').toBe(true);
