@@ -7,7 +7,7 @@ export default defineConfig({
     include: ['test/tools/**/*.test.ts'],
     env: { SEG_TEST_FULL: '1' },
     testTimeout: 900_000,
-    hookTimeout: 120_000,
+    hookTimeout: 600_000,
     pool: 'forks',
     maxWorkers: 2,
   },
