@@ -98,7 +98,7 @@ describe('seg trace flags', () => {
     expect(json.heads).toHaveLength(1);
     expect([0.01, 0.02]).toContain(json.heads[0]?.lr);
     expect(json.baselineLr).toBe(json.heads[0]?.lr);
-  }, 60_000);
+  });
 });
 
 describe('traceEtaSeconds', () => {

@@ -147,7 +147,7 @@ describe('runTrace', () => {
     expect(grid?.runs[0]?.divergedAt).toBe(diverged?.iteration);
     expect(grid?.score).toBe(0);
     expect(formatComparisonTable(selected)).toMatch(/egb\s+1000000\s+0\.00\s+s1\s+s1 \S+\s+s1 diverged at \d+/);
-  }, 60_000);
+  });
 
   it('parses --lrs and recognises the non-finite loss error', () => {
     expect(parseLrList('0.01, 0.03,0.1')).toEqual([0.01, 0.03, 0.1]);
