@@ -7,21 +7,12 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SegError } from './errors.js';
+import { ioReason } from './durable-files.js';
 
 function reason(err: unknown): string {
-  switch ((err as { code?: unknown } | null)?.code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'ENOENT':
-      return 'the file system refused it: read-only or virtual';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
+  // ENOENT for a folder whose parent exists: the file system will not have it (/proc, a read-only mount).
+  if ((err as { code?: unknown } | null)?.code === 'ENOENT') return 'the file system refused it: read-only or virtual';
+  return ioReason(err);
 }
 
 function kindOf(path: string): 'folder' | 'other' | 'missing' {

@@ -400,19 +400,25 @@ export async function slideScores(
   width: number,
   options: PredictOptions = {},
 ): Promise<Float32Array> {
-  const stream = streamOptions(options);
   const k = model.config.numClasses;
   const total = new Float32Array(height * width * k);
-  await streamSlideScores(
-    windowRunner(model, head, options.padToStride ?? false),
-    head,
-    await imageData(image, height, width),
-    height,
-    width,
-    stream,
-    (top, _rows, scores) => total.set(scores, top * width * k),
-  );
+  await streamSlide(model, head, image, height, width, options, (top, scores) => total.set(scores, top * width * k));
   return total;
+}
+
+/** streamSlideScores over a model or an engine, for an image given as data or as a tensor. */
+async function streamSlide(
+  model: ModelOrEngine,
+  head: Head,
+  image: Float32Array | tf.Tensor3D,
+  height: number,
+  width: number,
+  options: PredictOptions,
+  onBand: (top: number, scores: Float32Array) => void,
+): Promise<void> {
+  const data = await imageData(image, height, width);
+  const runner = windowRunner(model, head, options.padToStride ?? false);
+  await streamSlideScores(runner, head, data, height, width, streamOptions(options), (top, _rows, scores) => onBand(top, scores));
 }
 
 async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
@@ -438,16 +444,10 @@ export async function predictMask(
   }
   if (chooseInferenceMode(model, height, width, options) === 'slide') {
     // Streamed: only a band of scores is held at a time, never the H x W x K map.
-    const stream = streamOptions({ ...options, window: chooseWindow(model, options) });
     const mask = new Uint8Array(height * width);
-    await streamSlideScores(
-      windowRunner(model, head, options.padToStride ?? false),
-      head,
-      await imageData(image, height, width),
-      height,
-      width,
-      stream,
-      (top, _rows, scores) => mask.set(argmaxScores(scores, numClasses), top * width),
+    const windowed = { ...options, window: chooseWindow(model, options) };
+    await streamSlide(model, head, image, height, width, windowed, (top, scores) =>
+      mask.set(argmaxScores(scores, numClasses), top * width),
     );
     return mask;
   }

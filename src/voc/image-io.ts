@@ -10,18 +10,23 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Decode an image file to HxWx3 RGB bytes. Gray, palette, CMYK and 16-bit inputs become
- * 8-bit sRGB; alpha is dropped; EXIF orientation is ignored (VOC labels follow the stored pixels).
- * Missing, truncated or undecodable files raise a SegError naming the file.
- */
-export async function decodeImage(path: string): Promise<RgbImage> {
+/** A SegError unless `path` is an existing regular file. */
+async function requireImageFile(path: string): Promise<void> {
   try {
     await access(path);
   } catch {
     throw new SegError(`${path}: image file not found`, path);
   }
   await requireRegularFileAsync(path, 'image');
+}
+
+/**
+ * Decode an image file to HxWx3 RGB bytes. Gray, palette, CMYK and 16-bit inputs become
+ * 8-bit sRGB; alpha is dropped; EXIF orientation is ignored (VOC labels follow the stored pixels).
+ * Missing, truncated or undecodable files raise a SegError naming the file.
+ */
+export async function decodeImage(path: string): Promise<RgbImage> {
+  await requireImageFile(path);
   try {
     const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
       .removeAlpha()
@@ -53,12 +58,7 @@ function decodeError(path: string, err: unknown): SegError {
 
 /** The stored width and height of an image file, read from its header (nothing is decoded). */
 export async function readImageSize(path: string): Promise<{ width: number; height: number }> {
-  try {
-    await access(path);
-  } catch {
-    throw new SegError(`${path}: image file not found`, path);
-  }
-  await requireRegularFileAsync(path, 'image');
+  await requireImageFile(path);
   try {
     const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata();
     if (meta.width === undefined || meta.height === undefined) throw new Error('no size in the header');

@@ -10,29 +10,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_IMAGE_PIXELS } from '../../src/voc/pixel-limit.js';
 import { decodeLabelPng, loadLabelPng, readLabelPng } from '../../src/voc/label-png.js';
-import { encodePngChunk, PNG_SIGNATURE } from '../../src/voc/png-chunks.js';
 import { openDataset } from '../../src/voc/dataset.js';
 import { loadSample } from '../../src/voc/sample.js';
 import { checkDataset } from '../../src/voc/dataset-check.js';
 import { evaluatePredictions } from '../../src/inference/evaluate.js';
-import { blockLabel, gradientImage, removeTempDirs, tempDir, writeVocFixture } from './fixtures.js';
+import { blockLabel, gradientImage, pngOfChunks, removeTempDirs, tempDir, writeVocFixture } from './fixtures.js';
 import { writeLabelPng } from '../../src/voc/label-png.js';
 import { runSeg } from '../cli/run-cli.js';
 
 /** A palette PNG header declaring width x height, with a few junk bytes as its image data. */
 function declaredPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 3;
-  return Buffer.concat([
-    Buffer.from(PNG_SIGNATURE),
-    encodePngChunk('IHDR', ihdr),
-    encodePngChunk('PLTE', new Uint8Array(768)),
-    encodePngChunk('IDAT', Buffer.from([0x78, 0x9c, 1, 2, 3, 4, 5])),
-    encodePngChunk('IEND', new Uint8Array(0)),
-  ]);
+  return pngOfChunks(width, height, 3, Buffer.from([0x78, 0x9c, 1, 2, 3, 4, 5]), new Uint8Array(768));
 }
 
 let root: string;
