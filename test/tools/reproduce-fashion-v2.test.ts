@@ -11,8 +11,8 @@ import { readTraceCsv, writeTraceCsv } from '../../src/experiments/trace-csv.js'
 import { writeIdx } from '../../src/voc/idx-file.js';
 import { removeTempDirs, tempDir } from '../voc/fixtures.js';
 
-/** `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_TEST_FULL=1) on two (6 runs). */
-const FULL = process.env['SEG_TEST_FULL'] === '1';
+/** `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_SLOW_TESTS=1) on two (6 runs). */
+const FULL = process.env['SEG_SLOW_TESTS'] === '1';
 const HEADS = FULL ? ['softmax', 'linear'] : ['softmax'];
 const SCRIPT = resolve('tools/reproduce-fashion-v2.sh');
 const CLI = resolve('dist/cli/main.js');

@@ -20,8 +20,8 @@ import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
 import { Rng } from '../../src/core/random.js';
 
-/** `npm test` checks the weights into torchvision (equal logits); `npm run test:slow` (SEG_TEST_FULL=1) also trains there and back. */
-const FULL = process.env['SEG_TEST_FULL'] === '1';
+/** `npm test` checks the weights into torchvision (equal logits); `npm run test:slow` (SEG_SLOW_TESTS=1) also trains there and back. */
+const FULL = process.env['SEG_SLOW_TESTS'] === '1';
 const SCRIPT = path.resolve('tools/torchvision_roundtrip.py');
 const TOOLS = path.dirname(SCRIPT);
 
