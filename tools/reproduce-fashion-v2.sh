@@ -16,7 +16,8 @@
 # FINISHED_CSV=<trace.csv> (e.g. docs/reproduction/v2/trace.csv): runs that finished on an earlier machine, whose
 # OUT is gone. A run whose rows there reach ITERS (or diverged) counts as finished and is not trained again; its rows
 # join every phase's trace.csv (a run in OUT/runs wins over its rows there).
-# SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js".
+# SEG overrides the command (default: npx seg), e.g. SEG="node /path/to/dist/cli/main.js". WAIT: seconds a worker
+# with nothing free sleeps before it looks again (default 300; smoke tests use 1).
 # Needs Debian's dataset-fashion-mnist, or FASHION_SOURCE=<folder with the four IDX .gz files>.
 set -euo pipefail
 usage='usage: tools/reproduce-fashion-v2.sh OUT worker|grid|compare|progress'
@@ -52,19 +53,39 @@ mkdir -p "$OUT/runs"
 # The folder name seg gives a run (headSlug in src/heads/head-spec.ts).
 run_name() { printf '%s-lr%s-s%s' "$(printf '%s' "$1" | sed 's/:/-/g; s/[^a-zA-Z0-9.=-]\{1,\}/_/g')" "$2" "$3"; }
 
-finished() { # head lr seed: the run trained all its iterations, or diverged (here, or in FINISHED_CSV)
-  local name; name=$(run_name "$1" "$2" "$3")
-  node --input-type=module -e '
+# The runs of the list that trained all their iterations or diverged (here, or in FINISHED_CSV), one name a
+# line: every run looked at in one node process (loading seg costs about a second), once per look at the list.
+finished_runs() {
+  local group head lr seed
+  for group in "${HEAD_GROUPS[@]}"; do
+    for head in $group; do
+      for lr in ${LRS//,/ }; do
+        for seed in 0 ${SEEDS//,/ }; do printf '%s\t%s\t%s\t%s\n' "$head" "$lr" "$seed" "$(run_name "$head" "$lr" "$seed")"; done
+      done
+    done
+  done | node --input-type=module -e '
+    import { readFileSync } from "node:fs";
     import { join } from "node:path";
-    const [dist, run, iters, csv, head, lr, seed] = process.argv.slice(1);
+    const [dist, runs, iters, csv] = process.argv.slice(1);
     const { runFinished } = await import(join(dist, "experiments/convergence-trace.js"));
-    if (runFinished(run, Number(iters))) process.exit(0);
-    if (csv === "") process.exit(1);
     const { readTraceCsv, divergedAt } = await import(join(dist, "experiments/trace-csv.js"));
-    const rows = readTraceCsv(csv).filter((r) => r.head === head && r.lr === Number(lr) && r.seed === Number(seed));
-    const done = rows.length > 0 && (divergedAt(rows) !== null || Math.max(...rows.map((r) => r.iter)) >= Number(iters));
-    process.exit(done ? 0 : 1);
-  ' "$DIST" "$OUT/runs/$name/$name" "$ITERS" "$FINISHED_CSV" "$1" "$2" "$3"
+    const earlier = csv === "" ? [] : readTraceCsv(csv);
+    for (const line of readFileSync(0, "utf8").split("\n").filter((l) => l !== "")) {
+      const [head, lr, seed, name] = line.split("\t");
+      let done = runFinished(join(runs, name, name), Number(iters));
+      if (!done) {
+        const rows = earlier.filter((r) => r.head === head && r.lr === Number(lr) && r.seed === Number(seed));
+        done = rows.length > 0 && (divergedAt(rows) !== null || Math.max(...rows.map((r) => r.iter)) >= Number(iters));
+      }
+      if (done) console.log(name);
+    }
+  ' "$DIST" "$OUT/runs" "$ITERS" "$FINISHED_CSV"
+}
+
+FINISHED_NOW=''
+look_again() { FINISHED_NOW=$(finished_runs); }
+finished() { # head lr seed: the run was finished when the list was last looked at (look_again)
+  grep -qxF "$(run_name "$1" "$2" "$3")" <<< "$FINISHED_NOW"
 }
 
 # trace.csv in $1 with the rows of every one-run trace in OUT/runs (seed 0 only with "grid"), built from
@@ -131,11 +152,13 @@ claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another wo
   log_wall "$rc"
   RUN=''
   if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi
+  look_again
   finished "$1" "$2" "$3" || { echo "worker $$: $name stopped before its end; stopping" >&2; exit 1; }
 }
 
 next_run() { # trains the first free run: 0 after one, 1 when all left are held or wait for a grid, 2 when all are done
   local group head lr seed waiting=0
+  look_again
   for group in "${HEAD_GROUPS[@]}"; do
     for head in $group; do
       for lr in ${LRS//,/ }; do
@@ -164,7 +187,7 @@ case "$PHASE" in
       next_run || rc=$?
       if [ "$rc" = 2 ]; then echo "worker $$: every run has finished; next: tools/reproduce-fashion-v2.sh $OUT compare"; break; fi
       # Nothing free: the other worker holds the rest, or a grid this worker's next runs need.
-      if [ "$rc" = 1 ]; then sleep 300; fi
+      if [ "$rc" = 1 ]; then sleep "${WAIT:-300}"; fi
     done
     ;;
   grid)

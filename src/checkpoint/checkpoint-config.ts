@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
-import type { Normalization } from '../voc/normalize.js';
-import { arrayOf, fieldPath, FieldError, integer, number, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
+import { NORMALIZATION_SCHEMA, type Normalization } from '../voc/normalize.js';
+import { arrayOf, fieldPath, FieldError, integer, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
 import { MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
@@ -37,11 +37,6 @@ export interface CheckpointConfig {
   /** The tfjs backend that computed the weights, and its GPU adapter (webgpu); null when not recorded. */
   backend: { name: string; adapter: string | null } | null;
 }
-
-const NORMALIZATION_SCHEMA: Schema<Normalization> = object<Normalization>({
-  mean: arrayOf(number(), { length: 3 }) as Schema<Normalization['mean']>,
-  std: arrayOf(number({ above: 0 }), { length: 3 }) as Schema<Normalization['std']>,
-});
 
 const CONFIG_JSON_SCHEMA: Schema<CheckpointConfig> = object<CheckpointConfig>(
   {

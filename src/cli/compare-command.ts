@@ -9,6 +9,7 @@ import {
 } from '../experiments/compare.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../experiments/compare-format.js';
 import { parseFloatFlag } from './options.js';
+import { SegError } from '../core/errors.js';
 
 export const COMPARE_FORMATS = ['table', 'md', 'json'] as const;
 type CompareFormat = (typeof COMPARE_FORMATS)[number];
@@ -69,7 +70,13 @@ export function registerCompareCommand(program: Command): void {
         'the mIoU means (its best before diverging is listed per run); charts mark it with a cross.',
       ].join('\n'),
     )
-    .action(async (dir: string, flags: CompareFlags) => {
+    .action(async (dir: string, flags: CompareFlags, command: Command) => {
+      if (command.getOptionValueSource('selectBy') === 'cli' && flags.select === undefined) {
+        throw new SegError(`--select-by: only with --select best-lr (it is the rule that picks each head's lr)`, '--select-by');
+      }
+      if (flags.json === true && command.getOptionValueSource('format') === 'cli' && flags.format !== 'json') {
+        throw new SegError(`--json and --format ${flags.format}: --json is --format json; give one of them`, '--json');
+      }
       const { comparison, charts } = await compareTraceDir(dir, {
         target: flags.target,
         charts: flags.charts,

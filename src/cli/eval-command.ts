@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
 import { formatMetricsTable } from '../metrics/metrics-format.js';
-import { progressCallback } from '../core/progress.js';
+import { progressCallback, windowProgressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
 import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
@@ -171,6 +171,7 @@ export function registerEvalCommand(program: Command): void {
             ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
             skipFailures: true,
             onSkip: (s) => process.stderr.write(`skipped ${printable(s.id)}: ${printable(s.error)}\n`),
+            windowProgress: windowProgressCallback('eval'),
             onProgress,
             ids: ids.mine,
             ...(flags.limit !== undefined ? { limit: flags.limit } : {}),

@@ -1,8 +1,9 @@
 /** `seg predict`: VOC-palette masks (and overlays) for image files and folders, whole or as one shard of a job array. */
 import type { Command } from 'commander';
-import { progressCallback } from '../core/progress.js';
+import { progressCallback, windowProgressCallback } from '../core/progress.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
+import { countNoun } from '../core/plural.js';
 import { predictFiles } from '../inference/predict-files.js';
 import { planPredictOutputs } from '../inference/predict-paths.js';
 import { predictShard } from '../inference/predict-shard.js';
@@ -65,6 +66,7 @@ export function registerPredictCommand(program: Command): void {
       normalization: trained.normalization,
       log: (line: string) => process.stderr.write(`${line}\n`),
       onProgress: progressCallback('predict'),
+      windowProgress: windowProgressCallback('predict'),
     };
     await withCleanup(
       async () => {
@@ -73,7 +75,7 @@ export function registerPredictCommand(program: Command): void {
           const m = run.manifest;
           const fresh = m.done.length - run.resumed;
           process.stdout.write(
-            `shard ${formatShard(shard)}: ${fresh} masks written to ${printable(flags.output)}, ${run.resumed} already done; ` +
+            `shard ${formatShard(shard)}: ${countNoun(fresh, 'mask')} written to ${printable(flags.output)}, ${run.resumed} already done; ` +
               `${m.skipped.length} skipped, ${m.failed.length} failed; manifest ${printable(run.manifestPath)}\n`,
           );
           if (m.failed.length > 0) process.exitCode = 1;
@@ -82,7 +84,7 @@ export function registerPredictCommand(program: Command): void {
         const result = await predictFiles(trained.model, trained.head, common);
         const masks = result.written.filter((f) => f.endsWith('.png')).length;
         process.stdout.write(
-          `${masks} masks written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`,
+          `${countNoun(masks, 'mask')} written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`,
         );
         if (result.failed.length > 0) process.exitCode = 1;
       },

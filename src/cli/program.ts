@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../core/errors.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { cliMessage } from './field-flags.js';
+import { printable } from '../core/printable.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDataCommand } from './data-command.js';
 import { registerInfoCommand } from './info-command.js';
@@ -51,7 +52,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return err.exitCode;
     }
     if (isUserError(err)) {
-      process.stderr.write(`error: ${cliMessage(err)}\n`);
+      // Messages name files and ids from the user's data: control characters are shown escaped.
+      process.stderr.write(`error: ${printable(cliMessage(err))}\n`);
       return 1;
     }
     const memory = describeMemoryFailure(err, activeBackend());

@@ -6,11 +6,22 @@ import type { TrainHooks } from '../training/trainer.js';
 /**
  * Seconds left for the whole trace: the iterations still to train (the current run's rest
  * plus every later run in full) at the rate measured since this process started training.
- * Wall time includes evaluations and checkpoints, so they are part of the estimate.
+ * Wall time includes evaluations and checkpoints, so they are part of the estimate. Given the
+ * current run's own estimate (its progress line's ETA, `currentRunSeconds` for its
+ * `currentRunRemaining` iterations), that part is taken from it, so the trace's ETA is never
+ * less than the run's.
  */
-export function traceEtaSeconds(p: { elapsedSeconds: number; trainedIterations: number; remainingIterations: number }): number {
+export function traceEtaSeconds(p: {
+  elapsedSeconds: number;
+  trainedIterations: number;
+  remainingIterations: number;
+  currentRunSeconds?: number;
+  currentRunRemaining?: number;
+}): number {
   if (p.trainedIterations <= 0 || p.elapsedSeconds <= 0) return Infinity;
-  return (p.remainingIterations * p.elapsedSeconds) / p.trainedIterations;
+  const perIteration = p.elapsedSeconds / p.trainedIterations;
+  if (p.currentRunSeconds === undefined || p.currentRunRemaining === undefined) return p.remainingIterations * perIteration;
+  return p.currentRunSeconds + (p.remainingIterations - p.currentRunRemaining) * perIteration;
 }
 
 /**
@@ -28,6 +39,7 @@ export function traceRunProgress(
     const label = `[${run.index}/${run.total}] ${run.head}${run.lr !== undefined ? ` lr=${run.lr}` : ''} s${run.seed}`;
     let progress: Progress | undefined;
     let first: number | undefined;
+    let runStarted: { at: number; iteration: number } | undefined;
     let trainedHere = 0;
     return {
       commandLine: process.argv.slice(1),
@@ -35,14 +47,20 @@ export function traceRunProgress(
       onStep: (s) => {
         started ??= Date.now();
         first ??= s.iteration - 1;
+        runStarted ??= { at: Date.now(), iteration: s.iteration };
         progress ??= createProgress({ total: iterations, label, start: s.iteration, stream });
         const now = s.iteration - first;
         trainedBefore += now - trainedHere;
         trainedHere = now;
+        // The run's own ETA, as its progress line computes it (rate since its first step here).
+        const runSeconds = (Date.now() - runStarted.at) / 1000;
+        const runDone = s.iteration - runStarted.iteration;
+        const runLeft = iterations - s.iteration;
         const eta = traceEtaSeconds({
           elapsedSeconds: (Date.now() - started) / 1000,
           trainedIterations: trainedBefore,
-          remainingIterations: iterations - s.iteration + (run.total - run.index) * iterations,
+          remainingIterations: runLeft + (run.total - run.index) * iterations,
+          ...(runDone > 0 && runSeconds > 0 ? { currentRunSeconds: (runLeft * runSeconds) / runDone, currentRunRemaining: runLeft } : {}),
         });
         progress.update(s.iteration, { loss: s.loss, acc: s.trainAcc, trace_eta: formatDuration(eta) });
       },

@@ -4,6 +4,7 @@ import { SegError } from '../core/errors.js';
 import { countNoun } from '../core/plural.js';
 import { parseLrList, runTrace, splitHeadList } from '../experiments/convergence-trace.js';
 import { pretrainedFromFlag } from './weights-source.js';
+import { DEFAULT_BASELINE_HEAD } from '../experiments/compare.js';
 import { withInterrupt } from './interrupt.js';
 import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from './options.js';
 import { traceRunProgress } from './run-progress.js';
@@ -51,6 +52,15 @@ export function parseSeedList(text: string): number[] {
       throw new SegError(`--seeds: got '${text}', expected comma-separated integers such as 0,1,2`, '--seeds');
     return n;
   });
+}
+
+/** The `seg compare` line that works on this trace as printed: a grid needs --select best-lr, a trace without softmax a --baseline. */
+export function compareCommand(out: string, heads: readonly string[], lrs: readonly number[] | undefined): string {
+  const quote = (text: string): string => (/^[\w./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`);
+  const parts = ['seg', 'compare', quote(out)];
+  if (lrs !== undefined && lrs.length > 1) parts.push('--select', 'best-lr');
+  if (!heads.includes(DEFAULT_BASELINE_HEAD)) parts.push('--baseline', quote(heads[0] as string));
+  return parts.join(' ');
 }
 
 export function registerTraceCommand(program: Command): void {
@@ -133,6 +143,8 @@ export function registerTraceCommand(program: Command): void {
       process.exitCode ??= 130;
       return;
     }
-    process.stdout.write(`${result.csv}: ${countNoun(result.runs.length, 'run')}; compare them with: seg compare ${flags.out}\n`);
+    process.stdout.write(
+      `${result.csv}: ${countNoun(result.runs.length, 'run')}; compare them with: ${compareCommand(flags.out, heads, lrs)}\n`,
+    );
   });
 }

@@ -23,11 +23,13 @@ import {
 import { validateTrainFields } from '../training/train-config.js';
 import { runCheckpointExists } from '../checkpoint/run-layout.js';
 import { pretrainedFromFlag } from './weights-source.js';
+import { checkResumeTarget } from '../training/run-setup.js';
 
 interface TrainFlags extends TrainingFlags {
   head: string;
   out?: string;
   resume?: boolean;
+  allowInexactResume?: boolean;
   skipMemoryCheck?: boolean;
   capture?: boolean;
   printConfig?: boolean;
@@ -66,6 +68,11 @@ export function registerTrainCommand(program: Command): void {
       'continue the run in --out from its checkpoint: it keeps its model and recipe, a different --head or model flag is an error, ' +
         'a higher --iters extends it, --eval-every/--eval-limit/--save-every/--log-every/--val-split/--data apply',
     )
+    .option(
+      '--allow-inexact-resume',
+      'with --resume: continue a checkpoint that lacks optimizer.safetensors (momentum restarts at zero) or its loader position ' +
+        '(batches restart at the first of the order); refused otherwise, since the run would not be the run it would have been',
+    )
     .option('--skip-memory-check', 'train even when the estimated peak memory exceeds the backend limit (see README, Memory limits)')
     .addHelpText('after', TRAIN_MEMORY_HELP);
   addCaptureOption(cmd);
@@ -96,6 +103,7 @@ export function registerTrainCommand(program: Command): void {
     const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
     const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
+    if (resume) checkResumeTarget(config);
     // A weights name is fetched once into the cache; a resumed run keeps the weights it started from.
     if (config.pretrained !== undefined && !(resume && runCheckpointExists(out)))
       config.pretrained = await pretrainedFromFlag(config.pretrained);
@@ -120,6 +128,7 @@ export function registerTrainCommand(program: Command): void {
         },
         signal,
         resume,
+        allowInexactResume: flags.allowInexactResume === true,
         given,
         commandLine: process.argv.slice(1),
         capture: captureEnabled(flags.capture),

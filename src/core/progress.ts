@@ -2,6 +2,7 @@
  * Progress for long work: on a TTY one line rewritten in place (iteration, extra fields,
  * it/s, ETA); otherwise plain lines at most every `plainEverySeconds`.
  */
+import { printable } from './printable.js';
 export interface ProgressOptions {
   total: number;
   label: string;
@@ -75,8 +76,35 @@ export function createProgress(options: ProgressOptions): Progress {
 export function progressCallback(label: string, stream?: ProgressOptions['stream']): (done: number, total: number) => void {
   let progress: Progress | undefined;
   return (done, total) => {
-    progress ??= createProgress({ total, label, plainEverySeconds: 5, ...(stream !== undefined ? { stream } : {}) });
+    // Callers report (0, total) before the first unit, so "done in" counts all of them.
+    progress ??= createProgress({ total, label, plainEverySeconds: 5, start: done, ...(stream !== undefined ? { stream } : {}) });
     progress.update(done);
-    if (done === total) progress.finish();
+    if (done === total && total > 0) progress.finish();
+  };
+}
+
+/**
+ * Progress of the windows of one image after another (sliding-window inference of large
+ * images): a line per image that takes at least `minWindows` windows, labelled with it.
+ */
+export function windowProgressCallback(
+  label: string,
+  minWindows = 4,
+  stream?: ProgressOptions['stream'],
+): (image: string, done: number, total: number) => void {
+  let current: string | undefined;
+  let progress: Progress | undefined;
+  return (image, done, total) => {
+    if (total < minWindows) return;
+    if (image !== current || progress === undefined) {
+      current = image;
+      progress = createProgress({
+        total,
+        label: `${label} ${printable(image)} windows`,
+        plainEverySeconds: 5,
+        ...(stream !== undefined ? { stream } : {}),
+      });
+    }
+    progress.update(done);
   };
 }

@@ -87,6 +87,17 @@ async function activateWebgpu(probe: WebgpuProbe): Promise<string | undefined> {
 }
 
 /**
+ * The probe for an explicit `--backend webgpu`: asked in a child process first, as `auto`
+ * does, so that where no adapter is usable (a Vulkan driver Dawn rejects, a broken ICD)
+ * Dawn's native warnings stay in the child and only the clean error is shown. A software
+ * adapter, which `auto` passes over, is loaded here: it was asked for.
+ */
+async function probeWebgpuAsked(): Promise<WebgpuProbe> {
+  const quiet = await probeWebgpuQuietly();
+  return quiet.adapter?.software === true ? probeWebgpu() : quiet;
+}
+
+/**
  * Make `choice` the active tfjs backend. An explicitly requested backend that cannot
  * load is a SegError saying how to install it.
  */
@@ -111,7 +122,7 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendSelec
     passedOver.push(`tensorflow: ${why}`);
   }
   if (choice === 'webgpu' || choice === 'auto') {
-    const probe = choice === 'auto' ? await probeWebgpuQuietly() : await probeWebgpu();
+    const probe = choice === 'auto' ? await probeWebgpuQuietly() : await probeWebgpuAsked();
     if (choice === 'webgpu') {
       const why = await activateWebgpu(probe);
       if (why !== undefined) throw new SegError(`--backend webgpu: ${why}. Or use --backend wasm.`, '--backend');

@@ -25,7 +25,7 @@
  * extra seeds at the selected lr do not change the choice. Ties go to the smaller lr.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import { writeConvergenceCharts, type ConvergenceChartFiles } from './convergence-chart.js';
 import {
@@ -326,7 +326,16 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
 }
 
 /** The rows of DIR/trace.csv; a missing directory or file says to run seg trace first. */
+/** The trace folder of `path`: the folder itself, or the folder of a `trace.csv` given instead. */
+export function traceDirOf(path: string): string {
+  if (basename(path) === TRACE_CSV_FILE && existsSync(path) && statSync(path).isFile()) return dirname(path);
+  return path;
+}
+
 export function loadTraceDir(dir: string): TraceCsvRow[] {
+  if (existsSync(dir) && statSync(dir).isFile()) {
+    throw new SegError(`${dir}: is a file; pass the trace folder (the one seg trace --out wrote, holding ${TRACE_CSV_FILE})`, dir);
+  }
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new SegError(`${dir}: no such trace directory; run seg trace --out ${dir} ... first`, dir);
   }
@@ -347,7 +356,8 @@ export interface TraceDirComparison {
 }
 
 /** `seg compare` as a library call: read DIR/trace.csv, compare, write the charts (of the compared runs). */
-export async function compareTraceDir(dir: string, options: CompareTraceDirOptions = {}): Promise<TraceDirComparison> {
+export async function compareTraceDir(path: string, options: CompareTraceDirOptions = {}): Promise<TraceDirComparison> {
+  const dir = traceDirOf(path);
   const rows = loadTraceDir(dir);
   const comparison = compareTraces(rows, options);
   const shown = rows.filter((r) => comparison.heads.some((h) => h.head === r.head && h.lr === r.lr));

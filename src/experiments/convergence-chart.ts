@@ -76,7 +76,7 @@ export function lossChartSvg(rows: readonly TraceCsvRow[]): string {
   const series: ChartSeries[] = [];
   for (const { head, lr, seeds } of configs) {
     const curves: SeedCurve[] = [...seeds.values()].map((run) => {
-      const finite = run.filter((r) => Number.isFinite(r.loss));
+      const finite = run.filter((r): r is TraceCsvRow & { loss: number } => r.loss !== null && Number.isFinite(r.loss));
       return {
         x: finite.map((r) => r.iter),
         y: movingAverage(
@@ -85,7 +85,7 @@ export function lossChartSvg(rows: readonly TraceCsvRow[]): string {
         ),
       };
     });
-    const events = divergenceEvents(seeds, (r) => (Number.isFinite(r.loss) ? r.loss : null));
+    const events = divergenceEvents(seeds, (r) => (r.loss !== null && Number.isFinite(r.loss) ? r.loss : null));
     series.push({ label: seedsLabel(head, lr, seeds.size), points: aggregateSeedCurves(curves), ...(events.length > 0 ? { events } : {}) });
   }
   const values = series.flatMap((s) => s.points.flatMap((p) => [p.lo, p.hi]));

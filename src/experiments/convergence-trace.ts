@@ -8,13 +8,14 @@
  * kept as diverged (`diverged.json` in its folder, a last trace.csv row with the non-finite
  * loss) and the trace goes on with the next run.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
+import { makeFolder } from '../core/folders.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
 import { openDataset } from '../voc/dataset.js';
-import { readTrace, type TrainTraceRow } from '../training/run-log.js';
+import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
@@ -205,14 +206,20 @@ function checkManifest(options: TraceOptions): void {
   writeJsonAtomic(file, merged);
 }
 
-/** Rows of trace.csv for one run, from its trace.jsonl. */
+/**
+ * Rows of trace.csv for one run, from its trace.jsonl: one per logged training step, and one
+ * per evaluation at an iteration without a logged step (traces written before a step was
+ * logged at every evaluation), whose loss and train_acc are empty.
+ */
 export function runCsvRows(dir: string, head: string, seed: number, lr: number | null = null): TraceCsvRow[] {
   const rows: TraceCsvRow[] = [];
-  const evals = new Map<number, number | null>();
+  const evals = new Map<number, { mIoU: number | null; wallSeconds: number }>();
   const trace = readTrace(dir);
-  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, r.mIoU);
+  for (const r of trace) if (r.type === 'eval') evals.set(r.iter, { mIoU: r.mIoU, wallSeconds: r.wallSeconds });
+  const logged = new Set<number>();
   for (const r of trace) {
     if (r.type !== 'train') continue;
+    logged.add(r.iter);
     rows.push({
       head,
       seed,
@@ -220,10 +227,14 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
       wall_s: r.wallSeconds,
       loss: r.loss,
       train_acc: Number.isFinite(r.trainAcc) ? r.trainAcc : null,
-      val_miou: evals.get(r.iter) ?? null,
+      val_miou: evals.get(r.iter)?.mIoU ?? null,
       lr,
     });
   }
+  for (const [iter, e] of evals) {
+    if (!logged.has(iter)) rows.push({ head, seed, iter, wall_s: e.wallSeconds, loss: null, train_acc: null, val_miou: e.mIoU, lr });
+  }
+  rows.sort((a, b) => a.iter - b.iter);
   const diverged = readDivergence(dir);
   if (diverged !== null) {
     const kept = rows.filter((r) => r.iter < diverged.iteration);
@@ -272,7 +283,7 @@ export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): P
   }
   if (options.base.evalEvery <= 0)
     throw new SegError('--eval-every: a trace needs val mIoU during training; pass --eval-every K > 0', '--eval-every');
-  mkdirSync(options.out, { recursive: true });
+  makeFolder(options.out, '--out');
   // The trace folder as a whole: two traces writing one trace.json/trace.csv would clobber them.
   const lock = lockRunFolder(options.out);
   try {
@@ -378,5 +389,18 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
     }
   }
   writeCsv();
+  if (!interrupted) {
+    // A run's folder deleted while later runs trained (by hand, a cleanup job) must not vanish from the comparison unsaid.
+    const lost = runs.filter((r) => !runFinished(r.dir, options.base.iters) || !existsSync(tracePath(r.dir)));
+    const first = lost[0];
+    if (first !== undefined) {
+      const more = lost.length > 1 ? ` (and ${lost.length - 1} more run${lost.length > 2 ? 's' : ''})` : '';
+      throw new SegError(
+        `run ${first.index}/${first.total} (${describe(first)}): its folder ${first.dir} was removed while the trace ran, ` +
+          `so trace.csv lacks it${more}; rerun the same command to train it again`,
+        first.dir,
+      );
+    }
+  }
   return { out: options.out, runs, csv, interrupted };
 }

@@ -2,8 +2,10 @@
  * `trace.csv` of a convergence trace: one row per logged training iteration of each run
  * (head, lr, seed), header `head,seed,iter,wall_s,loss,train_acc,val_miou,lr`. RFC 4180
  * quoting (head specs such as `egb:exp:alpha=0.3,beta=0` hold commas). `val_miou` is empty
- * on rows without an evaluation; `train_acc` may be empty. A non-finite `loss` (NaN or
- * Infinity) marks the iteration where a run diverged: it is the run's last row. Files
+ * on rows without an evaluation; `train_acc` may be empty; `loss` is empty on an evaluation
+ * row without a logged training step (traces written before every evaluation logged one). A
+ * non-finite `loss` (NaN or Infinity) marks the iteration where a run diverged: it is the
+ * run's last row. Files
  * written before the `lr` column existed still load (lr empty = unknown). A (head, lr,
  * seed, iter) appears at most once.
  */
@@ -19,7 +21,8 @@ export interface TraceCsvRow {
   iter: number;
   /** Cumulative training seconds of the run (evaluation excluded). */
   wall_s: number;
-  loss: number;
+  /** Null on an evaluation row without a logged training step; non-finite where the run diverged. */
+  loss: number | null;
   train_acc: number | null;
   /** Validation mIoU in [0, 1] where an evaluation happened at this iteration, else null. */
   val_miou: number | null;
@@ -51,7 +54,7 @@ export function formatTraceCsv(rows: readonly TraceCsvRow[]): string {
         String(r.seed),
         String(r.iter),
         String(r.wall_s),
-        String(r.loss),
+        r.loss === null ? '' : String(r.loss),
         optionalNumber(r.train_acc),
         optionalNumber(r.val_miou),
         optionalNumber(r.lr),
@@ -166,6 +169,7 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
   }
   const columns = header.fields.length;
   const rows: TraceCsvRow[] = [];
+  const lines: number[] = [];
   const seen = new Map<string, number>();
   for (const record of records.slice(1)) {
     const at = `${file}: line ${record.line}`;
@@ -184,19 +188,20 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     if (iter === undefined || !Number.isSafeInteger(iter) || iter < 0) throw bad(2, 'an integer >= 0');
     const wall = parseNumberText(cell(3));
     if (wall === undefined || !Number.isFinite(wall) || wall < 0) throw bad(3, 'a number of seconds >= 0');
-    const loss = parseNumberText(cell(4));
-    if (loss === undefined) throw bad(4, 'a number (NaN or Infinity for a diverged step)');
+    const loss = cell(4).trim() === '' ? null : parseNumberText(cell(4));
+    if (loss === undefined) throw bad(4, 'a number (NaN or Infinity for a diverged step), or empty on an evaluation-only row');
     let trainAcc: number | null = null;
     if (cell(5).trim() !== '') {
       const v = parseNumberText(cell(5));
-      if (v === undefined || v < 0 || v > 1) throw bad(5, 'empty or a number in [0, 1]');
-      trainAcc = Number.isNaN(v) ? null : v;
+      if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1) throw bad(5, 'empty or a number in [0, 1]');
+      trainAcc = v;
     }
     let valMiou: number | null = null;
     if (cell(6).trim() !== '') {
       const v = parseNumberText(cell(6));
-      if (v === undefined || v < 0 || v > 1) throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
-      valMiou = Number.isNaN(v) ? null : v;
+      if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1)
+        throw bad(6, 'empty (no evaluation at this iteration) or a number in [0, 1]');
+      valMiou = v;
     }
     let lr: number | null = null;
     if (columns > 7 && cell(7).trim() !== '') {
@@ -214,8 +219,31 @@ export function parseTraceCsv(text: string, file: string): TraceCsvRow[] {
     }
     seen.set(key, record.line);
     rows.push({ head, seed, iter, wall_s: wall, loss, train_acc: trainAcc, val_miou: valMiou, lr });
+    lines.push(record.line);
   }
+  checkDivergenceRows(rows, lines, file);
   return rows;
+}
+
+/** A non-finite loss marks the step where a run diverged (seg writes it as the run's last row): anywhere else it is damage. */
+function checkDivergenceRows(rows: readonly TraceCsvRow[], lines: readonly number[], file: string): void {
+  const last = new Map<string, number>();
+  rows.forEach((r, i) => {
+    const key = JSON.stringify([r.head, r.lr, r.seed]);
+    const at = last.get(key);
+    if (at === undefined || r.iter > (rows[at] as TraceCsvRow).iter) last.set(key, i);
+  });
+  rows.forEach((r, i) => {
+    if (r.loss === null || Number.isFinite(r.loss)) return;
+    const j = last.get(JSON.stringify([r.head, r.lr, r.seed])) as number;
+    if (j === i) return;
+    const after = rows[j] as TraceCsvRow;
+    throw new SegError(
+      `${file}: line ${lines[i]}: loss is '${r.loss}' (a diverged step), but head '${r.head}'${r.lr === null ? '' : ` lr ${r.lr}`} seed ${r.seed} ` +
+        `has a row after it (line ${lines[j]}, iteration ${after.iter}); a non-finite loss must be its run's last row`,
+      file,
+    );
+  });
 }
 
 /** Rows grouped by head (first-appearance order), then seed (ascending), sorted by iteration. */
@@ -296,6 +324,6 @@ export function groupTraceConfigs(rows: readonly TraceCsvRow[]): TraceConfigRuns
 
 /** Where a run diverged: the iteration of its non-finite loss row, or null. */
 export function divergedAt(run: readonly TraceCsvRow[]): number | null {
-  const bad = run.find((r) => !Number.isFinite(r.loss));
+  const bad = run.find((r) => r.loss !== null && !Number.isFinite(r.loss));
   return bad === undefined ? null : bad.iter;
 }

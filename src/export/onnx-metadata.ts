@@ -5,7 +5,8 @@
  */
 import { SegError } from '../core/errors.js';
 import { parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
-import type { Normalization } from '../voc/normalize.js';
+import { NORMALIZATION_SCHEMA, type Normalization } from '../voc/normalize.js';
+import { FieldError, parse } from '../core/schema.js';
 import { type ModelConfig, validateModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const HEAD_OUTPUTS = ['logits', 'scores', 'mask'] as const;
@@ -77,10 +78,16 @@ export function parseMetadataProps(props: Readonly<Record<string, string>>, file
   if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) {
     throw new SegError(`${file}: metadata '${KEYS.classNames}' must be a list of strings`, file);
   }
-  const norm = json(KEYS.normalization) as Partial<Normalization> | null;
-  const triple = (v: unknown): v is [number, number, number] => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number');
-  if (norm === null || !triple(norm.mean) || !triple(norm.std)) {
-    throw new SegError(`${file}: metadata '${KEYS.normalization}' needs mean and std, three numbers each`, file);
+  let norm: Normalization;
+  try {
+    // The same check as config.json's normalization (a std of 0 would divide by zero).
+    norm = parse(NORMALIZATION_SCHEMA, json(KEYS.normalization));
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    throw new SegError(
+      `${file}: metadata '${KEYS.normalization}': ${err.field === '' ? '' : `${err.field}: `}${err.problem}; re-export the model with 'seg export'`,
+      file,
+    );
   }
   const model = validateModelConfig(json(KEYS.model) as ModelConfig);
   const headOutput = get(KEYS.headOutput);

@@ -43,6 +43,37 @@ export interface InferenceEngine {
   dispose(): Promise<void>;
 }
 
+/**
+ * An input of another size than a `--fixed-size` model takes. Not a problem of one image but
+ * of the model and the images together: callers stop at the first one, naming it.
+ */
+export class FixedSizeError extends SegError {
+  constructor(
+    readonly model: string,
+    /** [H, W] the model takes. */
+    readonly fixedSize: readonly [number, number],
+    /** [h, w] it was given. */
+    readonly got: readonly [number, number],
+  ) {
+    super(
+      `${model} was exported with --fixed-size ${fixedSize[0]} ${fixedSize[1]}: it takes only ${fixedSize[1]}x${fixedSize[0]} ` +
+        `inputs (width x height), and was given ${got[1]}x${got[0]}; export it without --fixed-size`,
+      model,
+    );
+    this.name = 'FixedSizeError';
+  }
+
+  /** The error for `image` (width x height) that made the input. */
+  forImage(image: string, width: number, height: number): SegError {
+    const [h, w] = this.fixedSize;
+    return new SegError(
+      `${image} is ${width}x${height}, but ${this.model} was exported with --fixed-size ${h} ${w}: it takes only ${w}x${h} inputs ` +
+        `(width x height), and this image gave it ${this.got[1]}x${this.got[0]}; export it without --fixed-size, or resize the images`,
+      image,
+    );
+  }
+}
+
 export function isInferenceEngine(value: object): value is InferenceEngine {
   return 'kind' in value && 'logits' in value && typeof (value as { logits: unknown }).logits === 'function';
 }
@@ -94,6 +125,39 @@ export async function onnxRuntimeEngine(
   }
   const { ort, session } = await createOrtSession(bytes, options);
   const k = info.model.numClasses;
+  /** The output for one NCHW batch, checked against the metadata: a file that lies about itself is the user's to fix. */
+  const run = async (data: Float32Array, [n, c, h, w]: [number, number, number, number]): Promise<Float32Array> => {
+    const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
+    const logits = out['logits'];
+    if (logits === undefined)
+      throw new SegError(
+        `${source}: the model has no output named 'logits' (it has ${Object.keys(out).join(', ')}); export it with seg export`,
+        source,
+      );
+    const expected = [n, k, h, w];
+    if (!(logits.data instanceof Float32Array) || logits.dims.length !== 4 || logits.dims.some((d, i) => d !== expected[i])) {
+      throw new SegError(
+        `${source}: its output 'logits' is ${logits.data instanceof Float32Array ? '' : `${logits.type} `}[${logits.dims.join(', ')}] ` +
+          `for a ${n}x${c}x${h}x${w} image, but its seg metadata says ${k} classes at the image's size ([${expected.join(', ')}]); ` +
+          'the file does not match its metadata: export it again with seg export',
+        source,
+      );
+    }
+    return logits.data;
+  };
+  // Checked once now, on a small image (the fixed size if there is one), not at the first real image.
+  try {
+    const os = info.model.outputStride;
+    const [h, w] = info.fixedSize ?? [os + 5, os + 7];
+    await run(new Float32Array(3 * h * w), [1, 3, h, w]);
+  } catch (err) {
+    await session.release();
+    if (err instanceof SegError) throw err;
+    throw new SegError(
+      `${source}: onnxruntime cannot run the model (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      source,
+    );
+  }
   return {
     kind: 'onnxruntime',
     device: sessionDevice(options),
@@ -104,11 +168,7 @@ export async function onnxRuntimeEngine(
     async logits(images: tf.Tensor4D): Promise<tf.Tensor4D> {
       const [n, h, w, c] = images.shape;
       if (info.fixedSize !== null && (info.fixedSize[0] !== h || info.fixedSize[1] !== w)) {
-        throw new SegError(
-          `${source}: the model was exported for ${info.fixedSize[0]}x${info.fixedSize[1]} images, got ${h}x${w} ` +
-            '(scales change the size too); export it without --fixed-size',
-          source,
-        );
+        throw new FixedSizeError(source, info.fixedSize, [h, w]);
       }
       const nchw = tf.transpose(images, [0, 3, 1, 2]);
       let data: Float32Array;
@@ -117,11 +177,7 @@ export async function onnxRuntimeEngine(
       } finally {
         nchw.dispose();
       }
-      const out = await session.run({ [ONNX_INPUT_NAME]: new ort.Tensor('float32', data, [n, c, h, w]) });
-      const logits = out['logits'];
-      if (logits === undefined || !(logits.data instanceof Float32Array))
-        throw new Error(`${source}: onnxruntime returned no float32 'logits'`);
-      const values = logits.data;
+      const values = await run(data, [n, c, h, w]);
       return tf.tidy(() => tf.transpose(tf.tensor4d(values, [n, k, h, w]), [0, 2, 3, 1]));
     },
     dispose: () => session.release(),
@@ -131,8 +187,17 @@ export async function onnxRuntimeEngine(
 /** The metadata of serialised ONNX bytes written by `seg export`. */
 export function onnxModelInfo(bytes: Uint8Array, source: string): OnnxModelInfo & { headSpec: HeadSpec } {
   let props: Record<string, string>;
+  if (bytes.length === 0)
+    throw new SegError(`${source}: not an ONNX model (the file is empty); pass a file written by 'seg export'`, source);
   try {
     const model = decodeOnnxModel(bytes);
+    // Protobuf reads almost any bytes as some message: a model has a graph with inputs and outputs.
+    if ((model.graph?.input?.length ?? 0) === 0 || (model.graph?.output?.length ?? 0) === 0) {
+      throw new SegError(
+        `${source}: not an ONNX model (no graph with inputs and outputs in it); pass a file written by 'seg export'`,
+        source,
+      );
+    }
     props = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
   } catch (err) {
     if (err instanceof SegError) throw err;

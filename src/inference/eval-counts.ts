@@ -14,7 +14,7 @@ import { PACKAGE_VERSION } from '../core/version.js';
 import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { computeMetrics } from '../metrics/segmentation-metrics.js';
-import type { Dataset } from '../voc/dataset.js';
+import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
 import type { EvaluationResult } from './evaluate.js';
 import { formatShard, selectShard, shardRange, type ShardSpec } from './shards.js';
 
@@ -73,8 +73,7 @@ export function evalShardIds(
   limit: number | undefined,
   shard: ShardSpec | undefined,
 ): { all: string[]; mine: string[] } {
-  let all = dataset.listSplit(split);
-  if (limit !== undefined) all = all.slice(0, limit);
+  const all = scoredSplitIds(dataset, split, limit);
   return { all, mine: selectShard(all, shard) };
 }
 

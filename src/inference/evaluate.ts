@@ -6,17 +6,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError, isUserError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
 import type { Head } from '../heads/head.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
 import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
-import type { Dataset } from '../voc/dataset.js';
-import { loadLabelPng } from '../voc/label-png.js';
+import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
+import { loadLabelPng, readLabelPngSize } from '../voc/label-png.js';
 import { VOID_LABEL } from '../voc/types.js';
 import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
-import { isInferenceEngine, type InferenceEngine } from './engine.js';
+import { FixedSizeError, isInferenceEngine, type InferenceEngine } from './engine.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export interface EvaluationResult {
@@ -49,6 +50,8 @@ export interface EvaluateOptions extends PredictOptions {
   onSkip?: (skipped: SkippedImage) => void;
   /** Called with each image's predicted mask (the masks are then computed on the host, also on GPU backends). */
   onPrediction?: (sample: EvalSample, mask: Uint8Array) => Promise<void> | void;
+  /** Sliding windows of each image: (id, windows done, windows of the image). */
+  windowProgress?: (id: string, done: number, total: number) => void;
 }
 
 /** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
@@ -66,7 +69,8 @@ export async function evaluateModel(
         `evaluate on the dataset the model was trained for`,
     );
   }
-  const loader = createEvalLoader({ dataset, split, ids: options.ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+  const ids = options.ids ?? scoredSplitIds(dataset, split);
+  const loader = createEvalLoader({ dataset, split, ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
   // Off the CPU backends, whole-image predictions are counted on the device and read once.
   const device =
@@ -76,6 +80,7 @@ export async function evaluateModel(
   let done = 0;
   let scored = 0;
   const skipped: SkippedImage[] = [];
+  options.onProgress?.(0, loader.size);
   try {
     for await (const sample of loader) {
       let mask: Uint8Array | undefined;
@@ -89,9 +94,13 @@ export async function evaluateModel(
           countOnDevice(device, model, head, sample, options);
           counted = true;
         } else {
-          mask = await predictMask(model, head, sample.image, sample.height, sample.width, options);
+          mask = await predictMask(model, head, sample.image, sample.height, sample.width, {
+            ...options,
+            onWindow: (d, t) => options.windowProgress?.(sample.id, d, t),
+          });
         }
       } catch (err) {
+        if (err instanceof FixedSizeError) throw err.forImage(dataset.imagePath(sample.id), sample.width, sample.height);
         if (options.skipFailures !== true || !(isUserError(err) || isMemoryFailure(err))) throw err;
         const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
         const entry = {
@@ -152,8 +161,7 @@ export async function evaluatePredictions(
   if (!existsSync(predictions)) {
     throw new SegError(`--predictions ${predictions}: no such folder; pass the folder that holds one <id>.png per image`, '--predictions');
   }
-  let ids = options.ids !== undefined ? [...options.ids] : dataset.listSplit(split);
-  if (options.limit !== undefined) ids = ids.slice(0, options.limit);
+  const ids = options.ids !== undefined ? [...options.ids].slice(0, options.limit) : scoredSplitIds(dataset, split, options.limit);
   const k = dataset.classNames.length;
   const confusion = new ConfusionMatrix(k);
   const missing = ids.filter((id) => !existsSync(predictionPath(predictions, id)));
@@ -166,15 +174,19 @@ export async function evaluatePredictions(
     );
   }
   let done = 0;
+  options.onProgress?.(0, ids.length);
   for (const id of ids) {
     const file = predictionPath(predictions, id);
-    const [label, mask] = await Promise.all([loadLabelPng(dataset.labelPath(id)), loadLabelPng(file)]);
-    if (label.width !== mask.width || label.height !== mask.height) {
+    // Sizes from the two headers first (decoding keeps them): a mask of another size is never inflated.
+    const labelFile = dataset.labelPath(id);
+    const [l, m] = await Promise.all([readLabelPngSize(labelFile), readLabelPngSize(file)]);
+    if (l.width !== m.width || l.height !== m.height) {
       throw new SegError(
-        `${file}: mask for id '${id}' is ${mask.width}x${mask.height}, its label ${dataset.labelPath(id)} is ${label.width}x${label.height}; masks must have the label's size`,
+        `${file}: mask for id '${printable(id)}' is ${m.width}x${m.height}, its label ${labelFile} is ${l.width}x${l.height}; masks must have the label's size`,
         file,
       );
     }
+    const [label, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
       if (p >= k && label.data[i] !== VOID_LABEL) {

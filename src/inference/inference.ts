@@ -22,15 +22,8 @@ import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { InferenceEngine } from './engine.js';
 import { estimateInferenceMemory } from '../segmentation/memory-estimate.js';
-import {
-  DEFAULT_OVERLAP,
-  DEFAULT_WINDOW,
-  ScoreAccumulator,
-  argmaxScores,
-  slideWindows,
-  validateWindow,
-  type InferenceMode,
-} from './sliding-window.js';
+import { DEFAULT_OVERLAP, DEFAULT_WINDOW, argmaxScores, validateWindow, type InferenceMode } from './sliding-window.js';
+import { scaledSize, streamSlideScores, type StreamOptions, type WindowRunner } from './slide-stream.js';
 
 type T4 = tf.Tensor4D;
 
@@ -52,6 +45,8 @@ export interface PredictOptions {
   memoryLimit?: number;
   /** Pad each image (or window) to a multiple of the output stride and crop the logits back; default false. */
   padToStride?: boolean;
+  /** Sliding windows: called after each window (and each whole-image run of a scale) with (done, total). */
+  onWindow?: (done: number, total: number) => void;
 }
 
 /** Round a side up to a multiple of the output stride. */
@@ -160,10 +155,6 @@ export function predictScores(
     }
     return tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D;
   });
-}
-
-function scaledSize(height: number, width: number, scale: number): [number, number] {
-  return [Math.max(1, Math.round(height * scale)), Math.max(1, Math.round(width * scale))];
 }
 
 /** Scores of `batch` (plain, and mirrored when flip) summed over the batch, at `size`. */
@@ -345,9 +336,61 @@ export function chooseWindow(model: ModelOrEngine, options: PredictOptions = {})
   return Math.min(requested, 65);
 }
 
+/** The streaming's view of a model or an engine (slide-stream.ts); `pad`: padToStride. */
+function windowRunner(model: ModelOrEngine, head: Head, pad: boolean): WindowRunner {
+  return {
+    numClasses: model.config.numClasses,
+    meanScores: async (images, flip) =>
+      readAndDispose(await meanScores(model, head, images, flip, [images.shape[1], images.shape[2]], pad)),
+    async logits(images, flip) {
+      const batch = flip ? (tf.tidy(() => tf.concat([images, tf.reverse(images, 2)], 0)) as T4) : images;
+      let logits: T4;
+      try {
+        logits = isEngine(model) ? await engineLogits(model, batch, pad) : wholeImageLogits(model, batch, pad);
+      } finally {
+        if (batch !== images) batch.dispose();
+      }
+      const variants = tf.tidy(() => tf.split(flip ? unflip(logits) : logits, logits.shape[0], 0));
+      logits.dispose();
+      const out: Float32Array[] = [];
+      for (const v of variants) out.push(await readAndDispose(v));
+      return out;
+    },
+  };
+}
+
+async function imageData(image: Float32Array | tf.Tensor3D, height: number, width: number): Promise<Float32Array> {
+  if (image instanceof Float32Array) return imageTensorless(image, height, width);
+  const checked = imageTensor(image, height, width);
+  return (await checked.data()) as Float32Array;
+}
+
+function imageTensorless(image: Float32Array, height: number, width: number): Float32Array {
+  if (image.length !== height * width * 3) {
+    throw new SegError(`predict: image has ${image.length} values, expected ${height}x${width}x3 = ${height * width * 3}`);
+  }
+  return image;
+}
+
+function streamOptions(options: PredictOptions): StreamOptions {
+  const scales = options.scales ?? [1];
+  validateScales(scales);
+  const window = options.window ?? DEFAULT_WINDOW;
+  const overlap = options.overlap ?? DEFAULT_OVERLAP;
+  validateWindow(window, overlap);
+  return {
+    scales,
+    flip: options.flip ?? false,
+    window,
+    overlap,
+    ...(options.onWindow !== undefined ? { onWindow: options.onWindow } : {}),
+  };
+}
+
 /**
  * Averaged scores [H * W * K] (row-major HxWxK) by sliding windows over each scaled image;
- * a scale whose image fits in one window runs exactly as whole-image inference.
+ * a scale whose image fits in one window runs exactly as whole-image inference. This holds
+ * the whole score map; predictMask streams instead (slide-stream.ts).
  */
 export async function slideScores(
   model: ModelOrEngine,
@@ -357,57 +400,25 @@ export async function slideScores(
   width: number,
   options: PredictOptions = {},
 ): Promise<Float32Array> {
-  const scales = options.scales ?? [1];
-  validateScales(scales);
-  const flip = options.flip ?? false;
-  const pad = options.padToStride ?? false;
-  const window = options.window ?? DEFAULT_WINDOW;
-  const overlap = options.overlap ?? DEFAULT_OVERLAP;
-  validateWindow(window, overlap);
   const k = model.config.numClasses;
   const total = new Float32Array(height * width * k);
-  const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
-  try {
-    for (const scale of scales) {
-      const [sh, sw] = scaledSize(height, width, scale);
-      let perScale: Float32Array;
-      if (sh <= window && sw <= window) {
-        const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
-        try {
-          perScale = await readAndDispose(await meanScores(model, head, scaled, flip, [height, width], pad));
-        } finally {
-          if (scaled !== x) scaled.dispose();
-        }
-      } else {
-        const scaled = tf.tidy(() => resizeBilinear(x, [sh, sw]));
-        const acc = new ScoreAccumulator(sh, sw, k);
-        try {
-          for (const win of slideWindows(sh, sw, window, overlap)) {
-            const crop = scaled.slice([0, win.top, win.left, 0], [1, win.height, win.width, 3]) as T4;
-            try {
-              acc.add(win, await readAndDispose(await meanScores(model, head, crop, flip, [win.height, win.width], pad)));
-            } finally {
-              crop.dispose();
-            }
-          }
-        } finally {
-          if (scaled !== x) scaled.dispose();
-        }
-        const mean = acc.mean();
-        if (sh === height && sw === width) {
-          perScale = mean;
-        } else {
-          const resized = tf.tidy(() => resizeBilinear(tf.tensor4d(mean, [1, sh, sw, k]), [height, width]));
-          perScale = await readAndDispose(resized);
-        }
-      }
-      for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) + (perScale[i] as number);
-    }
-  } finally {
-    x.dispose();
-  }
-  for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) / scales.length;
+  await streamSlide(model, head, image, height, width, options, (top, scores) => total.set(scores, top * width * k));
   return total;
+}
+
+/** streamSlideScores over a model or an engine, for an image given as data or as a tensor. */
+async function streamSlide(
+  model: ModelOrEngine,
+  head: Head,
+  image: Float32Array | tf.Tensor3D,
+  height: number,
+  width: number,
+  options: PredictOptions,
+  onBand: (top: number, scores: Float32Array) => void,
+): Promise<void> {
+  const data = await imageData(image, height, width);
+  const runner = windowRunner(model, head, options.padToStride ?? false);
+  await streamSlideScores(runner, head, data, height, width, streamOptions(options), (top, _rows, scores) => onBand(top, scores));
 }
 
 async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
@@ -432,8 +443,13 @@ export async function predictMask(
     throw new SegError(`predict: ${numClasses} classes do not fit in 8-bit masks (at most 256)`);
   }
   if (chooseInferenceMode(model, height, width, options) === 'slide') {
+    // Streamed: only a band of scores is held at a time, never the H x W x K map.
+    const mask = new Uint8Array(height * width);
     const windowed = { ...options, window: chooseWindow(model, options) };
-    return argmaxScores(await slideScores(model, head, image, height, width, windowed), numClasses);
+    await streamSlide(model, head, image, height, width, windowed, (top, scores) =>
+      mask.set(argmaxScores(scores, numClasses), top * width),
+    );
+    return mask;
   }
   const engineScores = isEngine(model) ? await predictScoresWithEngine(model, head, image, height, width, options) : undefined;
   const classes = tf.tidy(() =>

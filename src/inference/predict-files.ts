@@ -15,8 +15,16 @@ import { decodeImage, encodeJpeg } from '../voc/image-io.js';
 import { encodeLabelPng } from '../voc/label-png.js';
 import { normalizeImage, type Normalization } from '../voc/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
-import type { InferenceEngine } from './engine.js';
-import { IMAGE_EXTENSIONS, planPredictOutputs, prepareTarget, writeReplacing, type PredictPlan } from './predict-paths.js';
+import { FixedSizeError, type InferenceEngine } from './engine.js';
+import {
+  IMAGE_EXTENSIONS,
+  planPredictOutputs,
+  prepareTarget,
+  refuseForeignTargets,
+  writeReplacing,
+  type PredictPlan,
+} from './predict-paths.js';
+import { markMaskPng, markOverlayJpeg } from './predict-marker.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 
 export { IMAGE_EXTENSIONS };
@@ -36,6 +44,8 @@ export interface PredictFilesOptions extends PredictOptions {
   onImage?: (file: string, outcome: { written: string[] } | { error: string }) => void;
   /** The plan of planPredictOutputs(inputs, output), when the caller made it already. */
   plan?: PredictPlan;
+  /** Sliding windows of each image: (file, windows done, windows of the image). */
+  windowProgress?: (file: string, done: number, total: number) => void;
 }
 
 export interface PredictFilesResult {
@@ -65,35 +75,44 @@ export async function predictFiles(
 ): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
+  refuseForeignTargets(plan, { overlay: options.overlay === true });
   for (const s of plan.skipped) log(`skipped ${printable(s)}: not an image (${IMAGE_EXTENSIONS.join(', ')})`);
-  const result: PredictFilesResult = { written: [], skipped: plan.skipped, failed: [] };
+  for (const e of plan.excluded) log(`skipped ${printable(e.file)}: ${printable(e.problem)}`);
+  const result: PredictFilesResult = { written: [], skipped: [...plan.skipped, ...plan.excluded.map((e) => e.file)], failed: [] };
   for (const p of plan.problems) {
     result.failed.push({ file: p.file, error: `${p.file}: ${p.problem}` });
     log(`failed ${printable(p.file)}: ${printable(p.problem)}`);
   }
   let done = 0;
+  // From the start: the progress line's clock then counts every image.
+  options.onProgress?.(0, plan.images.length);
   let engineLost: string | undefined;
   for (const { file, mask: maskPath, overlay: overlayPath } of plan.images) {
     // Images the caller leaves out keep their planned mask names (so names never depend on the selection).
     if (options.include?.(file) === false) continue;
     let outcome: { written: string[] } | { error: string };
+    let imageSize: { width: number; height: number } | undefined;
     try {
       if (engineLost !== undefined) throw new SegError(`${file}: not processed: ${engineLost}`, file);
       const targets = options.overlay === true ? [maskPath, overlayPath] : [maskPath];
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
-      const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, options);
-      writeReplacing(maskPath, encodeLabelPng({ width: image.width, height: image.height, data: mask }));
+      imageSize = image;
+      const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, {
+        ...options,
+        onWindow: (d, t) => options.windowProgress?.(file, d, t),
+      });
+      writeReplacing(maskPath, markMaskPng(encodeLabelPng({ width: image.width, height: image.height, data: mask })));
       result.written.push(maskPath);
       if (options.overlay === true) {
-        writeReplacing(
-          overlayPath,
-          await encodeJpeg({ width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) }),
-        );
+        const overlay = { width: image.width, height: image.height, data: overlayMask(image.data, mask, options.alpha ?? 0.5) };
+        writeReplacing(overlayPath, markOverlayJpeg(await encodeJpeg(overlay)));
         result.written.push(overlayPath);
       }
       outcome = { written: options.overlay === true ? [maskPath, overlayPath] : [maskPath] };
     } catch (err) {
+      // The model cannot take this size: every other image of another size would fail alike.
+      if (err instanceof FixedSizeError) throw err.forImage(file, imageSize?.width ?? 0, imageSize?.height ?? 0);
       if (!isUserError(err) && !isMemoryFailure(err) && !isFileSystemError(err)) throw err;
       let message = err instanceof SegError ? err.message : `${file}: ${err instanceof Error ? err.message : String(err)}`;
       if (isMemoryFailure(err)) {

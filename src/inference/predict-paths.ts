@@ -2,10 +2,12 @@
  * Where `seg predict` reads and writes, decided before any image is processed, so that an
  * input is never touched:
  * - paths are compared as real paths (symlinks resolved);
- * - an output folder that is, or lies inside, an input folder is refused (listed files may
- *   share a folder with the output);
- * - walking an input folder skips the output folder, follows a symlinked folder once (loops
- *   are cut) and reports dangling links, loops and unreadable entries as one line each;
+ * - an output folder that is, or lies inside, an input folder is refused, and so is an input
+ *   folder that lies inside the output folder (listed files may share a folder with the output);
+ * - walking an input folder skips the output folder (and says so), follows a symlinked folder
+ *   once (loops are cut) and reports dangling links, loops and unreadable entries as one line each;
+ * - a mask or overlay never replaces an existing entry that is not a file seg predict wrote
+ *   (predict-marker.ts): such a target is refused before the first image, naming it;
  * - masks mirror each input folder's subfolders: `in/sub/photo.jpg` -> `out/sub/photo.png`;
  *   listed files go to the top of the output folder;
  * - images that would get the same mask name (`photo.jpg` and `photo.png` in one folder, or
@@ -31,6 +33,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SegError } from '../core/errors.js';
+import { foreignFileReason } from './predict-marker.js';
+import { makeFolder } from '../core/folders.js';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
@@ -54,9 +58,11 @@ export interface PredictPlan {
   skipped: string[];
   /** Entries that could not be read (dangling symlink, loop, permission), one line each. */
   problems: PathProblem[];
+  /** Entries skipped with a reason: folders inside the output folder (seg's own masks), FIFOs, devices. */
+  excluded: PathProblem[];
   /** Real paths of every input image (a write that would land on one is refused). */
   inputRealPaths: Set<string>;
-  /** Real path of the output folder (created). */
+  /** Real path of the output folder (created by the plan). */
   outputReal: string;
 }
 
@@ -98,7 +104,8 @@ function prepareOutput(output: string): string {
     st = statSync(output);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new SegError(`--output ${output}: ${describeFsError(err)}`, '--output');
+    // ENOTDIR: a file in the way, said when the folder is made (makeFolder).
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new SegError(`--output ${output}: ${describeFsError(err)}`, '--output');
     let isLink = false;
     try {
       isLink = lstatSync(output).isSymbolicLink();
@@ -142,17 +149,30 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
         '--output',
       );
     }
+    // The walk skips folders inside the output (seg's masks): here that would be every folder of the input.
+    if (isDir && isInside(real, outputReal)) {
+      throw new SegError(
+        `--input ${input} lies inside --output ${output}; masks would be written among the inputs' folders: ` +
+          'choose an output folder outside the input folders (or list the input files instead of the folder)',
+        '--input',
+      );
+    }
     roots.push({ input, real, isDir });
   }
   const found: { file: string; real: string; rel: string }[] = [];
   const skipped: string[] = [];
   const problems: PathProblem[] = [];
+  const excluded: PathProblem[] = [];
+  const walked = new Set<string>();
   for (const root of roots) {
     if (!root.isDir) {
       if (isImageFile(root.input)) found.push({ file: root.input, real: root.real, rel: basename(root.input) });
       else skipped.push(root.input);
       continue;
     }
+    // A folder walked already (given twice, or through a symlink) is not walked again.
+    if (walked.has(root.real)) continue;
+    walked.add(root.real);
     const visited = new Set<string>([root.real]);
     const walk = (dir: string, rel: string): void => {
       let entries: string[];
@@ -175,15 +195,20 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
           continue;
         }
         if (st.isDirectory()) {
-          if (isInside(real, outputReal)) continue; // the output folder (or inside it): never an input
+          if (isInside(real, outputReal)) {
+            excluded.push({ file: path, problem: `inside --output ${output} (seg's masks are never inputs)` });
+            continue;
+          }
           if (visited.has(real)) {
             problems.push({ file: path, problem: 'symlink loop (a folder already walked); skipped' });
             continue;
           }
+          if (walked.has(real)) continue; // another input's folder: its images are found there
           visited.add(real);
+          walked.add(real);
           walk(path, relPath);
         } else if (!st.isFile()) {
-          problems.push({ file: path, problem: 'not a regular file (device, FIFO or socket); skipped' });
+          excluded.push({ file: path, problem: 'not a regular file (FIFO, device or socket)' });
         } else if (isImageFile(name)) {
           found.push({ file: path, real, rel: relPath });
         } else {
@@ -193,7 +218,34 @@ export function planPredictOutputs(inputs: readonly string[], output: string): P
     };
     walk(root.input, '');
   }
-  return { images: assignNames(found, output), skipped, problems, inputRealPaths: new Set(found.map((f) => f.real)), outputReal };
+  // A file reached twice (the same folder given twice, a symlink to it, a listed file inside a listed folder) is predicted once.
+  const seenReal = new Set<string>();
+  const unique: typeof found = [];
+  for (const f of found) {
+    if (!seenReal.has(f.real)) unique.push(f);
+    seenReal.add(f.real);
+  }
+  if (unique.length === 0) {
+    const others = [
+      ...(skipped.length + excluded.length > 0 ? [`${skipped.length + excluded.length} other entries skipped`] : []),
+      ...(problems.length > 0 ? [`${problems.length} unreadable`] : []),
+    ];
+    throw new SegError(
+      `--input: no image found (${IMAGE_EXTENSIONS.join(', ')}) in ${inputs.join(', ')}${others.length > 0 ? ` (${others.join(', ')})` : ''}; ` +
+        'pass image files or folders that hold some',
+      '--input',
+    );
+  }
+  // Once, before the first image: an output that cannot be made is one error, not one per image.
+  makeFolder(output, '--output');
+  return {
+    images: assignNames(unique, output),
+    skipped,
+    problems,
+    excluded,
+    inputRealPaths: seenReal,
+    outputReal,
+  };
 }
 
 /** Mask and overlay paths, unique as the module comment describes. */
@@ -210,9 +262,48 @@ function assignNames(found: readonly { file: string; rel: string }[], output: st
   });
 }
 
+/** Why `target` must not be written (an input, or an existing entry seg predict did not write), or undefined. */
+function targetRefusal(target: string, plan: PredictPlan): string | undefined {
+  let resolved = resolve(target);
+  try {
+    resolved = join(realpathSync(dirname(target)), basename(target));
+  } catch {
+    // the folder does not exist yet: nothing is there
+  }
+  let through = resolved;
+  try {
+    through = realpathSync(resolved);
+  } catch {
+    // no file, or a dangling link
+  }
+  if (plan.inputRealPaths.has(resolved) || plan.inputRealPaths.has(through)) return 'it is one of the inputs';
+  return foreignFileReason(target);
+}
+
+function refusal(target: string, reason: string, image: string | undefined): SegError {
+  return new SegError(
+    `${target}: already exists and is not a mask seg wrote (${reason})` +
+      `${image !== undefined ? `; the mask of ${image} would replace it` : ''}; move it or choose another --output`,
+    target,
+  );
+}
+
 /**
- * Create the folder of `target` and check that the file would land inside the output folder
- * and on no input; throws a SegError naming the target otherwise.
+ * Refuse the plan when any mask (or overlay) path holds an input or an entry that seg
+ * predict did not write: checked for every planned image before the first is predicted.
+ */
+export function refuseForeignTargets(plan: PredictPlan, options: { overlay: boolean }): void {
+  for (const image of plan.images) {
+    for (const target of options.overlay ? [image.mask, image.overlay] : [image.mask]) {
+      const reason = targetRefusal(target, plan);
+      if (reason !== undefined) throw refusal(target, reason, image.file);
+    }
+  }
+}
+
+/**
+ * Create the folder of `target` and check that the file would land inside the output folder,
+ * on no input and on no entry seg predict did not write; throws a SegError naming the target otherwise.
  */
 export function prepareTarget(target: string, plan: PredictPlan): void {
   const dir = dirname(target);
@@ -224,16 +315,8 @@ export function prepareTarget(target: string, plan: PredictPlan): void {
       target,
     );
   }
-  const realTarget = join(realDir, basename(target));
-  let resolved = realTarget;
-  try {
-    resolved = realpathSync(realTarget);
-  } catch {
-    // no file yet, or a dangling link (which the rename replaces)
-  }
-  if (plan.inputRealPaths.has(realTarget) || plan.inputRealPaths.has(resolved)) {
-    throw new SegError(`${target}: is one of the inputs; choose another --output so inputs are never overwritten`, '--output');
-  }
+  const reason = targetRefusal(target, plan);
+  if (reason !== undefined) throw refusal(target, reason, undefined);
 }
 
 /** Write `bytes` to a fresh temporary file beside `target`, then rename it over `target`. */

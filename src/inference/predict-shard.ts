@@ -140,11 +140,12 @@ export async function predictShard(
   const every = options.manifestEveryMs ?? 1000;
   let lastSave = Date.now();
   save(todo.size === 0);
+  options.onProgress?.(done.length, shareImages.length);
   try {
     await predictFiles(model, head, {
       ...options,
       onProgress: undefined,
-      plan: { ...plan, problems: [] },
+      plan: { ...plan, problems: [], ...(options.shard.index === 0 ? {} : { excluded: [] }) },
       include: (file) => todo.has(file),
       onImage: (file, outcome) => {
         if ('written' in outcome) {

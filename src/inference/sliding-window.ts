@@ -2,9 +2,9 @@
  * Sliding-window inference, as mmsegmentation's `mode='slide'`: square windows of `window`
  * pixels step over the (scaled) image with a stride of window - round(window * overlap);
  * the last row and column of windows are shifted back to end at the image border; each
- * window runs at its own size (padded to the output stride like a whole image) and the
- * head's scores of overlapping windows are averaged per pixel. Peak engine memory is that of
- * one window; the averaged score map lives in plain JavaScript memory.
+ * window runs at its own size (as a whole image does) and the head's scores of overlapping
+ * windows are averaged per pixel. Peak engine memory is that of one window; the averaging is
+ * streamed row by row in plain JavaScript memory (slide-stream.ts).
  */
 import { SegError } from '../core/errors.js';
 
@@ -50,46 +50,6 @@ export function slideWindows(height: number, width: number, window: number, over
   const rows = starts(height, window, stride);
   const cols = starts(width, window, stride);
   return rows.flatMap(([top, h]) => cols.map(([left, w]) => ({ top, left, height: h, width: w })));
-}
-
-/** Per-pixel sums of window scores and the number of windows that covered each pixel. */
-export class ScoreAccumulator {
-  readonly sum: Float32Array;
-  readonly count: Uint32Array;
-
-  constructor(
-    readonly height: number,
-    readonly width: number,
-    readonly channels: number,
-  ) {
-    this.sum = new Float32Array(height * width * channels);
-    this.count = new Uint32Array(height * width);
-  }
-
-  /** Add the scores [win.height, win.width, channels] (row-major) of one window. */
-  add(win: Window, scores: ArrayLike<number>): void {
-    const k = this.channels;
-    for (let y = 0; y < win.height; y++) {
-      for (let x = 0; x < win.width; x++) {
-        const p = (win.top + y) * this.width + win.left + x;
-        const src = (y * win.width + x) * k;
-        const dst = p * k;
-        for (let c = 0; c < k; c++) this.sum[dst + c] = (this.sum[dst + c] as number) + (scores[src + c] as number);
-        this.count[p] = (this.count[p] as number) + 1;
-      }
-    }
-  }
-
-  /** The averaged scores [height, width, channels]. */
-  mean(): Float32Array {
-    const k = this.channels;
-    const out = new Float32Array(this.sum.length);
-    for (let p = 0; p < this.count.length; p++) {
-      const n = this.count[p] as number;
-      for (let c = 0; c < k; c++) out[p * k + c] = (this.sum[p * k + c] as number) / n;
-    }
-    return out;
-  }
 }
 
 /** Class per pixel of scores [pixels, channels]: the first maximum, as tf.argMax. */

@@ -13,10 +13,10 @@ import { arrayOf, fieldPath, FieldError, integer, number, object, optional, pars
 import { tf } from '../engine/tf.js';
 import type { LoaderState } from '../voc/types.js';
 import type { Normalization } from '../voc/normalize.js';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../checkpoint/checkpoint.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { TRAIN_CONFIG_SCHEMA, type TrainConfig } from './train-config.js';
-import { runCheckpointDir } from '../checkpoint/run-layout.js';
+import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 
 /** What resuming needs besides weights and momentum. */
 export interface RunState {
@@ -40,6 +40,25 @@ export interface RunCheckpoint {
   momentum: ReadonlyMap<string, tf.Tensor>;
   metrics?: SegMetrics;
   commandLine: readonly string[];
+}
+
+/**
+ * What a stopped run leaves to continue from: "The last checkpoint in DIR (iteration N) is
+ * intact (continue it with `resume`)", or that no checkpoint was saved yet, so there is
+ * nothing to resume. Field names in backticks (the CLI shows flags).
+ */
+export function lastCheckpointNote(run: string, saveEvery: number): string {
+  if (runCheckpointExists(run)) {
+    let at = '';
+    try {
+      at = ` (iteration ${readCheckpointConfig(runCheckpointDir(run)).iteration})`;
+    } catch {
+      // a damaged config: the note stays without the iteration
+    }
+    return `The last checkpoint in ${run}${at} is intact (continue it with \`resume\`)`;
+  }
+  const why = saveEvery === 0 ? '`saveEvery` 0 and no evaluation before it' : 'none before the first `saveEvery` or evaluation';
+  return `No checkpoint was saved yet (${why}): nothing to resume`;
 }
 
 export async function saveRunCheckpoint(run: string, c: RunCheckpoint): Promise<void> {
@@ -67,6 +86,13 @@ export interface LoadedRun {
   metrics: Record<string, unknown> | null;
   /** Momentum buffers by parameter name; the caller disposes them. */
   momentum: Map<string, tf.Tensor>;
+  /** What an inexact resume (allowed by the caller) loses, one phrase each; empty when exact. */
+  lost: string[];
+}
+
+export interface LoadRunOptions {
+  /** Resume even when the optimizer state or the loader position is missing (the loss is reported in `lost`). */
+  allowInexact?: boolean;
 }
 
 const UINT32 = integer({ min: 0, max: 2 ** 32 - 1 });
@@ -96,8 +122,72 @@ export const RUN_STATE_SCHEMA: Schema<RunState> = object<RunState>(
   },
 );
 
-/** Load a run's checkpoint for resuming. Every field read from disk is checked. */
-export async function loadRunCheckpoint(run: string): Promise<LoadedRun> {
+/** A tfjs-layout shape as the checkpoint file stores it (OIHW for conv kernels). */
+function fileShape(shape: readonly number[]): string {
+  const [h, w, i, o] = shape;
+  return JSON.stringify(shape.length === 4 ? [o, i, h, w] : shape);
+}
+
+interface InexactPart {
+  /** The file (and field) at fault and what is wrong with it. */
+  part: string;
+  file: string;
+  lost: string;
+  /** What an inexact resume does instead, as an order ("restart momentum at zero") and as a fact. */
+  remedy: string;
+  consequence: string;
+}
+
+/**
+ * What keeps a resume from continuing exactly: a missing optimizer file or momentum buffer
+ * (when momentum is used), or a missing loader position (after the first iteration). A
+ * buffer of another shape is a damaged file, refused whatever the caller allows.
+ */
+function inexactParts(loaded: ReturnType<typeof loadCheckpoint>, state: RunState, trainConfig: TrainConfig): InexactPart[] {
+  const parts: InexactPart[] = [];
+  const optimizerFile = join(loaded.dir, 'optimizer.safetensors');
+  const momentum = loaded.optimizerState;
+  if (momentum !== undefined) {
+    for (const [name, p] of loaded.model.params) {
+      const v = momentum.get(name);
+      if (v !== undefined && JSON.stringify(v.shape) !== JSON.stringify(p.shape)) {
+        throw new SegError(
+          `${optimizerFile}: the momentum buffer of ${name} has shape ${fileShape(v.shape)}, expected ${fileShape(p.shape)}; ` +
+            'the file belongs to another model: the checkpoint is damaged',
+          optimizerFile,
+        );
+      }
+    }
+  }
+  if (state.iteration > 0 && trainConfig.momentum !== 0) {
+    const absent = momentum === undefined ? [] : [...loaded.model.params.keys()].filter((n) => !momentum.has(n));
+    if (momentum === undefined || absent.length > 0) {
+      parts.push({
+        part:
+          momentum === undefined
+            ? `${optimizerFile}: missing`
+            : `${optimizerFile}: no momentum buffer for ${absent.slice(0, 3).join(', ')}${absent.length > 3 ? ` and ${absent.length - 3} more` : ''}`,
+        file: optimizerFile,
+        lost: 'the momentum buffers are lost',
+        remedy: 'restart momentum at zero',
+        consequence: 'momentum restarts at zero',
+      });
+    }
+  }
+  if (state.iteration > 0 && state.loader === undefined) {
+    parts.push({
+      part: `${join(loaded.dir, 'state.json')}: state.loader: missing`,
+      file: join(loaded.dir, 'state.json'),
+      lost: "the data loader's position is lost",
+      remedy: "restart the batches at the first of the seed's order",
+      consequence: "batches restart at the first of the seed's order",
+    });
+  }
+  return parts;
+}
+
+/** Load a run's checkpoint for resuming. Every field read from disk is checked; a resume that cannot be exact is refused unless allowed. */
+export async function loadRunCheckpoint(run: string, options: LoadRunOptions = {}): Promise<LoadedRun> {
   const loaded = loadCheckpoint(runCheckpointDir(run));
   const configFile = join(loaded.dir, 'config.json');
   const stateFile = join(loaded.dir, 'state.json');
@@ -120,6 +210,16 @@ export async function loadRunCheckpoint(run: string): Promise<LoadedRun> {
         stateFile,
       );
     }
+    const inexact = inexactParts(loaded, state, trainConfig);
+    const first = inexact[0];
+    if (first !== undefined && options.allowInexact !== true) {
+      const all = inexact.map((p) => `${p.part}: ${p.lost}`).join('; ');
+      throw new SegError(
+        `${all}, so the resume cannot be exact. Resume with \`allowInexactResume\` to ${inexact.map((p) => p.remedy).join(' and ')}, ` +
+          'or train a new run in another `out`',
+        first.file,
+      );
+    }
     return {
       model: loaded.model,
       headSpec: loaded.headSpec,
@@ -128,6 +228,7 @@ export async function loadRunCheckpoint(run: string): Promise<LoadedRun> {
       state,
       momentum: loaded.optimizerState ?? new Map(),
       metrics: loaded.config.metrics,
+      lost: inexact.map((p) => `${p.lost} (${p.consequence})`),
     };
   } catch (err) {
     loaded.model.dispose();

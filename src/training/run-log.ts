@@ -8,7 +8,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/durable-files.js';
+import { writeError, writeFileAtomic } from '../core/durable-files.js';
 import {
   arrayOf,
   FieldError,
@@ -191,11 +191,23 @@ export function readTrace(runDir: string): TraceRow[] {
   return rows;
 }
 
+/** The error for a run folder that disappeared under a training run: nothing can be saved there any more. */
+export function runFolderRemoved(runDir: string, iteration: number): SegError {
+  return new SegError(
+    `${runDir}: the run folder was removed while the run trained (found at iteration ${iteration}); training stopped, ` +
+      'nothing was saved. Train again into a new folder, or restore this one and resume it',
+    runDir,
+  );
+}
+
 export class TraceWriter {
   readonly file: string;
 
   /** `fromIteration`: the checkpoint's iteration; later rows are dropped (and old rows rewritten in camelCase). */
-  constructor(runDir: string, fromIteration: number) {
+  constructor(
+    private readonly runDir: string,
+    fromIteration: number,
+  ) {
     this.file = tracePath(runDir);
     if (existsSync(this.file)) {
       const kept = readTrace(runDir).filter((r) => r.iter <= fromIteration);
@@ -204,6 +216,11 @@ export class TraceWriter {
   }
 
   append(row: TraceRow): void {
-    appendFileSync(this.file, JSON.stringify(row) + '\n');
+    try {
+      appendFileSync(this.file, JSON.stringify(row) + '\n');
+    } catch (err) {
+      if (!existsSync(this.runDir)) throw runFolderRemoved(this.runDir, row.iter);
+      throw writeError(this.file, err);
+    }
   }
 }

@@ -4,10 +4,11 @@
  * first step: every setting, the dataset and both splits, the checkpoint folder, and the
  * lock on the run folder.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { lockRunFolder, type RunLock } from '../core/run-lock.js';
+import { makeFolder } from '../core/folders.js';
 import { FieldError } from '../core/schema.js';
 import { createHead, type Head } from '../heads/head.js';
 import { formatHeadSpec, parseHeadSpec } from '../heads/head-spec.js';
@@ -49,6 +50,8 @@ export interface StartOptions {
   resume: boolean;
   /** Fields set on purpose (compared with a resumed run's); undefined: all. */
   given?: readonly TrainField[];
+  /** Resume a checkpoint that lacks its optimizer state or loader position (what is lost is logged). */
+  allowInexactResume?: boolean;
   log: (line: string) => void;
 }
 
@@ -104,7 +107,7 @@ function planWithTypedHead(
 }
 
 async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
-  const saved = await loadRunCheckpoint(config.out);
+  const saved = await loadRunCheckpoint(config.out, { allowInexact: options.allowInexactResume === true });
   try {
     const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
     const plan = planWithTypedHead(saved.trainConfig, { ...config, head }, config.head, options.given);
@@ -116,6 +119,7 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
     sgd.load(saved.momentum);
     tf.dispose([...saved.momentum.values()]);
     options.log(`resuming ${config.out} at iteration ${saved.state.iteration} of ${merged.iters}`);
+    for (const lost of saved.lost) options.log(`inexact resume: ${lost}`);
     for (const line of describeResumePlan(plan)) options.log(line);
     return {
       config: merged,
@@ -167,12 +171,27 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
   };
 }
 
+/**
+ * A resume of a folder without a checkpoint (empty, missing, or a run stopped before its first
+ * save) starts a new run when the dataset is given; without it there is nothing to go on.
+ */
+export function checkResumeTarget(config: Pick<TrainConfig, 'out' | 'data'>): void {
+  if (config.data !== '' || runCheckpointExists(config.out)) return;
+  const what = existsSync(config.out) ? 'holds no checkpoint' : 'does not exist';
+  throw new FieldError(
+    'out',
+    `${config.out}: ${what}: there is no checkpoint to resume (a run stopped before its first save has none); ` +
+      'start a new run with `data` DIR',
+  );
+}
+
 /** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
 export async function startRun(config: TrainConfig, options: StartOptions): Promise<RunStart> {
   if (config.out === '') throw new FieldError('out', 'expected a run folder');
+  if (options.resume) checkResumeTarget(config);
   // A new run's settings are checked before its folder is made.
   if (!runCheckpointExists(config.out)) validateTrainConfig(config);
-  mkdirSync(config.out, { recursive: true });
+  makeFolder(config.out, '`out`');
   const lock = lockRunFolder(config.out);
   try {
     // A foreign file would make every save fail: found now, not after training.

@@ -20,6 +20,7 @@ import { NonFiniteError } from './non-finite-error.js';
 import type { EvalTraceRow } from './run-log.js';
 import { startRun } from './run-setup.js';
 import { scheduledLearningRate } from './lr-schedule.js';
+import { lastCheckpointNote } from './run-checkpoint.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
 import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
@@ -37,6 +38,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Continue the run in `config.out` from its checkpoint. */
   resume?: boolean;
+  /** Resume even when the checkpoint lacks its optimizer state or loader position (refused otherwise); what is lost is logged. */
+  allowInexactResume?: boolean;
   /** The command line that started the run (recorded in the checkpoint). */
   commandLine?: readonly string[];
   /**
@@ -102,6 +105,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   const log = options.log ?? (() => undefined);
   const run = await startRun(configIn, {
     resume: options.resume === true,
+    allowInexactResume: options.allowInexactResume === true,
     log,
     ...(options.given !== undefined ? { given: options.given } : {}),
   });
@@ -205,8 +209,8 @@ function savedMIoU(metrics: Record<string, unknown> | null | undefined): number 
 function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. The last checkpoint in ${run.config.out} ` +
-      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+      `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
     iteration,
   );
 }
@@ -214,8 +218,8 @@ function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
 function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the loss is ${loss}; training stopped. The last checkpoint in ${run.config.out} ` +
-      `is intact (continue it with \`resume\`). Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
+    `iteration ${iteration}: the loss is ${loss}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+      `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
     iteration,
   );
 }

@@ -9,7 +9,7 @@ import { isUserError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { LIST_DIR, openDataset, type Dataset } from './dataset.js';
 import { decodeImage } from './image-io.js';
-import { loadLabelPng } from './label-png.js';
+import { loadLabelPng, readLabelPngSize } from './label-png.js';
 import { describeInvalidLabels, describeSizeMismatch } from './sample.js';
 import { runLimited } from './run-limited.js';
 import { VOID_LABEL, type LabelImage, type RgbImage } from './types.js';
@@ -120,7 +120,11 @@ export async function checkDataset(root: string | Dataset, split = 'train', opti
       problems.push({ id, file: labelPath, problem: 'label file not found (looked in SegmentationClass/ and SegmentationClassAug/)' });
     } else {
       try {
-        label = await loadLabelPng(labelPath);
+        // The declared size first: a label that differs from its image is never inflated.
+        const declared = await readLabelPngSize(labelPath);
+        const mismatch = image === undefined ? undefined : describeSizeMismatch(image, declared);
+        if (mismatch !== undefined) problems.push({ id, file: labelPath, problem: mismatch });
+        else label = await loadLabelPng(labelPath);
       } catch (err) {
         problems.push(problemOf(err, id, labelPath));
       }

@@ -4,9 +4,10 @@
  * `ImageSets/Segmentation/<split>.txt`, optional `classes.txt`.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expectedOneOf, SegError } from '../core/errors.js';
 import { readClassNames } from './classes.js';
+import { printable } from '../core/printable.js';
 
 export interface Dataset {
   /** The resolved VOC2012-level folder. */
@@ -51,15 +52,72 @@ export function resolveDatasetRoot(root: string): string {
   );
 }
 
-/** Ids of a list file: one id per line; DeepLab-style "/JPEGImages/x.jpg /SegmentationClassAug/x.png" lines give x. */
-export function parseIdList(text: string): string[] {
-  const ids: string[] = [];
-  for (const line of text.replace(/\r/g, '').split('\n')) {
-    const first = line.trim().split(/\s+/)[0] ?? '';
-    if (first === '') continue;
-    ids.push(first.includes('/') ? basename(first, extname(first)) : first);
-  }
+/** DeepLab's list lines: `/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png` (any folders above JPEGImages). */
+const DEEPLAB_IMAGE_PATH = /^(?:\/?[^/\\]+)*\/?JPEGImages\/([^/\\]+)\.(?:jpe?g|png)$/i;
+
+export interface IdLine {
+  id: string;
+  /** 1-based line of the list file. */
+  line: number;
+}
+
+/**
+ * Ids of a list file with their lines: one id per line; DeepLab-style
+ * "/JPEGImages/x.jpg /SegmentationClassAug/x.png" lines give x. An id with a folder part
+ * (`../x`, `/etc/x`, `a\b`) is refused naming the line: cut to its basename it would name
+ * another image than the line says.
+ */
+export function parseIdLines(text: string, file = '<list>'): IdLine[] {
+  const ids: IdLine[] = [];
+  const lines = text.replace(/\r/g, '').split('\n');
+  lines.forEach((raw, i) => {
+    const first = raw.trim().split(/\s+/)[0] ?? '';
+    if (first === '') return;
+    const deeplab = DEEPLAB_IMAGE_PATH.exec(first);
+    const id = deeplab !== null && !first.split('/').includes('..') ? (deeplab[1] as string) : first;
+    if (/[/\\]/.test(id) || id === '.' || id === '..') {
+      throw new SegError(
+        `${file}: line ${i + 1}: id '${printable(first)}' names a path, not an image id; list ids such as 2007_000032 ` +
+          "(JPEGImages/<id>.jpg), or DeepLab's '/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png' lines",
+        file,
+      );
+    }
+    ids.push({ id, line: i + 1 });
+  });
   return ids;
+}
+
+/** The ids of a list file (see parseIdLines). */
+export function parseIdList(text: string, file = '<list>'): string[] {
+  return parseIdLines(text, file).map((l) => l.id);
+}
+
+/**
+ * The ids of `split` for scoring: an id listed twice would be counted twice, so a repeated id
+ * is refused, naming the lines. `limit`: only the first `limit` ids.
+ */
+export function scoredSplitIds(dataset: Dataset, split: string, limit?: number): string[] {
+  let ids = dataset.listSplit(split);
+  if (limit !== undefined) ids = ids.slice(0, limit);
+  const file = dataset.listFile(split) as string;
+  const seen = new Set<string>();
+  const repeated: string[] = [];
+  for (const id of ids) {
+    if (seen.has(id)) repeated.push(id);
+    seen.add(id);
+  }
+  const first = repeated[0];
+  if (first === undefined) return ids;
+  const lines = parseIdLines(readFileSync(file, 'utf8'), file)
+    .filter((l) => l.id === first)
+    .map((l) => l.line);
+  const others = new Set(repeated).size - 1;
+  throw new SegError(
+    `${file}: id '${printable(first)}' is listed ${lines.length} times (lines ${lines.join(', ')})` +
+      `${others > 0 ? `, and ${others} more ids are repeated` : ''}; seg eval scores each image once: remove the repeated lines ` +
+      '(seg data check lists them all)',
+    file,
+  );
 }
 
 /** Open a VOC-layout dataset (the root, or a folder holding VOC2012/ or VOCdevkit/VOC2012/). */
@@ -96,7 +154,7 @@ export function openDataset(root: string): Dataset {
           throw new SegError(`${listDir}: no split lists (<split>.txt) found; the dataset has no ${LIST_DIR}/*.txt`, listDir);
         throw expectedOneOf(`--split (lists in ${listDir})`, split, have);
       }
-      const ids = parseIdList(readFileSync(file, 'utf8'));
+      const ids = parseIdList(readFileSync(file, 'utf8'), file);
       if (ids.length === 0) throw new SegError(`${file}: the split list is empty; list one image id per line`, file);
       return ids;
     },

@@ -4,9 +4,20 @@ import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
 import type { RgbImage } from './types.js';
 import { requireRegularFileAsync } from './regular-file.js';
+import { MAX_IMAGE_PIXELS } from './pixel-limit.js';
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A SegError unless `path` is an existing regular file. */
+async function requireImageFile(path: string): Promise<void> {
+  try {
+    await access(path);
+  } catch {
+    throw new SegError(`${path}: image file not found`, path);
+  }
+  await requireRegularFileAsync(path, 'image');
 }
 
 /**
@@ -15,14 +26,9 @@ function message(err: unknown): string {
  * Missing, truncated or undecodable files raise a SegError naming the file.
  */
 export async function decodeImage(path: string): Promise<RgbImage> {
+  await requireImageFile(path);
   try {
-    await access(path);
-  } catch {
-    throw new SegError(`${path}: image file not found`, path);
-  }
-  await requireRegularFileAsync(path, 'image');
-  try {
-    const { data, info } = await sharp(path)
+    const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -30,9 +36,35 @@ export async function decodeImage(path: string): Promise<RgbImage> {
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (err) {
-    const why = message(err);
-    const kind = /premature end|truncat|unexpected end/i.test(why) ? 'truncated image' : 'cannot decode image';
-    throw new SegError(`${path}: ${kind} (${why}); re-create or re-download it`, path);
+    throw decodeError(path, err);
+  }
+}
+
+function decodeError(path: string, err: unknown): SegError {
+  const why = message(err);
+  if (/exceeds pixel limit/i.test(why)) {
+    return new SegError(
+      `${path}: the image has more pixels than seg reads: ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} (16383x16383); resize or tile it`,
+      path,
+    );
+  }
+  // libvips words a cut-off file in several ways, and on some threads only as sharp's "Warning
+  // treated as error due to failOn setting": one message for all, the same in every command.
+  if (/premature end|truncat|unexpected end|corrupt jpeg|failOn/i.test(why)) {
+    return new SegError(`${path}: truncated or corrupt image (its data ends early or is damaged); re-create or re-download it`, path);
+  }
+  return new SegError(`${path}: cannot decode image (${why.split('\n')[0]?.trim()}); re-create or re-download it`, path);
+}
+
+/** The stored width and height of an image file, read from its header (nothing is decoded). */
+export async function readImageSize(path: string): Promise<{ width: number; height: number }> {
+  await requireImageFile(path);
+  try {
+    const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata();
+    if (meta.width === undefined || meta.height === undefined) throw new Error('no size in the header');
+    return { width: meta.width, height: meta.height };
+  } catch (err) {
+    throw decodeError(path, err);
   }
 }
 

@@ -4,12 +4,13 @@
  * codec over node:zlib: sharp rewrites palettes and pngjs expands them to RGBA.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { deflateSync, inflate, inflateSync } from 'node:zlib';
 import { SegError } from '../core/errors.js';
 import { vocColormap } from './colormap.js';
 import { encodePngChunk, PNG_SIGNATURE, readPngChunks } from './png-chunks.js';
+import { describePixelLimit, MAX_IMAGE_PIXELS } from './pixel-limit.js';
 import { requireRegularFile, requireRegularFileAsync } from './regular-file.js';
 import type { LabelImage } from './types.js';
 
@@ -57,6 +58,10 @@ function parseHeader(data: Uint8Array, file: string): PngHeader {
   const interlace = data[12] as number;
   if (header.width === 0 || header.height === 0)
     throw new SegError(`${file}: corrupt PNG (image size ${header.width}x${header.height})`, file);
+  // Before anything is inflated: a small file may declare a huge image (a decompression bomb).
+  if (header.width * header.height > MAX_IMAGE_PIXELS) {
+    throw new SegError(`${file}: ${describePixelLimit('label PNG', header.width, header.height)}; re-create it`, file);
+  }
   if (compression !== 0 || filter !== 0) throw new SegError(`${file}: corrupt PNG (unknown compression/filter method)`, file);
   if (header.colorType !== COLOR_TYPE_GRAY && header.colorType !== COLOR_TYPE_PALETTE) {
     throw new SegError(
@@ -90,6 +95,35 @@ function expectedRawSize(header: PngHeader): number {
 function inflateOptions(header: PngHeader): { chunkSize: number; maxOutputLength: number } {
   const expected = expectedRawSize(header);
   return { chunkSize: Math.max(1024, expected), maxOutputLength: expected };
+}
+
+const HEADER_BYTES = 8 + 8 + 13;
+
+/** The declared size of a label PNG, from its first bytes (signature and IHDR; nothing is inflated). */
+export async function readLabelPngSize(path: string): Promise<{ width: number; height: number }> {
+  await requireRegularFileAsync(path, 'label');
+  let bytes: Buffer;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(HEADER_BYTES);
+      const { bytesRead } = await handle.read(buf, 0, HEADER_BYTES, 0);
+      bytes = buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path);
+    throw new SegError(`${path}: cannot read label file (${err instanceof Error ? err.message : String(err)})`, path);
+  }
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) {
+    throw new SegError(`${path}: not a PNG file (bad signature); label files must be PNGs`, path);
+  }
+  if (bytes.length < HEADER_BYTES || bytes.subarray(12, 16).toString('latin1') !== 'IHDR') {
+    throw new SegError(`${path}: corrupt PNG (the first chunk is not IHDR)`, path);
+  }
+  const header = parseHeader(bytes.subarray(16, HEADER_BYTES), path);
+  return { width: header.width, height: header.height };
 }
 
 function parse(bytes: Uint8Array, file: string): ParsedLabelPng {

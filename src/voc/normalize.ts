@@ -2,6 +2,7 @@
  * Pixel normalisation. Checkpoints record these constants so inference normalises as
  * training did: `(value / 255 - mean[c]) / std[c]` per RGB channel.
  */
+import { arrayOf, number, object, type Schema } from '../core/schema.js';
 
 export interface Normalization {
   /** Per-channel mean on the 0..1 scale (RGB). */
@@ -9,6 +10,12 @@ export interface Normalization {
   /** Per-channel standard deviation on the 0..1 scale (RGB). */
   std: [number, number, number];
 }
+
+/** The one check of a normalisation read from a file (config.json, ONNX metadata): finite means, std > 0. */
+export const NORMALIZATION_SCHEMA: Schema<Normalization> = object<Normalization>({
+  mean: arrayOf(number(), { length: 3 }) as Schema<Normalization['mean']>,
+  std: arrayOf(number({ above: 0 }), { length: 3 }) as Schema<Normalization['std']>,
+});
 
 /** ImageNet statistics, which pretrained backbones expect. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];

@@ -2,9 +2,14 @@
 import { existsSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
 import type { Dataset } from './dataset.js';
-import { decodeImage } from './image-io.js';
-import { loadLabelPng } from './label-png.js';
-import { VOID_LABEL, type LabelImage, type RgbImage, type Sample } from './types.js';
+import { decodeImage, readImageSize } from './image-io.js';
+import { loadLabelPng, readLabelPngSize } from './label-png.js';
+import { VOID_LABEL, type Sample } from './types.js';
+
+interface Size {
+  width: number;
+  height: number;
+}
 
 /** Label values outside 0..K-1 that are not 255 (void), with their pixel counts; empty when all is well. */
 export function invalidLabelValues(label: Uint8Array, numClasses: number): Map<number, number> {
@@ -26,7 +31,7 @@ export function describeInvalidLabels(label: Uint8Array, numClasses: number): st
 }
 
 /** Image/label size problem text, or undefined when they match. */
-export function describeSizeMismatch(image: RgbImage, label: LabelImage): string | undefined {
+export function describeSizeMismatch(image: Size, label: Size): string | undefined {
   if (image.width === label.width && image.height === label.height) return undefined;
   return `image is ${image.width}x${image.height} but its label is ${label.width}x${label.height}`;
 }
@@ -44,6 +49,10 @@ export async function loadSample(dataset: Dataset, id: string): Promise<Sample> 
       labelPath,
     );
   }
+  // Sizes from the headers first: a label that declares another size is never inflated.
+  const [imageSize, labelSize] = await Promise.all([readImageSize(imagePath), readLabelPngSize(labelPath)]);
+  const declared = describeSizeMismatch(imageSize, labelSize);
+  if (declared !== undefined) throw new SegError(`${labelPath}: ${declared} (${imagePath})`, labelPath);
   const [image, label] = await Promise.all([decodeImage(imagePath), loadLabelPng(labelPath)]);
   const mismatch = describeSizeMismatch(image, label);
   if (mismatch !== undefined) throw new SegError(`${labelPath}: ${mismatch} (${imagePath})`, labelPath);

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SegError } from '../core/errors.js';
+import { makeFolder } from '../core/folders.js';
 import { IMAGE_DIR, LIST_DIR } from './dataset.js';
 import { writeJpeg } from './image-io.js';
 import { writeLabelPng } from './label-png.js';
@@ -13,6 +14,7 @@ export const LABEL_DIR = 'SegmentationClass';
 /** Create the VOC folders under `out`; refuse a non-empty `out` unless `overwrite` (files are then replaced, nothing removed). */
 export function prepareVocOutput(out: string, overwrite = false): string {
   const root = resolve(out);
+  makeFolder(out, '--out');
   if (existsSync(root) && readdirSync(root).length > 0 && !overwrite) {
     throw new SegError(`${out}: folder exists and is not empty; choose a new --out or pass --overwrite to write into it`, out);
   }

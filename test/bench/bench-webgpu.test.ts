@@ -17,7 +17,7 @@ describe('bench and the webgpu backend', () => {
     const run = spawnSync(process.execPath, [MAIN, 'bench', 'train', '--backend', 'webgpu', '--steps', '1'], {
       env,
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 600_000,
     });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(

@@ -94,4 +94,19 @@ describe('seg compare', () => {
     const base = await run(['compare', dir, '--baseline', 'linear', '--no-charts']);
     expect(base.err).toMatch(/--baseline: got 'linear', expected one of softmax, egb:exp:alpha=0.3,beta=0/);
   });
+
+  it('takes DIR/trace.csv for DIR; refuses --select-by without --select and --json with another --format', async () => {
+    const dir = traceDir();
+    const byDir = await run(['compare', dir, '--no-charts']);
+    const byFile = await run(['compare', join(dir, 'trace.csv'), '--no-charts']);
+    expect(byFile.code, byFile.err).toBe(0);
+    expect(byFile.out).toBe(byDir.out);
+    const selectBy = await run(['compare', dir, '--select-by', 'auc', '--no-charts']);
+    expect(selectBy.code).toBe(1);
+    expect(selectBy.err).toMatch(/error: --select-by: only with --select best-lr/);
+    const both = await run(['compare', dir, '--json', '--format', 'md', '--no-charts']);
+    expect(both.code).toBe(1);
+    expect(both.err).toMatch(/error: --json and --format md: --json is --format json; give one of them/);
+    expect((await run(['compare', dir, '--json', '--format', 'json', '--no-charts'])).code).toBe(0);
+  });
 });

@@ -70,7 +70,7 @@ describe('configs/ recipes', () => {
     const c = await runSeg(['train', '--config', join(flagsRun, 'checkpoint', 'config.json'), '--out', again, '--backend', 'wasm']);
     expect(c.code, c.err).toBe(0);
     expect(weights(again).equals(weights(flagsRun))).toBe(true);
-  }, 120_000);
+  });
 
   it('the VOC recipe and the reproduction-v2 trace resolve', async () => {
     const voc = await printConfig(['train', '--config', join(repo, 'configs', 'voc-deeplabv3-r101.json')]);

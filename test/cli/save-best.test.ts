@@ -20,7 +20,7 @@ beforeAll(async () => {
   run = join(dir, 'run');
   const r = await runSeg(['train', '--data', data, ...small, '--iters', '6', '--eval-every', '2', '--save-best', 'mIoU', '--out', run]);
   expect(r.code, r.err).toBe(0);
-}, 120_000);
+});
 
 afterAll(removeTempDirs);
 
@@ -72,7 +72,7 @@ describe('--save-best mIoU', () => {
     // Without --best: the last checkpoint.
     const last = await runSeg(['eval', '--checkpoint', run, '--data', data, '--engine', 'tfjs', '--backend', 'wasm', '--json']);
     expect((JSON.parse(last.out) as { iteration: number }).iteration).toBe(6);
-  }, 60_000);
+  });
 
   it('seg predict --best names the checkpoint; --best without one is a clear error', async () => {
     const image = join(
@@ -97,7 +97,7 @@ describe('--save-best mIoU', () => {
     const none = await runSeg(['eval', '--checkpoint', join(run, 'checkpoint'), '--best', '--data', data]);
     expect(none.code).toBe(1);
     expect(none.err).toMatch(/error: --best: .* has no best checkpoint .* --save-best METRIC/);
-  }, 60_000);
+  });
 
   it("seg eval --show-dir writes ground truth | prediction per image, as mmseg's, into a folder it owns", async () => {
     const show = join(dir, 'show');
@@ -120,7 +120,7 @@ describe('--save-best mIoU', () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/--show-dir .*foreign: the folder holds files seg did not write \(notes\.txt\)/);
     expect(readdirSync(foreign)).toEqual(['notes.txt']);
-  }, 60_000);
+  });
 
   it('--resume continues from the last checkpoint, not the best, and keeps a best that stays unbeaten', async () => {
     // Make the recorded best unbeatable: a resumed run must not replace it, and must not start from it.
@@ -134,5 +134,5 @@ describe('--save-best mIoU', () => {
     const after = JSON.parse(readFileSync(file, 'utf8')) as { iteration: number };
     expect(after.iteration).toBe(config.iteration);
     expect(evals().map((e) => e.iter)).toEqual([2, 4, 6, 8]);
-  }, 60_000);
+  });
 });

@@ -159,7 +159,7 @@ describe('seg predict --shard', () => {
     rmSync(victim.mask);
     const again = await predict('1/2');
     expect(again.code, again.err).toBe(0);
-    expect(again.out).toMatch(/shard 1\/2: 1 masks written to .*, 2 already done; 1 skipped, 0 failed/);
+    expect(again.out).toMatch(/shard 1\/2: 1 mask written to .*, 2 already done; 1 skipped, 0 failed/);
     const touched = masks.filter((m) => statSync(join(out, m)).mtimeMs !== old.getTime());
     expect(touched.map((m) => join(out, m))).toEqual([victim.mask]);
     expect(

@@ -81,6 +81,11 @@ describe('seg trace flags', () => {
     expect([...new Set(rows.map((r) => `${r.lr}:${r.seed}`))]).toEqual(['0.01:2', '0.02:2']);
     // --iters 4 without --eval-every: an evaluation every ceil(4 / 10) = 1 iteration.
     expect(rows.filter((r) => r.val_miou !== null).map((r) => r.iter)).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    // The command it prints works as printed.
+    const printed = /compare them with: seg (compare .*)$/m.exec(tr.out)?.[1] ?? '';
+    expect(printed).toBe(`compare ${out} --select best-lr --baseline linear`);
+    const asPrinted = await runSeg([...printed.split(' '), '--no-charts']);
+    expect(asPrinted.code, asPrinted.err).toBe(0);
     const cmp = await runSeg(['compare', out, '--json', '--select', 'best-lr', '--baseline', 'linear', '--no-charts']);
     expect(cmp.code, cmp.err).toBe(0);
     const json = JSON.parse(cmp.out) as {
@@ -93,10 +98,23 @@ describe('seg trace flags', () => {
     expect(json.heads).toHaveLength(1);
     expect([0.01, 0.02]).toContain(json.heads[0]?.lr);
     expect(json.baselineLr).toBe(json.heads[0]?.lr);
-  }, 60_000);
+  });
 });
 
 describe('traceEtaSeconds', () => {
+  it("is never less than the current run's own ETA (a run slower than the average so far)", () => {
+    // The current run: 1 it/s, 100 left (100 s); earlier runs: 10 it/s; one later run of 1000.
+    const eta = traceEtaSeconds({
+      elapsedSeconds: 100,
+      trainedIterations: 1000,
+      remainingIterations: 1100,
+      currentRunSeconds: 100,
+      currentRunRemaining: 100,
+    });
+    expect(eta).toBe(100 + 1000 * 0.1);
+    expect(eta).toBeGreaterThanOrEqual(100);
+  });
+
   it('estimates the whole trace from the rate so far', () => {
     // 100 iterations in 50 s; 300 left in this run and the next ones: 150 s.
     expect(traceEtaSeconds({ elapsedSeconds: 50, trainedIterations: 100, remainingIterations: 300 })).toBe(150);

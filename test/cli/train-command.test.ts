@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 /** seg train: library field errors become flag errors, and resume lists only the flags typed, by their CLI names. */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FieldError } from '../../src/core/schema.js';
@@ -137,6 +137,38 @@ describe('seg train --resume', () => {
     const plain = join(dir, 'no-aux');
     expect((await runSeg(['train', '--data', data, ...small, '--iters', '1', '--aux-loss', '0', '--out', plain])).code).toBe(0);
     expect(JSON.parse(readFileSync(join(plain, 'checkpoint', 'config.json'), 'utf8')).model.auxClassifier).toBeUndefined();
+  });
+
+  it('refuses an inexact resume (optimizer.safetensors deleted), naming the file and --allow-inexact-resume', async () => {
+    const out = join(dir, 'inexact');
+    expect((await runSeg(['train', '--data', data, ...small, '--iters', '2', '--out', out])).code).toBe(0);
+    rmSync(join(out, 'checkpoint', 'optimizer.safetensors'));
+    const refused = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--backend', 'wasm']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(
+      /error: .*optimizer\.safetensors: missing: the momentum buffers are lost, so the resume cannot be exact\. Resume with --allow-inexact-resume to restart momentum at zero/,
+    );
+    const allowed = await runSeg(['train', '--resume', '--out', out, '--iters', '3', '--allow-inexact-resume', '--backend', 'wasm']);
+    expect(allowed.code, allowed.err).toBe(0);
+    expect(allowed.err).toMatch(/inexact resume: the momentum buffers are lost \(momentum restarts at zero\)/);
+  });
+
+  it('--resume on a folder without a checkpoint says there is nothing to resume (empty, missing, killed before its first save)', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const killed = join(dir, 'killed');
+    mkdirSync(killed);
+    writeFileSync(join(killed, 'trace.jsonl'), '{"type":"start","iter":0,"backend":"wasm","adapter":null}\n');
+    for (const [out, what] of [
+      [empty, 'holds no checkpoint'],
+      [join(dir, 'missing'), 'does not exist'],
+      [killed, 'holds no checkpoint'],
+    ] as const) {
+      const r = await runSeg(['train', '--resume', '--out', out, '--backend', 'wasm']);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`error: --out: .*: ${what}: there is no checkpoint to resume .*start a new run with --data DIR`));
+      expect(r.err).not.toMatch(/--data: got ""/);
+    }
   });
 
   it('says "1 iteration"', async () => {

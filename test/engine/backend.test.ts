@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { describeSelection, parseBackendChoice, resolveBackendChoice, selectBackend } from '../../src/engine/backend.js';
 import { describeAdapter, isSoftwareAdapter, probeWebgpu, vulkanLoaderPresent } from '../../src/engine/webgpu.js';
@@ -17,12 +18,35 @@ describe('backend choice', () => {
     // A fresh process, as a user's: the probe's own driver warnings must not reach them.
     const backend = new URL('../../dist/engine/backend.js', import.meta.url).href;
     const script = `const m = await import(${JSON.stringify(backend)}); const s = await m.selectBackend('auto'); process.stdout.write(JSON.stringify(s));`;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 600_000 });
     expect(child.status, child.stderr).toBe(0);
     const selection = JSON.parse(child.stdout) as { name: string; passedOver: string[]; adapter?: string };
     if (selection.name === 'webgpu') return; // a real GPU: Dawn was meant to load
     expect(child.stderr).toBe('');
     expect(selection.passedOver.some((line) => line.startsWith('webgpu: '))).toBe(true);
+  });
+
+  it("--backend webgpu where Vulkan loads but no driver works: the clean error only, none of Dawn's native warnings", (ctx) => {
+    if (!vulkanLoaderPresent()) return ctx.skip('no Vulkan loader here: Dawn has nothing to warn about');
+    if (!webgpuInstalled()) return ctx.skip('the optional webgpu package is not installed');
+    // An ICD whose library does not exist: the loader and Dawn print warnings with C++ source paths.
+    const dir = mkdtempSync(join(tmpdir(), 'seg-bogus-icd-'));
+    const icd = join(dir, 'bogus_icd.json');
+    writeFileSync(icd, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: join(dir, 'none.so'), api_version: '1.1.0' } }));
+    try {
+      const backend = new URL('../../dist/engine/backend.js', import.meta.url).href;
+      const script = `const m = await import(${JSON.stringify(backend)}); try { await m.selectBackend('webgpu'); } catch (e) { process.stdout.write(e.message); }`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 600_000,
+        env: { ...process.env, VK_DRIVER_FILES: icd, VK_ICD_FILENAMES: icd },
+      });
+      expect(child.status, child.stderr).toBe(0);
+      expect(child.stdout).toMatch(/^--backend webgpu: no GPU adapter was found; .*Or use --backend wasm\.$/);
+      expect(child.stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells software adapters from hardware ones and describes them', () => {
@@ -64,3 +88,12 @@ describe('backend choice', () => {
     await expect(selectBackend('webgpu')).rejects.toThrow(/--backend webgpu: .*(adapter|Vulkan|webgpu)/);
   });
 });
+
+function webgpuInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('webgpu');
+    return true;
+  } catch {
+    return false;
+  }
+}

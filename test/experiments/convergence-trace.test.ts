@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { readTrace } from '../../src/training/run-log.js';
 import {
   DIVERGED_FILE,
   nonFiniteIteration,
   parseLrList,
   readDivergence,
+  runCsvRows,
   runTrace,
   splitHeadList,
   traceRunDir,
@@ -145,7 +147,7 @@ describe('runTrace', () => {
     expect(grid?.runs[0]?.divergedAt).toBe(diverged?.iteration);
     expect(grid?.score).toBe(0);
     expect(formatComparisonTable(selected)).toMatch(/egb\s+1000000\s+0\.00\s+s1\s+s1 \S+\s+s1 diverged at \d+/);
-  }, 60_000);
+  });
 
   it('parses --lrs and recognises the non-finite loss error', () => {
     expect(parseLrList('0.01, 0.03,0.1')).toEqual([0.01, 0.03, 0.1]);
@@ -166,6 +168,58 @@ describe('runTrace', () => {
     await expect(runTrace({ heads: ['linear'], seeds: [0], out, base: base(1) })).rejects.toThrow(
       /started with an --lrs grid; resume it the same way/,
     );
+  });
+
+  it('every evaluation reaches trace.csv, also at iterations that are not a multiple of logEvery', async () => {
+    const out = tempDir('seg-trace-every-eval-');
+    await runTrace({ heads: ['softmax'], seeds: [0], out, base: { ...base(8), evalEvery: 3, logEvery: 2 } });
+    const rows = readTraceCsv(join(out, 'trace.csv'));
+    const evals = readTrace(traceRunDir(out, 'softmax', 0)).filter((r) => r.type === 'eval');
+    expect(evals.map((r) => r.iter)).toEqual([3, 6, 8]);
+    expect(rows.filter((r) => r.val_miou !== null).map((r) => [r.iter, r.val_miou])).toEqual(
+      evals.map((r) => [r.iter, r.type === 'eval' ? r.mIoU : null]),
+    );
+    // A train row is logged at each evaluation too, so those rows have a loss.
+    expect(rows.filter((r) => r.val_miou !== null).every((r) => r.loss !== null && Number.isFinite(r.loss))).toBe(true);
+    expect(rows.map((r) => r.iter)).toEqual([2, 3, 4, 6, 8]);
+  });
+
+  it('a trace.jsonl from before that (evaluations between logged steps) keeps every evaluation in trace.csv', () => {
+    const dir = tempDir('seg-trace-old-jsonl-');
+    const lines = [
+      ...[5, 10, 15, 20].map((iter) => ({ type: 'train', iter, wallSeconds: iter / 10, loss: 1 / iter, lr: 0.01, trainAcc: 0.5 })),
+      ...[7, 14, 20].map((iter) => ({ type: 'eval', iter, wallSeconds: iter / 10, mIoU: iter / 100, aAcc: 0.5, classIoU: {}, images: 2 })),
+    ];
+    writeFileSync(join(dir, 'trace.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const rows = runCsvRows(dir, 'softmax', 0, 0.01);
+    expect(rows.map((r) => [r.iter, r.loss, r.val_miou])).toEqual([
+      [5, 0.2, null],
+      [7, null, 0.07],
+      [10, 0.1, null],
+      [14, null, 0.14],
+      [15, 1 / 15, null],
+      [20, 0.05, 0.2],
+    ]);
+    expect(rows[1]?.wall_s).toBe(0.7);
+  });
+
+  it('a finished run whose folder is deleted while the trace goes on is reported, not dropped silently', async () => {
+    const out = tempDir('seg-trace-deleted-');
+    const first = traceRunDir(out, 'softmax', 0);
+    const trace = runTrace(
+      { heads: ['softmax', 'linear'], seeds: [0], out, base: { ...base(2), saveEvery: 0 } },
+      {
+        runHooks: (run) => ({
+          onStep: () => {
+            if (run.head === 'linear') rmSync(first, { recursive: true, force: true });
+          },
+        }),
+      },
+    );
+    await expect(trace).rejects.toThrow(
+      /run 1\/2 \(softmax seed 0\): its folder .*softmax-s0 was removed while the trace ran, so trace\.csv lacks it; rerun the same command to train it again/,
+    );
+    expect(new Set(readTraceCsv(join(out, 'trace.csv')).map((r) => r.head))).toEqual(new Set(['linear']));
   });
 
   it('updates trace.csv at each evaluation, before the run ends', async () => {

@@ -55,7 +55,7 @@ describe('trace.csv', () => {
   });
 
   it('reads CRLF line ends, a BOM, blank lines and a last line without newline, in a file written before the lr column', () => {
-    const text = `\uFEFF${TRACE_CSV_HEADER_WITHOUT_LR}\r\n"egb:exp:alpha=0.3,beta=0",0,5,1.5,0.25,0.75,0.5\r\n\r\nsoftmax,3,7,2,0.5,NaN,`;
+    const text = `\uFEFF${TRACE_CSV_HEADER_WITHOUT_LR}\r\n"egb:exp:alpha=0.3,beta=0",0,5,1.5,0.25,0.75,0.5\r\n\r\nsoftmax,3,7,2,0.5,,`;
     expect(parseTraceCsv(text, 'x.csv')).toEqual([
       { head: 'egb:exp:alpha=0.3,beta=0', seed: 0, iter: 5, wall_s: 1.5, loss: 0.25, train_acc: 0.75, val_miou: 0.5, lr: null },
       { head: 'softmax', seed: 3, iter: 7, wall_s: 2, loss: 0.5, train_acc: null, val_miou: null, lr: null },
@@ -83,6 +83,28 @@ describe('trace.csv', () => {
     );
   });
 
+  it('an evaluation row without a logged training step has an empty loss (not a divergence)', () => {
+    const text = `${TRACE_CSV_HEADER}\nsoftmax,0,5,1,0.5,0.5,,0.1\nsoftmax,0,7,1.4,,,0.25,0.1\nsoftmax,0,10,2,0.4,0.6,,0.1\n`;
+    const rows = parseTraceCsv(text, 'x.csv');
+    expect(rows[1]).toEqual({ head: 'softmax', seed: 0, iter: 7, wall_s: 1.4, loss: null, train_acc: null, val_miou: 0.25, lr: 0.1 });
+    expect(formatTraceCsv(rows)).toBe(text);
+    expect(divergedAt(rows)).toBeNull();
+  });
+
+  it('refuses a non-finite value, naming the line: a NaN would change the comparison', () => {
+    const h = `${TRACE_CSV_HEADER}\n`;
+    expect(parseError(`${h}softmax,0,10,1,0.5,,NaN,0.1\n`)).toMatch(
+      /line 2: val_miou is 'NaN', expected empty \(no evaluation at this iteration\) or a number in \[0, 1\]/,
+    );
+    expect(parseError(`${h}softmax,0,10,1,0.5,nan,,0.1\n`)).toMatch(/line 2: train_acc is 'nan', expected empty or a number in \[0, 1\]/);
+    expect(parseError(`${h}softmax,0,10,1,0.5,,Infinity,0.1\n`)).toMatch(/line 2: val_miou is 'Infinity'/);
+    // A non-finite loss marks where a run diverged: only as the run's last row.
+    expect(parseError(`${h}softmax,0,10,1,NaN,,,0.1\negb,0,10,1,0.5,,,0.1\nsoftmax,0,20,2,0.4,,0.3,0.1\n`)).toMatch(
+      /line 2: loss is 'NaN' \(a diverged step\), but head 'softmax' lr 0\.1 seed 0 has a row after it \(line 4, iteration 20\); a non-finite loss must be its run's last row/,
+    );
+    expect(parseTraceCsv(`${h}softmax,0,10,1,0.5,,0.2,0.1\nsoftmax,0,20,2,NaN,,,0.1\n`, 'x.csv')[1]?.loss).toBeNaN();
+  });
+
   it('rejects malformed files with the file and line', () => {
     expect(parseError('')).toMatch(/runs\/t\/trace\.csv: empty file/);
     expect(parseError('head,seed,iter,loss\n')).toMatch(
@@ -93,7 +115,6 @@ describe('trace.csv', () => {
     expect(parseError(`${h}softmax,zero,1,0,1,,\n`)).toMatch(/line 3: seed is 'zero', expected an integer >= 0/);
     expect(parseError(`${h}softmax,0,1.5,0,1,,\n`)).toMatch(/line 3: iter is '1.5', expected an integer >= 0/);
     expect(parseError(`${h}softmax,0,2,-1,1,,\n`)).toMatch(/line 3: wall_s is '-1'/);
-    expect(parseError(`${h}softmax,0,2,0,,,\n`)).toMatch(/line 3: loss is ''/);
     expect(parseError(`${h}softmax,0,2,0,0x10,,\n`)).toMatch(/line 3: loss is '0x10'/);
     expect(parseError(`${h}softmax,0,2,0,1,,1.5\n`)).toMatch(/line 3: val_miou is '1.5', expected empty .* or a number in \[0, 1\]/);
     expect(parseError(`${h}softmax,0,2,0,1,2,\n`)).toMatch(/line 3: train_acc is '2'/);

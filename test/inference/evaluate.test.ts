@@ -1,7 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { evaluatePredictions } from '../../src/inference/evaluate.js';
+import { evaluateModel, evaluatePredictions } from '../../src/inference/evaluate.js';
+import { createModel } from '../../src/segmentation/model.js';
+import { createHead } from '../../src/heads/head.js';
+import { tf } from '../../src/engine/tf.js';
 import { openDataset } from '../../src/voc/dataset.js';
 import { writeLabelPng } from '../../src/voc/label-png.js';
 import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
@@ -61,5 +64,23 @@ describe('evaluatePredictions', () => {
     writeLabelPng(join(preds, 'a.png'), label([0, 7, 0, 0, 0, 0]));
     writeLabelPng(join(preds, 'b.png'), label([0, 0, 0, 0, 0, 0]));
     await expect(evaluatePredictions(preds, openDataset(root), 'val')).rejects.toThrow(/a.png: mask for id 'a' has value 7/);
+  });
+
+  it('refuses a split that lists an id twice (it would be counted twice), naming the lines; also a model evaluation', async () => {
+    const { root, preds } = await fixture();
+    writeLabelPng(join(preds, 'a.png'), label([0, 1, 1, 1, 2, 0]));
+    writeLabelPng(join(preds, 'b.png'), label([2, 0, 0, 2, 2, 1]));
+    writeFileSync(join(root, 'ImageSets/Segmentation/val.txt'), 'a\nb\n\na\n');
+    const dataset = openDataset(root);
+    await expect(evaluatePredictions(preds, dataset, 'val')).rejects.toThrow(
+      /val\.txt: id 'a' is listed 2 times \(lines 1, 4\); seg eval scores each image once: remove the repeated lines/,
+    );
+    await tf.setBackend('cpu');
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
+    try {
+      await expect(evaluateModel(model, createHead({ kind: 'softmax' }, 3), dataset, 'val')).rejects.toThrow(/id 'a' is listed 2 times/);
+    } finally {
+      model.dispose();
+    }
   });
 });

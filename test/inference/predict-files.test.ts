@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
@@ -45,25 +45,25 @@ describe('predictFiles', () => {
     expect(Math.max(...one.data)).toBeLessThan(3);
   });
 
-  it('refuses to write over an input', async () => {
+  it('refuses to write over an input, before writing anything', async () => {
     const dir = tempDir('seg-predict-');
     await writeJpegFile(join(dir, 'a.jpg'), gradientImage(8, 8));
     writeFileSync(join(dir, 'b.png'), 'x');
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     // Listed files may share their folder with the output, but b.png's mask would be b.png itself.
-    const result = await predictFiles(model, createHead({ kind: 'linear' }, 2), {
-      inputs: [join(dir, 'a.jpg'), join(dir, 'b.png')],
-      output: dir,
-      normalization: IMAGENET_NORMALIZATION,
-    });
+    await expect(
+      predictFiles(model, createHead({ kind: 'linear' }, 2), {
+        inputs: [join(dir, 'a.jpg'), join(dir, 'b.png')],
+        output: dir,
+        normalization: IMAGENET_NORMALIZATION,
+      }),
+    ).rejects.toThrow(/b\.png: already exists and is not a mask seg wrote \(it is one of the inputs\)/);
     model.dispose();
-    expect(result.failed.map((f) => f.file)).toEqual([join(dir, 'b.png')]);
-    expect(result.failed[0]?.error).toMatch(/is one of the inputs/);
     expect(readFileSync(join(dir, 'b.png'), 'utf8')).toBe('x');
-    expect(result.written).toEqual([join(dir, 'a.png')]);
+    expect(readdirSync(dir).sort()).toEqual(['a.jpg', 'b.png']);
   });
 
-  it('replaces a symlink at the target instead of writing through it, and mirrors subfolders', async () => {
+  it('refuses a symlink or a foreign file at a mask path before predicting anything, and mirrors subfolders', async () => {
     const dir = tempDir('seg-predict-');
     const photos = join(dir, 'photos');
     mkdirSync(join(photos, 'sub'), { recursive: true });
@@ -76,18 +76,40 @@ describe('predictFiles', () => {
     // A pre-existing symlink in the output pointing at a file elsewhere.
     symlinkSync(join(dir, 'precious.png'), join(out, 'a.png'));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
-    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 2), {
-      inputs: [photos],
-      output: out,
-      normalization: IMAGENET_NORMALIZATION,
-    });
-    model.dispose();
-    expect(result.failed).toEqual([]);
+    const head = createHead({ kind: 'softmax' }, 2);
+    const options = { inputs: [photos], output: out, normalization: IMAGENET_NORMALIZATION };
+    await expect(predictFiles(model, head, options)).rejects.toThrow(/a\.png: already exists and is not a mask seg wrote \(a symlink\)/);
     expect(readFileSync(join(dir, 'precious.png'), 'utf8')).toBe('keep me');
-    expect(lstatSync(join(out, 'a.png')).isSymbolicLink()).toBe(false);
+    expect(lstatSync(join(out, 'a.png')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(out)).toEqual(['a.png']);
+    rmSync(join(out, 'a.png'));
+    const result = await predictFiles(model, head, options);
+    expect(result.failed).toEqual([]);
     expect(readLabelPng(join(out, 'a.png')).width).toBe(12);
     expect(readdirSync(out).sort()).toEqual(['a.png', 'photo.png', 'sub']);
     expect(readdirSync(join(out, 'sub'))).toEqual(['photo.png']);
+    // A rerun replaces the masks seg wrote.
+    const rerun = await predictFiles(model, head, options);
+    model.dispose();
+    expect(rerun.written.length).toBe(3);
+  });
+
+  it('never replaces a photo beside a listed image (in6/photo.jpg -> in6/photo.png)', async () => {
+    const dir = tempDir('seg-predict-');
+    const in6 = join(dir, 'in6');
+    mkdirSync(in6);
+    await writeJpegFile(join(in6, 'photo.jpg'), gradientImage(12, 10));
+    writeFileSync(join(in6, 'photo.png'), 'the user photo');
+    const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
+    await expect(
+      predictFiles(model, createHead({ kind: 'softmax' }, 2), {
+        inputs: [join(in6, 'photo.jpg')],
+        output: in6,
+        normalization: IMAGENET_NORMALIZATION,
+      }),
+    ).rejects.toThrow(/photo\.png: already exists and is not a mask seg wrote/);
+    model.dispose();
+    expect(readFileSync(join(in6, 'photo.png'), 'utf8')).toBe('the user photo');
   });
 
   it('reports an image whose inference runs out of memory and goes on with the rest', async () => {

@@ -50,7 +50,7 @@ beforeAll(async () => {
   (await train({ ...base(), head: 'softmax', seed: 0, out: join(root, 'run'), saveBest: 'mIoU' })).model.dispose();
   const traced = await runTrace({ heads: ['softmax', 'egb'], seeds: [0], out: join(root, 'trace'), base: base() });
   expect(traced.interrupted).toBe(false);
-}, 120_000);
+});
 
 interface PageCheck {
   errors: string[];
@@ -135,7 +135,7 @@ describe('seg report', () => {
       expect(img.height, img.cls).toBeGreaterThan(20);
     }
     expect(page.text).toContain('Per-class IoU');
-  }, 120_000);
+  });
 
   it('a trace: the comparison as seg compare prints it, its charts, one section per run (seg report CLI)', async () => {
     const out = join(root, 'trace.html');
@@ -164,5 +164,5 @@ describe('seg report', () => {
     for (const img of page.images) expect(img.complete && img.natural > 0, img.cls).toBe(true);
     for (const img of charts.slice(0, 2)) expect(img.width).toBeGreaterThan(300);
     expect(page.text).toContain('Heads compared');
-  }, 120_000);
+  });
 });

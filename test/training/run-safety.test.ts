@@ -1,9 +1,10 @@
 /** Problems found before the first step, locks, divergence, damaged resume state and resume semantics. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { FieldError } from '../../src/core/schema.js';
+import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train, type TrainHooks } from '../../src/training/trainer.js';
@@ -53,6 +54,10 @@ async function failure(c: TrainConfig, hooks: TrainHooks = {}): Promise<Error> {
 
 function checkpointJson(out: string, file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(runCheckpointDir(out), file), 'utf8')) as Record<string, unknown>;
+}
+
+function readCheckpointConfigIteration(out: string): unknown {
+  return checkpointJson(out, 'config.json')['iteration'];
 }
 
 function editJson(out: string, file: string, edit: (value: Record<string, unknown>) => void): void {
@@ -141,6 +146,22 @@ describe('checked before the first step', () => {
   });
 });
 
+describe('a run folder removed while the run trains', () => {
+  it.each([
+    ['at a logged step', { logEvery: 1, saveEvery: 0 }],
+    ['at a save between logged steps', { logEvery: 5, saveEvery: 3 }],
+  ])('stops the run cleanly %s, saying so, and does not make the folder again', async (_what, overrides) => {
+    const c = config(`removed-${overrides.logEvery}`, { iters: 5, ...overrides });
+    const remove = {
+      afterTrainIter: (_run: unknown, step: { iteration: number }) => void (step.iteration === 2 && rmSync(c.out, { recursive: true })),
+    };
+    const err = await failure(c, { hooks: [remove] });
+    expect(err).toBeInstanceOf(SegError);
+    expect(err.message).toMatch(/removed-\d: the run folder was removed while the run trained \(found at iteration 3\); training stopped/);
+    expect(existsSync(c.out)).toBe(false);
+  });
+});
+
 describe('divergence', () => {
   it('non-finite weights stop the run at a save, naming the tensors; the last checkpoint stays intact', async () => {
     const c = config('nan-weights', { iters: 6, saveEvery: 2 });
@@ -161,6 +182,19 @@ describe('divergence', () => {
       /iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/,
     );
     expect(checkpointJson(c.out, 'config.json')['iteration']).toBe(3);
+  });
+
+  it('a divergence before any save does not promise a checkpoint; after a save it names its iteration', async () => {
+    const none = await failure(config('diverge-unsaved', { iters: 20, lr: 1e8, head: 'linear' }));
+    expect(none).toBeInstanceOf(NonFiniteError);
+    expect(none.message).toMatch(
+      /training stopped\. No checkpoint was saved yet \(`saveEvery` 0 and no evaluation before it\): nothing to resume\. Try a lower `lr`/,
+    );
+    expect(none.message).not.toMatch(/intact/);
+    const saved = await failure(config('diverge-saved', { iters: 20, lr: 1e8, head: 'linear', saveEvery: 1 }));
+    expect(saved.message).toMatch(
+      /training stopped\. The last checkpoint in .*diverge-saved \(iteration \d+\) is intact \(continue it with `resume`\)/,
+    );
   });
 
   it('eval and resume refuse a checkpoint with non-finite weights, naming the tensors', async () => {
@@ -212,6 +246,46 @@ describe('resume state read from disk is checked', () => {
     const err = await failure({ ...c, iters: 4 }, { resume: true });
     expect(err).toBeInstanceOf(FieldError);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('a resume that cannot be exact is refused', () => {
+  it('without optimizer.safetensors, or with a momentum buffer missing or of another shape, naming it', async () => {
+    const c = config('no-optimizer', { iters: 2 });
+    await run(c);
+    const file = join(runCheckpointDir(c.out), 'optimizer.safetensors');
+    const saved = readFileSync(file);
+    rmSync(file);
+    const err = await failure({ ...c, iters: 4 }, { resume: true });
+    expect(err.message).toMatch(
+      /optimizer\.safetensors: missing: the momentum buffers are lost, so the resume cannot be exact\. Resume with `allowInexactResume` to restart momentum at zero/,
+    );
+    expect(readCheckpointConfigIteration(c.out)).toBe(2);
+    // One buffer of the wrong shape (a file from another run): refused as well.
+    writeFileSync(file, saved);
+    const other = config('other-model', { iters: 1, width: 0.25 });
+    await run(other);
+    writeFileSync(file, readFileSync(join(runCheckpointDir(other.out), 'optimizer.safetensors')));
+    expect((await failure({ ...c, iters: 4 }, { resume: true })).message).toMatch(
+      /optimizer\.safetensors: the momentum buffer of backbone\.conv1\.weight has shape \[16,3,7,7\], expected \[8,3,7,7\]/,
+    );
+  });
+
+  it('without state.loader, naming it; allowInexactResume resumes and says what is lost', async () => {
+    const c = config('no-loader', { iters: 2 });
+    await run(c);
+    editJson(c.out, 'state.json', (s) => delete (s['state'] as Record<string, unknown>)['loader']);
+    const err = await failure({ ...c, iters: 4 }, { resume: true });
+    expect(err.message).toMatch(/state\.json: state\.loader: missing: the data loader's position is lost, so the resume cannot be exact/);
+    rmSync(join(runCheckpointDir(c.out), 'optimizer.safetensors'));
+    const lines: string[] = [];
+    const resumed = await train({ ...c, iters: 4 }, { resume: true, allowInexactResume: true, log: (l) => lines.push(l) });
+    resumed.model.dispose();
+    expect(resumed.iteration).toBe(4);
+    expect(lines.join('\n')).toMatch(/inexact resume: the momentum buffers are lost \(momentum restarts at zero\)/);
+    expect(lines.join('\n')).toMatch(
+      /inexact resume: the data loader's position is lost \(batches restart at the first of the seed's order\)/,
+    );
   });
 });
 

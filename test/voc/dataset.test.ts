@@ -94,4 +94,19 @@ describe('parseIdList', () => {
   it('reads ids and path pairs, skipping blank lines', () => {
     expect(parseIdList('a\n  b  \n\n/x/JPEGImages/c.jpg /y/d.png\n')).toEqual(['a', 'b', 'c']);
   });
+
+  it('refuses ids with a folder part (../ or an absolute path), naming the line, instead of cutting them to a basename', () => {
+    expect(() => parseIdList('a\n../../../../../etc/passwd\n', 'val.txt')).toThrow(
+      /val\.txt: line 2: id '\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd' names a path, not an image id/,
+    );
+    expect(() => parseIdList('/etc/passwd\n', 'val.txt')).toThrow(/line 1: id '\/etc\/passwd' names a path/);
+    expect(() => parseIdList('ok\nsub\\x\n', 'val.txt')).toThrow(/line 2: id 'sub\\x' names a path/);
+    expect(() => parseIdList('..\n', 'val.txt')).toThrow(/line 1: id '\.\.' names a path/);
+    expect(() => parseIdList('/JPEGImages/../../x.jpg /SegmentationClassAug/x.png\n', 'val.txt')).toThrow(/line 1/);
+    // DeepLab's path pairs stay readable.
+    expect(parseIdList('/JPEGImages/2007_000032.jpg /SegmentationClassAug/2007_000032.png\nJPEGImages/b.jpg\n', 'x')).toEqual([
+      '2007_000032',
+      'b',
+    ]);
+  });
 });

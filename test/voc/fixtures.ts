@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { writeLabelPng } from '../../src/voc/label-png.js';
+import { encodePngChunk, PNG_SIGNATURE } from '../../src/voc/png-chunks.js';
 import type { LabelImage, RgbImage } from '../../src/voc/types.js';
 
 const made: string[] = [];
@@ -73,4 +74,20 @@ export function blockLabel(width: number, height: number, classes: number, seed 
   }
   for (let x = 0; x < width; x++) data[Math.floor(height / 2) * width + x] = 255;
   return { width, height, data };
+}
+
+/** A PNG of IHDR (8-bit, `colorType`), an optional PLTE, one IDAT of `idat` as given, and IEND. */
+export function pngOfChunks(width: number, height: number, colorType: number, idat: Uint8Array, palette?: Uint8Array): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = colorType;
+  return Buffer.concat([
+    Buffer.from(PNG_SIGNATURE),
+    encodePngChunk('IHDR', ihdr),
+    ...(palette !== undefined ? [encodePngChunk('PLTE', palette)] : []),
+    encodePngChunk('IDAT', idat),
+    encodePngChunk('IEND', new Uint8Array(0)),
+  ]);
 }

@@ -64,7 +64,7 @@ describe('loadSample', () => {
   });
 
   it('rejects truncated and undecodable images, and missing files', async () => {
-    await expectRejects(loadSample(ds, 'truncated'), 'truncated.jpg', 'truncated image');
+    await expectRejects(loadSample(ds, 'truncated'), 'truncated.jpg', 'truncated or corrupt image');
     await expectRejects(loadSample(ds, 'garbage'), 'garbage.jpg', 'cannot decode image');
     await expectRejects(loadSample(ds, 'absent'), 'absent.png', 'not found', 'SegmentationClassAug');
   });

@@ -7,24 +7,13 @@ import { SegError } from '../../src/core/errors.js';
 import { checkDataset } from '../../src/voc/dataset-check.js';
 import { decodeImage } from '../../src/voc/image-io.js';
 import { decodeLabelPng, loadLabelPng, readLabelPng } from '../../src/voc/label-png.js';
-import { encodePngChunk, PNG_SIGNATURE } from '../../src/voc/png-chunks.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from './fixtures.js';
+import { gradientImage, pngOfChunks, removeTempDirs, tempDir, writeVocFixture } from './fixtures.js';
 
 afterAll(removeTempDirs);
 
 /** An 8-bit grayscale PNG whose image data inflates to `raw` (any length). */
 function pngWithRaw(width: number, height: number, raw: Uint8Array): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 0;
-  return Buffer.concat([
-    Buffer.from(PNG_SIGNATURE),
-    encodePngChunk('IHDR', ihdr),
-    encodePngChunk('IDAT', deflateSync(raw, { level: 9 })),
-    encodePngChunk('IEND', new Uint8Array(0)),
-  ]);
+  return pngOfChunks(width, height, 0, deflateSync(raw, { level: 9 }));
 }
 
 describe('decompression is capped at the image size', () => {

@@ -3,11 +3,13 @@
  * failing evaluation never loses the run), at the last iteration and when the loop is
  * stopped. A validation's metrics are then recorded in the checkpoint just saved.
  */
+import { existsSync } from 'node:fs';
 import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
-import { saveRunCheckpoint } from '../run-checkpoint.js';
+import { lastCheckpointNote, saveRunCheckpoint } from '../run-checkpoint.js';
+import { runFolderRemoved } from '../run-log.js';
 import { NonFiniteError } from '../non-finite-error.js';
 import { isDue, type StepReport, type TrainHook, type TrainRun } from './train-hook.js';
 
@@ -27,7 +29,7 @@ async function checkFiniteWeights(run: TrainRun): Promise<void> {
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
   throw new NonFiniteError(
     `iteration ${run.state.iteration}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); ` +
-      `training stopped without saving. The last checkpoint in ${run.config.out} is intact. Try a lower \`lr\`.`,
+      `training stopped without saving. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. Try a lower \`lr\`.`,
     run.state.iteration,
     names,
   );
@@ -58,6 +60,8 @@ export class CheckpointHook implements TrainHook {
 
   private async save(run: TrainRun): Promise<void> {
     const { state } = run;
+    // The save would make the folder again; a folder removed under the run stops it instead.
+    if (!existsSync(run.config.out)) throw runFolderRemoved(run.config.out, state.iteration);
     await checkFiniteWeights(run);
     state.wallSeconds = run.clock.seconds();
     state.loader = run.loader.state();

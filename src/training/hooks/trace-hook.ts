@@ -1,10 +1,14 @@
-/** Writes the run's `trace.jsonl`: a start row (backend, adapter), a train row every `logEvery` iterations (and at the last), an eval row per validation (with its confusion matrix). */
+/**
+ * Writes the run's `trace.jsonl`: a start row (backend, adapter), a train row every `logEvery`
+ * iterations, at each evaluation and at the last, and an eval row per validation (with its
+ * confusion matrix).
+ */
 import { round } from '../../core/numbers.js';
 import { tf } from '../../engine/tf.js';
 import { activeAdapter } from '../../engine/backend.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { TraceWriter, type EvalTraceRow, type TraceRow, type TrainTraceRow } from '../run-log.js';
-import type { StepReport, TrainHook, TrainRun } from './train-hook.js';
+import { isDue, type StepReport, type TrainHook, type TrainRun } from './train-hook.js';
 
 /** The confusion matrix as rows of counts (ground truth x prediction). */
 function confusionRows(result: EvaluationResult): number[][] {
@@ -35,7 +39,9 @@ export class TraceHook implements TrainHook {
       const { mode, shape, reason } = step.capture;
       this.writer?.append({ type: 'capture', iter: step.iteration, mode, shape, ...(reason !== undefined ? { reason } : {}) });
     }
-    if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations) return;
+    // At each evaluation too: trace.csv gives the loss beside every val mIoU.
+    const evaluates = isDue(step.iteration, run.config.evalEvery, step.iterations);
+    if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations && !evaluates) return;
     const row: TrainTraceRow = {
       type: 'train',
       iter: step.iteration,
