@@ -140,15 +140,25 @@ log_wall() { printf '%s\t%s\t%s\t%s\n' "$RUN" "$RUN_STARTED" "$(utc_now)" "$1" >
 # Stopped (Ctrl-C, a session's end): the run saves its checkpoint itself; log its stretch, then stop.
 trap 'if [ -n "$RUN" ]; then log_wall interrupted; fi; exit 143' TERM INT HUP
 
-claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another worker holds it
-  local rc=0
+claim_and_train() { # head lr seed: 0 when trained to its end, 1 when another worker holds it or has just finished it
+  local rc=0 fd
   RUN=$(run_name "$1" "$2" "$3")
+  exec {fd}> "$OUT/runs/$RUN.claim"
+  if ! flock -n "$fd"; then
+    exec {fd}>&-
+    echo "worker $$: $RUN is held by another worker" >&2; RUN=''; return 1
+  fi
+  # The list was looked at before the claim: the other worker may have finished this run since.
+  look_again
+  if finished "$1" "$2" "$3"; then
+    exec {fd}>&-
+    echo "worker $$: $RUN was finished by another worker" >&2; RUN=''; return 1
+  fi
   RUN_STARTED=$(utc_now)
   echo "worker $$: $RUN ($RUN_STARTED)" >&2
-  flock -n -E 75 "$OUT/runs/$RUN.claim" \
-    $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$RUN" || rc=$?
+  $SEG trace --data "$OUT/data" --heads "$1" --lrs "$2" --seeds "$3" "${MODEL[@]}" --out "$OUT/runs/$RUN" || rc=$?
+  exec {fd}>&-
   local name=$RUN
-  if [ "$rc" = 75 ]; then RUN=''; echo "worker $$: $name is held by another worker" >&2; return 1; fi
   log_wall "$rc"
   RUN=''
   if [ "$rc" != 0 ]; then echo "worker $$: $name failed (exit $rc); stopping" >&2; exit "$rc"; fi

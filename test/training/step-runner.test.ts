@@ -2,13 +2,9 @@
  * Captured and replayed training steps on the real webgpu backend (lavapipe in CI): replayed
  * steps must give bit-identical losses, weights, momentum and BN running statistics to eager
  * steps, for every head, with and without gradient clipping, with the learning rate and the
- * data changing every step; and a whole run (evaluations and saves in the middle, a stop and a
- * resume) must end with the same weights as an eager one. Skipped, with the reason, where no
- * WebGPU adapter can be had.
+ * data changing every step (whole runs: captured-runs.test.ts). Skipped, with the reason, where
+ * no WebGPU adapter can be had.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { selectBackend } from '../../src/engine/backend.js';
@@ -22,10 +18,6 @@ import { MomentumSgd } from '../../src/training/sgd.js';
 import { createStepRunner, differenceBetween, type CaptureNote, type StepRunner } from '../../src/training/step-runner.js';
 import type { Recording } from '../../src/engine/step-recorder.js';
 import { kernelName } from '../../src/engine/step-replay.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
-import { readTrace } from '../../src/training/run-log.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 
 const probe = await probeWebgpu();
 const skipReason =
@@ -212,65 +204,6 @@ describe.skipIf(skipReason !== undefined)(`captured training steps on ${probe.ad
     expect(captured.notes[0]?.mode).toBe('eager');
     expect(captured.notes[0]?.reason).toMatch(/uploads other data/);
     expect(captured.losses).toEqual(eager.losses);
-  });
-
-  describe('whole runs', () => {
-    let root: string;
-    let data: string;
-    beforeAll(async () => {
-      root = mkdtempSync(join(tmpdir(), 'seg-capture-'));
-      data = (await makeSynthDataset({ out: join(root, 'synth'), train: 6, val: 2, size: 40, seed: 5 })).root;
-      const captured = await train(config('captured'));
-      captured.model.dispose();
-    });
-    const config = (out: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
-      ...DEFAULT_TRAIN_CONFIG,
-      data,
-      out: join(root, out),
-      head: 'egb',
-      backbone: 'resnet18',
-      width: 0.125,
-      crop: SIZE,
-      batch: 2,
-      iters: 8,
-      lr: 0.02,
-      evalEvery: 3,
-      saveEvery: 2,
-      evalLimit: 2,
-      logEvery: 1,
-      seed: 3,
-      ...overrides,
-    });
-    const files = (out: string): Buffer[] =>
-      ['model.safetensors', 'optimizer.safetensors'].map((f) => readFileSync(join(root, out, 'checkpoint', f)));
-
-    const losses = (out: string): number[] => readTrace(join(root, out)).flatMap((r) => (r.type === 'train' ? [r.loss] : []));
-    it('a run that evaluates and saves in the middle ends with the weights of an eager run', async () => {
-      const eager = await train(config('eager'), { capture: false });
-      eager.model.dispose();
-      expect(readTrace(join(root, 'captured')).filter((r) => r.type === 'capture')).toEqual([
-        { type: 'capture', iter: 3, mode: 'replay', shape: [2, SIZE, SIZE] },
-      ]);
-      expect(losses('captured')).toEqual(losses('eager'));
-      expect(files('captured')).toEqual(files('eager'));
-    });
-
-    it('a run stopped (as SIGTERM stops it, a checkpoint saved) while steps overlap, then resumed, ends as a straight one', async () => {
-      const controller = new AbortController();
-      const first = await train(config('resumed'), {
-        signal: controller.signal,
-        onStep: (s) => {
-          if (s.iteration === 5) controller.abort();
-        },
-      });
-      first.model.dispose();
-      expect(first.interrupted).toBe(true);
-      expect(first.iteration).toBeLessThan(8);
-      const second = await train(config('resumed'), { resume: true });
-      second.model.dispose();
-      expect(losses('resumed')).toEqual(losses('captured'));
-      expect(files('resumed')).toEqual(files('captured'));
-    });
   });
 });
 
