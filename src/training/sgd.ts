@@ -20,10 +20,11 @@ export class MomentumSgd {
     readonly options: SgdOptions,
   ) {
     // In tf.tidy: the zeros the variable starts from would otherwise stay behind, one per parameter.
+    // Unnamed: tfjs variable names are unique per process, and two optimizers may coexist.
     for (const [name, p] of params)
       this.velocity.set(
         name,
-        tf.tidy(() => tf.variable(tf.zerosLike(p), false, `${name}.momentum_buffer`)),
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
       );
   }
 
