@@ -47,9 +47,14 @@ export function describeCaptureNote(note: CaptureNote): string {
     : `capture: training steps of batch shape ${shape} run eagerly: ${note.reason ?? 'capture is off'}`;
 }
 
+/** A step's result, with the capture note of the step that captured its shape or left it eager. */
+export interface RunnerStepResult extends StepResult {
+  capture?: CaptureNote;
+}
+
 export interface StepRunner {
   /** One step; `onIssued` is called once its work is submitted, before its result is read. */
-  run(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<StepResult>;
+  run(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<RunnerStepResult>;
   /** How the last step ran: 'eager', 'recorded' (eager, recorded) or 'replayed'. */
   readonly lastStep: 'eager' | 'recorded' | 'replayed' | undefined;
   /** Dispatches of one replayed step (undefined until a shape is captured). */
@@ -173,16 +178,17 @@ class CapturingRunner implements StepRunner {
     return this.current;
   }
 
-  async run(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<StepResult> {
+  async run(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<RunnerStepResult> {
     const key = shapeKey(batch, options);
     this.key ??= key;
     if (key !== this.key) {
-      this.noteOnce(key, {
+      const note = this.noteOnce(key, {
         mode: 'eager',
         shape: batch.shape,
         reason: `another batch shape or setting than the captured one (${this.key.split('|')[0]})`,
       });
-      return this.eager(batch, options, onIssued);
+      const result = await this.eager(batch, options, onIssued);
+      return note !== undefined ? { ...result, capture: note } : result;
     }
     if (this.current !== undefined && !this.current.valid) {
       // State moved to new buffers (a resume, a variable assigned): record the shape again.
@@ -209,10 +215,12 @@ class CapturingRunner implements StepRunner {
     return trainStep(this.model, this.head, this.sgd, batch, options, onIssued);
   }
 
-  private noteOnce(key: string, note: CaptureNote): void {
-    if (this.notedShapes.has(key)) return;
+  /** Tells the caller once per shape; returns the note when it was new. */
+  private noteOnce(key: string, note: CaptureNote): CaptureNote | undefined {
+    if (this.notedShapes.has(key)) return undefined;
     this.notedShapes.add(key);
     this.onNote(note);
+    return note;
   }
 
   private feed(shape: number[], dtype: 'float32' | 'int32'): Feed {
@@ -248,7 +256,7 @@ class CapturingRunner implements StepRunner {
     return feeds;
   }
 
-  private async record(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<StepResult> {
+  private async record(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<RunnerStepResult> {
     const feeds = this.writeInputs(batch, options.lr);
     const inputs: StepTensors = {
       images: feeds.images.tensor as tf.Tensor4D,
@@ -296,8 +304,8 @@ class CapturingRunner implements StepRunner {
     }
     const previous = this.previous;
     this.previous = recording;
-    if (previous !== undefined) this.build(batch, previous, recording, resultBuffer, values.byteLength, feeds);
-    return stepResult(values);
+    const note = previous !== undefined ? this.build(batch, previous, recording, resultBuffer, values.byteLength, feeds) : undefined;
+    return note !== undefined ? { ...stepResult(values), capture: note } : stepResult(values);
   }
 
   private build(
@@ -307,7 +315,7 @@ class CapturingRunner implements StepRunner {
     resultBuffer: GpuBuffer | undefined,
     resultBytes: number,
     feeds: NonNullable<CapturingRunner['feeds']>,
-  ): void {
+  ): CaptureNote | undefined {
     const why =
       recording.unreplayable ??
       differenceBetween(previous, recording) ??
@@ -323,12 +331,11 @@ class CapturingRunner implements StepRunner {
     this.previous = undefined;
     if (typeof built === 'string') {
       this.phase = 'eager';
-      this.noteOnce(this.key as string, { mode: 'eager', shape: batch.shape, reason: built });
-      return;
+      return this.noteOnce(this.key as string, { mode: 'eager', shape: batch.shape, reason: built });
     }
     this.current = built;
     this.phase = 'replay';
-    this.noteOnce(this.key as string, { mode: 'replay', shape: batch.shape });
+    return this.noteOnce(this.key as string, { mode: 'replay', shape: batch.shape });
   }
 
   private async replayStep(batch: Batch, options: StepOptions, onIssued?: () => void): Promise<StepResult> {

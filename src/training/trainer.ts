@@ -23,8 +23,7 @@ import { scheduledLearningRate } from './lr-schedule.js';
 import { lastCheckpointNote } from './run-checkpoint.js';
 import type { TrainConfig } from './train-config.js';
 import type { ResumePlan, TrainField } from './resume-plan.js';
-import { createStepRunner, describeCaptureNote, type CaptureNote } from './step-runner.js';
-import type { StepResult } from './train-step.js';
+import { createStepRunner, describeCaptureNote, type RunnerStepResult } from './step-runner.js';
 import { cleanupQuietly } from '../core/cleanup.js';
 import { validate } from './val-loop.js';
 
@@ -58,7 +57,7 @@ export interface TrainHooks {
 
 interface PendingStep {
   lr: number;
-  result: Promise<StepResult>;
+  result: Promise<RunnerStepResult>;
 }
 
 export interface TrainResult {
@@ -113,13 +112,9 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   const alreadyFinished = state.iteration >= config.iters;
   const { hooks, best } = runHooks(options, log);
   let lastLoss = Number.NaN;
-  let note: CaptureNote | undefined;
   const runner = createStepRunner(run.model, run.head, run.sgd, {
     capture: options.capture !== false,
-    onNote: (n) => {
-      note = n;
-      log(describeCaptureNote(n));
-    },
+    onNote: (n) => log(describeCaptureNote(n)),
   });
   // A replayed step may be in flight while the host handles the one before it (its trace row,
   // progress): the GPU runs step i + 1 while step i is logged. Never across a save, an
@@ -140,9 +135,8 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
       lr: pending.lr,
       trainAcc: step.pixelAccuracy,
       ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
-      ...(note !== undefined ? { capture: note } : {}),
+      ...(step.capture !== undefined ? { capture: step.capture } : {}),
     });
-    note = undefined;
     if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
   };
   let pending: PendingStep | undefined;
