@@ -19,7 +19,8 @@ import { SegError } from '../core/errors.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT } from '../heads/boost.js';
 import { formatHeadSpec, type HeadSpec } from '../heads/head-spec.js';
-import { weightSpecs } from '../nn/layer-spec.js';
+import { type LayerSpec, weightSpecs } from '../nn/layer-spec.js';
+import type { LayerWeights } from '../nn/layer-forward.js';
 import { emitOnnxLayers, type OnnxValue as Value } from '../nn/layer-onnx.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { hwioToOihw, torchShape } from '../checkpoint/weight-layout.js';
@@ -64,10 +65,10 @@ function validateFixedSize(size: [number, number] | undefined): void {
   }
 }
 
-/** The model's weights as initializers under their torchvision names (convs OIHW). */
-async function addWeights(g: OnnxGraphBuilder, model: SegmentationModel): Promise<void> {
-  for (const w of weightSpecs(model.spec)) {
-    const v = (w.role === 'param' ? model.params : model.buffers).get(w.name);
+/** The weights of `spec` as initializers under their torchvision names (convs OIHW). */
+export async function addOnnxWeights(g: OnnxGraphBuilder, spec: LayerSpec, weights: LayerWeights): Promise<void> {
+  for (const w of weightSpecs(spec)) {
+    const v = (w.role === 'param' ? weights.params : weights.buffers).get(w.name);
     if (v === undefined) throw new Error(`onnx export: the model has no weight ${w.name}`);
     const data = (await v.data()) as Float32Array;
     g.addFloatInitializer(w.name, torchShape(w.shape), hwioToOihw(data, w.shape));
@@ -113,7 +114,7 @@ export async function exportOnnx(model: SegmentationModel, options: OnnxExportOp
   const fixed = options.fixedSize ?? null;
   const dims: [Dim, Dim] = fixed ?? ['H', 'W'];
   const input: Value = { name: g.addInput(ONNX_INPUT_NAME, 'float32', ['N', 3, ...dims]), hw: fixed };
-  await addWeights(g, model);
+  await addOnnxWeights(g, model.spec, model);
 
   const padToStride = options.padToStride ?? false;
   const { padded, crop } = padToStride ? padInGraph(g, input, os) : { padded: input, crop: (logits: string) => logits };

@@ -10,7 +10,7 @@
  * these models).
  */
 import type { LayerSpec, TensorShape } from './layer-kind.js';
-import { elementCount } from './layer-kind.js';
+import { countWeights } from './layer-kind.js';
 import { layerKind } from './layer-registry.js';
 import { walkShapes } from './layer-shape.js';
 
@@ -64,10 +64,7 @@ export function layerCost(
     },
     leave(layer, x, out) {
       const kind = layerKind(layer);
-      for (const w of kind.weights(layer)) {
-        if (w.role === 'param') tally.params += elementCount(w.shape);
-        else tally.buffers += elementCount(w.shape);
-      }
+      countWeights(kind.weights(layer), tally);
       tally.flops += kind.flops(layer, x, out);
       const stage = stageOf(layer);
       const before = stage !== undefined ? open.pop() : undefined;

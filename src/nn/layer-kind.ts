@@ -172,6 +172,14 @@ export function noWeightsToInit(spec: { kind: string }, weight: WeightSpec): Flo
   throw new Error(`layer kind ${spec.kind} owns no weights, yet was asked to initialise ${weight.name}`);
 }
 
+/** Add the element counts of `weights` to `tally` (params: trainable; buffers: the rest). */
+export function countWeights(weights: readonly WeightSpec[], tally: { params: number; buffers: number }): void {
+  for (const w of weights) {
+    if (w.role === 'param') tally.params += elementCount(w.shape);
+    else tally.buffers += elementCount(w.shape);
+  }
+}
+
 /** The activation of a node's whole output under `label`. */
 export function outputActivation(label: string, output: TensorShape): Activation[] {
   return [{ label, values: output.height * output.width * output.channels }];

@@ -6,7 +6,7 @@
  * output size.
  */
 import type { LayerSpec, TensorShape } from './layer-kind.js';
-import { elementCount } from './layer-kind.js';
+import { countWeights } from './layer-kind.js';
 import { layerKind } from './layer-registry.js';
 import { walkShapes } from './layer-shape.js';
 
@@ -54,10 +54,7 @@ export function layerActivations(spec: LayerSpec, input: Shape, image: { height:
   const out = walkShapes(spec, x, target, {
     leave(layer, from, to) {
       const kind = layerKind(layer);
-      for (const w of kind.weights(layer)) {
-        if (w.role === 'param') tally.params += elementCount(w.shape);
-        else tally.buffers += elementCount(w.shape);
-      }
+      countWeights(kind.weights(layer), tally);
       for (const { label, values } of kind.memory(layer, from, to)) {
         byKind[label] = (byKind[label] ?? 0) + values;
         tally.total += values;
