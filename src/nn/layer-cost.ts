@@ -12,7 +12,7 @@
 import type { LayerSpec, TensorShape } from './layer-kind.js';
 import { countWeights } from './layer-kind.js';
 import { layerKind } from './layer-registry.js';
-import { walkShapes } from './layer-shape.js';
+import { type InputShape, shapeWalkInputs, walkShapes } from './layer-shape.js';
 
 export type { TensorShape } from './layer-kind.js';
 
@@ -48,13 +48,8 @@ function stageOf(layer: LayerSpec): string | undefined {
  * subtree run on an intermediate); stages in execution order. `image` is what `resize to:
  * 'image'` layers resize to (default: the input).
  */
-export function layerCost(
-  spec: LayerSpec,
-  inputShape: { height: number; width: number; channels: number; stride?: number },
-  imageShape?: { height: number; width: number },
-): LayerCost {
-  const input: TensorShape = { ...inputShape, stride: inputShape.stride ?? 1 };
-  const image: TensorShape = imageShape !== undefined ? { ...imageShape, channels: 3, stride: 1 } : input;
+export function layerCost(spec: LayerSpec, inputShape: InputShape, imageShape?: { height: number; width: number }): LayerCost {
+  const { input, image } = shapeWalkInputs(inputShape, imageShape);
   const tally = { params: 0, buffers: 0, flops: 0 };
   const stages: StageCost[] = [];
   const open: { params: number; flops: number }[] = [];

@@ -172,6 +172,17 @@ export function noWeightsToInit(spec: { kind: string }, weight: WeightSpec): Flo
   throw new Error(`layer kind ${spec.kind} owns no weights, yet was asked to initialise ${weight.name}`);
 }
 
+/**
+ * The parts every weightless leaf shares (relu, pooling, dropout, resize): no children, no
+ * weights, no counted FLOPs. Spread it into a kind and write the rest.
+ */
+export const WEIGHTLESS_LEAF: Pick<LayerKind, 'children' | 'weights' | 'init' | 'flops'> = {
+  children: () => null,
+  weights: () => [],
+  init: noWeightsToInit,
+  flops: () => 0,
+};
+
 /** Add the element counts of `weights` to `tally` (params: trainable; buffers: the rest). */
 export function countWeights(weights: readonly WeightSpec[], tally: { params: number; buffers: number }): void {
   for (const w of weights) {

@@ -26,12 +26,22 @@ export function walkShapes(spec: LayerSpec, input: TensorShape, image: TensorSha
   return shape(spec, input, input);
 }
 
-/** The output shape of `spec` on [height, width, channels] (stride 1 unless given; image: the input). */
-export function outputShape(
-  spec: LayerSpec,
-  input: { height: number; width: number; channels: number; stride?: number },
-  image?: { height: number; width: number },
-): TensorShape {
+/** An input size as callers give it: stride 1 unless given (a subtree run on an intermediate). */
+export interface InputShape {
+  height: number;
+  width: number;
+  channels: number;
+  stride?: number;
+}
+
+/** The walk's input and the image `resize to: 'image'` targets (default: the input). */
+export function shapeWalkInputs(input: InputShape, image?: { height: number; width: number }): { input: TensorShape; image: TensorShape } {
   const x: TensorShape = { ...input, stride: input.stride ?? 1 };
-  return walkShapes(spec, x, image !== undefined ? { ...image, channels: 3, stride: 1 } : x);
+  return { input: x, image: image !== undefined ? { ...image, channels: 3, stride: 1 } : x };
+}
+
+/** The output shape of `spec` on [height, width, channels]. */
+export function outputShape(spec: LayerSpec, input: InputShape, image?: { height: number; width: number }): TensorShape {
+  const start = shapeWalkInputs(input, image);
+  return walkShapes(spec, start.input, start.image);
 }

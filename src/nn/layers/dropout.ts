@@ -5,7 +5,7 @@
 import { tf } from '../../engine/tf.js';
 import { dropoutNoise } from '../dropout-noise.js';
 import type { LayerKind, T4 } from '../layer-kind.js';
-import { noWeightsToInit, outputActivation } from '../layer-kind.js';
+import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 
 /** Dropout (identity at inference). */
 export interface DropoutSpec {
@@ -21,9 +21,7 @@ declare module '../layer-kind.js' {
 
 export const dropoutKind: LayerKind<DropoutSpec> = {
   kind: 'dropout',
-  children: () => null,
-  weights: () => [],
-  init: noWeightsToInit,
+  ...WEIGHTLESS_LEAF,
   forward({ rate }, x, ctx) {
     const rng = ctx.options.dropoutRng;
     if (!ctx.options.training || rng === undefined || rate === 0) return x;
@@ -32,7 +30,6 @@ export const dropoutKind: LayerKind<DropoutSpec> = {
     return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - rate))) as T4;
   },
   outputShape: (_layer, x) => x,
-  flops: () => 0,
   memory: (_layer, _input, out) => outputActivation('dropout', out),
   onnx: (_layer, x) => x, // identity at inference
 };

@@ -1,7 +1,7 @@
 /** Max pool 3x3, stride 2, padding 1 (torchvision's ResNet stem). */
 import { maxPool3x3s2 } from '../../engine/pool.js';
 import type { LayerKind } from '../layer-kind.js';
-import { mapHw, noWeightsToInit, outputActivation, stridedSize } from '../layer-kind.js';
+import { mapHw, WEIGHTLESS_LEAF, outputActivation, stridedSize } from '../layer-kind.js';
 
 /** Max pool, kernel 3, stride 2, padding 1 (torchvision's ResNet stem). */
 export interface MaxPoolSpec {
@@ -19,9 +19,7 @@ declare module '../layer-kind.js' {
 
 export const maxPoolKind: LayerKind<MaxPoolSpec> = {
   kind: 'maxPool',
-  children: () => null,
-  weights: () => [],
-  init: noWeightsToInit,
+  ...WEIGHTLESS_LEAF,
   forward: (_layer, x) => maxPool3x3s2(x),
   outputShape: (_layer, x) => ({
     height: stridedSize(x.height, 2),
@@ -29,7 +27,6 @@ export const maxPoolKind: LayerKind<MaxPoolSpec> = {
     channels: x.channels,
     stride: x.stride * 2,
   }),
-  flops: () => 0,
   memory: (_layer, _input, out) => outputActivation('maxPool', out),
   onnx: (_layer, x, { graph }) => ({
     name: graph.node('MaxPool', [x.name], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),

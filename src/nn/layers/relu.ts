@@ -1,7 +1,7 @@
 /** ReLU. */
 import { tf } from '../../engine/tf.js';
 import type { LayerKind } from '../layer-kind.js';
-import { noWeightsToInit, outputActivation } from '../layer-kind.js';
+import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 
 export interface ReluSpec {
   kind: 'relu';
@@ -15,12 +15,9 @@ declare module '../layer-kind.js' {
 
 export const reluKind: LayerKind<ReluSpec> = {
   kind: 'relu',
-  children: () => null,
-  weights: () => [],
-  init: noWeightsToInit,
+  ...WEIGHTLESS_LEAF,
   forward: (_layer, x) => tf.relu(x),
   outputShape: (_layer, x) => x,
-  flops: () => 0,
   memory: (_layer, _input, out) => outputActivation('relu', out),
   onnx: (_layer, x, { graph }) => ({ name: graph.node('Relu', [x.name]), hw: x.hw }),
 };

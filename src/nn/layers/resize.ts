@@ -1,7 +1,7 @@
 /** Bilinear resize, PyTorch align_corners=False (ONNX: Resize linear, half_pixel). */
 import { resizeBilinear } from '../../engine/resize.js';
 import type { LayerKind, OnnxGraph, OnnxValue } from '../layer-kind.js';
-import { noWeightsToInit, outputActivation } from '../layer-kind.js';
+import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 
 /**
  * Bilinear resize, PyTorch align_corners=False. `to: 'image'` resizes to the model input's
@@ -33,9 +33,7 @@ function onnxResizeTo(g: OnnxGraph, x: OnnxValue, target: OnnxValue): OnnxValue 
 
 export const resizeKind: LayerKind<ResizeSpec> = {
   kind: 'resize',
-  children: () => null,
-  weights: () => [],
-  init: noWeightsToInit,
+  ...WEIGHTLESS_LEAF,
   forward(layer, x, ctx) {
     const size: [number, number] = layer.to === 'image' ? ctx.imageSize : [ctx.scopeInput.shape[1], ctx.scopeInput.shape[2]];
     return resizeBilinear(x, size);
@@ -44,7 +42,6 @@ export const resizeKind: LayerKind<ResizeSpec> = {
     const target = layer.to === 'image' ? ctx.image : ctx.scopeInput;
     return { height: target.height, width: target.width, channels: x.channels, stride: target.stride };
   },
-  flops: () => 0,
   memory: (_layer, _input, out) => outputActivation('resize', out),
   onnx: (layer, x, ctx) => onnxResizeTo(ctx.graph, x, layer.to === 'image' ? ctx.image : ctx.scopeInput),
 };
