@@ -6,7 +6,7 @@ import { decodeOnnxModel, ONNX_OPSET } from '../../src/export/onnx-graph.js';
 import { parseMetadataProps } from '../../src/export/onnx-metadata.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
-import { wholeImageLogits } from '../../src/inference/inference.js';
+import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
 import { createOrtSession } from '../../src/inference/onnxruntime-loader.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
