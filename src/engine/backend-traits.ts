@@ -39,6 +39,11 @@ export interface BackendTraits {
   readonly device: BackendDevice;
   /** Runs on a GPU (device webgpu or cuda). */
   readonly gpu: boolean;
+  /**
+   * It is tfjs's webgpu backend, whose internals seg's own WGSL work relies on: in-place SGD
+   * and batch-norm updates, captured and replayed training steps (webgpu-internals.ts).
+   */
+  readonly webgpuKernels: boolean;
   /** A failed allocation can kill the backend for every later op (a wasm module abort). */
   readonly abortsOnMemoryFailure: boolean;
   /** Where its tensors live, for the memory limit (memory-estimate.ts turns it into bytes). */
@@ -58,6 +63,7 @@ const TRAITS: Readonly<Record<string, TraitsOf>> = {
     nativeConvGradient: true,
     nativePoolGradient: true,
     device: (provider) => ((provider ?? '').includes('gpu') ? 'cuda' : 'cpu'),
+    webgpuKernels: false,
     abortsOnMemoryFailure: false,
     memory: { kind: 'unknown' },
   },
@@ -66,6 +72,7 @@ const TRAITS: Readonly<Record<string, TraitsOf>> = {
     nativeConvGradient: true,
     nativePoolGradient: false,
     device: 'webgpu',
+    webgpuKernels: true,
     abortsOnMemoryFailure: false,
     memory: { kind: 'unknown' },
   },
@@ -74,6 +81,7 @@ const TRAITS: Readonly<Record<string, TraitsOf>> = {
     nativeConvGradient: false,
     nativePoolGradient: false,
     device: 'cpu',
+    webgpuKernels: false,
     abortsOnMemoryFailure: true,
     memory: { kind: 'linear', totalBytes: WASM_LINEAR_MEMORY_BYTES, tensorShare: WASM_TENSOR_SHARE },
   },
@@ -82,6 +90,7 @@ const TRAITS: Readonly<Record<string, TraitsOf>> = {
     nativeConvGradient: false,
     nativePoolGradient: false,
     device: 'cpu',
+    webgpuKernels: false,
     abortsOnMemoryFailure: false,
     memory: { kind: 'host-ram', share: HOST_RAM_SHARE },
   },
@@ -93,6 +102,7 @@ const OTHER: TraitsOf = {
   nativeConvGradient: false,
   nativePoolGradient: false,
   device: 'unknown',
+  webgpuKernels: false,
   abortsOnMemoryFailure: false,
   memory: { kind: 'unknown' },
 };

@@ -7,7 +7,7 @@
 import { tf } from './tf.js';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import { probeWebgpu, probeWebgpuQuietly, type WebgpuProbe } from './webgpu.js';
-import { type BackendTraits, setActiveBackendTraits } from './backend-traits.js';
+import { type BackendTraits, activeBackendTraits, setActiveBackendTraits } from './backend-traits.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -186,5 +186,5 @@ export function activeBackend(): string {
 
 /** The GPU adapter of the active webgpu backend, when webgpu was selected here. */
 export function activeAdapter(): string | undefined {
-  return tf.getBackend() === 'webgpu' ? activeAdapterDescription : undefined;
+  return activeBackendTraits().device === 'webgpu' ? activeAdapterDescription : undefined;
 }

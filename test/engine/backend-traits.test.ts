@@ -20,16 +20,25 @@ describe('backend traits', () => {
   it('has one row per backend seg offers', () => {
     const row = (name: string, provider?: string) => {
       const t = backendTraits(name, provider);
-      return [t.hostTensors, t.nativeConvGradient, t.nativePoolGradient, t.gpu, t.device, t.abortsOnMemoryFailure, t.memory.kind];
+      return [
+        t.hostTensors,
+        t.nativeConvGradient,
+        t.nativePoolGradient,
+        t.gpu,
+        t.device,
+        t.webgpuKernels,
+        t.abortsOnMemoryFailure,
+        t.memory.kind,
+      ];
     };
-    // hostTensors, conv grad, pool grad, gpu, device, aborts, memory
-    expect(row('wasm')).toEqual([true, false, false, false, 'cpu', true, 'linear']);
-    expect(row('cpu')).toEqual([true, false, false, false, 'cpu', false, 'host-ram']);
-    expect(row('webgpu')).toEqual([false, true, false, true, 'webgpu', false, 'unknown']);
-    expect(row('tensorflow', '@tensorflow/tfjs-node-gpu')).toEqual([false, true, true, true, 'cuda', false, 'unknown']);
-    expect(row('tensorflow', '@tensorflow/tfjs-node')).toEqual([false, true, true, false, 'cpu', false, 'unknown']);
+    // hostTensors, conv grad, pool grad, gpu, device, webgpu kernels, aborts, memory
+    expect(row('wasm')).toEqual([true, false, false, false, 'cpu', false, true, 'linear']);
+    expect(row('cpu')).toEqual([true, false, false, false, 'cpu', false, false, 'host-ram']);
+    expect(row('webgpu')).toEqual([false, true, false, true, 'webgpu', true, false, 'unknown']);
+    expect(row('tensorflow', '@tensorflow/tfjs-node-gpu')).toEqual([false, true, true, true, 'cuda', false, false, 'unknown']);
+    expect(row('tensorflow', '@tensorflow/tfjs-node')).toEqual([false, true, true, false, 'cpu', false, false, 'unknown']);
     // A backend seg does not offer (webgl, a test's) keeps data on the device, with seg's own gradients and no limit.
-    expect(row('webgl')).toEqual([false, false, false, false, 'unknown', false, 'unknown']);
+    expect(row('webgl')).toEqual([false, false, false, false, 'unknown', false, false, 'unknown']);
     expect(backendTraits('webgl').name).toBe('webgl');
   });
 

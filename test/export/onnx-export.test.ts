@@ -7,7 +7,7 @@ import { parseMetadataProps } from '../../src/export/onnx-metadata.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
 import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
-import { createOrtSession } from '../../src/inference/onnxruntime-loader.js';
+import { createOrtSession } from '../../src/inference/engines/onnxruntime-loader.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';

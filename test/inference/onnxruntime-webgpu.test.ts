@@ -14,7 +14,7 @@ import { probeWebgpu } from '../../src/engine/webgpu.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { exportOnnx } from '../../src/export/onnx-export.js';
 import { onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
-import { defaultSessionOptions } from '../../src/inference/onnxruntime-loader.js';
+import { defaultSessionOptions } from '../../src/inference/engines/onnxruntime-loader.js';
 import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
 import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
 import { Rng } from '../../src/core/random.js';

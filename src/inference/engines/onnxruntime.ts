@@ -20,7 +20,7 @@ import {
   sessionDevice,
   type OrtDevice,
   type OrtSessionOptions,
-} from '../onnxruntime-loader.js';
+} from './onnxruntime-loader.js';
 import { type EngineCapabilities, type EngineContext, type EngineFactory, FixedSizeError, type InferenceEngine } from './engine.js';
 
 export const ONNXRUNTIME_CAPABILITIES: EngineCapabilities = {
