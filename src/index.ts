@@ -7,6 +7,7 @@
 export { tf } from './engine/tf.js';
 export { SegError, isUserError } from './core/errors.js';
 export { type BackendChoice, type BackendSelection, selectBackend, describeSelection } from './engine/backend.js';
+export { type BackendTraits, activeBackendTraits, backendTraits } from './engine/backend-traits.js';
 
 // Data
 export { type Dataset, openDataset } from './voc/dataset.js';
@@ -44,6 +45,9 @@ export { NonFiniteError } from './training/non-finite-error.js';
 // Inference and evaluation
 export { type PredictOptions, predictMask } from './inference/inference.js';
 export { type Predictor, openPredictor } from './inference/predictor.js';
+export type { EngineCapabilities, EngineFactory, InferenceEngine } from './inference/engines/engine.js';
+export { engineNames, registerEngine } from './inference/engines/registry.js';
+export { tfjsEngine } from './inference/engines/tfjs.js';
 export { type EvaluationResult, evaluateModel, evaluatePredictions } from './inference/evaluate.js';
 export { type PredictFilesResult, predictFiles } from './inference/predict-files.js';
 

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
-import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/onnxruntime-loader.js';
+import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/engines/onnxruntime-loader.js';
 import { activeAdapter } from '../engine/backend.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';

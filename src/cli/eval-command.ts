@@ -165,10 +165,10 @@ export function registerEvalCommand(program: Command): void {
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
       result = await withCleanup(
         () =>
-          evaluateModel(trained.model, trained.head, dataset, flags.split, {
+          evaluateModel(trained.engine, trained.head, dataset, flags.split, {
             scales: flags.scales,
             flip: flags.flip === true,
-            ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
+            ...inferenceOptionsFromFlags(flags, trained.engine, backend.traits),
             skipFailures: true,
             onSkip: (s) => process.stderr.write(`skipped ${printable(s.id)}: ${printable(s.error)}\n`),
             windowProgress: windowProgressCallback('eval'),

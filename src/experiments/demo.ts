@@ -12,6 +12,7 @@ import { makeSynthDataset } from '../voc/synth-dataset.js';
 import { compareTraceDir, type TraceDirComparison } from './compare.js';
 import { runTrace, traceRunDir, type TraceHooks } from './convergence-trace.js';
 import { evaluateModel } from '../inference/evaluate.js';
+import { tfjsEngine } from '../inference/engines/tfjs.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { predictFiles } from '../inference/predict-files.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
@@ -87,12 +88,12 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
   const trained = loadTrainedModel(bestRun);
   try {
     const dataset = openDataset(data);
-    const evaluation = await evaluateModel(trained.model, trained.head, dataset, 'val');
+    const evaluation = await evaluateModel(tfjsEngine(trained.model), trained.head, dataset, 'val');
     const images = dataset
       .listSplit('val')
       .slice(0, options.masks)
       .map((id) => dataset.imagePath(id));
-    const predicted = await predictFiles(trained.model, trained.head, {
+    const predicted = await predictFiles(tfjsEngine(trained.model), trained.head, {
       inputs: images,
       output: join(options.out, 'masks'),
       overlay: true,

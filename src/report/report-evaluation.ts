@@ -5,6 +5,7 @@
  */
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { evaluateModel } from '../inference/evaluate.js';
+import { tfjsEngine } from '../inference/engines/tfjs.js';
 import { blendSegmentation, encodePng, sideBySide } from '../inference/show-images.js';
 import { openDataset } from '../voc/dataset.js';
 import type { ReportPicture } from './run-report.js';
@@ -29,7 +30,7 @@ export async function evaluateForReport(checkpoint: string, data: string, option
   const pictures: ReportPicture[] = [];
   try {
     const dataset = openDataset(data);
-    const result = await evaluateModel(trained.model, trained.head, dataset, options.split, {
+    const result = await evaluateModel(tfjsEngine(trained.model), trained.head, dataset, options.split, {
       ...(options.limit > 0 ? { limit: options.limit } : {}),
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
       onPrediction: async (sample, mask) => {

@@ -1,10 +1,11 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { usesHostLoops } from '../../src/engine/rearrange.js';
-import { backendStillWorks } from '../../src/engine/engine-health.js';
+import { backendStillWorks } from '../../src/engine/backend-health.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
@@ -40,7 +41,7 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     expect(() => t.bufferSync()).toThrow(SyncReadError);
     expect(Array.from(await tf.mul(t, 2).data())).toEqual([2, 4, 6]);
     expect(usesHostLoops()).toBe(false);
-    // The engine-health check must not count a GPU-like backend as dead for refusing a synchronous read.
+    // The backend-health check must not count a GPU-like backend as dead for refusing a synchronous read.
     expect(backendStillWorks()).toBe(true);
     t.dispose();
   });
@@ -83,9 +84,9 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
       4,
     );
     const head = createHead({ kind: 'softmax' }, dataset.classNames.length);
-    const onCpu = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    const onCpu = await evaluateModel(tfjsEngine(model), head, dataset, 'val', { flip: true });
     await tf.setBackend(NO_SYNC_READ_BACKEND);
-    const onDevice = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    const onDevice = await evaluateModel(tfjsEngine(model), head, dataset, 'val', { flip: true });
     model.dispose();
     expect(onDevice.images).toBe(3);
     expect(Array.from(onDevice.confusion.counts)).toEqual(Array.from(onCpu.confusion.counts));
@@ -102,7 +103,7 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     const dir = tempDir('seg-nosync-predict-');
     await writeJpegFile(join(dir, 'one.jpg'), gradientImage(37, 21));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
-    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 3), {
+    const result = await predictFiles(tfjsEngine(model), createHead({ kind: 'softmax' }, 3), {
       inputs: [join(dir, 'one.jpg')],
       output: join(dir, 'out'),
       normalization: IMAGENET_NORMALIZATION,

@@ -1,3 +1,4 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,7 +79,9 @@ describe('evaluatePredictions', () => {
     await tf.setBackend('cpu');
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
     try {
-      await expect(evaluateModel(model, createHead({ kind: 'softmax' }, 3), dataset, 'val')).rejects.toThrow(/id 'a' is listed 2 times/);
+      await expect(evaluateModel(tfjsEngine(model), createHead({ kind: 'softmax' }, 3), dataset, 'val')).rejects.toThrow(
+        /id 'a' is listed 2 times/,
+      );
     } finally {
       model.dispose();
     }

@@ -1,22 +1,18 @@
 /**
- * Inference engines: what maps a batch of normalised NHWC images to logits at the images'
- * own size (the network on the images as they are; padding to the output stride, when asked,
- * is done by inference.ts, or by the graph of a file exported with it). tfjs runs seg's own forward;
- * onnxruntime runs the model exported to ONNX (in memory from a checkpoint, or a file from
- * `seg export`). Multi-scale, flip and the head's score averaging stay in inference.ts, so
- * both engines share them.
+ * The onnxruntime engine: the model exported to ONNX, in memory from a checkpoint, or a
+ * file from `seg export`, run by onnxruntime-node (an optional dependency) on its CPU
+ * provider, or on its WebGPU provider when the tfjs backend is webgpu.
  */
 import { readFileSync } from 'node:fs';
-import { tf } from '../engine/tf.js';
-import { SegError, expectedOneOf } from '../core/errors.js';
-import type { HeadSpec } from '../heads/head-spec.js';
-import type { SegmentationModel } from '../segmentation/model.js';
-import type { ModelConfig } from '../segmentation/deeplab-spec.js';
-import type { Normalization } from '../voc/normalize.js';
-import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
-import { decodeOnnxModel } from '../export/onnx-graph.js';
-import { parseMetadataProps, type OnnxModelInfo } from '../export/onnx-metadata.js';
-import { wholeImageLogits } from './inference.js';
+import { tf } from '../../engine/tf.js';
+import { SegError } from '../../core/errors.js';
+import type { HeadSpec } from '../../heads/head-spec.js';
+import type { SegmentationModel } from '../../segmentation/model.js';
+import { inferenceMemoryEstimator } from '../../segmentation/memory-estimate.js';
+import type { Normalization } from '../../voc/normalize.js';
+import { exportOnnx, ONNX_INPUT_NAME } from '../../export/onnx-export.js';
+import { decodeOnnxModel } from '../../export/onnx-graph.js';
+import { parseMetadataProps, type OnnxModelInfo } from '../../export/onnx-metadata.js';
 import {
   createOrtSession,
   defaultSessionOptions,
@@ -25,86 +21,20 @@ import {
   type OrtDevice,
   type OrtSessionOptions,
 } from './onnxruntime-loader.js';
+import { type EngineCapabilities, type EngineContext, type EngineFactory, FixedSizeError, type InferenceEngine } from './engine.js';
 
-export const ENGINE_KINDS = ['tfjs', 'onnxruntime'] as const;
-export type EngineKind = (typeof ENGINE_KINDS)[number];
+export const ONNXRUNTIME_CAPABILITIES: EngineCapabilities = {
+  checkpoints: true,
+  onnxFiles: true,
+  onDeviceCounting: false,
+  devices: ['cpu', 'webgpu'],
+  // auto mode checks the host's RAM, also on the WebGPU provider (its device memory is not visible).
+  memory: 'host',
+};
 
-export interface InferenceEngine {
-  readonly kind: EngineKind;
-  /** For onnxruntime: the execution provider, 'cpu' or 'webgpu'. */
-  readonly device?: OrtDevice;
-  readonly numClasses: number;
-  /** The model's architecture (for memory estimates); the weights live in the engine. */
-  readonly config: ModelConfig;
-  /** The engine pads images to the output stride itself (an ONNX file exported with --pad-to-stride). */
-  readonly padsToStride: boolean;
-  /** Logits [N, H, W, K] for normalised images [N, H, W, 3]; the caller owns the result. */
-  logits(images: tf.Tensor4D): Promise<tf.Tensor4D>;
-  dispose(): Promise<void>;
-}
-
-/**
- * An input of another size than a `--fixed-size` model takes. Not a problem of one image but
- * of the model and the images together: callers stop at the first one, naming it.
- */
-export class FixedSizeError extends SegError {
-  constructor(
-    readonly model: string,
-    /** [H, W] the model takes. */
-    readonly fixedSize: readonly [number, number],
-    /** [h, w] it was given. */
-    readonly got: readonly [number, number],
-  ) {
-    super(
-      `${model} was exported with --fixed-size ${fixedSize[0]} ${fixedSize[1]}: it takes only ${fixedSize[1]}x${fixedSize[0]} ` +
-        `inputs (width x height), and was given ${got[1]}x${got[0]}; export it without --fixed-size`,
-      model,
-    );
-    this.name = 'FixedSizeError';
-  }
-
-  /** The error for `image` (width x height) that made the input. */
-  forImage(image: string, width: number, height: number): SegError {
-    const [h, w] = this.fixedSize;
-    return new SegError(
-      `${image} is ${width}x${height}, but ${this.model} was exported with --fixed-size ${h} ${w}: it takes only ${w}x${h} inputs ` +
-        `(width x height), and this image gave it ${this.got[1]}x${this.got[0]}; export it without --fixed-size, or resize the images`,
-      image,
-    );
-  }
-}
-
-export function isInferenceEngine(value: object): value is InferenceEngine {
-  return 'kind' in value && 'logits' in value && typeof (value as { logits: unknown }).logits === 'function';
-}
-
-export function parseEngineKind(value: string, flag = '--engine'): EngineKind {
-  const kind = ENGINE_KINDS.find((k) => k === value);
-  if (kind === undefined) throw expectedOneOf(flag, value, ENGINE_KINDS);
-  return kind;
-}
-
-/** Backends that run on a GPU (tfjs-node-gpu's tensorflow, webgpu, webgl). */
-export function isGpuBackend(name: string, provider?: string): boolean {
-  return name === 'webgpu' || name === 'webgl' || (name === 'tensorflow' && (provider ?? '').includes('gpu'));
-}
-
-/** The engine when none is asked for: tfjs on a GPU backend, else onnxruntime if it loads, else tfjs. */
-export async function defaultEngineKind(gpuBackend: boolean): Promise<EngineKind> {
-  if (gpuBackend) return 'tfjs';
-  return 'module' in (await loadOnnxRuntime()) ? 'onnxruntime' : 'tfjs';
-}
-
-/** seg's own tfjs forward. */
-export function tfjsEngine(model: SegmentationModel): InferenceEngine {
-  return {
-    kind: 'tfjs',
-    numClasses: model.config.numClasses,
-    config: model.config,
-    padsToStride: false,
-    logits: (images) => Promise.resolve(wholeImageLogits(model, images)),
-    dispose: () => Promise.resolve(),
-  };
+/** The execution provider for the tfjs backend's device: WebGPU's with --backend webgpu, else the CPU's. */
+export function onnxDevice(context: EngineContext): OrtDevice {
+  return context.backend.device === 'webgpu' ? 'webgpu' : 'cpu';
 }
 
 /**
@@ -158,12 +88,15 @@ export async function onnxRuntimeEngine(
       source,
     );
   }
+  const estimate = inferenceMemoryEstimator(info.model);
   return {
     kind: 'onnxruntime',
+    capabilities: ONNXRUNTIME_CAPABILITIES,
     device: sessionDevice(options),
     numClasses: k,
-    config: info.model,
+    outputStride: info.model.outputStride,
     padsToStride: info.padToStride,
+    estimateMemory: (height, width, batch) => estimate(height, width, batch).bytes,
     info,
     async logits(images: tf.Tensor4D): Promise<tf.Tensor4D> {
       const [n, h, w, c] = images.shape;
@@ -232,3 +165,35 @@ export async function exportedOnnxRuntimeEngine(model: SegmentationModel, option
   });
   return onnxRuntimeEngine(bytes, 'the checkpoint exported to ONNX', options.session);
 }
+
+export const onnxRuntimeEngineFactory: EngineFactory = {
+  capabilities: ONNXRUNTIME_CAPABILITIES,
+  /** The default on a CPU backend when onnxruntime-node loads (tfjs is faster on a GPU backend). */
+  async suits(context) {
+    return !context.backend.gpu && 'module' in (await loadOnnxRuntime());
+  },
+  async open(source, context) {
+    const session = defaultSessionOptions(undefined, onnxDevice(context));
+    if (source.kind === 'onnx') {
+      const engine = await onnxRuntimeEngine(readOnnxFile(source.file), source.file, session);
+      return {
+        engine,
+        headSpec: engine.info.headSpec,
+        classNames: engine.info.classNames,
+        normalization: engine.info.normalization,
+      };
+    }
+    const { trained } = source;
+    try {
+      const engine = await exportedOnnxRuntimeEngine(trained.model, {
+        headSpec: trained.head.spec,
+        classNames: trained.config.classNames,
+        normalization: trained.normalization,
+        session,
+      });
+      return { engine, headSpec: trained.head.spec, classNames: trained.config.classNames, normalization: trained.normalization };
+    } finally {
+      trained.model.dispose();
+    }
+  },
+};

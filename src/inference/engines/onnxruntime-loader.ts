@@ -3,7 +3,7 @@
  * few members seg uses are typed here, so seg builds where the package is absent.
  */
 import { availableParallelism } from 'node:os';
-import { SegError } from '../core/errors.js';
+import { SegError } from '../../core/errors.js';
 
 export interface OrtTensor {
   readonly data: unknown;
