@@ -19,7 +19,7 @@ import { layerActivations } from '../../src/nn/layer-memory.js';
 import { emitOnnxLayers } from '../../src/nn/layer-onnx.js';
 import { OnnxGraphBuilder, decodeOnnxModel } from '../../src/export/onnx-graph.js';
 import { addOnnxWeights } from '../../src/export/onnx-export.js';
-import { loadOnnxRuntime } from '../../src/inference/onnxruntime-loader.js';
+import { loadOnnxRuntime } from '../../src/inference/engines/onnxruntime-loader.js';
 
 /** y = x * weight, per channel; weight `${name}.weight` [channels], initialised to 1. */
 interface ScaleSpec {
