@@ -1,14 +1,14 @@
 /** `seg data synth|fashion|download|check`: make or fetch VOC-layout datasets and check any dataset in that layout. */
 import type { Command } from 'commander';
 import { createProgress } from '../core/progress.js';
-import { checkDataset, formatCheckReport } from '../voc/dataset-check.js';
-import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../voc/fashion-dataset.js';
-import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../voc/synth-dataset.js';
+import { checkDataset, formatCheckReport } from '../datasets/dataset-check.js';
+import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../dataset-makers/fashion-dataset.js';
+import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../dataset-makers/synth-dataset.js';
 import { parseIntFlag } from './options.js';
 import { byteProgress } from '../core/byte-progress.js';
 import { SegError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
-import { type DownloadStage, downloadVoc2012, SBD_ARCHIVE, VOC2012_ARCHIVE } from '../voc/voc-download.js';
+import { type DownloadStage, downloadVoc2012, SBD_ARCHIVE, VOC2012_ARCHIVE } from '../datasets/voc-download.js';
 
 interface MakeFlags {
   out: string;

@@ -22,7 +22,7 @@ import type { LayerSpec } from '../nn/layer-spec.js';
 import { weightSpecs } from '../nn/layer-spec.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { hwioToOihw, torchShape } from '../checkpoint/weight-layout.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import { type Dim, OnnxGraphBuilder } from './onnx-graph.js';
 import { type HeadOutput, HEAD_OUTPUTS, metadataProps } from './onnx-metadata.js';
 

@@ -14,7 +14,7 @@ import { PACKAGE_VERSION } from '../core/version.js';
 import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { computeMetrics } from '../metrics/segmentation-metrics.js';
-import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
+import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
 import type { EvaluationResult } from './evaluate.js';
 import { formatShard, selectShard, shardRange, type ShardSpec } from './shards.js';
 

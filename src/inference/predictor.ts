@@ -6,7 +6,7 @@ import { SegError } from '../core/errors.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { createHead, type Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import {
   defaultEngineKind,
   type EngineKind,

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
-import { vocColormap } from '../voc/colormap.js';
+import { vocColormap } from '../image/colormap.js';
 
 /** mmseg's SegLocalVisualizer alpha. */
 export const SHOW_ALPHA = 0.8;

@@ -19,8 +19,8 @@ import { SegError } from '../../src/core/errors.js';
 import { headSlug } from '../../src/heads/head-spec.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 let data: string;
 

@@ -12,9 +12,9 @@ import {
   type EvalCountsContext,
 } from '../../src/inference/eval-counts.js';
 import type { ShardSpec } from '../../src/inference/shards.js';
-import { openDataset, type Dataset } from '../../src/voc/dataset.js';
-import { writeLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { openDataset, type Dataset } from '../../src/datasets/dataset.js';
+import { writeLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 const CLASSES = ['bg', 'cat', 'dog'];
 const IDS = ['s0', 's1', 's2', 's3', 's4', 's5', 's6'];

@@ -34,8 +34,8 @@ import { exportedOnnxRuntimeEngine, type InferenceEngine } from '../../src/infer
 import { predictScores, predictScoresWithEngine } from '../../src/inference/inference.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { modelWeightSpecs, type SegmentationModel } from '../../src/segmentation/model.js';
-import { VOC_CLASSES } from '../../src/voc/classes.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { VOC_CLASSES } from '../../src/datasets/classes.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { onnxRuntimeMissing, randomisedModel, relativeL2 } from '../export/onnx-fixtures.js';
 
 const FIXTURE = path.resolve('test/fixtures/torchvision/deeplabv3-resnet50-logits.safetensors');

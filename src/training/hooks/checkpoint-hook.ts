@@ -4,7 +4,7 @@
  * stopped. A validation's metrics are then recorded in the checkpoint just saved.
  */
 import { existsSync } from 'node:fs';
-import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../data-loading/normalize.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
