@@ -9,7 +9,8 @@ export { SegError, isUserError } from './core/errors.js';
 export { type BackendChoice, type BackendSelection, selectBackend, describeSelection } from './engine/backend.js';
 
 // Data
-export { type Dataset, openDataset } from './datasets/dataset.js';
+export type { Dataset } from './datasets/dataset.js';
+export { openDataset } from './datasets/open-dataset.js';
 export { VOC_CLASSES } from './datasets/classes.js';
 export { VOID_LABEL } from './image/types.js';
 export type { Sample } from './datasets/types.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { openDataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { benchmarkTrainLoader } from '../bench/loader-benchmark.js';
 import { makeSynthDataset } from '../dataset-makers/synth-dataset.js';
 import { parseIntFlag } from './options.js';

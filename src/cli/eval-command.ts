@@ -7,7 +7,7 @@ import { progressCallback, windowProgressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
 import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
-import { openDataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import type { EvalSample } from '../data-loading/batch-loader.js';
 import { prepareShowDir, writeShowImage } from '../inference/show-images.js';
 import { withCleanup } from '../core/cleanup.js';

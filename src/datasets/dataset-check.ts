@@ -7,10 +7,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isUserError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
-import { LIST_DIR, openDataset, type Dataset } from './dataset.js';
+import { LIST_DIR, type Dataset } from './dataset.js';
+import { openDataset } from './open-dataset.js';
 import { decodeImage } from '../image/image-io.js';
 import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
 import { describeInvalidLabels, describeSizeMismatch } from './sample.js';
+import { applyLabelMap } from './label-map.js';
 import { runLimited } from '../core/run-limited.js';
 import { VOID_LABEL, type LabelImage, type RgbImage } from '../image/types.js';
 
@@ -124,7 +126,10 @@ export async function checkDataset(root: string | Dataset, split = 'train', opti
         const declared = await readLabelPngSize(labelPath);
         const mismatch = image === undefined ? undefined : describeSizeMismatch(image, declared);
         if (mismatch !== undefined) problems.push({ id, file: labelPath, problem: mismatch });
-        else label = await loadLabelPng(labelPath);
+        else {
+          const stored = await loadLabelPng(labelPath);
+          label = { ...stored, data: applyLabelMap(stored.data, dataset.labelMap) };
+        }
       } catch (err) {
         problems.push(problemOf(err, id, labelPath));
       }

@@ -1,18 +1,29 @@
 /**
- * A dataset in PASCAL VOC layout: `JPEGImages/<id>.jpg`, labels in `SegmentationClass/<id>.png`
- * (palette) or `SegmentationClassAug/<id>.png` (SBD, grayscale), id lists in
- * `ImageSets/Segmentation/<split>.txt`, optional `classes.txt`.
+ * A dataset on disk and the VOC-style folder the built-in layouts share: `JPEGImages/<id>.jpg`,
+ * labels in `SegmentationClass/<id>.png` (palette) or `SegmentationClassAug/<id>.png` (SBD,
+ * grayscale), id lists in `ImageSets/Segmentation/<split>.txt`. Which layout a folder is in
+ * (VOC, SBD trainaug, classes.txt) is decided in open-dataset.ts.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expectedOneOf, SegError } from '../core/errors.js';
-import { readClassNames } from './classes.js';
+import { vocColormap } from '../image/colormap.js';
 import { printable } from '../core/printable.js';
 
 export interface Dataset {
-  /** The resolved VOC2012-level folder. */
+  /** The resolved dataset folder (for VOC the VOC2012-level folder). */
   root: string;
+  /** The name of the layout that opened it (see open-dataset.ts). */
+  layout: string;
   classNames: string[];
+  /**
+   * Lookup table applied to every label value as it is read (256 entries: stored value ->
+   * class index or 255 = void), e.g. Cityscapes' labelId -> trainId or ADE20K's
+   * reduce-zero-label; undefined: labels are used as stored. See label-map.ts.
+   */
+  labelMap?: Uint8Array;
+  /** RGB colour of each class index, 256 x 3 bytes (index 255 = void): masks and --show-dir images use it. */
+  palette: Uint8Array;
   /** Ids listed in `ImageSets/Segmentation/<split>.txt` (for `trainaug` also `train_aug.txt`). */
   listSplit(split: string): string[];
   /** The split names available (list files in ImageSets/Segmentation). */
@@ -29,7 +40,7 @@ export const IMAGE_DIR = 'JPEGImages';
 export const LABEL_DIRS = ['SegmentationClass', 'SegmentationClassAug'] as const;
 export const LIST_DIR = join('ImageSets', 'Segmentation');
 
-function isDir(path: string): boolean {
+export function isDir(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
 }
 
@@ -37,19 +48,10 @@ function looksLikeVoc(dir: string): boolean {
   return isDir(join(dir, IMAGE_DIR)) || isDir(join(dir, LIST_DIR));
 }
 
-/** Find the VOC2012-level folder under `root`: the folder itself, `VOC2012/` or `VOCdevkit/VOC2012/`. */
-export function resolveDatasetRoot(root: string): string {
+/** The VOC2012-level folder at or under `root` (itself, `VOC2012/` or `VOCdevkit/VOC2012/`), or undefined. */
+export function findVocFolder(root: string): string | undefined {
   const base = resolve(root);
-  if (!isDir(base)) {
-    throw new SegError(`${root}: dataset folder not found; make one with 'seg data synth --out ${root}' or pass --data DIR`, root);
-  }
-  for (const candidate of [base, join(base, 'VOC2012'), join(base, 'VOCdevkit', 'VOC2012')]) {
-    if (looksLikeVoc(candidate)) return candidate;
-  }
-  throw new SegError(
-    `${root}: not a VOC-layout dataset: expected ${IMAGE_DIR}/ and ${LIST_DIR}/ in it (or in VOC2012/ or VOCdevkit/VOC2012/ beneath it)`,
-    root,
-  );
+  return [base, join(base, 'VOC2012'), join(base, 'VOCdevkit', 'VOC2012')].find(looksLikeVoc);
 }
 
 /** DeepLab's list lines: `/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png` (any folders above JPEGImages). */
@@ -120,10 +122,18 @@ export function scoredSplitIds(dataset: Dataset, split: string, limit?: number):
   );
 }
 
-/** Open a VOC-layout dataset (the root, or a folder holding VOC2012/ or VOCdevkit/VOC2012/). */
-export function openDataset(root: string): Dataset {
-  const dir = resolveDatasetRoot(root);
-  const classNames = readClassNames(join(dir, 'classes.txt'));
+/** How a layout's folder differs from the plain VOC one. */
+export interface VocFolderOptions {
+  layout: string;
+  classNames: string[];
+  /** Label folders looked in, first match wins. */
+  labelDirs: readonly string[];
+  labelMap?: Uint8Array;
+  palette?: Uint8Array;
+}
+
+/** A dataset in the VOC folder structure at `dir` (already resolved, see findVocFolder). */
+export function vocFolderDataset(dir: string, options: VocFolderOptions): Dataset {
   const listDir = join(dir, LIST_DIR);
 
   const splits = (): string[] =>
@@ -142,7 +152,10 @@ export function openDataset(root: string): Dataset {
 
   return {
     root: dir,
-    classNames,
+    layout: options.layout,
+    classNames: options.classNames,
+    ...(options.labelMap !== undefined ? { labelMap: options.labelMap } : {}),
+    palette: options.palette ?? vocColormap(),
     splits,
     listFile,
     listSplit(split: string): string[] {
@@ -168,7 +181,7 @@ export function openDataset(root: string): Dataset {
       return jpg;
     },
     labelPath(id: string): string {
-      const paths = LABEL_DIRS.map((d) => join(dir, d, `${id}.png`));
+      const paths = options.labelDirs.map((d) => join(dir, d, `${id}.png`));
       return paths.find((p) => existsSync(p)) ?? (paths[0] as string);
     },
   };

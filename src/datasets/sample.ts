@@ -6,6 +6,7 @@ import { decodeImage, readImageSize } from '../image/image-io.js';
 import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
 import { VOID_LABEL } from '../image/types.js';
 import type { Sample } from './types.js';
+import { applyLabelMap } from './label-map.js';
 
 interface Size {
   width: number;
@@ -57,12 +58,13 @@ export async function loadSample(dataset: Dataset, id: string): Promise<Sample> 
   const [image, label] = await Promise.all([decodeImage(imagePath), loadLabelPng(labelPath)]);
   const mismatch = describeSizeMismatch(image, label);
   if (mismatch !== undefined) throw new SegError(`${labelPath}: ${mismatch} (${imagePath})`, labelPath);
-  const invalid = describeInvalidLabels(label.data, dataset.classNames.length);
+  const classes = applyLabelMap(label.data, dataset.labelMap);
+  const invalid = describeInvalidLabels(classes, dataset.classNames.length);
   if (invalid !== undefined) {
     throw new SegError(
       `${labelPath}: ${invalid}; the dataset has ${dataset.classNames.length} classes (classes.txt or the 21 VOC classes)`,
       labelPath,
     );
   }
-  return { id, width: image.width, height: image.height, image: image.data, label: label.data };
+  return { id, width: image.width, height: image.height, image: image.data, label: classes };
 }

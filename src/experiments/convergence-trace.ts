@@ -14,7 +14,7 @@ import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
 import { makeFolder } from '../core/folders.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
-import { openDataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';

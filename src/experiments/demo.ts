@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
-import { openDataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { makeSynthDataset } from '../dataset-makers/synth-dataset.js';
 import { compareTraceDir, type TraceDirComparison } from './compare.js';
 import { runTrace, traceRunDir, type TraceHooks } from './convergence-trace.js';

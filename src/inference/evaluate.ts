@@ -15,6 +15,7 @@ import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics
 import { createEvalLoader, type EvalSample } from '../data-loading/batch-loader.js';
 import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
 import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
+import { applyLabelMap } from '../datasets/label-map.js';
 import { VOID_LABEL } from '../image/types.js';
 import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
 import { FixedSizeError, isInferenceEngine, type InferenceEngine } from './engine.js';
@@ -186,7 +187,8 @@ export async function evaluatePredictions(
         file,
       );
     }
-    const [label, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const [stored, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const label = { ...stored, data: applyLabelMap(stored.data, dataset.labelMap) };
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
       if (p >= k && label.data[i] !== VOID_LABEL) {

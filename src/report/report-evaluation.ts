@@ -6,7 +6,7 @@
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { evaluateModel } from '../inference/evaluate.js';
 import { blendSegmentation, encodePng, sideBySide } from '../inference/show-images.js';
-import { openDataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import type { ReportPicture } from './run-report.js';
 
 export interface ReportEvaluation {

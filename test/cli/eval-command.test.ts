@@ -1,6 +1,6 @@
 /** seg eval through the CLI on hostile datasets: ids with control characters, repeated ids, truncated images. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { loadSample } from '../../src/datasets/sample.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkDataset } from '../../src/datasets/dataset-check.js';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { readLabelPng } from '../../src/image/label-png.js';
 import { drawSynthScene, makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
 import { Rng } from '../../src/core/random.js';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { VOC_CLASSES } from '../../src/datasets/classes.js';
-import { openDataset, parseIdList } from '../../src/datasets/dataset.js';
+import { parseIdList } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { writeLabelPng } from '../../src/image/label-png.js';
 import { removeTempDirs, tempDir } from './fixtures.js';
 

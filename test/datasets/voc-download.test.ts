@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { checkDataset } from '../../src/datasets/dataset-check.js';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { readLabelPng } from '../../src/image/label-png.js';
 import { parseMat, matToRowMajorBytes } from '../../src/file-readers/mat-file.js';
 import { type ArchiveSpec, downloadVoc2012 } from '../../src/datasets/voc-download.js';

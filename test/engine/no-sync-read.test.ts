@@ -13,7 +13,7 @@ import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { predictFiles } from '../../src/inference/predict-files.js';
 import { evaluateModel } from '../../src/inference/evaluate.js';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
 import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';

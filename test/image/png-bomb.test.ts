@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_IMAGE_PIXELS } from '../../src/image/pixel-limit.js';
 import { decodeLabelPng, loadLabelPng, readLabelPng } from '../../src/image/label-png.js';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 import { loadSample } from '../../src/datasets/sample.js';
 import { checkDataset } from '../../src/datasets/dataset-check.js';
 import { evaluatePredictions } from '../../src/inference/evaluate.js';

@@ -13,7 +13,7 @@ import { createModel } from '../../src/segmentation/model.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { planResume } from '../../src/training/resume-plan.js';
-import { openDataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 
 let root: string;
 let data: string;
