@@ -56,5 +56,6 @@ export { formatMetricsTable } from './metrics/metrics-format.js';
 
 // Head comparison
 export { type TraceOptions, type TraceResult, runTrace } from './experiments/convergence-trace.js';
-export { type Comparison, compareTraceDir } from './experiments/compare.js';
+export type { Comparison } from './experiments/compare.js';
+export { compareTraceDir } from './experiments/compare-trace-dir.js';
 export { formatComparisonTable } from './experiments/compare-format.js';

@@ -12,7 +12,7 @@ import { makeFolder } from '../core/folders.js';
 import { FieldError } from '../core/schema.js';
 import { createHead, type Head } from '../heads/head.js';
 import { formatHeadSpec, parseHeadSpec } from '../heads/head-spec.js';
-import { type Dataset } from '../datasets/dataset.js';
+import type { Dataset } from '../datasets/dataset.js';
 import { openDataset } from '../datasets/open-dataset.js';
 import { checkDataset } from '../datasets/dataset-check.js';
 import { createModel, type SegmentationModel } from '../segmentation/model.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { createEvalLoader, createTrainLoader } from '../../src/data-loading/batch-loader.js';
-import { type Dataset } from '../../src/datasets/dataset.js';
+import type { Dataset } from '../../src/datasets/dataset.js';
 import { openDataset } from '../../src/datasets/open-dataset.js';
 import { writeLabelPng } from '../../src/image/label-png.js';
 import type { Batch, LoaderState } from '../../src/data-loading/types.js';

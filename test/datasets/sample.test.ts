@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
-import { type Dataset } from '../../src/datasets/dataset.js';
+import type { Dataset } from '../../src/datasets/dataset.js';
 import { openDataset } from '../../src/datasets/open-dataset.js';
 import { decodeImage } from '../../src/image/image-io.js';
 import { encodeLabelPng, writeLabelPng } from '../../src/image/label-png.js';

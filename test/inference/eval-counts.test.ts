@@ -12,7 +12,7 @@ import {
   type EvalCountsContext,
 } from '../../src/inference/eval-counts.js';
 import type { ShardSpec } from '../../src/inference/shards.js';
-import { type Dataset } from '../../src/datasets/dataset.js';
+import type { Dataset } from '../../src/datasets/dataset.js';
 import { openDataset } from '../../src/datasets/open-dataset.js';
 import { writeLabelPng } from '../../src/image/label-png.js';
 import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';

@@ -178,6 +178,7 @@ describe('divergence', () => {
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).iteration).toBe(4);
     expect((err as NonFiniteError).tensors).toEqual(['backbone.bn1.running_var']);
+    expect((err as NonFiniteError).what).toBe('weights');
     expect(err.message).toMatch(
       /iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/,
     );

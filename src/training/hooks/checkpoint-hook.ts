@@ -30,8 +30,7 @@ async function checkFiniteWeights(run: TrainRun): Promise<void> {
   throw new NonFiniteError(
     `iteration ${run.state.iteration}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); ` +
       `training stopped without saving. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. Try a lower \`lr\`.`,
-    run.state.iteration,
-    names,
+    { iteration: run.state.iteration, what: 'weights', tensors: names },
   );
 }
 
