@@ -15,6 +15,7 @@ import { createEvalLoader } from '../../src/data-loading/batch-loader.js';
 import { writeLabelPng } from '../../src/image/label-png.js';
 import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from './fixtures.js';
 import { evaluatePredictions } from '../../src/inference/evaluate.js';
+import { blendSegmentation } from '../../src/inference/show-images.js';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 
@@ -101,5 +102,8 @@ describe('label maps', () => {
     const mine = new Uint8Array(768).fill(9);
     expect(withPalette(ds, mine).palette[4]).toBe(9);
     expect(() => withPalette(ds, new Uint8Array(3))).toThrow(/768/);
+    // --show-dir pictures blend the dataset's palette: at alpha 1 a pixel is its class's colour.
+    const blended = blendSegmentation(Uint8Array.from([10, 20, 30]), Uint8Array.from([1]), 1, withPalette(ds, mine).palette);
+    expect([...blended]).toEqual([9, 9, 9]);
   });
 });
