@@ -1,7 +1,7 @@
 /**
  * The public library API of seg: what a user needs to open a dataset, build or load a model,
  * train, evaluate, predict and compare heads. Everything else stays reachable through the
- * documented subpath exports (`seg/engine/*`, `seg/voc/*`, ...; see docs/ARCHITECTURE.md),
+ * documented subpath exports (`seg/engine/*`, `seg/datasets/*`, ...; see docs/ARCHITECTURE.md),
  * which carry no stability promise. The CLI (`seg`) is a thin layer over the same modules.
  */
 export { tf } from './engine/tf.js';
@@ -10,16 +10,18 @@ export { type BackendChoice, type BackendSelection, selectBackend, describeSelec
 export { type BackendTraits, activeBackendTraits, backendTraits } from './engine/backend-traits.js';
 
 // Data
-export { type Dataset, openDataset } from './voc/dataset.js';
-export { VOC_CLASSES } from './voc/classes.js';
-export { VOID_LABEL, type Sample } from './voc/types.js';
-export { readLabelPng, writeLabelPng } from './voc/label-png.js';
-export { vocColormap } from './voc/colormap.js';
-export { type Normalization, IMAGENET_NORMALIZATION } from './voc/normalize.js';
-export { makeSynthDataset } from './voc/synth-dataset.js';
-export { makeFashionDataset } from './voc/fashion-dataset.js';
-export { type CheckReport, checkDataset, formatCheckReport } from './voc/dataset-check.js';
-export { downloadVoc2012 } from './voc/voc-download.js';
+export type { Dataset } from './datasets/dataset.js';
+export { openDataset } from './datasets/open-dataset.js';
+export { VOC_CLASSES } from './datasets/classes.js';
+export { VOID_LABEL } from './image/types.js';
+export type { Sample } from './datasets/types.js';
+export { readLabelPng, writeLabelPng } from './image/label-png.js';
+export { vocColormap } from './image/colormap.js';
+export { type Normalization, IMAGENET_NORMALIZATION } from './data-loading/normalize.js';
+export { makeSynthDataset } from './dataset-makers/synth-dataset.js';
+export { makeFashionDataset } from './dataset-makers/fashion-dataset.js';
+export { type CheckReport, checkDataset, formatCheckReport } from './datasets/dataset-check.js';
+export { downloadVoc2012 } from './datasets/voc-download.js';
 
 // Model
 export type { ModelConfig } from './segmentation/deeplab-spec.js';
@@ -58,5 +60,6 @@ export { formatMetricsTable } from './metrics/metrics-format.js';
 
 // Head comparison
 export { type TraceOptions, type TraceResult, runTrace } from './experiments/convergence-trace.js';
-export { type Comparison, compareTraceDir } from './experiments/compare.js';
+export type { Comparison } from './experiments/compare.js';
+export { compareTraceDir } from './experiments/compare-trace-dir.js';
 export { formatComparisonTable } from './experiments/compare-format.js';

@@ -12,7 +12,7 @@ import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../infe
 import { activeAdapter } from '../engine/backend.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../data-loading/normalize.js';
 import type { ModelBenchOptions, ModelBenchResult } from './model-benchmark.js';
 import { median, round } from '../core/numbers.js';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
-import { NORMALIZATION_SCHEMA, type Normalization } from '../voc/normalize.js';
+import { NORMALIZATION_SCHEMA, type Normalization } from '../data-loading/normalize.js';
 import { arrayOf, fieldPath, FieldError, integer, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
 import { MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 

@@ -12,7 +12,7 @@ import { addConfigOptions, addTrainingOptions, sharedTrainConfigFromFlags, type 
 import { isGiven } from './config-file.js';
 import { validateTrainFields } from '../training/train-config.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 
 interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   evalEvery?: number;

@@ -1,7 +1,7 @@
 /** `seg train`: train (or resume) one run. */
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { train } from '../training/trainer.js';
 import { countNoun } from '../core/plural.js';
 import { headSlug } from '../heads/head-spec.js';

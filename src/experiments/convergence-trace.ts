@@ -14,7 +14,7 @@ import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
 import { makeFolder } from '../core/folders.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
@@ -24,6 +24,7 @@ import { runModelConfig, TRAIN_CONFIG_SHAPE, type TrainConfig } from '../trainin
 import { arrayOf, integer, number, object, optional, parse, string, type Schema } from '../core/schema.js';
 import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
+import { NonFiniteError, type NonFiniteKind } from '../training/non-finite-error.js';
 import { writeJsonAtomic } from '../core/durable-files.js';
 
 export interface TraceOptions {
@@ -121,30 +122,21 @@ export interface DivergenceRecord {
 
 export const DIVERGED_FILE = 'diverged.json';
 
-/**
- * The iteration at which a training error says the loss became non-finite, or null for any
- * other error. Recognises an error carrying a numeric `iteration` and a non-finite `loss`
- * (or named NonFiniteError), and the trainer's message `iteration N: the loss is NaN`.
- */
+/** The divergence a training error reports (a NonFiniteError from the trainer), or null for any other error. */
+export function nonFiniteDivergence(err: unknown): NonFiniteError | null {
+  return err instanceof NonFiniteError ? err : null;
+}
+
+/** The iteration at which a training error says the run diverged, or null for any other error. */
 export function nonFiniteIteration(err: unknown): number | null {
-  if (!(err instanceof Error)) return null;
-  const fields = err as Error & { iteration?: unknown };
-  if (err.name === 'NonFiniteError' && typeof fields.iteration === 'number') return fields.iteration;
-  const m = /^iteration (\d+): the loss is (NaN|-?Infinity)\b/.exec(err.message);
-  return m === null ? null : Number(m[1]);
+  return nonFiniteDivergence(err)?.iteration ?? null;
 }
 
-/** What the trainer found non-finite, from its message. */
-function divergenceKind(message: string): string {
-  if (/the gradient norm is /.test(message)) return 'non-finite gradient norm';
-  if (/the loss is /.test(message)) return 'non-finite loss';
-  return 'non-finite weights';
-}
-
-function lossFromMessage(message: string): number {
-  const m = /the loss is (NaN|-?Infinity)\b/.exec(message);
-  return m === null ? NaN : Number(m[1]);
-}
+const DIVERGENCE_KINDS: Record<NonFiniteKind, string> = {
+  loss: 'non-finite loss',
+  'gradient-norm': 'non-finite gradient norm',
+  weights: 'non-finite weights',
+};
 
 export function readDivergence(dir: string): DivergenceRecord | null {
   const file = join(dir, DIVERGED_FILE);
@@ -365,18 +357,18 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
         },
       );
     } catch (err) {
-      const iteration = nonFiniteIteration(err);
-      if (iteration === null) throw err;
-      const message = (err as Error).message;
+      const divergence = nonFiniteDivergence(err);
+      if (divergence === null) throw err;
+      const { iteration, message } = divergence;
       const logged = readTrace(run.dir).filter((r): r is TrainTraceRow => r.type === 'train' && r.iter < iteration);
       writeDivergence(run.dir, {
         iteration,
-        loss: lossFromMessage(message),
+        loss: divergence.what === 'loss' ? divergence.value : Number.NaN,
         wallSeconds: logged[logged.length - 1]?.wallSeconds ?? 0,
         message,
       });
       log(
-        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (${divergenceKind(message)}); kept as diverged, going on`,
+        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (${DIVERGENCE_KINDS[divergence.what]}); kept as diverged, going on`,
       );
       writeCsv();
       continue;

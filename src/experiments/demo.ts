@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
-import { openDataset } from '../voc/dataset.js';
-import { makeSynthDataset } from '../voc/synth-dataset.js';
-import { compareTraceDir, type TraceDirComparison } from './compare.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import { makeSynthDataset } from '../dataset-makers/synth-dataset.js';
+import { compareTraceDir, type TraceDirComparison } from './compare-trace-dir.js';
 import { runTrace, traceRunDir, type TraceHooks } from './convergence-trace.js';
 import { evaluateModel } from '../inference/evaluate.js';
 import { tfjsEngine } from '../inference/engines/tfjs.js';

@@ -24,7 +24,7 @@ import type { LayerWeights } from '../nn/layer-forward.js';
 import { emitOnnxLayers, type OnnxValue as Value } from '../nn/layer-onnx.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { hwioToOihw, torchShape } from '../checkpoint/weight-layout.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import { type Dim, OnnxGraphBuilder } from './onnx-graph.js';
 import { type HeadOutput, HEAD_OUTPUTS, metadataProps } from './onnx-metadata.js';
 

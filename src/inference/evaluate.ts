@@ -12,10 +12,11 @@ import type { Head } from '../heads/head.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
-import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
-import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
-import { loadLabelPng, readLabelPngSize } from '../voc/label-png.js';
-import { VOID_LABEL } from '../voc/types.js';
+import { createEvalLoader, type EvalSample } from '../data-loading/batch-loader.js';
+import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
+import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
+import { applyLabelMap } from '../datasets/label-map.js';
+import { VOID_LABEL } from '../image/types.js';
 import { activeBackendTraits } from '../engine/backend-traits.js';
 import { chooseInferenceMode, predictMask, predictScores, type PredictOptions } from './inference.js';
 import { FixedSizeError, type InferenceEngine } from './engines/engine.js';
@@ -184,7 +185,8 @@ export async function evaluatePredictions(
         file,
       );
     }
-    const [label, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const [stored, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const label = { ...stored, data: applyLabelMap(stored.data, dataset.labelMap) };
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
       if (p >= k && label.data[i] !== VOID_LABEL) {

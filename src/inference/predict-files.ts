@@ -10,10 +10,10 @@ import { isMemoryFailure } from '../core/memory-failure.js';
 import { backendStillWorks } from '../engine/backend-health.js';
 import { printable } from '../core/printable.js';
 import type { Head } from '../heads/head.js';
-import { vocColormap } from '../voc/colormap.js';
-import { decodeImage, encodeJpeg } from '../voc/image-io.js';
-import { encodeLabelPng } from '../voc/label-png.js';
-import { normalizeImage, type Normalization } from '../voc/normalize.js';
+import { vocColormap } from '../image/colormap.js';
+import { decodeImage, encodeJpeg } from '../image/image-io.js';
+import { encodeLabelPng } from '../image/label-png.js';
+import { normalizeImage, type Normalization } from '../data-loading/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
 import { FixedSizeError, type InferenceEngine } from './engines/engine.js';
 import {

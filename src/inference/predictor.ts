@@ -7,7 +7,7 @@ import { SegError } from '../core/errors.js';
 import type { BackendTraits } from '../engine/backend-traits.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { createHead, type Head } from '../heads/head.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import type { EngineSource, InferenceEngine } from './engines/engine.js';
 import { openEngine } from './engines/registry.js';
 

@@ -205,7 +205,7 @@ function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
   return new NonFiniteError(
     `iteration ${iteration}: the gradient norm is ${norm}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
       `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
-    iteration,
+    { iteration, what: 'gradient-norm', value: norm },
   );
 }
 
@@ -214,6 +214,6 @@ function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {
   return new NonFiniteError(
     `iteration ${iteration}: the loss is ${loss}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
       `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
-    iteration,
+    { iteration, what: 'loss', value: loss },
   );
 }

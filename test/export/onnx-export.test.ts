@@ -11,7 +11,7 @@ import { createOrtSession } from '../../src/inference/engines/onnxruntime-loader
 import { weightSpecs } from '../../src/nn/layer-spec.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 4, multiGrid: false };

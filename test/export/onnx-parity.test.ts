@@ -7,7 +7,7 @@ import { createHead } from '../../src/heads/head.js';
 import { exportedOnnxRuntimeEngine, onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
 import { exportOnnx } from '../../src/export/onnx-export.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
 
 const missing = await onnxRuntimeMissing();

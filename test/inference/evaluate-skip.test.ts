@@ -4,8 +4,8 @@ import { tf } from '../../src/engine/tf.js';
 import { createHead, type Head } from '../../src/heads/head.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { evaluateModel } from '../../src/inference/evaluate.js';
-import { openDataset } from '../../src/voc/dataset.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 let model: SegmentationModel;
 let root: string;

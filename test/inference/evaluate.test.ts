@@ -6,9 +6,9 @@ import { evaluateModel, evaluatePredictions } from '../../src/inference/evaluate
 import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';
 import { tf } from '../../src/engine/tf.js';
-import { openDataset } from '../../src/voc/dataset.js';
-import { writeLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { writeLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 afterAll(removeTempDirs);
 

@@ -15,11 +15,11 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { exportOnnx } from '../../src/export/onnx-export.js';
 import { onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
 import { defaultSessionOptions } from '../../src/inference/engines/onnxruntime-loader.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { Rng } from '../../src/core/random.js';
 import { onnxRuntimeMissing, randomisedModel, relativeL2 } from '../export/onnx-fixtures.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from '../cli/run-cli.js';
 
 const ortMissing = await onnxRuntimeMissing();

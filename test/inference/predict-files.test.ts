@@ -6,9 +6,9 @@ import { tf } from '../../src/engine/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { overlayMask, predictFiles } from '../../src/inference/predict-files.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { readLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { readLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -7,8 +7,8 @@ import { createHead } from '../../src/heads/head.js';
 import { predictShard, sortedInputs } from '../../src/inference/predict-shard.js';
 import { planPredictOutputs } from '../../src/inference/predict-paths.js';
 import { createModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import sharp from 'sharp';
 
 beforeAll(async () => {

@@ -36,8 +36,8 @@ import type { InferenceEngine } from '../../src/inference/engines/engine.js';
 import { predictScores } from '../../src/inference/inference.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { modelWeightSpecs, type SegmentationModel } from '../../src/segmentation/model.js';
-import { VOC_CLASSES } from '../../src/voc/classes.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { VOC_CLASSES } from '../../src/datasets/classes.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { onnxRuntimeMissing, randomisedModel, relativeL2 } from '../export/onnx-fixtures.js';
 
 const FIXTURE = path.resolve('test/fixtures/torchvision/deeplabv3-resnet50-logits.safetensors');

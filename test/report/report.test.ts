@@ -15,7 +15,7 @@ import { runTrace } from '../../src/experiments/convergence-trace.js';
 import { buildReport } from '../../src/report/report.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { runSeg } from '../cli/run-cli.js';
 
 const CHROMIUM = process.env['SEG_CHROMIUM'] ?? '/usr/bin/chromium';

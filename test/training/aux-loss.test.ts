@@ -23,8 +23,8 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import type { Batch } from '../../src/voc/types.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import type { Batch } from '../../src/data-loading/types.js';
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.125, numClasses: 3, multiGrid: false, auxClassifier: true };
 const [N, H, W] = [2, 21, 27];

@@ -13,7 +13,7 @@ import { probeWebgpu } from '../../src/engine/webgpu.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 
 const probe = await probeWebgpu();
 const skipReason =

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { clipGradientsByGlobalNorm, CLIP_EPSILON, globalGradNorm } from '../../src/training/grad-clip.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
@@ -13,7 +13,7 @@ import { createModel } from '../../src/segmentation/model.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { planResume } from '../../src/training/resume-plan.js';
-import { openDataset } from '../../src/voc/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
 
 let root: string;
 let data: string;

@@ -6,7 +6,7 @@ import { tf } from '../../src/engine/tf.js';
 import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train, type TrainHooks } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
@@ -14,7 +14,7 @@ import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { polyLearningRate } from '../../src/training/sgd.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 let root: string;
 let data: string;
@@ -178,6 +178,7 @@ describe('divergence', () => {
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).iteration).toBe(4);
     expect((err as NonFiniteError).tensors).toEqual(['backbone.bn1.running_var']);
+    expect((err as NonFiniteError).what).toBe('weights');
     expect(err.message).toMatch(
       /iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/,
     );

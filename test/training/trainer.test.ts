@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { SegError } from '../../src/core/errors.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
 import type { TrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';

@@ -11,7 +11,7 @@ import type { BackendDevice, BackendTraits } from '../../engine/backend-traits.j
 import { SegError } from '../../core/errors.js';
 import type { HeadSpec } from '../../heads/head-spec.js';
 import type { TrainedModel } from '../../checkpoint/load-model.js';
-import type { Normalization } from '../../voc/normalize.js';
+import type { Normalization } from '../../data-loading/normalize.js';
 
 /** What an engine can do, declared once at registration. */
 export interface EngineCapabilities {

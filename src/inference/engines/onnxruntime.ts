@@ -9,7 +9,7 @@ import { SegError } from '../../core/errors.js';
 import type { HeadSpec } from '../../heads/head-spec.js';
 import type { SegmentationModel } from '../../segmentation/model.js';
 import { inferenceMemoryEstimator } from '../../segmentation/memory-estimate.js';
-import type { Normalization } from '../../voc/normalize.js';
+import type { Normalization } from '../../data-loading/normalize.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../../export/onnx-export.js';
 import { decodeOnnxModel } from '../../export/onnx-graph.js';
 import { parseMetadataProps, type OnnxModelInfo } from '../../export/onnx-metadata.js';

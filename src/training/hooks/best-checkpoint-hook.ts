@@ -12,7 +12,7 @@ import type { EvaluationResult } from '../../inference/evaluate.js';
 import { readCheckpointConfig, saveCheckpoint } from '../../checkpoint/checkpoint.js';
 import { runBestDir } from '../../checkpoint/run-layout.js';
 import { formatPercent } from '../../metrics/metrics-format.js';
-import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../data-loading/normalize.js';
 import type { BestTraceRow } from '../run-log.js';
 import type { SaveBestMetric } from '../train-config.js';
 import type { TrainHook, TrainRun } from './train-hook.js';

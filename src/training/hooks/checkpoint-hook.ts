@@ -4,7 +4,7 @@
  * stopped. A validation's metrics are then recorded in the checkpoint just saved.
  */
 import { existsSync } from 'node:fs';
-import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../data-loading/normalize.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
@@ -30,8 +30,7 @@ async function checkFiniteWeights(run: TrainRun): Promise<void> {
   throw new NonFiniteError(
     `iteration ${run.state.iteration}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); ` +
       `training stopped without saving. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. Try a lower \`lr\`.`,
-    run.state.iteration,
-    names,
+    { iteration: run.state.iteration, what: 'weights', tensors: names },
   );
 }
 

@@ -3,7 +3,7 @@ import { tf } from '../../../src/engine/tf.js';
 import { backendTraits } from '../../../src/engine/backend-traits.js';
 import { SegError } from '../../../src/core/errors.js';
 import { createHead } from '../../../src/heads/head.js';
-import { IMAGENET_NORMALIZATION } from '../../../src/voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../../src/data-loading/normalize.js';
 import type { EngineCapabilities, EngineFactory, InferenceEngine } from '../../../src/inference/engines/engine.js';
 import {
   defaultEngineName,
