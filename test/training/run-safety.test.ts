@@ -7,8 +7,8 @@ import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
 import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train, type TrainHooks } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { train as trainNested, type TrainHooks } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { polyLearningRate } from '../../src/training/sgd.js';
@@ -16,10 +16,14 @@ import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';
 import { removeTempDirs, tempDir } from '../voc/fixtures.js';
 
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
+
 let root: string;
 let data: string;
 
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+function config(out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,
@@ -39,11 +43,11 @@ function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig 
   };
 }
 
-async function run(c: TrainConfig, hooks: TrainHooks = {}): Promise<void> {
+async function run(c: FlatTrainConfig, hooks: TrainHooks = {}): Promise<void> {
   (await train(c, hooks)).model.dispose();
 }
 
-async function failure(c: TrainConfig, hooks: TrainHooks = {}): Promise<Error> {
+async function failure(c: FlatTrainConfig, hooks: TrainHooks = {}): Promise<Error> {
   try {
     await run(c, hooks);
   } catch (err) {
