@@ -81,7 +81,8 @@ export function flattenSections(settings: Readonly<Record<string, unknown>>, fil
   const from = new Map<string, string>();
   const put = (name: string, value: unknown, where: string): void => {
     const before = from.get(name);
-    if (before !== undefined) throw new SegError(`${file}: '${where}' and '${before}' set the same option (${flagOf(name)}); keep one`, file);
+    if (before !== undefined)
+      throw new SegError(`${file}: '${where}' and '${before}' set the same option (${flagOf(name)}); keep one`, file);
     from.set(name, where);
     out[name] = value;
   };

@@ -129,7 +129,8 @@ export function registerTraceCommand(program: Command): void {
     const perRun = traceRunProgress(base.iters);
     const backend = await useBackend(flags.backend);
     // Every run of a trace has the same model, batch and crop: one check covers them all.
-    if (flags.skipMemoryCheck !== true) checkTrainConfigMemory(nestTrainConfig({ ...base, head: '', seed: 0, out: flags.out }), numClasses, backend.name);
+    if (flags.skipMemoryCheck !== true)
+      checkTrainConfigMemory(nestTrainConfig({ ...base, head: '', seed: 0, out: flags.out }), numClasses, backend.name);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
         { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, base },

@@ -160,7 +160,13 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
     throw err;
   }
   const sgd = new MomentumSgd(model.params, { momentum: config.optim.momentum, weightDecay: config.optim.weightDecay });
-  const state: RunState = { iteration: 0, wallSeconds: 0, loader: undefined, dropoutRng: new Rng(config.run.seed, 'dropout').state(), samples };
+  const state: RunState = {
+    iteration: 0,
+    wallSeconds: 0,
+    loader: undefined,
+    dropoutRng: new Rng(config.run.seed, 'dropout').state(),
+    samples,
+  };
   return {
     config: { ...config, model: { ...config.model, head: formatHeadSpec(headSpec) } },
     dataset,

@@ -63,8 +63,8 @@ export function numberText(text: string, flag: string): number {
 }
 
 export function integerText(text: string, flag: string): number {
-  const n = numberText(text, flag);
-  if (!Number.isInteger(n)) throw new SegError(`${flag}: got '${text}', expected an integer`, flag);
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n)) throw new SegError(`${flag}: got '${text}', expected an integer`, flag);
   return n;
 }
 
@@ -502,7 +502,8 @@ export function nestSettings(flat: Readonly<Record<string, unknown>>): Record<Tr
 export function flatSettings(training: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(training)) {
-    const isGroup = (TRAIN_GROUPS as readonly string[]).includes(key) && typeof value === 'object' && value !== null && !Array.isArray(value);
+    const isGroup =
+      (TRAIN_GROUPS as readonly string[]).includes(key) && typeof value === 'object' && value !== null && !Array.isArray(value);
     if (!isGroup) {
       out[key] = value;
       continue;

@@ -12,5 +12,9 @@ export function checkTrainConfigMemory(
   backend: string,
   limit: MemoryLimit = backendMemoryLimit(backend),
 ): MemoryEstimate {
-  return checkTrainingMemory({ config: runModelConfig(config.model, numClasses), batch: config.data.batch, crop: config.data.crop }, backend, limit);
+  return checkTrainingMemory(
+    { config: runModelConfig(config.model, numClasses), batch: config.data.batch, crop: config.data.crop },
+    backend,
+    limit,
+  );
 }

@@ -121,7 +121,9 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   // evaluation, the end, or hooks of the caller's, which may read the weights.
   const overlap = runner.overlapping && (options.hooks ?? []).length === 0;
   const syncAt = (iteration: number): boolean =>
-    !overlap || isDue(iteration, config.schedule.saveEvery, config.schedule.iters) || isDue(iteration, config.schedule.evalEvery, config.schedule.iters);
+    !overlap ||
+    isDue(iteration, config.schedule.saveEvery, config.schedule.iters) ||
+    isDue(iteration, config.schedule.evalEvery, config.schedule.iters);
   const finish = async (pending: PendingStep): Promise<void> => {
     const step = await pending.result;
     if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
@@ -137,7 +139,8 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
       ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
       ...(step.capture !== undefined ? { capture: step.capture } : {}),
     });
-    if (isDue(state.iteration, config.schedule.evalEvery, config.schedule.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
+    if (isDue(state.iteration, config.schedule.evalEvery, config.schedule.iters))
+      await callHooks(hooks, 'afterVal', run, await validate(run));
   };
   let pending: PendingStep | undefined;
   try {

@@ -5,7 +5,13 @@ import type { TrainRun } from './hooks/train-hook.js';
 export async function validate(run: TrainRun): Promise<EvaluationResult> {
   const { config } = run;
   const result = await run.clock.exclude(() =>
-    evaluateModel(run.model, run.head, run.dataset, config.data.valSplit, config.data.evalLimit > 0 ? { limit: config.data.evalLimit } : {}),
+    evaluateModel(
+      run.model,
+      run.head,
+      run.dataset,
+      config.data.valSplit,
+      config.data.evalLimit > 0 ? { limit: config.data.evalLimit } : {},
+    ),
   );
   run.lastMetrics = result.metrics;
   return result;
