@@ -236,7 +236,7 @@ describe('a run with --aux-loss', () => {
     const a = loadCheckpoint(runCheckpointDir(join(dir, 'straight')), { optimizer: false });
     const b = loadCheckpoint(runCheckpointDir(join(dir, 'split')), { optimizer: false });
     expect(a.config.model.auxClassifier).toBe(true);
-    expect(a.config.training['auxLoss']).toBe(AUX_WEIGHT);
+    expect((a.config.training['model'] as Record<string, unknown>)['auxLoss']).toBe(AUX_WEIGHT);
     for (const name of ['aux_classifier.0.weight', 'aux_classifier.1.running_var', 'backbone.layer3.0.conv1.weight']) {
       const va = (a.model.params.get(name) ?? a.model.buffers.get(name)) as tf.Variable;
       const vb = (b.model.params.get(name) ?? b.model.buffers.get(name)) as tf.Variable;
