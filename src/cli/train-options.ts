@@ -111,7 +111,10 @@ export function typedFields(cmd: Command): TrainField[] {
  */
 export function addConfigOptions(cmd: Command, translate?: (settings: Record<string, unknown>) => Record<string, unknown>): Command {
   cmd
-    .option('--config <file>', 'settings from a JSON or YAML file (option names in camelCase, e.g. {"crop": 321}); flags override it')
+    .option(
+      '--config <file>',
+      'settings from a JSON or YAML file: sections as a run\'s config.json (e.g. {"data": {"crop": 321}}) or flat camelCase names ({"crop": 321}); flags override it',
+    )
     .option('--print-config', 'print the resolved settings as JSON (a file --config reads back) and exit');
   cmd.hook('preAction', (command) => {
     const file = command.opts()['config'] as string | undefined;
