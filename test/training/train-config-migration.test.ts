@@ -19,6 +19,8 @@ import {
   type FlatTrainConfig,
 } from '../../src/training/train-config.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+import { flatSettings } from '../../src/training/train-fields.js';
+import { flattenSections, readConfigFile } from '../../src/cli/config-file.js';
 import { CHECKPOINT_FORMAT_VERSION } from '../../src/checkpoint/checkpoint-config.js';
 import { FieldError } from '../../src/core/schema.js';
 import { removeTempDirs, tempDir } from '../voc/fixtures.js';
@@ -97,6 +99,16 @@ describe('version-1 (flat) training settings', () => {
     })();
     expect(err).toBeInstanceOf(FieldError);
     expect((err as FieldError).message).toBe('old.json: training.lr: got "abc", expected a number > 0');
+  });
+
+  it('--config and seg report read it as before: the flat settings', () => {
+    const file = 'test/fixtures/config-v1/config.json';
+    expect(flattenSections(readConfigFile(file), file)).toEqual(fixture.training);
+    expect(flatSettings(fixture.training)).toEqual(fixture.training);
+    // ... and a version-2 file gives the same flat settings.
+    const nested = JSON.parse(JSON.stringify(readTrainConfig(fixture.training, 1))) as Record<string, unknown>;
+    expect(flattenSections(nested, 'v2.json')).toEqual(fixture.training);
+    expect(flatSettings(nested)).toEqual(fixture.training);
   });
 
   it('new files are version 2: nested, and read back as they were written', () => {
