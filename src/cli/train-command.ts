@@ -14,6 +14,7 @@ import { checkTrainConfigMemory } from '../training/train-memory.js';
 import {
   addConfigOptions,
   addTrainingOptions,
+  fieldOption,
   headTextFromFlags,
   sharedTrainConfigFromFlags,
   trainConfigFromFlags,
@@ -66,7 +67,7 @@ export function registerTrainCommand(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a DeepLab-v3 model with a softmax, egb or linear output head')
-    .option('--head <spec>', "output head: softmax | egb | linear, or a full spec such as 'egb:pow3' or 'egb:exp:alpha=0.3'", 'softmax')
+    .addOption(fieldOption('head'))
     .option('--out <dir>', 'run folder (default: checkpoints/<backbone>-<head>-s<seed>)')
     .option(
       '--resume',

@@ -37,7 +37,9 @@ export function fieldOption(name: TrainField, overrides: { description?: string 
 
 /** Every training flag except --head, --out and --resume (which differ between train and trace), from the field table. */
 export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } = {}): Command {
-  for (const [name, row] of trainFieldRows()) {
+  // --data first in the help, then the table's order.
+  const rows = trainFieldRows().sort(([a], [b]) => Number(b === 'data') - Number(a === 'data'));
+  for (const [name, row] of rows) {
     if (row.sharedFlag === false) continue;
     if (name === 'data') {
       const option = fieldOption(name, options.dataHelp !== undefined ? { description: options.dataHelp } : {});
