@@ -5,13 +5,16 @@
  *   refused  head, backbone, outputStride, width, multiGrid, auxLoss (the aux classifier and
  *            its weight): another model is another run
  *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, warmupIters,
- *            warmupRatio, photometric, clipGradNorm, seed, pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
- *            (exact resume) and says which given values it ignores
+ *            warmupRatio, photometric, clipGradNorm, seed, pretrained, freezeBn: they shape the
+ *            batches and updates, so the run keeps its own values (exact resume) and says
+ *            which given values it ignores
  *   applied  iters (raised only: extends the run, the poly schedule is recomputed over the
  *            new length), evalEvery, evalLimit, saveEvery, logEvery, valSplit, data (a
  *            moved dataset; its classes and split size are checked), saveBest, tensorboard
  *
- * Only fields the caller gave on purpose (`given`) are compared; by default all of them.
+ * Each setting's rule is its row's `resume` in the field table (train-fields.ts); a new row
+ * says its own. Fields are named by their flat names (`valSplit`). Only fields the caller
+ * gave on purpose (`given`) are compared; by default all of them.
  */
 import { FieldError } from '../core/schema.js';
 import { fieldsWithResumeRule, getField, setField, type TrainConfig, type TrainField } from './train-fields.js';
