@@ -40,7 +40,7 @@ export { resolveCheckpointSource, resolvePretrainedSource } from './checkpoint/n
 export { exportCheckpoint } from './export/export-checkpoint.js';
 
 // Training
-export { type TrainConfig, DEFAULT_TRAIN_CONFIG } from './training/train-config.js';
+export { type TrainConfig, type FlatTrainConfig, DEFAULT_TRAIN_CONFIG, nestTrainConfig } from './training/train-config.js';
 export { type TrainHooks, type TrainResult, train } from './training/trainer.js';
 export { NonFiniteError } from './training/non-finite-error.js';
 

@@ -11,7 +11,8 @@ import { arrayOf, fieldPath, FieldError, integer, object, oneOf, parse, recordOf
 import { MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** 2: `training` holds the run's settings nested by group (training/train-config.ts); 1: flat. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 
 export interface CheckpointConfig {
   format: typeof CHECKPOINT_FORMAT;

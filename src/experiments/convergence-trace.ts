@@ -20,7 +20,7 @@ import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
-import { runModelConfig, TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
+import { FLAT_TRAIN_CONFIG_SHAPE, nestTrainConfig, sharedRunModelConfig, type SharedTrainSettings } from '../training/train-config.js';
 import { arrayOf, integer, number, object, optional, parse, string, type Schema } from '../core/schema.js';
 import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
@@ -36,7 +36,7 @@ export interface TraceOptions {
   /** Trace folder. */
   out: string;
   /** Training arguments shared by every run (head, seed and out are set per run). */
-  base: Omit<TrainConfig, 'head' | 'seed' | 'out'>;
+  base: SharedTrainSettings;
 }
 
 export interface TraceRunInfo {
@@ -106,7 +106,7 @@ interface TraceManifest {
   heads: string[];
   seeds: number[];
   lrs?: number[];
-  base: Omit<TrainConfig, 'head' | 'seed' | 'out'>;
+  base: SharedTrainSettings;
 }
 
 /** What `diverged.json` in a run folder records. */
@@ -151,7 +151,7 @@ function writeDivergence(dir: string, record: DivergenceRecord): void {
 
 const MANIFEST = 'trace.json';
 
-const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = TRAIN_CONFIG_SHAPE;
+const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = FLAT_TRAIN_CONFIG_SHAPE;
 const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
   heads: arrayOf(string({ nonEmpty: true })),
   seeds: arrayOf(integer({ min: 0, max: 2 ** 32 - 1 })),
@@ -247,7 +247,7 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
 
 async function warmUp(base: TraceOptions['base'], numClasses: number): Promise<void> {
   await benchmarkModel('train', {
-    model: runModelConfig(base, numClasses),
+    model: sharedRunModelConfig(base, numClasses),
     size: base.crop,
     batch: base.batch,
     steps: 1,
@@ -336,7 +336,7 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
     try {
       const runHooks = hooks.runHooks?.(run) ?? {};
       result = await train(
-        {
+        nestTrainConfig({
           ...options.base,
           lr: run.lr,
           head: run.head,
@@ -344,7 +344,7 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
           out: run.dir,
           // One TensorBoard run per trace run, side by side under the trace's folder.
           ...(options.base.tensorboard !== undefined ? { tensorboard: join(options.base.tensorboard, basename(run.dir)) } : {}),
-        },
+        }),
         {
           ...runHooks,
           // trace.csv follows each evaluation, so a long run's progress can be compared before it ends.

@@ -15,7 +15,7 @@ import { evaluateModel } from '../inference/evaluate.js';
 import { tfjsEngine } from '../inference/engines/tfjs.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { predictFiles } from '../inference/predict-files.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type SharedTrainSettings } from '../training/train-config.js';
 
 export interface DemoOptions {
   /** Folder for the dataset, the trace, the charts and the masks. */
@@ -32,7 +32,7 @@ export const DEMO_DEFAULTS: Omit<DemoOptions, 'out'> = { iters: 240, evalEvery: 
 export const DEMO_HEADS = ['softmax', 'egb'];
 
 /** The small model and schedule of the demo (every other argument: seg train's defaults). */
-export function demoTrainConfig(data: string, options: DemoOptions): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
+export function demoTrainConfig(data: string, options: DemoOptions): SharedTrainSettings {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,

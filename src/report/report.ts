@@ -16,6 +16,7 @@ import { formatComparisonTable } from '../experiments/compare-format.js';
 import { lossChartSvg, miouChartSvg } from '../experiments/convergence-chart.js';
 import { TRACE_CSV_FILE } from '../experiments/trace-csv.js';
 import { TRACE_FILE } from '../training/run-log.js';
+import { flatSettings } from '../training/train-fields.js';
 import { escapeHtml, htmlPage, svgImage } from './html-page.js';
 import { evaluateForReport } from './report-evaluation.js';
 import { readRunData, runSection, type RunData, type RunReportInputs } from './run-report.js';
@@ -56,7 +57,7 @@ async function runInputs(data: RunData, options: ReportOptions, withPictures: bo
   if (options.data === undefined || (!withPictures && !needsConfusion)) return {};
   const checkpoint = reportCheckpoint(data.dir);
   if (checkpoint === undefined) return {};
-  const training = data.config?.training ?? {};
+  const training = flatSettings(data.config?.training ?? {});
   const split = typeof training['valSplit'] === 'string' ? training['valSplit'] : 'val';
   const limit = typeof training['evalLimit'] === 'number' ? training['evalLimit'] : 0;
   options.log?.(`evaluating ${checkpoint} on '${split}' of ${options.data}`);

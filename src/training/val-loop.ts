@@ -6,7 +6,13 @@ import type { TrainRun } from './hooks/train-hook.js';
 export async function validate(run: TrainRun): Promise<EvaluationResult> {
   const { config } = run;
   const result = await run.clock.exclude(() =>
-    evaluateModel(tfjsEngine(run.model), run.head, run.dataset, config.valSplit, config.evalLimit > 0 ? { limit: config.evalLimit } : {}),
+    evaluateModel(
+      tfjsEngine(run.model),
+      run.head,
+      run.dataset,
+      config.data.valSplit,
+      config.data.evalLimit > 0 ? { limit: config.data.evalLimit } : {},
+    ),
   );
   run.lastMetrics = result.metrics;
   return result;

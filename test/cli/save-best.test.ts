@@ -47,11 +47,11 @@ describe('--save-best mIoU', () => {
     const config = JSON.parse(readFileSync(join(run, 'best', 'config.json'), 'utf8')) as {
       iteration: number;
       metrics: { mIoU: number };
-      training: { saveBest: string };
+      training: { schedule: { saveBest: string } };
     };
     expect(config.iteration).toBe(improved[improved.length - 1]);
     expect(config.metrics.mIoU).toBe(best);
-    expect(config.training.saveBest).toBe('mIoU');
+    expect(config.training.schedule.saveBest).toBe('mIoU');
     // An inference checkpoint: the weights, no optimizer state.
     expect(existsSync(join(run, 'best', 'model.safetensors'))).toBe(true);
     expect(existsSync(join(run, 'best', 'optimizer.safetensors'))).toBe(false);

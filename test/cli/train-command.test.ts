@@ -126,10 +126,10 @@ describe('seg train --resume', () => {
     expect(r.err).toContain("with head softmax (+ 0.5 x the aux classifier's loss)");
     const config = JSON.parse(readFileSync(join(out, 'checkpoint', 'config.json'), 'utf8')) as {
       model: { auxClassifier?: boolean };
-      training: { auxLoss?: number };
+      training: { model: { auxLoss?: number } };
     };
     expect(config.model.auxClassifier).toBe(true);
-    expect(config.training.auxLoss).toBe(0.5);
+    expect(config.training.model.auxLoss).toBe(0.5);
     const other = await runSeg(['train', '--resume', '--out', out, '--aux-loss', '0.4', '--iters', '2', '--backend', 'wasm']);
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/error: --aux-loss: got 0.4, but the run in .* was trained with 0.5; a resumed run keeps its model/);
