@@ -124,7 +124,7 @@ export function registerTraceCommand(program: Command): void {
     }
     validateTrainFields(base);
     if (base.pretrained !== undefined) base.pretrained = await pretrainedFromFlag(base.pretrained);
-    const numClasses = openDataset(base.data).classNames.length;
+    const numClasses = openDataset(base.data, base.layout).classNames.length;
     const capture = captureEnabled(flags.capture);
     const perRun = traceRunProgress(base.iters);
     const backend = await useBackend(flags.backend);

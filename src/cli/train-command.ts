@@ -52,7 +52,7 @@ The defaults (resnet101, width 1, crop 513, batch 8: about 64 GiB) need a GPU ba
 function printedTrainConfig(flags: TrainFlags): Record<string, unknown> {
   const egb = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
   const head =
-    egb && flags.data !== undefined ? headTextFromFlags(flags.head, flags, openDataset(flags.data).classNames.length) : flags.head;
+    egb && flags.data !== undefined ? headTextFromFlags(flags.head, flags, openDataset(flags.data, flags.layout).classNames.length) : flags.head;
   const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
   const config = trainConfigFromFlags(flags, head, out);
   const { root, ...data } = config.data;
@@ -104,7 +104,7 @@ export function registerTrainCommand(program: Command): void {
     // The typed flags are checked before anything starts; the library checks the whole config again.
     const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
     validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
-    const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
+    const numClasses = flags.data !== undefined ? openDataset(flags.data, flags.layout).classNames.length : 0;
     // Without --data (resuming), the run's own head is kept unless --head is typed.
     const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
     const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;

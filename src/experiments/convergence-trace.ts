@@ -265,7 +265,7 @@ export function runFinished(dir: string, iters: number): boolean {
 export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): Promise<TraceResult> {
   if (options.seeds.length === 0) throw new SegError('--seeds: expected at least one seed', '--seeds');
   if (options.lrs !== undefined && options.lrs.length === 0) throw new SegError('--lrs: expected at least one learning rate', '--lrs');
-  const numClasses = openDataset(options.base.data).classNames.length;
+  const numClasses = openDataset(options.base.data, options.base.layout).classNames.length;
   for (const head of options.heads) {
     try {
       parseHeadSpec(head, numClasses); // fail early on a bad spec

@@ -114,7 +114,7 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
     const head = typed === '' ? saved.trainConfig.model.head : formatHeadSpec(parseHeadSpec(typed, saved.classNames.length));
     const plan = planWithTypedHead(saved.trainConfig, { ...config, model: { ...config.model, head } }, typed, options.given);
     const merged = validateTrainConfig(plan.config);
-    const dataset = openDataset(merged.data.root);
+    const dataset = openDataset(merged.data.root, merged.data.layout);
     checkClasses(dataset, saved.classNames, config.run.out);
     await checkValSplit(dataset, merged);
     const sgd = new MomentumSgd(saved.model.params, { momentum: merged.optim.momentum, weightDecay: merged.optim.weightDecay });
@@ -143,7 +143,7 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
 
 async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
   const config = validateTrainConfig(configIn);
-  const dataset = openDataset(config.data.root);
+  const dataset = openDataset(config.data.root, config.data.layout);
   const numClasses = dataset.classNames.length;
   const samples = splitIds(dataset, config.data.split, 'split').length;
   await checkValSplit(dataset, config);

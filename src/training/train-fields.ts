@@ -14,6 +14,7 @@ import { SegError } from '../core/errors.js';
 import { boolean, integer, number, oneOf, optional, string, type Schema } from '../core/schema.js';
 import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
+import { AUTO_LAYOUT, datasetLayoutNames } from '../datasets/open-dataset.js';
 import { DEFAULT_WARMUP_RATIO } from './lr-schedule.js';
 
 export const TRAIN_GROUPS = ['model', 'data', 'optim', 'schedule', 'run'] as const;
@@ -202,6 +203,17 @@ export const TRAIN_FIELDS = {
     parse: integerText,
     default: 8,
     resume: 'kept',
+  }),
+  layout: field({
+    group: 'data',
+    key: 'layout',
+    flag: '--layout <name>',
+    description: 'dataset layout of --data (auto: detect it)',
+    schema: oneOfNow<string>(() => [AUTO_LAYOUT, ...datasetLayoutNames()]),
+    choices: () => [AUTO_LAYOUT, ...datasetLayoutNames()],
+    default: AUTO_LAYOUT,
+    legacy: AUTO_LAYOUT,
+    resume: 'applied',
   }),
   photometric: field({
     group: 'data',
