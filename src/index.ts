@@ -1,13 +1,13 @@
 /**
  * The public library API of seg: what a user needs to open a dataset, build or load a model,
  * train, evaluate, predict and compare heads. Everything else stays reachable through the
- * documented subpath exports (`seg/engine/*`, `seg/datasets/*`, ...; see docs/ARCHITECTURE.md),
+ * documented subpath exports (`seg/backend/*`, `seg/datasets/*`, ...; see docs/ARCHITECTURE.md),
  * which carry no stability promise. The CLI (`seg`) is a thin layer over the same modules.
  */
-export { tf } from './engine/tf.js';
+export { tf } from './backend/tf.js';
 export { SegError, isUserError } from './core/errors.js';
-export { type BackendChoice, type BackendSelection, selectBackend, describeSelection } from './engine/backend.js';
-export { type BackendTraits, activeBackendTraits, backendTraits } from './engine/backend-traits.js';
+export { type BackendChoice, type BackendSelection, selectBackend, describeSelection } from './backend/select-backend.js';
+export { type BackendTraits, activeBackendTraits, backendTraits } from './backend/backend-traits.js';
 
 // Data
 export type { Dataset } from './datasets/dataset.js';

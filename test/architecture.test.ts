@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 /** The folders of src/, bottom-up: each may import only from itself and the folders before it. */
 const LAYERS = [
   'core',
-  'engine',
+  'backend',
   'nn',
   'backbones',
   'image',

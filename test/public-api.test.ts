@@ -33,7 +33,7 @@ describe('public API', () => {
     // Self-reference through package.json "exports", as a user's `import ... from 'seg'` would.
     const script = [
       "const root = await import('seg');",
-      "const conv = await import('seg/engine/conv2d');",
+      "const conv = await import('seg/backend/conv2d');",
       "const png = await import('seg/image/label-png');",
       'console.log(typeof root.train, typeof conv.conv2d, typeof png.encodeLabelPng);',
     ].join('\n');

@@ -9,8 +9,8 @@
  * and reports the host cost of issuing a step (the main thread's CPU time up to the submit):
  * with `compareEager`, the same steps run eagerly first, in the same process, for the ratio.
  */
-import { tf } from '../engine/tf.js';
-import { activeAdapter } from '../engine/backend.js';
+import { tf } from '../backend/tf.js';
+import { activeAdapter } from '../backend/select-backend.js';
 import { createHead } from '../heads/head.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import { Rng } from '../core/random.js';
@@ -19,9 +19,9 @@ import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { MomentumSgd } from '../training/sgd.js';
 import { createStepRunner, type StepRunner } from '../training/step-runner.js';
-import { recordGpuWork } from '../engine/step-recorder.js';
-import { flushTfjs, webgpuInternals } from '../engine/webgpu-internals.js';
-import { onDawnNullBackend } from '../engine/webgpu.js';
+import { recordGpuWork } from '../backend/step-recorder.js';
+import { flushTfjs, webgpuInternals } from '../backend/webgpu-internals.js';
+import { onDawnNullBackend } from '../backend/webgpu.js';
 import { median, round } from '../core/numbers.js';
 import { MAIN_THREAD_CPU_EXACT, mainThreadCpuMs } from './thread-cpu.js';
 

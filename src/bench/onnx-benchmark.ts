@@ -5,11 +5,11 @@
  * `device: 'webgpu'` the graph runs on onnxruntime's WebGPU provider.
  */
 import { availableParallelism } from 'node:os';
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { Rng } from '../core/random.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
 import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/engines/onnxruntime-loader.js';
-import { activeAdapter } from '../engine/backend.js';
+import { activeAdapter } from '../backend/select-backend.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../data-loading/normalize.js';

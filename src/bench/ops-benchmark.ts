@@ -2,10 +2,10 @@
  * The ops benchmark: one representative ResNet 3x3 conv layer (batch 4, 64x64, 64->64),
  * forward, and forward + input and filter gradients, at dilation 1 and 2.
  */
-import { tf } from '../engine/tf.js';
-import { conv2d } from '../engine/conv2d.js';
+import { tf } from '../backend/tf.js';
+import { conv2d } from '../backend/conv2d.js';
 import { round } from '../core/numbers.js';
-import { activeAdapter } from '../engine/backend.js';
+import { activeAdapter } from '../backend/select-backend.js';
 
 export interface ConvBenchCase {
   backend: string;

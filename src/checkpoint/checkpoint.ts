@@ -21,8 +21,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '../engine/tf.js';
-import { activeAdapter } from '../engine/backend.js';
+import { tf } from '../backend/tf.js';
+import { activeAdapter } from '../backend/select-backend.js';
 import { readSafetensors, toFloat32, writeSafetensors, type SafeTensor, type WritableTensor } from './safetensors.js';
 import { SegError } from '../core/errors.js';
 import { ioReason, syncDirectory, WriteError, writeJsonAtomic } from '../core/durable-files.js';

@@ -9,7 +9,7 @@
  * mismatch (another depth or a width multiplier) is a SegError naming the key, both shapes
  * and the file, and nothing is changed: every tensor is checked before any is assigned.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { toFloat32 } from './safetensors.js';
 import { readStateDict } from './state-dict-file.js';
 import { SegError } from '../core/errors.js';

@@ -12,7 +12,7 @@
  * --aux-loss` trains it).
  */
 import { SegError } from '../core/errors.js';
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import type { WeightSpec } from '../nn/layer-spec.js';
 import { type BackboneName, OUTPUT_STRIDES, type OutputStride } from '../backbones/resnet.js';

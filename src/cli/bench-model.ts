@@ -7,8 +7,8 @@ import { benchmarkOnnxRuntimeInfer } from '../bench/onnx-benchmark.js';
 import { SegError } from '../core/errors.js';
 import { addBackendOption, parseFloatFlag, parseIntFlag, useBackend } from './options.js';
 import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
-import { resolveBackendChoice } from '../engine/backend.js';
-import { useDawnNullBackend } from '../engine/webgpu.js';
+import { resolveBackendChoice } from '../backend/select-backend.js';
+import { useDawnNullBackend } from '../backend/webgpu.js';
 
 interface BenchModelFlags {
   backbone: string;

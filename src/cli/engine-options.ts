@@ -1,6 +1,6 @@
 /** `--engine NAME` (the registered inference engines: tfjs, onnxruntime) and `--onnx FILE` for eval and predict. */
 import { type Command, Option } from 'commander';
-import type { BackendSelection } from '../engine/backend.js';
+import type { BackendSelection } from '../backend/select-backend.js';
 import { engineNames } from '../inference/engines/registry.js';
 import { openPredictor, type Predictor } from '../inference/predictor.js';
 import { checkpointIdentity, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { SegError } from '../core/errors.js';
 import { DEFAULT_WINDOW, INFERENCE_MODES, type InferenceMode } from '../inference/sliding-window.js';
 import { totalmem } from 'node:os';
-import { HOST_RAM_SHARE, type BackendTraits } from '../engine/backend-traits.js';
+import { HOST_RAM_SHARE, type BackendTraits } from '../backend/backend-traits.js';
 import { backendMemoryLimit } from '../segmentation/memory-estimate.js';
 import type { InferenceEngine } from '../inference/engines/engine.js';
 import type { PredictOptions } from '../inference/inference.js';

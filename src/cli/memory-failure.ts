@@ -1,7 +1,7 @@
 /** Engine failures that mean "out of memory", turned into a message that says so. */
 import { isMemoryFailure } from '../core/memory-failure.js';
-import { backendStillWorks } from '../engine/backend-health.js';
-import { backendTraits } from '../engine/backend-traits.js';
+import { backendStillWorks } from '../backend/backend-health.js';
+import { backendTraits } from '../backend/backend-traits.js';
 import { formatGiB } from '../segmentation/memory-estimate.js';
 
 /**

@@ -1,7 +1,13 @@
 /** Option parsers and shared flags for the commands; every flag is validated once, here. */
 import { type Command, Option } from 'commander';
 import { SegError } from '../core/errors.js';
-import { BACKEND_CHOICES, describeSelection, resolveBackendChoice, selectBackend, type BackendSelection } from '../engine/backend.js';
+import {
+  BACKEND_CHOICES,
+  describeSelection,
+  resolveBackendChoice,
+  selectBackend,
+  type BackendSelection,
+} from '../backend/select-backend.js';
 
 export function parseIntFlag(flag: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {

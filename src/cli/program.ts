@@ -17,7 +17,7 @@ import { registerExportCommand } from './export-command.js';
 import { registerWeightsCommand } from './weights-command.js';
 import { registerReportCommand } from './report-command.js';
 import { describeMemoryFailure } from './memory-failure.js';
-import { activeBackend } from '../engine/backend.js';
+import { activeBackend } from '../backend/select-backend.js';
 
 export function buildProgram(): Command {
   const program = new Command('seg')

@@ -52,7 +52,9 @@ The defaults (resnet101, width 1, crop 513, batch 8: about 64 GiB) need a GPU ba
 function printedTrainConfig(flags: TrainFlags): Record<string, unknown> {
   const egb = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
   const head =
-    egb && flags.data !== undefined ? headTextFromFlags(flags.head, flags, openDataset(flags.data, flags.layout).classNames.length) : flags.head;
+    egb && flags.data !== undefined
+      ? headTextFromFlags(flags.head, flags, openDataset(flags.data, flags.layout).classNames.length)
+      : flags.head;
   const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
   const config = trainConfigFromFlags(flags, head, out);
   const { root, ...data } = config.data;

@@ -9,7 +9,7 @@
  *   has already diverged; the loss stays finite so the trainer can report it.
  * - pow3: the argument is clamped to [-1e5, 1e5] (cube 1e15), for the same reason.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import type { BoostKind } from './head-spec.js';
 
 /** Upper clamp on the argument of exp in the exp boost (see the module comment). */

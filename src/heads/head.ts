@@ -14,7 +14,7 @@
  * The boosts clamp their argument so nothing overflows (see boost.ts: exp's argument is
  * capped at 30, pow3's at +-1e5). Every head predicts argmax z.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { boostedOutput } from './boost.js';
 import type { HeadSpec } from './head-spec.js';
 import { VOID_LABEL } from '../image/types.js';

@@ -10,14 +10,14 @@ import { printable } from '../core/printable.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
 import type { Head } from '../heads/head.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
 import { createEvalLoader, type EvalSample } from '../data-loading/batch-loader.js';
 import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
 import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
 import { applyLabelMap } from '../datasets/label-map.js';
 import { VOID_LABEL } from '../image/types.js';
-import { activeBackendTraits } from '../engine/backend-traits.js';
+import { activeBackendTraits } from '../backend/backend-traits.js';
 import { chooseInferenceMode, predictMask, predictScores, type PredictOptions } from './inference.js';
 import { FixedSizeError, type InferenceEngine } from './engines/engine.js';
 

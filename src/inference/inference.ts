@@ -15,8 +15,8 @@
  * windows when the whole image would not fit the backend's memory. Everything here runs on
  * an inference engine (engines/: tfjs, onnxruntime), one asynchronous pipeline for all.
  */
-import { tf } from '../engine/tf.js';
-import { resizeBilinear } from '../engine/resize.js';
+import { tf } from '../backend/tf.js';
+import { resizeBilinear } from '../backend/resize.js';
 import { SegError } from '../core/errors.js';
 import type { Head } from '../heads/head.js';
 import { cropLogits, padImages, paddedSize } from '../segmentation/model-logits.js';

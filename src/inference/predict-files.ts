@@ -7,7 +7,7 @@
  */
 import { SegError, isUserError } from '../core/errors.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
-import { backendStillWorks } from '../engine/backend-health.js';
+import { backendStillWorks } from '../backend/backend-health.js';
 import { printable } from '../core/printable.js';
 import type { Head } from '../heads/head.js';
 import { vocColormap } from '../image/colormap.js';

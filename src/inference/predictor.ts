@@ -4,7 +4,7 @@
  * file from `seg export`, with the head, class names and normalisation that go with it.
  */
 import { SegError } from '../core/errors.js';
-import type { BackendTraits } from '../engine/backend-traits.js';
+import type { BackendTraits } from '../backend/backend-traits.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { createHead, type Head } from '../heads/head.js';
 import type { Normalization } from '../data-loading/normalize.js';

@@ -11,11 +11,11 @@
  *   (at most window x window x K) and resized per band before the head's scores, exactly as
  *   whole-image inference does.
  * Output rows come in bands of about BAND_BYTES: each scale's rows are resized bilinearly to
- * the image's size (PyTorch align_corners=False, as engine/resize.ts), averaged over scales,
+ * the image's size (PyTorch align_corners=False, as backend/resize.ts), averaged over scales,
  * and handed to the caller (the argmax for a mask). Scaled windows are cut from the
  * normalised image on the CPU, so no tensor of the whole image is made either.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import type { Head } from '../heads/head.js';
 import { slideWindows, type Window } from './sliding-window.js';
 
@@ -25,7 +25,7 @@ type T4 = tf.Tensor4D;
 const BAND_BYTES = 32 * 2 ** 20;
 
 /**
- * Rows [o0, o1) of engine/resize.ts's interpolation matrix (inSize -> outSize), restricted to
+ * Rows [o0, o1) of backend/resize.ts's interpolation matrix (inSize -> outSize), restricted to
  * the input positions they use, [lo, hi]: the same float32 entries, accumulated the same
  * way. A matMul with this block gives exactly the rows of the full matMul (only zero terms
  * are left out), so a band resized here equals the same rows of resizeBilinear bit for bit.

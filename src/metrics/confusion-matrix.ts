@@ -4,7 +4,7 @@
  * matrices from several images, batches or workers can be merged without rounding.
  * Computing metrics and formatting them live in their own modules.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { VOID_LABEL as VOID } from '../image/types.js';
 
 export type LabelArray = Uint8Array | Int32Array;

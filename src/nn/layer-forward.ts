@@ -1,8 +1,8 @@
 /**
  * The forward pass: a walk over a layer-spec tree, each node run by its kind (nn/layers/)
- * with tfjs ops that train on every backend (src/engine).
+ * with tfjs ops that train on every backend (src/backend).
  */
-import type { tf } from '../engine/tf.js';
+import type { tf } from '../backend/tf.js';
 import type { ForwardContext, ForwardOptions, LayerSpec, LayerWeights, T4 } from './layer-kind.js';
 import { layerKind } from './layer-registry.js';
 

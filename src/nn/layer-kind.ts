@@ -10,7 +10,7 @@
  * Containers (sequential, residual, concat) hold child specs and recurse through the
  * context's callbacks, so they never import the walkers.
  */
-import type { tf } from '../engine/tf.js';
+import type { tf } from '../backend/tf.js';
 import type { Rng } from '../core/random.js';
 
 /**

@@ -15,7 +15,7 @@
  */
 import { totalmem } from 'node:os';
 import { SegError } from '../core/errors.js';
-import { backendTraits } from '../engine/backend-traits.js';
+import { backendTraits } from '../backend/backend-traits.js';
 import { BACKBONE_NAMES, type BackboneName } from '../backbones/resnet.js';
 import { layerActivations } from '../nn/layer-memory.js';
 import { layerCost } from '../nn/layer-cost.js';
@@ -49,7 +49,7 @@ export interface MemoryLimit {
   description: string;
 }
 
-export { WASM_LINEAR_MEMORY_BYTES, WASM_TENSOR_SHARE } from '../engine/backend-traits.js';
+export { WASM_LINEAR_MEMORY_BYTES, WASM_TENSOR_SHARE } from '../backend/backend-traits.js';
 
 /**
  * What a backend can hold. wasm: 70% of its 4 GiB linear memory. cpu: 80% of the machine's

@@ -3,7 +3,7 @@
  * whole-image inference), or padded at the bottom and right with zeros (the mean pixel after
  * normalisation) to a multiple of the output stride and cropped back (`padToStride`).
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import type { SegmentationModel } from './model.js';
 
 type T4 = tf.Tensor4D;

@@ -4,7 +4,7 @@
  * checkpoints, import, export) walks `spec`, and `auxSpec` where the aux classifier matters
  * (training, checkpoints, counting); inference and export ignore it.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { SegError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import { type BatchNormSpec, type SequentialSpec, type WeightSpec, batchNormLayers, elementCount, weightSpecs } from '../nn/layer-spec.js';

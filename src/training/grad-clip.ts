@@ -9,7 +9,7 @@
  * 0 or NaN, as in PyTorch; the trainer reads the norm with the loss and reports the run as
  * diverged.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 
 /** PyTorch's epsilon in the clip factor. */
 export const CLIP_EPSILON = 1e-6;

@@ -10,7 +10,7 @@ import type { HeadSpec } from '../heads/head-spec.js';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import type { RngState } from '../core/random.js';
 import { arrayOf, fieldPath, FieldError, integer, number, object, optional, parse, type Schema } from '../core/schema.js';
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import type { LoaderState } from '../data-loading/types.js';
 import type { Normalization } from '../data-loading/normalize.js';
 import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../checkpoint/checkpoint.js';

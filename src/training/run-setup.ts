@@ -5,7 +5,7 @@
  * lock on the run folder.
  */
 import { existsSync } from 'node:fs';
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import { Rng } from '../core/random.js';
 import { lockRunFolder, type RunLock } from '../core/run-lock.js';
 import { makeFolder } from '../core/folders.js';

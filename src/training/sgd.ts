@@ -4,8 +4,8 @@
  * Written out rather than tf.train.momentum so its state (one velocity per parameter,
  * keyed by name) is explicit, checkpointable and restorable bit-exactly.
  */
-import { tf } from '../engine/tf.js';
-import { inPlaceBackend, sgdStepInPlace } from '../engine/in-place-update.js';
+import { tf } from '../backend/tf.js';
+import { inPlaceBackend, sgdStepInPlace } from '../backend/in-place-update.js';
 
 export interface SgdOptions {
   momentum: number;
@@ -31,7 +31,7 @@ export class MomentumSgd {
   /**
    * Apply one update with learning rate `lr` (a number, or a scalar tensor: a captured step
    * reads it from the device); `grads` are keyed by parameter name. On webgpu the velocity and
-   * the parameter are updated in their own buffers (engine/in-place-update.ts); elsewhere
+   * the parameter are updated in their own buffers (backend/in-place-update.ts); elsewhere
    * with ops and `assign`, to the same formula.
    */
   apply(grads: Map<string, tf.Tensor>, lr: number | tf.Scalar): void {

@@ -1,8 +1,8 @@
 /**
  * How the trainer runs its steps. Eagerly everywhere (train-step.ts); on webgpu, by default,
  * as a captured step: the first steps of a batch shape run through tfjs as usual while
- * engine/step-recorder.ts records what they issue, and every later step of that shape is a
- * replay (engine/step-replay.ts): write the batch, the learning rate and dropout's noise into
+ * backend/step-recorder.ts records what they issue, and every later step of that shape is a
+ * replay (backend/step-replay.ts): write the batch, the learning rate and dropout's noise into
  * the step's own input buffers, submit the pre-built dispatches, read the loss.
  *
  * - Step 1 of a shape runs eagerly (pipelines compile, lazily made constants appear); steps 2
@@ -10,18 +10,18 @@
  *   replayed from step 3's recording. If they differ, something that changes per step went to
  *   the GPU another way than the inputs: the shape stays eager, and the runner says why.
  * - State stays in its buffers: SGD and batch norm update in place on webgpu
- *   (engine/in-place-update.ts), so weights, momentum and running statistics carry from one
+ *   (backend/in-place-update.ts), so weights, momentum and running statistics carry from one
  *   replay to the next, and eager work between replays (evaluation, checkpoint saves, the
  *   NaN-weight check) reads the current values. A resume or anything else that gives a
  *   variable a new buffer invalidates the replay; the next steps record again.
  * - Other shapes (a second crop size) run eagerly; so does everything with `capture` off.
  * Replayed and eager steps give bit-identical results (tested on lavapipe).
  */
-import { tf } from '../engine/tf.js';
-import { BufferUsage, type GpuBuffer } from '../engine/gpu-types.js';
-import { recordGpuWork, type RecordedOp, type Recording } from '../engine/step-recorder.js';
-import { StepReplay } from '../engine/step-replay.js';
-import { dropCpuCopy, flushTfjs, tensorBuffer, webgpuInternals, type WebgpuBackendInternals } from '../engine/webgpu-internals.js';
+import { tf } from '../backend/tf.js';
+import { BufferUsage, type GpuBuffer } from '../backend/gpu-types.js';
+import { recordGpuWork, type RecordedOp, type Recording } from '../backend/step-recorder.js';
+import { StepReplay } from '../backend/step-replay.js';
+import { dropCpuCopy, flushTfjs, tensorBuffer, webgpuInternals, type WebgpuBackendInternals } from '../backend/webgpu-internals.js';
 import { dropoutNoise } from '../nn/dropout-noise.js';
 import type { Rng } from '../core/random.js';
 import type { Head } from '../heads/head.js';
@@ -59,7 +59,7 @@ export interface StepRunner {
   readonly lastStep: 'eager' | 'recorded' | 'replayed' | undefined;
   /** Dispatches of one replayed step (undefined until a shape is captured). */
   readonly dispatchesPerStep: number | undefined;
-  /** The current replay, for profiling (engine/step-replay.ts). */
+  /** The current replay, for profiling (backend/step-replay.ts). */
   readonly replay: StepReplay | undefined;
   /**
    * Whether a step may be started before the last one's result is read (replays: the host

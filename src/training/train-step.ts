@@ -8,7 +8,7 @@
  * summary tensor unread: a captured step (captured-step-runner.ts) records exactly this.
  * `trainStep` is the eager step: tensors from the batch, issue, one `await data()`.
  */
-import { tf } from '../engine/tf.js';
+import { tf } from '../backend/tf.js';
 import type { Head } from '../heads/head.js';
 import type { Rng } from '../core/random.js';
 import { VOID_LABEL } from '../image/types.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { BACKBONE_NAMES, parseBackboneName, resnetSpec, scaledChannels, type BackboneOptions } from '../../src/backbones/resnet.js';
 import { leaves, weightSpecs, type ConvSpec } from '../../src/nn/layer-spec.js';
 import { layerCost } from '../../src/nn/layer-cost.js';

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { benchmarkModel, countKernels } from '../../src/bench/model-benchmark.js';
-import { selectBackend } from '../../src/engine/backend.js';
-import { probeWebgpu } from '../../src/engine/webgpu.js';
+import { selectBackend } from '../../src/backend/select-backend.js';
+import { probeWebgpu } from '../../src/backend/webgpu.js';
 
 const MAIN = 'dist/cli/main.js';
 const webgpu = await probeWebgpu();

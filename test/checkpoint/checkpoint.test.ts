@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';

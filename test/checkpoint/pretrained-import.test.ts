@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { writeSafetensors, type WritableTensor } from '../../src/checkpoint/safetensors.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { importPretrainedBackbone, pretrainedTarget } from '../../src/checkpoint/pretrained-import.js';

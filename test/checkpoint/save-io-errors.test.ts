@@ -32,7 +32,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { tf } = await import('../../src/engine/tf.js');
+const { tf } = await import('../../src/backend/tf.js');
 const { SegError } = await import('../../src/core/errors.js');
 const { loadCheckpoint, saveCheckpoint } = await import('../../src/checkpoint/checkpoint.js');
 const { createModel } = await import('../../src/segmentation/model.js');

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, u
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import type { PredictManifest } from '../../src/inference/predict-manifest.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';

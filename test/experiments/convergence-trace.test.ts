@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { readTrace } from '../../src/training/run-log.js';
 import {

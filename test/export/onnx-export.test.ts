@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { onnx } from 'onnx-proto';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { exportOnnx, type OnnxExportOptions } from '../../src/export/onnx-export.js';
 import { decodeOnnxModel, ONNX_OPSET } from '../../src/export/onnx-graph.js';
 import { parseMetadataProps } from '../../src/export/onnx-metadata.js';

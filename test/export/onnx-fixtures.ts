@@ -1,5 +1,5 @@
 /** Shared helpers for the ONNX tests: models with non-trivial weights, images, comparisons. */
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/core/random.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';

@@ -1,6 +1,6 @@
 import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { engineLogits, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
 import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
 import { createHead } from '../../src/heads/head.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { createHead, type Head } from '../../src/heads/head.js';
 import { egbHeadSpec, parseHeadSpec, type HeadSpec } from '../../src/heads/head-spec.js';
 

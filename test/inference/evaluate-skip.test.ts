@@ -1,6 +1,6 @@
 import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { createHead, type Head } from '../../src/heads/head.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { evaluateModel } from '../../src/inference/evaluate.js';

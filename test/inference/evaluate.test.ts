@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateModel, evaluatePredictions } from '../../src/inference/evaluate.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { openDataset } from '../../src/datasets/open-dataset.js';
 import { writeLabelPng } from '../../src/image/label-png.js';
 import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
 import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
 import { onnxRuntimeMissing } from '../export/onnx-fixtures.js';

@@ -2,7 +2,7 @@ import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { overlayMask, predictFiles } from '../../src/inference/predict-files.js';

@@ -2,7 +2,7 @@ import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { predictShard, sortedInputs } from '../../src/inference/predict-shard.js';
 import { planPredictOutputs } from '../../src/inference/predict-paths.js';

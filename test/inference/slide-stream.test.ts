@@ -1,7 +1,7 @@
 /** The streamed sliding-window inference: exact resizing of bands, bounded memory, per-window progress. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { interpolationMatrix, resizeBilinear } from '../../src/engine/resize.js';
+import { tf } from '../../src/backend/tf.js';
+import { interpolationMatrix, resizeBilinear } from '../../src/backend/resize.js';
 import { interpolationBlock, resizeBlock, streamSlideScores, type WindowRunner } from '../../src/inference/slide-stream.js';
 import { slideWindows } from '../../src/inference/sliding-window.js';
 import { createHead } from '../../src/heads/head.js';

@@ -1,7 +1,7 @@
 import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { resizeBilinear } from '../../src/engine/resize.js';
+import { tf } from '../../src/backend/tf.js';
+import { resizeBilinear } from '../../src/backend/resize.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { chooseInferenceMode, chooseWindow, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
 import { wholeImageLogits } from '../../src/segmentation/model-logits.js';

@@ -26,7 +26,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/core/random.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { readSafetensors, toFloat32, writeSafetensors, type WritableTensor } from '../../src/checkpoint/safetensors.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
 import { Rng } from '../../src/core/random.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { dropoutNoise } from '../../src/nn/dropout-noise.js';
 
 describe('dropoutNoise', () => {

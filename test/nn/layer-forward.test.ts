@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { runLayers, type LayerWeights } from '../../src/nn/layer-forward.js';
 import type { BatchNormSpec, LayerSpec } from '../../src/nn/layer-spec.js';
 import { layerCost } from '../../src/nn/layer-cost.js';

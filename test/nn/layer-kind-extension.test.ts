@@ -4,8 +4,8 @@
  * (weights, init, forward, output shape, cost, memory, ONNX export).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { resizeBilinear } from '../../src/engine/resize.js';
+import { tf } from '../../src/backend/tf.js';
+import { resizeBilinear } from '../../src/backend/resize.js';
 import { Rng } from '../../src/core/random.js';
 import type { LayerKind, LayerSpec } from '../../src/nn/layer-kind.js';
 import { outputActivation } from '../../src/nn/layer-kind.js';

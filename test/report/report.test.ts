@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { runTrace } from '../../src/experiments/convergence-trace.js';
 import { buildReport } from '../../src/report/report.js';
 import { train as trainNested } from '../../src/training/trainer.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { SegError } from '../../src/core/errors.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';

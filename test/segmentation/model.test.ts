@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { readFileSync } from 'node:fs';
 import { createModel, modelBatchNormLayers, modelWeightSpecs, type SegmentationModel } from '../../src/segmentation/model.js';
 import { torchShape } from '../../src/checkpoint/weight-layout.js';

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { readSafetensors, toFloat32 } from '../../src/checkpoint/safetensors.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { Rng } from '../../src/core/random.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';

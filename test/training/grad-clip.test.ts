@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { clipGradientsByGlobalNorm, CLIP_EPSILON, globalGradNorm } from '../../src/training/grad-clip.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train as trainNested } from '../../src/training/trainer.js';

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';

@@ -6,9 +6,9 @@
  * no WebGPU adapter can be had.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { selectBackend } from '../../src/engine/backend.js';
-import { probeWebgpu } from '../../src/engine/webgpu.js';
+import { tf } from '../../src/backend/tf.js';
+import { selectBackend } from '../../src/backend/select-backend.js';
+import { probeWebgpu } from '../../src/backend/webgpu.js';
 import { Rng } from '../../src/core/random.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
@@ -16,8 +16,8 @@ import { createHead, type Head } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { createStepRunner, differenceBetween, type CaptureNote, type StepRunner } from '../../src/training/step-runner.js';
-import type { Recording } from '../../src/engine/step-recorder.js';
-import { kernelName } from '../../src/engine/step-replay.js';
+import type { Recording } from '../../src/backend/step-recorder.js';
+import { kernelName } from '../../src/backend/step-replay.js';
 
 const probe = await probeWebgpu();
 const skipReason =

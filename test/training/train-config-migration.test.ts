@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train } from '../../src/training/trainer.js';
 import {
@@ -62,7 +62,16 @@ describe('version-1 (flat) training settings', () => {
       multiGrid: false,
       auxLoss: 0.5,
     });
-    expect(config.data).toEqual({ root: 'synth', split: 'train', valSplit: 'val', crop: 32, batch: 2, layout: 'auto', photometric: true, evalLimit: 1 });
+    expect(config.data).toEqual({
+      root: 'synth',
+      split: 'train',
+      valSplit: 'val',
+      crop: 32,
+      batch: 2,
+      layout: 'auto',
+      photometric: true,
+      evalLimit: 1,
+    });
     expect(config.optim).toEqual({ lr: 0.01, momentum: 0.9, weightDecay: 0.0001, clipGradNorm: 5, freezeBn: false });
     expect(config.schedule).toEqual({
       iters: 2,

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train as trainNested } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';

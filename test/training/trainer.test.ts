@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import { SegError } from '../../src/core/errors.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { train as trainNested } from '../../src/training/trainer.js';

@@ -6,8 +6,8 @@
  * so every engine shares them. Engines are registered by name (registry.ts): tfjs.ts runs
  * seg's own forward, onnxruntime.ts the model exported to ONNX.
  */
-import type { tf } from '../../engine/tf.js';
-import type { BackendDevice, BackendTraits } from '../../engine/backend-traits.js';
+import type { tf } from '../../backend/tf.js';
+import type { BackendDevice, BackendTraits } from '../../backend/backend-traits.js';
 import { SegError } from '../../core/errors.js';
 import type { HeadSpec } from '../../heads/head-spec.js';
 import type { TrainedModel } from '../../checkpoint/load-model.js';

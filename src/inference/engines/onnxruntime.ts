@@ -4,7 +4,7 @@
  * provider, or on its WebGPU provider when the tfjs backend is webgpu.
  */
 import { readFileSync } from 'node:fs';
-import { tf } from '../../engine/tf.js';
+import { tf } from '../../backend/tf.js';
 import { SegError } from '../../core/errors.js';
 import type { HeadSpec } from '../../heads/head-spec.js';
 import type { SegmentationModel } from '../../segmentation/model.js';

@@ -1,5 +1,5 @@
 /** The tfjs engine: seg's own forward on the active tfjs backend. */
-import type { tf } from '../../engine/tf.js';
+import type { tf } from '../../backend/tf.js';
 import type { SegmentationModel } from '../../segmentation/model.js';
 import { wholeImageLogits } from '../../segmentation/model-logits.js';
 import { inferenceMemoryEstimator } from '../../segmentation/memory-estimate.js';

@@ -3,9 +3,9 @@
  * statistics in place (PyTorch: momentum 0.1, unbiased variance for the running estimate);
  * with `freezeBn` (or in inference) it uses the running statistics.
  */
-import { tf } from '../../engine/tf.js';
-import { batchNormInfer, batchNormTrain } from '../../engine/batch-norm.js';
-import { inPlaceBackend, runningStatInPlace } from '../../engine/in-place-update.js';
+import { tf } from '../../backend/tf.js';
+import { batchNormInfer, batchNormTrain } from '../../backend/batch-norm.js';
+import { inPlaceBackend, runningStatInPlace } from '../../backend/in-place-update.js';
 import { FieldError } from '../../core/schema.js';
 import type { LayerKind } from '../layer-kind.js';
 import { elementCount, outputActivation } from '../layer-kind.js';

@@ -1,5 +1,5 @@
 /** Branches applied to the same input, concatenated along channels. */
-import { tf } from '../../engine/tf.js';
+import { tf } from '../../backend/tf.js';
 import type { LayerKind, T4 } from '../layer-kind.js';
 import { noWeightsToInit, outputActivation } from '../layer-kind.js';
 import type { SequentialSpec } from './sequential.js';

@@ -1,6 +1,6 @@
 /** 2D convolution (PyTorch 'same' padding d(k-1)/2), optional bias. */
-import { tf } from '../../engine/tf.js';
-import { conv2d } from '../../engine/conv2d.js';
+import { tf } from '../../backend/tf.js';
+import { conv2d } from '../../backend/conv2d.js';
 import type { LayerKind, T4, WeightSpec } from '../layer-kind.js';
 import { elementCount, mapHw, outputActivation, stridedSize } from '../layer-kind.js';
 

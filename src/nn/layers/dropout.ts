@@ -2,7 +2,7 @@
  * Dropout: in training with a dropout RNG, zero each value with probability `rate` and scale
  * the rest by 1 / (1 - rate); the identity otherwise (and in ONNX, which is inference).
  */
-import { tf } from '../../engine/tf.js';
+import { tf } from '../../backend/tf.js';
 import { dropoutNoise } from '../dropout-noise.js';
 import type { LayerKind, T4 } from '../layer-kind.js';
 import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';

@@ -1,5 +1,5 @@
 /** Mean over H and W, keeping them as 1x1. */
-import { globalAvgPool } from '../../engine/pool.js';
+import { globalAvgPool } from '../../backend/pool.js';
 import type { LayerKind } from '../layer-kind.js';
 import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 

@@ -1,5 +1,5 @@
 /** Max pool 3x3, stride 2, padding 1 (torchvision's ResNet stem). */
-import { maxPool3x3s2 } from '../../engine/pool.js';
+import { maxPool3x3s2 } from '../../backend/pool.js';
 import type { LayerKind } from '../layer-kind.js';
 import { mapHw, WEIGHTLESS_LEAF, outputActivation, stridedSize } from '../layer-kind.js';
 

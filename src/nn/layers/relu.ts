@@ -1,5 +1,5 @@
 /** ReLU. */
-import { tf } from '../../engine/tf.js';
+import { tf } from '../../backend/tf.js';
 import type { LayerKind } from '../layer-kind.js';
 import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 

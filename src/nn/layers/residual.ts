@@ -1,5 +1,5 @@
 /** body(x) + shortcut(x); an empty shortcut is the identity. */
-import { tf } from '../../engine/tf.js';
+import { tf } from '../../backend/tf.js';
 import type { LayerKind, LayerSpec, T4 } from '../layer-kind.js';
 import { noWeightsToInit, outputActivation } from '../layer-kind.js';
 

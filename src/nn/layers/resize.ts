@@ -1,5 +1,5 @@
 /** Bilinear resize, PyTorch align_corners=False (ONNX: Resize linear, half_pixel). */
-import { resizeBilinear } from '../../engine/resize.js';
+import { resizeBilinear } from '../../backend/resize.js';
 import type { LayerKind, OnnxGraph, OnnxValue } from '../layer-kind.js';
 import { WEIGHTLESS_LEAF, outputActivation } from '../layer-kind.js';
 

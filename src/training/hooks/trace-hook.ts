@@ -4,8 +4,8 @@
  * confusion matrix).
  */
 import { round } from '../../core/numbers.js';
-import { tf } from '../../engine/tf.js';
-import { activeAdapter } from '../../engine/backend.js';
+import { tf } from '../../backend/tf.js';
+import { activeAdapter } from '../../backend/select-backend.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { TraceWriter, type EvalTraceRow, type TraceRow, type TrainTraceRow } from '../run-log.js';
 import { isDue, type StepReport, type TrainHook, type TrainRun } from './train-hook.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../../src/engine/tf.js';
-import { backendTraits } from '../../../src/engine/backend-traits.js';
+import { tf } from '../../../src/backend/tf.js';
+import { backendTraits } from '../../../src/backend/backend-traits.js';
 import { SegError } from '../../../src/core/errors.js';
 import { createHead } from '../../../src/heads/head.js';
 import { IMAGENET_NORMALIZATION } from '../../../src/data-loading/normalize.js';

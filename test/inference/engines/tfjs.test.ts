@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../../src/engine/tf.js';
+import { tf } from '../../../src/backend/tf.js';
 import { createModel } from '../../../src/segmentation/model.js';
 import { estimateInferenceMemory } from '../../../src/segmentation/memory-estimate.js';
 import { wholeImageLogits } from '../../../src/segmentation/model-logits.js';

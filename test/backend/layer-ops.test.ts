@@ -1,9 +1,9 @@
 /** The other ops a DeepLab ResNet trains through: values and gradients on cpu and wasm. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { batchNormInfer, batchNormTrain } from '../../src/engine/batch-norm.js';
-import { globalAvgPool, maxPool3x3s2 } from '../../src/engine/pool.js';
-import { interpolationMatrix, resizeBilinear } from '../../src/engine/resize.js';
+import { tf } from '../../src/backend/tf.js';
+import { batchNormInfer, batchNormTrain } from '../../src/backend/batch-norm.js';
+import { globalAvgPool, maxPool3x3s2 } from '../../src/backend/pool.js';
+import { interpolationMatrix, resizeBilinear } from '../../src/backend/resize.js';
 import { Rng } from '../../src/core/random.js';
 import { finiteDifferences, relativeError } from './reference-conv.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { conv2d } from '../../src/engine/conv2d.js';
-import { maxPool3x3s2 } from '../../src/engine/pool.js';
+import { tf } from '../../src/backend/tf.js';
+import { conv2d } from '../../src/backend/conv2d.js';
+import { maxPool3x3s2 } from '../../src/backend/pool.js';
 import {
   flipAndSwapChannelsLoop,
   flipAndSwapChannelsOps,
@@ -11,7 +11,7 @@ import {
   usesHostLoops,
   zeroInsertLoop,
   zeroInsertOps,
-} from '../../src/engine/rearrange.js';
+} from '../../src/backend/rearrange.js';
 import { Rng } from '../../src/core/random.js';
 
 type T4 = tf.Tensor4D;

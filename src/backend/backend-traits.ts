@@ -56,7 +56,7 @@ type TraitsOf = Omit<BackendTraits, 'name' | 'gpu' | 'device'> & {
   device: BackendDevice | ((provider: string | undefined) => BackendDevice);
 };
 
-/** The traits of the backends seg offers (engine/backend.ts), by name. */
+/** The traits of the backends seg offers (backend/select-backend.ts), by name. */
 const TRAITS: Readonly<Record<string, TraitsOf>> = {
   tensorflow: {
     hostTensors: false,

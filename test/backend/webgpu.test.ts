@@ -4,19 +4,19 @@
  * where no adapter can be had the tests are skipped with the reason.
  */
 import { describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { selectBackend } from '../../src/engine/backend.js';
-import { probeWebgpu } from '../../src/engine/webgpu.js';
-import { conv2d } from '../../src/engine/conv2d.js';
-import { maxPool3x3s2 } from '../../src/engine/pool.js';
-import { usesHostLoops } from '../../src/engine/rearrange.js';
+import { tf } from '../../src/backend/tf.js';
+import { selectBackend } from '../../src/backend/select-backend.js';
+import { probeWebgpu } from '../../src/backend/webgpu.js';
+import { conv2d } from '../../src/backend/conv2d.js';
+import { maxPool3x3s2 } from '../../src/backend/pool.js';
+import { usesHostLoops } from '../../src/backend/rearrange.js';
 import { createModel } from '../../src/segmentation/model.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createHead } from '../../src/heads/head.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { Rng } from '../../src/core/random.js';
-import { inPlaceBackend, runningStatInPlace, sgdStepInPlace } from '../../src/engine/in-place-update.js';
+import { inPlaceBackend, runningStatInPlace, sgdStepInPlace } from '../../src/backend/in-place-update.js';
 import { countKernels } from '../../src/bench/model-benchmark.js';
 
 const probe = await probeWebgpu();

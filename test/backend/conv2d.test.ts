@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
-import { conv2d } from '../../src/engine/conv2d.js';
+import { tf } from '../../src/backend/tf.js';
+import { conv2d } from '../../src/backend/conv2d.js';
 import { Rng } from '../../src/core/random.js';
 import { type ConvCase, dot, finiteDifferences, outSize, referenceConv, relativeError } from './reference-conv.js';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { describeSelection, parseBackendChoice, resolveBackendChoice, selectBackend } from '../../src/engine/backend.js';
-import { describeAdapter, isSoftwareAdapter, probeWebgpu, vulkanLoaderPresent } from '../../src/engine/webgpu.js';
+import { describeSelection, parseBackendChoice, resolveBackendChoice, selectBackend } from '../../src/backend/select-backend.js';
+import { describeAdapter, isSoftwareAdapter, probeWebgpu, vulkanLoaderPresent } from '../../src/backend/webgpu.js';
 
 describe('backend choice', () => {
   it('accepts webgpu from the flag and SEG_BACKEND, and names the choices otherwise', () => {
@@ -16,7 +16,7 @@ describe('backend choice', () => {
 
   it('auto probes webgpu without letting Dawn print to stderr when no hardware adapter is there', () => {
     // A fresh process, as a user's: the probe's own driver warnings must not reach them.
-    const backend = new URL('../../dist/engine/backend.js', import.meta.url).href;
+    const backend = new URL('../../dist/backend/select-backend.js', import.meta.url).href;
     const script = `const m = await import(${JSON.stringify(backend)}); const s = await m.selectBackend('auto'); process.stdout.write(JSON.stringify(s));`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 600_000 });
     expect(child.status, child.stderr).toBe(0);
@@ -34,7 +34,7 @@ describe('backend choice', () => {
     const icd = join(dir, 'bogus_icd.json');
     writeFileSync(icd, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: join(dir, 'none.so'), api_version: '1.1.0' } }));
     try {
-      const backend = new URL('../../dist/engine/backend.js', import.meta.url).href;
+      const backend = new URL('../../dist/backend/select-backend.js', import.meta.url).href;
       const script = `const m = await import(${JSON.stringify(backend)}); try { await m.selectBackend('webgpu'); } catch (e) { process.stdout.write(e.message); }`;
       const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
         encoding: 'utf8',

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 import {
   HOST_RAM_SHARE,
   WASM_LINEAR_MEMORY_BYTES,
@@ -7,9 +7,9 @@ import {
   activeBackendTraits,
   backendTraits,
   setActiveBackendTraits,
-} from '../../src/engine/backend-traits.js';
+} from '../../src/backend/backend-traits.js';
 import { backendMemoryLimit } from '../../src/segmentation/memory-estimate.js';
-import { usesHostLoops } from '../../src/engine/rearrange.js';
+import { usesHostLoops } from '../../src/backend/rearrange.js';
 import { NO_SYNC_READ_BACKEND, registerNoSyncReadBackend } from './no-sync-read-backend.js';
 
 afterAll(async () => {

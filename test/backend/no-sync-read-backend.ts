@@ -5,7 +5,7 @@
  * readSync) may read synchronously: each registered kernel is wrapped to mark that. Code that runs to the end on it reads tensors only with `await data()`;
  * its name is neither cpu nor wasm, so seg takes its device-side (GPU) code paths.
  */
-import { tf } from '../../src/engine/tf.js';
+import { tf } from '../../src/backend/tf.js';
 
 export const NO_SYNC_READ_BACKEND = 'cpu-no-sync-read';
 
