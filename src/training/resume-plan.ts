@@ -2,7 +2,7 @@
  * What a resumed run takes from the arguments it is given. The run's checkpoint fixes the
  * model and the training recipe; a few settings may change from one segment to the next.
  *
- *   refused  head, backbone, outputStride, width, multiGrid, auxLoss (the aux classifier and
+ *   refused  head, backbone, outputStride, width, multiGrid, decoder, auxLoss (the aux classifier and
  *            its weight): another model is another run
  *   kept     split, crop, batch, lr, momentum, weightDecay, polyPower, warmupIters,
  *            warmupRatio, photometric, clipGradNorm, seed, pretrained, freezeBn: they shape the batches and updates, so the run keeps its own values
@@ -18,7 +18,7 @@ import type { TrainConfig } from './train-config.js';
 
 export type TrainField = keyof TrainConfig;
 
-const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid', 'auxLoss'];
+const REFUSED: readonly TrainField[] = ['head', 'backbone', 'outputStride', 'width', 'multiGrid', 'decoder', 'auxLoss'];
 const KEPT: readonly TrainField[] = [
   'split',
   'crop',

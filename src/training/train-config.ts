@@ -14,7 +14,10 @@ import {
   type Shape,
 } from '../core/schema.js';
 import { DEFAULT_WARMUP_RATIO } from './lr-schedule.js';
-import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import type { BackboneName, OutputStride } from '../backbones/backbone.js';
+import { backboneNameSchema, outputStrides } from '../backbones/registry.js';
+import { WIDTH_RANGE } from '../backbones/width.js';
+import { DEFAULT_DECODER, decoderNameSchema } from '../decoders/registry.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export interface TrainConfig {
@@ -28,6 +31,8 @@ export interface TrainConfig {
   outputStride: OutputStride;
   width: number;
   multiGrid: boolean;
+  /** A registered decoder (decoders/registry.ts): `aspp` (DeepLab-v3) or `aspp-plus` (DeepLabV3+). */
+  decoder: string;
   crop: number;
   batch: number;
   iters: number;
@@ -83,6 +88,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'data' | 'out'> = {
   outputStride: 16,
   width: 1,
   multiGrid: false,
+  decoder: DEFAULT_DECODER,
   crop: 513,
   batch: 8,
   iters: 30000,
@@ -107,10 +113,12 @@ export const TRAIN_CONFIG_SHAPE: Shape<TrainConfig> = {
   split: string({ nonEmpty: true }),
   valSplit: string({ nonEmpty: true }),
   head: string({ nonEmpty: true }),
-  backbone: oneOf(BACKBONE_NAMES),
-  outputStride: oneOf(OUTPUT_STRIDES),
+  backbone: backboneNameSchema(),
+  outputStride: oneOf(outputStrides()),
   width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
   multiGrid: boolean(),
+  // Runs saved before decoders existed trained ASPP.
+  decoder: withDefault(decoderNameSchema(), DEFAULT_DECODER),
   crop: integer({ min: 8 }),
   batch: integer({ min: 1 }),
   iters: integer({ min: 1 }),
@@ -163,7 +171,7 @@ function withDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
 
 /** The model a run trains: its architecture flags, the dataset's class count, and the aux classifier with an aux loss. */
 export function runModelConfig(
-  c: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss'>,
+  c: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss'> & Partial<Pick<TrainConfig, 'decoder'>>,
   numClasses: number,
 ): ModelConfig {
   return {
@@ -173,6 +181,7 @@ export function runModelConfig(
     numClasses,
     multiGrid: c.multiGrid,
     ...(c.auxLoss !== undefined && c.auxLoss > 0 ? { auxClassifier: true as const } : {}),
+    ...(c.decoder !== undefined && c.decoder !== DEFAULT_DECODER ? { decoder: c.decoder } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { torchShape } from '../../src/checkpoint/weight-layout.js';
 import { deeplabSpec, type ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
-import { BACKBONE_NAMES } from '../../src/backbones/resnet.js';
+import { RESNET_NAMES as BACKBONE_NAMES } from '../../src/backbones/resnet.js';
 import { createHead } from '../../src/heads/head.js';
 import { SegError } from '../../src/core/errors.js';
 
