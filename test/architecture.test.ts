@@ -8,6 +8,7 @@ const LAYERS = [
   'engine',
   'nn',
   'backbones',
+  'decoders',
   'voc',
   'heads',
   'metrics',

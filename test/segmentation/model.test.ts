@@ -95,7 +95,8 @@ describe('model structure', () => {
       ['layer3', 8, 1024],
       ['layer4', 8, 2048],
       ['aspp', 8, 256],
-      ['decoder', 8, 21],
+      ['decoder', 8, 256],
+      ['classifier', 8, 21],
       ['upsample', 1, 21],
     ]);
     expect(d.stages.reduce((s, x) => s + x.params, 0)).toBe(d.params);

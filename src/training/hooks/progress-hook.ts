@@ -14,7 +14,7 @@ export class ProgressHook implements TrainHook {
     const c = run.config;
     if (run.state.iteration >= c.iters) return; // a finished run trains nothing
     this.log(
-      `training ${c.backbone} (output stride ${c.outputStride}, width ${c.width}) with head ${c.head}` +
+      `training ${c.backbone} (output stride ${c.outputStride}, width ${c.width}${c.decoder !== 'aspp' ? `, decoder ${c.decoder}` : ''}) with head ${c.head}` +
         `${c.auxLoss !== undefined ? ` (+ ${c.auxLoss} x the aux classifier's loss)` : ''} ` +
         `on ${run.dataset.root} '${c.split}', ${countNoun(c.iters, 'iteration')} of batch ${c.batch} at ${c.crop}px`,
     );
