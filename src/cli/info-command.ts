@@ -97,12 +97,7 @@ export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 / V3+ model')
-    .option(
-      '--backbone <name>',
-      backboneNames().join(' | '),
-      (v: string) => parseBackboneName(v),
-      DEFAULT_TRAIN_CONFIG.backbone,
-    )
+    .option('--backbone <name>', backboneNames().join(' | '), (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone)
     .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
     .option('--decoder <name>', decoderNames().join(' | '), (v: string) => parseDecoderName(v), DEFAULT_TRAIN_CONFIG.decoder)
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)

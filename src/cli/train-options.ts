@@ -76,7 +76,9 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
     .option('--egb-alpha <a>', 'egb: y = alpha * boost(z) + beta (default exp 1/K, pow3 0.001)', parseFloatFlag('--egb-alpha', 0))
     .option('--egb-beta <b>', 'egb: beta (default 0)', parseFloatFlag('--egb-beta'))
     .addOption(new Option('--backbone <name>', 'backbone (dilated ResNet)').choices(backboneNames()).default(d.backbone))
-    .addOption(new Option('--output-stride <n>', 'backbone output stride').choices(outputStrides().map(String)).default(String(d.outputStride)))
+    .addOption(
+      new Option('--output-stride <n>', 'backbone output stride').choices(outputStrides().map(String)).default(String(d.outputStride)),
+    )
     .addOption(
       new Option('--decoder <name>', 'decoder: aspp (DeepLab-v3) or aspp-plus (DeepLabV3+: ASPP + layer1 features)')
         .choices(decoderNames())

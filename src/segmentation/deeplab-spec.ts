@@ -132,7 +132,10 @@ function outChannelsOf(spec: SequentialSpec): number {
 function findStage(root: SequentialSpec, name: string, backbone: string): SequentialSpec {
   const found = root.layers.find((l): l is SequentialSpec => l.kind === 'sequential' && l.name === name);
   if (found === undefined) {
-    throw new SegError(`backbone ${backbone} has no stage ${name} for torchvision's aux classifier; train it without --aux-loss`, '--aux-loss');
+    throw new SegError(
+      `backbone ${backbone} has no stage ${name} for torchvision's aux classifier; train it without --aux-loss`,
+      '--aux-loss',
+    );
   }
   return found;
 }
@@ -149,8 +152,7 @@ export function deeplabSpec(config: ModelConfig): DeeplabSpec {
     layers: [{ ...conv('classifier.4', decoder.channels, c.numClasses, 1, true), initStd: CLASSIFIER_INIT_STD }],
   };
   const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
-  const aux =
-    c.auxClassifier === true ? auxSpec(outChannelsOf(findStage(backbone.spec, AUX_SOURCE, c.backbone)), c.numClasses) : undefined;
+  const aux = c.auxClassifier === true ? auxSpec(outChannelsOf(findStage(backbone.spec, AUX_SOURCE, c.backbone)), c.numClasses) : undefined;
   return {
     root: { kind: 'sequential', name: 'model', layers: [...decoder.layers, classifier, upsample] },
     backbone: backbone.spec,

@@ -7,7 +7,8 @@ import { runModelConfig, type TrainConfig } from './train-config.js';
  * fit in the memory of `backend`; returns the estimate otherwise.
  */
 export function checkTrainConfigMemory(
-  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss' | 'batch' | 'crop'> & Partial<Pick<TrainConfig, 'decoder'>>,
+  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss' | 'batch' | 'crop'> &
+    Partial<Pick<TrainConfig, 'decoder'>>,
   numClasses: number,
   backend: string,
   limit: MemoryLimit = backendMemoryLimit(backend),

@@ -45,7 +45,16 @@ const TOY: BackboneDefinition = {
       stride *= step;
       const name = i === 0 ? 'backbone.stem' : `backbone.layer${i}`;
       const layers: LayerSpec[] = [
-        { kind: 'conv', name: `${name}.conv`, inChannels, outChannels: out, kernel: 3, stride: step, dilation: step === 1 ? dilation : 1, bias: false },
+        {
+          kind: 'conv',
+          name: `${name}.conv`,
+          inChannels,
+          outChannels: out,
+          kernel: 3,
+          stride: step,
+          dilation: step === 1 ? dilation : 1,
+          bias: false,
+        },
         { kind: 'batchNorm', name: `${name}.bn`, channels: out, eps: 1e-5, momentum: 0.1 },
         { kind: 'relu' },
       ];

@@ -46,7 +46,12 @@ function randomisedModel(config: ModelConfig, seed: number): SegmentationModel {
     v.assign(tf.tensor(values, v.shape));
   }
   const cls = model.params.get('classifier.4.weight') as tf.Variable;
-  cls.assign(tf.tensor(Float32Array.from({ length: cls.size }, () => 0.3 * rng.normal()), cls.shape));
+  cls.assign(
+    tf.tensor(
+      Float32Array.from({ length: cls.size }, () => 0.3 * rng.normal()),
+      cls.shape,
+    ),
+  );
   return model;
 }
 
