@@ -9,18 +9,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { Rng } from '../../src/core/random.js';
 import { createHead } from '../../src/heads/head.js';
 import { leaves, type SequentialSpec, weightSpecs } from '../../src/nn/layer-spec.js';
 import { runLayers } from '../../src/nn/layer-forward.js';
 import { decoderOf, deeplabSpec, type ModelConfig, validateModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
-import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
+import type { SegmentationModel } from '../../src/segmentation/model.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { decoderNames, parseDecoderName } from '../../src/decoders/registry.js';
 import { modelConfigDifferences } from '../../src/checkpoint/checkpoint-config.js';
 import type { Batch } from '../../src/voc/types.js';
+import {
+  expectUpdateIsGradient,
+  finiteDifferences,
+  probeValues,
+  randomBatch as batchOf,
+  randomisedModel as randomised,
+} from '../training/gradient-check.js';
 import { train } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
@@ -30,30 +36,8 @@ import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.125, numClasses: 3, multiGrid: false, decoder: 'aspp-plus' };
 const [N, H, W] = [2, 21, 27];
 
-function randomBatch(seed: number): Batch {
-  const rng = new Rng(seed, 'batch');
-  const images = Float32Array.from({ length: N * H * W * 3 }, () => rng.normal());
-  const labels = Int32Array.from({ length: N * H * W }, (_, i) => (i % 11 === 0 ? 255 : rng.int(CONFIG.numClasses)));
-  return { ids: ['a', 'b'], images, labels, shape: [N, H, W] } as Batch;
-}
-
-/** BN statistics and the classifier away from their init, so every path carries signal. */
-function randomisedModel(config: ModelConfig, seed: number): SegmentationModel {
-  const model = createModel(config, seed);
-  const rng = new Rng(seed, 'randomise');
-  for (const [name, v] of model.buffers) {
-    const values = Float32Array.from({ length: v.size }, () => (name.endsWith('running_var') ? 0.5 + rng.next() : 0.2 * rng.normal()));
-    v.assign(tf.tensor(values, v.shape));
-  }
-  const cls = model.params.get('classifier.4.weight') as tf.Variable;
-  cls.assign(
-    tf.tensor(
-      Float32Array.from({ length: cls.size }, () => 0.3 * rng.normal()),
-      cls.shape,
-    ),
-  );
-  return model;
-}
+const randomBatch = (seed: number): Batch => batchOf(seed, CONFIG.numClasses, [N, H, W]);
+const randomisedModel = (config: ModelConfig, seed: number): SegmentationModel => randomised(config, seed, ['classifier.4.weight']);
 
 let dir: string;
 beforeAll(async () => {
@@ -188,23 +172,9 @@ describe('the aspp-plus decoder', () => {
       ['backbone.layer4.0.conv1.weight', 9], // through ASPP only
       ['classifier.4.bias', 2],
     ];
-    // Small enough that no ReLU flips between the two evaluations (1e-2 crosses kinks here).
-    const eps = 3e-3;
-    const numeric = probes.map(([name, i]) => {
-      const v = model.params.get(name) as tf.Variable;
-      const values = v.dataSync().slice() as Float32Array;
-      const keep = values[i] as number;
-      const at = (value: number): number => {
-        values[i] = value;
-        v.assign(tf.tensor(values, v.shape));
-        return surrogate();
-      };
-      const d = (at(keep + eps) - at(keep - eps)) / (2 * eps);
-      values[i] = keep;
-      v.assign(tf.tensor(values, v.shape));
-      return d;
-    });
-    const before = probes.map(([name, i]) => (model.params.get(name) as tf.Variable).dataSync()[i] as number);
+    // Small enough that no ReLU flips between the two sides (1e-2 crosses kinks here).
+    const numeric = finiteDifferences(model, probes, surrogate, 3e-3);
+    const before = probeValues(model, probes);
     const sgd = new MomentumSgd(model.params, { momentum: 0, weightDecay: 0 });
     try {
       const step = await trainStep(model, head, sgd, batch, { lr: 1, freezeBn: true });
@@ -212,12 +182,7 @@ describe('the aspp-plus decoder', () => {
     } finally {
       sgd.dispose();
     }
-    probes.forEach(([name, i], j) => {
-      const a = (before[j] as number) - ((model.params.get(name) as tf.Variable).dataSync()[i] as number);
-      const n = numeric[j] as number;
-      expect(Math.abs(n), `${name} carries a gradient`).toBeGreaterThan(1e-5);
-      expect(Math.abs(a - n) / Math.abs(n), `${name}: step ${a}, finite differences ${n}`).toBeLessThan(2e-2);
-    });
+    expectUpdateIsGradient(probes, before, probeValues(model, probes), numeric);
     tf.dispose([x, y]);
     model.dispose();
   });
