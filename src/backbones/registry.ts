@@ -73,3 +73,8 @@ export function smallerBackbones(name: BackboneName): BackboneName[] {
 export function outputStrides(): OutputStride[] {
   return [...OUTPUT_STRIDES];
 }
+
+/** Each definition's names and description, for help texts (`resnet18|...: dilated ResNet ...`). */
+export function backboneHelp(): string {
+  return [...new Set(byName.values())].map((d) => `${d.names.join('|')}: ${d.description}`).join('; ');
+}

@@ -1,9 +1,9 @@
 /** `seg info`: parameter count, FLOPs and a per-stage table of a model config, from its spec (no tensors). */
 import type { Command } from 'commander';
 import type { BackboneName, OutputStride } from '../backbones/backbone.js';
-import { backboneNames, parseBackboneName, parseOutputStride } from '../backbones/registry.js';
+import { backboneHelp, parseBackboneName, parseOutputStride } from '../backbones/registry.js';
 import { validateWidth } from '../backbones/width.js';
-import { decoderNames, parseDecoderName } from '../decoders/registry.js';
+import { decoderHelp, parseDecoderName } from '../decoders/registry.js';
 import { describeModel, type ModelDescription } from '../segmentation/describe-model.js';
 import type { StageCost } from '../nn/layer-cost.js';
 import { decoderOf, type ModelConfig } from '../segmentation/deeplab-spec.js';
@@ -97,9 +97,9 @@ export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 / V3+ model')
-    .option('--backbone <name>', backboneNames().join(' | '), (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone)
+    .option('--backbone <name>', backboneHelp(), (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone)
     .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
-    .option('--decoder <name>', decoderNames().join(' | '), (v: string) => parseDecoderName(v), DEFAULT_TRAIN_CONFIG.decoder)
+    .option('--decoder <name>', decoderHelp(), (v: string) => parseDecoderName(v), DEFAULT_TRAIN_CONFIG.decoder)
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)
     .option('--multi-grid', 'multi-grid (1, 2, 4) dilation in layer4')

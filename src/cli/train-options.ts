@@ -1,8 +1,8 @@
 /** The training flags, shared by `seg train` and `seg trace`, and their conversion to a TrainConfig. */
 import { type Command, Option } from 'commander';
 import type { OutputStride } from '../backbones/backbone.js';
-import { backboneNames, outputStrides } from '../backbones/registry.js';
-import { decoderNames } from '../decoders/registry.js';
+import { backboneHelp, backboneNames, outputStrides } from '../backbones/registry.js';
+import { decoderHelp, decoderNames } from '../decoders/registry.js';
 import { SegError } from '../core/errors.js';
 import { BOOST_KINDS, egbHeadSpec, formatHeadSpec, type BoostKind } from '../heads/head-spec.js';
 import { DEFAULT_TRAIN_CONFIG, SAVE_BEST_METRICS, type SaveBestMetric, type TrainConfig } from '../training/train-config.js';
@@ -75,15 +75,11 @@ export function addTrainingOptions(cmd: Command, options: { dataHelp?: string } 
     .addOption(new Option('--boost <kind>', 'egb boost function').choices([...BOOST_KINDS]))
     .option('--egb-alpha <a>', 'egb: y = alpha * boost(z) + beta (default exp 1/K, pow3 0.001)', parseFloatFlag('--egb-alpha', 0))
     .option('--egb-beta <b>', 'egb: beta (default 0)', parseFloatFlag('--egb-beta'))
-    .addOption(new Option('--backbone <name>', 'backbone (dilated ResNet)').choices(backboneNames()).default(d.backbone))
+    .addOption(new Option('--backbone <name>', `backbone (${backboneHelp()})`).choices(backboneNames()).default(d.backbone))
     .addOption(
       new Option('--output-stride <n>', 'backbone output stride').choices(outputStrides().map(String)).default(String(d.outputStride)),
     )
-    .addOption(
-      new Option('--decoder <name>', 'decoder: aspp (DeepLab-v3) or aspp-plus (DeepLabV3+: ASPP + layer1 features)')
-        .choices(decoderNames())
-        .default(d.decoder),
-    )
+    .addOption(new Option('--decoder <name>', `decoder (${decoderHelp()})`).choices(decoderNames()).default(d.decoder))
     .option('--width <w>', 'channel width multiplier (small experiments on CPU)', numberFlag('--width'), d.width)
     .option('--multi-grid', 'multi-grid (1,2,4) dilations in layer4')
     .option('--crop <px>', 'square training crop', integerFlag('--crop'), d.crop)

@@ -47,3 +47,8 @@ export function decoderNameSchema(): Schema<string> {
     return value;
   };
 }
+
+/** Each decoder's name and description, for help texts. */
+export function decoderHelp(): string {
+  return [...byName.values()].map((d) => `${d.name}: ${d.description}`).join('; ');
+}
