@@ -1,33 +1,36 @@
 /**
  * The public library API of seg: what a user needs to open a dataset, build or load a model,
  * train, evaluate, predict and compare heads. Everything else stays reachable through the
- * documented subpath exports (`seg/engine/*`, `seg/voc/*`, ...; see docs/ARCHITECTURE.md),
+ * documented subpath exports (`seg/engine/*`, `seg/datasets/*`, ...; see docs/ARCHITECTURE.md),
  * which carry no stability promise. The CLI (`seg`) is a thin layer over the same modules.
  */
 export { tf } from './engine/tf.js';
 export { SegError, isUserError } from './core/errors.js';
 export { type BackendChoice, type BackendSelection, selectBackend, describeSelection } from './engine/backend.js';
+export { type BackendTraits, activeBackendTraits, backendTraits } from './engine/backend-traits.js';
 
 // Data
-export { type Dataset, openDataset } from './voc/dataset.js';
-export { VOC_CLASSES } from './voc/classes.js';
-export { VOID_LABEL, type Sample } from './voc/types.js';
-export { readLabelPng, writeLabelPng } from './voc/label-png.js';
-export { vocColormap } from './voc/colormap.js';
-export { type Normalization, IMAGENET_NORMALIZATION } from './voc/normalize.js';
-export { makeSynthDataset } from './voc/synth-dataset.js';
-export { makeFashionDataset } from './voc/fashion-dataset.js';
-export { type CheckReport, checkDataset, formatCheckReport } from './voc/dataset-check.js';
-export { downloadVoc2012 } from './voc/voc-download.js';
+export type { Dataset } from './datasets/dataset.js';
+export { openDataset } from './datasets/open-dataset.js';
+export { VOC_CLASSES } from './datasets/classes.js';
+export { VOID_LABEL } from './image/types.js';
+export type { Sample } from './datasets/types.js';
+export { readLabelPng, writeLabelPng } from './image/label-png.js';
+export { vocColormap } from './image/colormap.js';
+export { type Normalization, IMAGENET_NORMALIZATION } from './data-loading/normalize.js';
+export { makeSynthDataset } from './dataset-makers/synth-dataset.js';
+export { makeFashionDataset } from './dataset-makers/fashion-dataset.js';
+export { type CheckReport, checkDataset, formatCheckReport } from './datasets/dataset-check.js';
+export { downloadVoc2012 } from './datasets/voc-download.js';
 
 // Model
 export type { ModelConfig } from './segmentation/deeplab-spec.js';
 export { type SegmentationModel, createModel } from './segmentation/model.js';
 export { type ModelDescription, describeModel } from './segmentation/describe-model.js';
 export type { BackboneDefinition, BackboneFeatures, BackboneOptions, OutputStride, StageTap } from './backbones/backbone.js';
-export { registerBackbone, backboneNames } from './backbones/registry.js';
+export { registerBackbone } from './backbones/registry.js';
 export type { DecoderDefinition, DecoderInput, DecoderOutput } from './decoders/decoder.js';
-export { registerDecoder, decoderNames } from './decoders/registry.js';
+export { registerDecoder } from './decoders/registry.js';
 
 // Heads
 export { type HeadSpec, parseHeadSpec, formatHeadSpec } from './heads/head-spec.js';
@@ -41,13 +44,16 @@ export { resolveCheckpointSource, resolvePretrainedSource } from './checkpoint/n
 export { exportCheckpoint } from './export/export-checkpoint.js';
 
 // Training
-export { type TrainConfig, DEFAULT_TRAIN_CONFIG } from './training/train-config.js';
+export { type TrainConfig, type FlatTrainConfig, DEFAULT_TRAIN_CONFIG, nestTrainConfig } from './training/train-config.js';
 export { type TrainHooks, type TrainResult, train } from './training/trainer.js';
 export { NonFiniteError } from './training/non-finite-error.js';
 
 // Inference and evaluation
 export { type PredictOptions, predictMask } from './inference/inference.js';
 export { type Predictor, openPredictor } from './inference/predictor.js';
+export type { EngineCapabilities, EngineFactory, InferenceEngine } from './inference/engines/engine.js';
+export { engineNames, registerEngine } from './inference/engines/registry.js';
+export { tfjsEngine } from './inference/engines/tfjs.js';
 export { type EvaluationResult, evaluateModel, evaluatePredictions } from './inference/evaluate.js';
 export { type PredictFilesResult, predictFiles } from './inference/predict-files.js';
 
@@ -58,5 +64,6 @@ export { formatMetricsTable } from './metrics/metrics-format.js';
 
 // Head comparison
 export { type TraceOptions, type TraceResult, runTrace } from './experiments/convergence-trace.js';
-export { type Comparison, compareTraceDir } from './experiments/compare.js';
+export type { Comparison } from './experiments/compare.js';
+export { compareTraceDir } from './experiments/compare-trace-dir.js';
 export { formatComparisonTable } from './experiments/compare-format.js';

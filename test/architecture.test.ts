@@ -9,7 +9,11 @@ const LAYERS = [
   'nn',
   'backbones',
   'decoders',
-  'voc',
+  'image',
+  'file-readers',
+  'datasets',
+  'data-loading',
+  'dataset-makers',
   'heads',
   'metrics',
   'segmentation',
@@ -52,5 +56,37 @@ describe('architecture', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('no file imports itself through a chain of relative imports (type imports included)', () => {
+    const graph = new Map<string, string[]>();
+    for (const file of sourceFiles(src)) {
+      const targets: string[] = [];
+      for (const match of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+        targets.push(normalize(join(dirname(file), (match[1] as string).replace(/\.js$/, '.ts'))));
+      }
+      graph.set(
+        file,
+        targets.filter((t) => t !== file),
+      );
+    }
+    // Depth-first search; a back edge closes a circle, reported as the chain of files.
+    const state = new Map<string, 'open' | 'done'>();
+    const circles: string[] = [];
+    const stack: string[] = [];
+    const visit = (file: string): void => {
+      state.set(file, 'open');
+      stack.push(file);
+      for (const next of graph.get(file) ?? []) {
+        if (!graph.has(next)) continue;
+        if (state.get(next) === 'open') {
+          circles.push([...stack.slice(stack.indexOf(next)), next].map((f) => relative(src, f)).join(' -> '));
+        } else if (state.get(next) === undefined) visit(next);
+      }
+      stack.pop();
+      state.set(file, 'done');
+    };
+    for (const file of [...graph.keys()].sort()) if (state.get(file) === undefined) visit(file);
+    expect(circles).toEqual([]);
   });
 });

@@ -34,7 +34,7 @@ describe('public API', () => {
     const script = [
       "const root = await import('seg');",
       "const conv = await import('seg/engine/conv2d');",
-      "const png = await import('seg/voc/label-png');",
+      "const png = await import('seg/image/label-png');",
       'console.log(typeof root.train, typeof conv.conv2d, typeof png.encodeLabelPng);',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });

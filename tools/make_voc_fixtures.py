@@ -1,4 +1,4 @@
-"""Write the VOC / SBD download fixtures of test/voc/ (run once; the files are committed).
+"""Write the VOC / SBD download fixtures of test/datasets/ (run once; the files are committed).
 
 Needs numpy, scipy and Pillow (Debian: apt-get install python3-scipy python3-pil, then
 /usr/bin/python3 tools/make_voc_fixtures.py). Every file is tiny.

@@ -1,6 +1,6 @@
 """Reference values for seg's photometric distortion, computed with OpenCV (cv2.cvtColor).
 
-Writes test/voc/fixtures/photometric-cv2.json:
+Writes test/data-loading/fixtures/photometric-cv2.json:
   - rgb2hsv: random RGB colours and cv2's COLOR_RGB2HSV of them (8-bit, H in 0..179);
   - hsv2rgb: random HSV triples and cv2's COLOR_HSV2RGB, converted as one wide image (the
     vectorised path OpenCV takes for all but the last pixels % 16 of an image);
@@ -62,7 +62,7 @@ def main():
         'image': {'width': 40, 'height': 12, 'rgb': b64(image)},
         'steps': steps,
     }
-    path = os.path.join(os.path.dirname(__file__), '..', 'test', 'voc', 'fixtures', 'photometric-cv2.json')
+    path = os.path.join(os.path.dirname(__file__), '..', 'test', 'data-loading', 'fixtures', 'photometric-cv2.json')
     with open(path, 'w') as f:
         json.dump(fixture, f, indent=2)
         f.write('\n')

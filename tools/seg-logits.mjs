@@ -6,8 +6,8 @@
 // classifier, its logits `aux` [1,H,W,K]. Needs the built library (npm run build).
 import * as seg from '../dist/index.js';
 import { writeSafetensors } from '../dist/checkpoint/safetensors.js';
-import { loadSample } from '../dist/voc/sample.js';
-import { normalizeImage } from '../dist/voc/normalize.js';
+import { loadSample } from '../dist/datasets/sample.js';
+import { normalizeImage } from '../dist/data-loading/normalize.js';
 
 const [checkpoint, data, idArg, out = 'seg-logits.safetensors'] = process.argv.slice(2);
 if (checkpoint === undefined || data === undefined) {

@@ -63,7 +63,7 @@ from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 from torchvision.models.segmentation.fcn import FCNHead
 
 CHECKPOINT_FORMAT = "seg-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 2  # format 2 nests seg's "training" settings by group; this script does not read them
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "optimizer.safetensors", "state.json")
 VOID = 255
 EXP_BOOST_MAX_LOGIT = 30.0

@@ -1,6 +1,6 @@
 /** Throughput of the training data path (decode, augment, batch) as the trainer would see it. */
-import type { Dataset } from '../voc/dataset.js';
-import { createTrainLoader } from '../voc/batch-loader.js';
+import type { Dataset } from '../datasets/dataset.js';
+import { createTrainLoader } from '../data-loading/batch-loader.js';
 
 export interface LoaderBenchOptions {
   dataset: Dataset;

@@ -8,11 +8,11 @@ import { availableParallelism } from 'node:os';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../core/random.js';
 import { exportOnnx, ONNX_INPUT_NAME } from '../export/onnx-export.js';
-import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/onnxruntime-loader.js';
+import { createOrtSession, defaultSessionOptions, type OrtDevice } from '../inference/engines/onnxruntime-loader.js';
 import { activeAdapter } from '../engine/backend.js';
 import { describeModel } from '../segmentation/describe-model.js';
 import { createModel } from '../segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../data-loading/normalize.js';
 import type { ModelBenchOptions, ModelBenchResult } from './model-benchmark.js';
 import { median, round } from '../core/numbers.js';
 

@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
-import { NORMALIZATION_SCHEMA, type Normalization } from '../voc/normalize.js';
+import { NORMALIZATION_SCHEMA, type Normalization } from '../data-loading/normalize.js';
 import { arrayOf, fieldPath, FieldError, integer, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
 import { decoderOf, MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** 2: `training` holds the run's settings nested by group (training/train-config.ts); 1: flat. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 
 export interface CheckpointConfig {
   format: typeof CHECKPOINT_FORMAT;

@@ -28,7 +28,7 @@ import { SegError } from '../core/errors.js';
 import { ioReason, syncDirectory, WriteError, writeJsonAtomic } from '../core/durable-files.js';
 import { formatHeadSpec, parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
 import { PACKAGE_VERSION } from '../core/version.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { createModelWithWeights, modelBatchNormLayers, modelWeightSpecs, type SegmentationModel } from '../segmentation/model.js';
 import {

@@ -4,7 +4,7 @@
  * is the one way to load it for resuming). Weights with NaN or infinite values are refused.
  */
 import { createHead, type Head } from '../heads/head.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import { loadCheckpoint } from './checkpoint.js';
 import type { CheckpointConfig } from './checkpoint-config.js';
 import type { SegmentationModel } from '../segmentation/model.js';

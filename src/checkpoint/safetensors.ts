@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { SegError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/durable-files.js';
+import { isCount, isPlainObject as isRecord } from '../core/schema.js';
 
 export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F64';
 
@@ -52,14 +53,6 @@ const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
 
 function malformed(file: string, problem: string): SegError {
   return new SegError(`${file}: not a valid safetensors file: ${problem}`, file);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 interface Entry {

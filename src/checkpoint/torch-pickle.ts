@@ -17,6 +17,7 @@
  */
 import { BufferReader, Parser } from 'pickleparser';
 import { SegError } from '../core/errors.js';
+import { isCount } from '../core/schema.js';
 
 export const TORCH_DTYPES = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'] as const;
 export type TorchDtype = (typeof TORCH_DTYPES)[number];
@@ -103,10 +104,6 @@ export class UnsafePickleError extends SegError {
 
 function malformed(file: string, problem: string): SegError {
   return new SegError(`${file}: not a valid PyTorch file: ${problem}`, file);
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function countList(v: unknown): number[] | undefined {

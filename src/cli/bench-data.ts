@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import { type LayoutFlags, layoutOption } from './layout-option.js';
 import { benchmarkTrainLoader } from '../bench/loader-benchmark.js';
-import { makeSynthDataset } from '../voc/synth-dataset.js';
+import { makeSynthDataset } from '../dataset-makers/synth-dataset.js';
 import { parseIntFlag } from './options.js';
 
-interface BenchDataFlags {
+interface BenchDataFlags extends LayoutFlags {
   data?: string;
   split: string;
   json?: boolean;
@@ -26,6 +27,7 @@ export function registerBenchData(bench: Command): void {
         'Without --data, times a temporary synthetic set of 64 500x375 JPEGs (VOC-sized), removed afterwards',
     )
     .option('--data <dir>', 'dataset root to read (default: a temporary synthetic 500x375 set)')
+    .addOption(layoutOption())
     .option('--split <name>', 'list name in ImageSets/Segmentation', 'train')
     .option('--json', 'print one JSON object')
     .option('--crop <px>', 'square crop side', parseIntFlag('--crop', 1, 4096), 513)
@@ -41,7 +43,7 @@ export function registerBenchData(bench: Command): void {
           root = (await makeSynthDataset({ out: join(temp, 'voc'), train: 64, val: 0, width: 500, height: 375, seed: 0 })).root;
         }
         const r = await benchmarkTrainLoader({
-          dataset: openDataset(root),
+          dataset: openDataset(root, flags.data === undefined ? 'auto' : flags.layout),
           split: flags.split,
           crop: flags.crop,
           batchSize: flags.batch,

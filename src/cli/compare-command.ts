@@ -1,12 +1,7 @@
 /** `seg compare DIR`: best/final mIoU, iterations and time to a target, speed-up, and the convergence charts of a trace. */
 import { Option, type Command } from 'commander';
-import {
-  compareTraceDir,
-  DEFAULT_BASELINE_HEAD,
-  DEFAULT_COMPARE_TARGET,
-  LR_SELECTION_RULES,
-  type LrSelectionRule,
-} from '../experiments/compare.js';
+import { compareTraceDir } from '../experiments/compare-trace-dir.js';
+import { DEFAULT_BASELINE_HEAD, DEFAULT_COMPARE_TARGET, LR_SELECTION_RULES, type LrSelectionRule } from '../experiments/compare.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../experiments/compare-format.js';
 import { parseFloatFlag } from './options.js';
 import { SegError } from '../core/errors.js';

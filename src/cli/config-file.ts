@@ -1,7 +1,8 @@
 /**
  * `--config FILE` for `seg train` and `seg trace`, as mmseg's `tools/train.py CONFIG
- * --cfg-options k=v`: the file sets options by their camelCase names (`crop`, `valSplit`,
- * `warmupIters`), the flags typed on the command line override it. JSON, or YAML for
+ * --cfg-options k=v`: the file sets the run's settings in sections, as a run's config.json
+ * (`model: {backbone: resnet50}`, `optim: {lr: 0.01}`), or options by their camelCase names
+ * (`crop`, `valSplit`, `warmupIters`); the flags typed on the command line override it. JSON, or YAML for
  * `.yaml`/`.yml`. A checkpoint's `config.json` works too: its `training` arguments are the
  * run's whole config, so `--config RUN/checkpoint/config.json --out NEW` trains the run again.
  * Each value goes through the same parser, choices and ranges as its flag; an unknown key is
@@ -12,6 +13,7 @@ import type { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { SegError } from '../core/errors.js';
 import { isPlainObject } from '../core/schema.js';
+import { fieldAt, groupFields, TRAIN_GROUPS, trainFieldRow, type TrainGroup } from '../training/train-fields.js';
 import { flagOf } from './field-flags.js';
 
 /** Where a value of an option came from: typed, from a config file, or a default. */
@@ -69,6 +71,42 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return value;
 }
 
+/**
+ * Settings with the run's sections (`model:`, `data:`, `optim:`, `schedule:`, `run:`, as a
+ * config.json's `training` and mmseg's configs) under their flat names (`optim.lr` -> `lr`,
+ * `data.root` -> `data`); top-level keys stay as they are.
+ */
+export function flattenSections(settings: Readonly<Record<string, unknown>>, file: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const from = new Map<string, string>();
+  const put = (name: string, value: unknown, where: string): void => {
+    const before = from.get(name);
+    if (before !== undefined)
+      throw new SegError(`${file}: '${where}' and '${before}' set the same option (${flagOf(name)}); keep one`, file);
+    from.set(name, where);
+    out[name] = value;
+  };
+  for (const [key, value] of Object.entries(settings)) {
+    if (!(TRAIN_GROUPS as readonly string[]).includes(key) || !isPlainObject(value)) {
+      put(key, value, key);
+      continue;
+    }
+    const keys = groupFields(key as TrainGroup).map((f) => trainFieldRow(f).key);
+    for (const [inner, v] of Object.entries(value)) {
+      const name = fieldAt(key, inner);
+      if (name === undefined) {
+        const near = closestKey(inner, keys);
+        throw new SegError(
+          `${file}: unknown key '${key}.${inner}'${near !== undefined ? `; did you mean '${key}.${near}'?` : ''} (the keys of '${key}': ${keys.join(', ')})`,
+          file,
+        );
+      }
+      put(name, v, `${key}.${inner}`);
+    }
+  }
+  return out;
+}
+
 /** A file value as the text its flag would take (lists joined with commas, as --heads 0,1 and --lrs). */
 function asFlagText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -108,7 +146,7 @@ export interface ApplyConfigOptions {
 
 /** Set every option the file names and the command line did not; returns the keys applied. */
 export function applyConfigFile(cmd: Command, file: string, options: ApplyConfigOptions): string[] {
-  const raw = readConfigFile(file);
+  const raw = flattenSections(readConfigFile(file), file);
   const settings = options.translate?.(raw) ?? raw;
   const byName = new Map(cmd.options.map((o) => [o.attributeName(), o]));
   for (const name of options.exclude) byName.delete(name);

@@ -1,14 +1,16 @@
 /** `seg data synth|fashion|download|check`: make or fetch VOC-layout datasets and check any dataset in that layout. */
 import type { Command } from 'commander';
 import { createProgress } from '../core/progress.js';
-import { checkDataset, formatCheckReport } from '../voc/dataset-check.js';
-import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../voc/fashion-dataset.js';
-import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../voc/synth-dataset.js';
+import { checkDataset, formatCheckReport } from '../datasets/dataset-check.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import { type LayoutFlags, layoutOption } from './layout-option.js';
+import { DEFAULT_FASHION_SOURCE, makeFashionDataset } from '../dataset-makers/fashion-dataset.js';
+import { makeSynthDataset, SYNTH_CLASSES, type MadeDataset } from '../dataset-makers/synth-dataset.js';
 import { parseIntFlag } from './options.js';
 import { byteProgress } from '../core/byte-progress.js';
 import { SegError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
-import { type DownloadStage, downloadVoc2012, SBD_ARCHIVE, VOC2012_ARCHIVE } from '../voc/voc-download.js';
+import { type DownloadStage, downloadVoc2012, SBD_ARCHIVE, VOC2012_ARCHIVE } from '../datasets/voc-download.js';
 
 interface MakeFlags {
   out: string;
@@ -30,7 +32,7 @@ interface DownloadFlags {
   removeArchives?: boolean;
 }
 
-interface CheckFlags {
+interface CheckFlags extends LayoutFlags {
   data: string;
   split: string;
   json?: boolean;
@@ -155,10 +157,13 @@ export function registerDataCommand(program: Command): void {
     .command('check')
     .description('read every sample of a split and report counts and every problem found; exits 1 when there is any problem')
     .requiredOption('--data <dir>', 'dataset root (VOC2012 folder, or a folder holding VOC2012/ or VOCdevkit/VOC2012/)')
+    .addOption(layoutOption())
     .option('--split <name>', 'list name in ImageSets/Segmentation', 'train')
     .option('--json', 'print {images, classes: [{name, pixels, images}], void_pixels, problems: [{id, file, problem}], ...}')
     .action(async (flags: CheckFlags) => {
-      const report = await checkDataset(flags.data, flags.split, { onProgress: flags.json === true ? undefined : progressFor('check') });
+      const report = await checkDataset(openDataset(flags.data, flags.layout), flags.split, {
+        onProgress: flags.json === true ? undefined : progressFor('check'),
+      });
       process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
       if (report.problems.length > 0) process.exitCode = 1;
     });

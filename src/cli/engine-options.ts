@@ -1,7 +1,7 @@
-/** `--engine tfjs|onnxruntime` and `--onnx FILE` for eval and predict. */
+/** `--engine NAME` (the registered inference engines: tfjs, onnxruntime) and `--onnx FILE` for eval and predict. */
 import { type Command, Option } from 'commander';
 import type { BackendSelection } from '../engine/backend.js';
-import { ENGINE_KINDS, type EngineKind, isGpuBackend } from '../inference/engine.js';
+import { engineNames } from '../inference/engines/registry.js';
 import { openPredictor, type Predictor } from '../inference/predictor.js';
 import { checkpointIdentity, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import { readCheckpointConfig, resolveCheckpointDir } from '../checkpoint/checkpoint.js';
@@ -11,7 +11,7 @@ import { SegError } from '../core/errors.js';
 export interface EngineFlags {
   checkpoint?: string;
   onnx?: string;
-  engine?: EngineKind;
+  engine?: string;
 }
 
 export function addEngineOptions(cmd: Command): Command {
@@ -21,7 +21,7 @@ export function addEngineOptions(cmd: Command): Command {
         '--engine <name>',
         'inference engine (default: onnxruntime when installed and the backend is a CPU one, else tfjs); ' +
           "onnxruntime with --backend webgpu runs on onnxruntime's WebGPU provider",
-      ).choices([...ENGINE_KINDS]),
+      ).choices(engineNames()),
     )
     .option('--onnx <file>', "run this .onnx file from 'seg export' (on onnxruntime) instead of a checkpoint");
 }
@@ -32,16 +32,16 @@ export async function openPredictorFromFlags(flags: EngineFlags, backend: Backen
     ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}),
     ...(flags.onnx !== undefined ? { onnx: flags.onnx } : {}),
     ...(flags.engine !== undefined ? { engine: flags.engine } : {}),
-    gpuBackend: isGpuBackend(backend.name, backend.provider),
     // With --backend webgpu, onnxruntime runs on its own WebGPU provider.
-    onnxDevice: backend.name === 'webgpu' ? 'webgpu' : 'cpu',
+    backend: backend.traits,
   });
   if (!quiet) {
+    const { engine } = predictor;
     const notes = [
-      ...(predictor.device === 'webgpu' ? ['webgpu execution provider'] : []),
-      ...(predictor.padsToStride ? ['the .onnx file pads to the output stride'] : []),
+      ...(engine.device === 'webgpu' ? ['webgpu execution provider'] : []),
+      ...(engine.padsToStride ? ['the .onnx file pads to the output stride'] : []),
     ];
-    process.stderr.write(`engine: ${predictor.engine}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`);
+    process.stderr.write(`engine: ${engine.kind}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`);
   }
   return predictor;
 }

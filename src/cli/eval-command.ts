@@ -7,11 +7,12 @@ import { progressCallback, windowProgressCallback } from '../core/progress.js';
 import { evaluateModel, evaluatePredictions, type EvaluationResult } from '../inference/evaluate.js';
 import { evalCountsOf, evalShardIds, mergeEvalCounts, writeEvalCounts, type MergedEvaluation } from '../inference/eval-counts.js';
 import { formatShard, type ShardSpec } from '../inference/shards.js';
-import { openDataset } from '../voc/dataset.js';
-import type { EvalSample } from '../voc/batch-loader.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import type { EvalSample } from '../data-loading/batch-loader.js';
 import { prepareShowDir, writeShowImage } from '../inference/show-images.js';
 import { withCleanup } from '../core/cleanup.js';
 import { printable } from '../core/printable.js';
+import { type LayoutFlags, layoutOption } from './layout-option.js';
 import { addBackendOption, parseFloatList, parseIntFlag, useBackend } from './options.js';
 import {
   addEngineOptions,
@@ -25,7 +26,7 @@ import { checkpointFromFlag } from './weights-source.js';
 import { checkpointPathFromFlags, describeCheckpoint } from './checkpoint-path.js';
 import { addShardOptions, shardFromFlags, type ShardFlags } from './shard-options.js';
 
-interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags {
+interface EvalFlags extends EngineFlags, ShardFlags, InferenceFlags, LayoutFlags {
   predictions?: string;
   data?: string;
   saveCounts?: string;
@@ -104,6 +105,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--best', 'with a run folder: its best checkpoint (<run>/best, from seg train --save-best) instead of the last')
     .option('--predictions <dir>', 'score these masks instead: one <id>.png per id (palette or grayscale)')
     .option('--data <dir>', 'dataset root in VOC layout (required unless --merge)')
+    .addOption(layoutOption())
     .option('--split <name>', 'split to score', 'val')
     .option('--scales <list>', 'comma-separated inference scales, e.g. 0.5,0.75,1,1.25,1.5,1.75', parseFloatList('--scales', 0.05, 8), [1])
     .option('--flip', 'also average the horizontally flipped image')
@@ -141,7 +143,7 @@ export function registerEvalCommand(program: Command): void {
     if (flags.showDir !== undefined && flags.predictions !== undefined) {
       throw new SegError("--show-dir: draws a model's predictions; use it with --checkpoint or --onnx, not --predictions", '--show-dir');
     }
-    const dataset = openDataset(flags.data);
+    const dataset = openDataset(flags.data, flags.layout);
     if (flags.showDir !== undefined) prepareShowDir(flags.showDir);
     const showDir = flags.showDir;
     const shard = shardFromFlags(flags);
@@ -165,10 +167,10 @@ export function registerEvalCommand(program: Command): void {
       const trained = await openPredictorFromFlags(flags, backend, flags.json === true);
       result = await withCleanup(
         () =>
-          evaluateModel(trained.model, trained.head, dataset, flags.split, {
+          evaluateModel(trained.engine, trained.head, dataset, flags.split, {
             scales: flags.scales,
             flip: flags.flip === true,
-            ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
+            ...inferenceOptionsFromFlags(flags, trained.engine, backend.traits),
             skipFailures: true,
             onSkip: (s) => process.stderr.write(`skipped ${printable(s.id)}: ${printable(s.error)}\n`),
             windowProgress: windowProgressCallback('eval'),
@@ -178,7 +180,7 @@ export function registerEvalCommand(program: Command): void {
             ...(showDir !== undefined
               ? {
                   onPrediction: async (sample: EvalSample, mask: Uint8Array) => {
-                    await writeShowImage(showDir, sample.id, { ...sample, rgb: sample.rgb, prediction: mask });
+                    await writeShowImage(showDir, sample.id, { ...sample, rgb: sample.rgb, prediction: mask, palette: dataset.palette });
                   },
                 }
               : {}),

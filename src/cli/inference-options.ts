@@ -2,7 +2,10 @@
 import { type Command, Option } from 'commander';
 import { SegError } from '../core/errors.js';
 import { DEFAULT_WINDOW, INFERENCE_MODES, type InferenceMode } from '../inference/sliding-window.js';
+import { totalmem } from 'node:os';
+import { HOST_RAM_SHARE, type BackendTraits } from '../engine/backend-traits.js';
 import { backendMemoryLimit } from '../segmentation/memory-estimate.js';
+import type { InferenceEngine } from '../inference/engines/engine.js';
 import type { PredictOptions } from '../inference/inference.js';
 import { parseIntFlag } from './options.js';
 
@@ -38,12 +41,16 @@ export function addInferenceOptions(cmd: Command): Command {
     );
 }
 
-/** The PredictOptions of the flags, with the memory limit of the backend that runs. */
+/**
+ * The PredictOptions of the flags, with the memory limit of what runs the engine: the tfjs
+ * backend's, or the host's RAM for an engine with its own allocator (onnxruntime).
+ */
 export function inferenceOptionsFromFlags(
   flags: InferenceFlags,
-  backend: string,
+  engine: InferenceEngine,
+  backend: BackendTraits,
 ): Pick<PredictOptions, 'mode' | 'window' | 'overlap' | 'memoryLimit' | 'padToStride'> {
-  const limit = backendMemoryLimit(backend).bytes;
+  const limit = engine.capabilities.memory === 'host' ? totalmem() * HOST_RAM_SHARE : backendMemoryLimit(backend.name).bytes;
   return {
     mode: flags.mode as InferenceMode,
     window: flags.window,

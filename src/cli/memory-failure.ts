@@ -1,7 +1,8 @@
 /** Engine failures that mean "out of memory", turned into a message that says so. */
 import { isMemoryFailure } from '../core/memory-failure.js';
-import { backendStillWorks } from '../engine/engine-health.js';
-import { WASM_LINEAR_MEMORY_BYTES, formatGiB } from '../segmentation/memory-estimate.js';
+import { backendStillWorks } from '../engine/backend-health.js';
+import { backendTraits } from '../engine/backend-traits.js';
+import { formatGiB } from '../segmentation/memory-estimate.js';
 
 /**
  * A one-line explanation when `err` is the engine running out of memory (a wasm abort,
@@ -11,11 +12,12 @@ import { WASM_LINEAR_MEMORY_BYTES, formatGiB } from '../segmentation/memory-esti
  * computes also counts as an abort.
  */
 export function describeMemoryFailure(err: unknown, backend: string, stillWorks: () => boolean = backendStillWorks): string | undefined {
-  if (!isMemoryFailure(err) && !(backend === 'wasm' && !stillWorks())) return undefined;
+  const traits = backendTraits(backend);
+  if (!isMemoryFailure(err) && !(traits.abortsOnMemoryFailure && !stillWorks())) return undefined;
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const limit =
-    backend === 'wasm'
-      ? `the wasm backend's ${formatGiB(WASM_LINEAR_MEMORY_BYTES)} of linear memory`
+    traits.memory.kind === 'linear'
+      ? `the ${backend} backend's ${formatGiB(traits.memory.totalBytes)} of linear memory`
       : `the memory of the ${backend} backend`;
   return (
     `out of memory: the work exceeded ${limit} (the engine failed with ${text.split('\n')[0]}). ` +

@@ -57,7 +57,7 @@ export function registerPredictCommand(program: Command): void {
     const trained = await openPredictorFromFlags(flags, backend);
     const common = {
       plan,
-      ...inferenceOptionsFromFlags(flags, trained.engine === 'onnxruntime' ? 'cpu' : backend.name),
+      ...inferenceOptionsFromFlags(flags, trained.engine, backend.traits),
       inputs: flags.input,
       output: flags.output,
       overlay: flags.overlay === true,
@@ -71,7 +71,7 @@ export function registerPredictCommand(program: Command): void {
     await withCleanup(
       async () => {
         if (shard !== undefined && identity !== undefined) {
-          const run = await predictShard(trained.model, trained.head, { ...common, shard, checkpoint: identity });
+          const run = await predictShard(trained.engine, trained.head, { ...common, shard, checkpoint: identity });
           const m = run.manifest;
           const fresh = m.done.length - run.resumed;
           process.stdout.write(
@@ -81,7 +81,7 @@ export function registerPredictCommand(program: Command): void {
           if (m.failed.length > 0) process.exitCode = 1;
           return;
         }
-        const result = await predictFiles(trained.model, trained.head, common);
+        const result = await predictFiles(trained.engine, trained.head, common);
         const masks = result.written.filter((f) => f.endsWith('.png')).length;
         process.stdout.write(
           `${countNoun(masks, 'mask')} written to ${printable(flags.output)}; ${result.skipped.length} skipped, ${result.failed.length} failed\n`,

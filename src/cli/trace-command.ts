@@ -10,9 +10,10 @@ import { addBackendOption, addCaptureOption, captureEnabled, useBackend } from '
 import { traceRunProgress } from './run-progress.js';
 import { addConfigOptions, addTrainingOptions, sharedTrainConfigFromFlags, type TrainingFlags } from './train-options.js';
 import { isGiven } from './config-file.js';
-import { validateTrainFields } from '../training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, validateTrainFields } from '../training/train-config.js';
+import { nestSettings } from '../training/train-fields.js';
 import { checkTrainConfigMemory } from '../training/train-memory.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 
 interface TraceFlags extends Omit<TrainingFlags, 'evalEvery'> {
   evalEvery?: number;
@@ -107,27 +108,29 @@ export function registerTraceCommand(program: Command): void {
     if (lrGiven && flags.lrs !== undefined)
       throw new SegError('--lr and --lrs: give one learning rate with --lr or a grid with --lrs, not both', '--lrs');
     const heads = splitHeadList(flags.heads);
-    const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? flags.seed : 0];
+    const seeds = flags.seeds !== undefined ? parseSeedList(flags.seeds) : [seedGiven ? (flags.seed ?? 0) : 0];
     const lrs = flags.lrs !== undefined ? parseLrList(flags.lrs) : undefined;
-    const iters = flags.iters;
+    const iters = flags.iters ?? DEFAULT_TRAIN_CONFIG.iters;
     const evalEveryGiven = isGiven(cmd, 'evalEvery');
     const base = sharedTrainConfigFromFlags({
       ...flags,
       evalEvery: evalEveryGiven && flags.evalEvery !== undefined ? flags.evalEvery : defaultTraceEvalEvery(iters),
     });
     if (flags.printConfig === true) {
-      const printed = { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, ...base };
+      // The shared settings in their sections, the trace folder as `run.out`: what --config reads back.
+      const printed = { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), ...nestSettings({ ...base, out: flags.out }) };
       process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
       return;
     }
     validateTrainFields(base);
     if (base.pretrained !== undefined) base.pretrained = await pretrainedFromFlag(base.pretrained);
-    const numClasses = openDataset(base.data).classNames.length;
+    const numClasses = openDataset(base.data, base.layout).classNames.length;
     const capture = captureEnabled(flags.capture);
     const perRun = traceRunProgress(base.iters);
     const backend = await useBackend(flags.backend);
     // Every run of a trace has the same model, batch and crop: one check covers them all.
-    if (flags.skipMemoryCheck !== true) checkTrainConfigMemory(base, numClasses, backend.name);
+    if (flags.skipMemoryCheck !== true)
+      checkTrainConfigMemory(nestTrainConfig({ ...base, head: '', seed: 0, out: flags.out }), numClasses, backend.name);
     const result = await withInterrupt('saving the current run', (signal) =>
       runTrace(
         { heads, seeds, ...(lrs !== undefined ? { lrs } : {}), out: flags.out, base },

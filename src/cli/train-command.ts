@@ -1,7 +1,7 @@
 /** `seg train`: train (or resume) one run. */
 import type { Command } from 'commander';
 import { SegError } from '../core/errors.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { train } from '../training/trainer.js';
 import { countNoun } from '../core/plural.js';
 import { headSlug } from '../heads/head-spec.js';
@@ -14,6 +14,7 @@ import { checkTrainConfigMemory } from '../training/train-memory.js';
 import {
   addConfigOptions,
   addTrainingOptions,
+  fieldOption,
   headTextFromFlags,
   sharedTrainConfigFromFlags,
   trainConfigFromFlags,
@@ -43,25 +44,32 @@ the backend's limit. These fit the wasm backend (4 GiB of linear memory in all):
   --backbone resnet50 --width 0.25 --crop 321 --batch 4   (about 2.4 GiB)
 The defaults (resnet101, width 1, crop 513, batch 8: about 64 GiB) need a GPU backend.`;
 
-/** What --print-config prints: the run's settings, as --config reads them back (the egb flags folded into `head` when the dataset is there). */
+/**
+ * What --print-config prints: the run's settings in their sections, as a run's config.json
+ * holds them and --config reads them back (the egb flags folded into `head` when the dataset
+ * is there, else kept as top-level keys).
+ */
 function printedTrainConfig(flags: TrainFlags): Record<string, unknown> {
   const egb = flags.boost !== undefined || flags.egbAlpha !== undefined || flags.egbBeta !== undefined;
   const head =
-    egb && flags.data !== undefined ? headTextFromFlags(flags.head, flags, openDataset(flags.data).classNames.length) : flags.head;
+    egb && flags.data !== undefined
+      ? headTextFromFlags(flags.head, flags, openDataset(flags.data, flags.layout).classNames.length)
+      : flags.head;
   const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
-  const config: Record<string, unknown> = { ...trainConfigFromFlags(flags, head, out) };
+  const config = trainConfigFromFlags(flags, head, out);
+  const { root, ...data } = config.data;
+  const printed: Record<string, unknown> = { ...config, data: flags.data === undefined ? data : { root, ...data } };
   if (egb && flags.data === undefined) {
-    for (const key of ['boost', 'egbAlpha', 'egbBeta'] as const) if (flags[key] !== undefined) config[key] = flags[key];
+    for (const key of ['boost', 'egbAlpha', 'egbBeta'] as const) if (flags[key] !== undefined) printed[key] = flags[key];
   }
-  if (flags.data === undefined) delete config['data'];
-  return config;
+  return printed;
 }
 
 export function registerTrainCommand(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a DeepLab-v3 model with a softmax, egb or linear output head')
-    .option('--head <spec>', "output head: softmax | egb | linear, or a full spec such as 'egb:pow3' or 'egb:exp:alpha=0.3'", 'softmax')
+    .addOption(fieldOption('head'))
     .option('--out <dir>', 'run folder (default: checkpoints/<backbone>-<head>-s<seed>)')
     .option(
       '--resume',
@@ -98,15 +106,15 @@ export function registerTrainCommand(program: Command): void {
     // The typed flags are checked before anything starts; the library checks the whole config again.
     const typed: Record<string, unknown> = { ...sharedTrainConfigFromFlags(flags), seed: flags.seed };
     validateTrainFields(Object.fromEntries(given.filter((f) => f in typed).map((f) => [f, typed[f]])));
-    const numClasses = flags.data !== undefined ? openDataset(flags.data).classNames.length : 0;
+    const numClasses = flags.data !== undefined ? openDataset(flags.data, flags.layout).classNames.length : 0;
     // Without --data (resuming), the run's own head is kept unless --head is typed.
     const head = flags.data !== undefined ? headTextFromFlags(flags.head, flags, numClasses) : flags.head;
     const out = flags.out ?? `checkpoints/${flags.backbone}-${headSlug(head)}-s${flags.seed}`;
     const config = trainConfigFromFlags(flags, head, out);
     if (resume) checkResumeTarget(config);
     // A weights name is fetched once into the cache; a resumed run keeps the weights it started from.
-    if (config.pretrained !== undefined && !(resume && runCheckpointExists(out)))
-      config.pretrained = await pretrainedFromFlag(config.pretrained);
+    if (config.model.pretrained !== undefined && !(resume && runCheckpointExists(out)))
+      config.model.pretrained = await pretrainedFromFlag(config.model.pretrained);
     const backend = await useBackend(flags.backend);
     // A resumed run keeps the recipe it already trained with.
     if (flags.skipMemoryCheck !== true && !resume) checkTrainConfigMemory(config, numClasses, backend.name);

@@ -163,3 +163,26 @@ export function parse<T>(schema: Schema<T>, value: unknown, where: { file?: stri
     throw err;
   }
 }
+
+/** null stays null; anything else must pass `schema`. */
+export function nullable<T>(schema: Schema<T>): Schema<T | null> {
+  return (v, field) => (v === null ? null : schema(v, field));
+}
+
+/** A missing field (undefined) reads as `fallback`; anything else must pass `schema`. */
+export function withDefault<T>(schema: Schema<T>, fallback: T): Schema<T> {
+  return (v, field) => (v === undefined ? fallback : schema(v, field));
+}
+
+/** A string matching `pattern`; `what` names it in the error ("a SHA-256 hex digest"). */
+export function matching(pattern: RegExp, what: string): Schema<string> {
+  return (v, field) => {
+    if (typeof v !== 'string' || !pattern.test(v)) throw new FieldError(field, got(v, what));
+    return v;
+  };
+}
+
+/** A count read from a file: a safe integer >= 0. */
+export function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}

@@ -7,6 +7,7 @@
 import { tf } from './tf.js';
 import { SegError, expectedOneOf } from '../core/errors.js';
 import { probeWebgpu, probeWebgpuQuietly, type WebgpuProbe } from './webgpu.js';
+import { type BackendTraits, activeBackendTraits, setActiveBackendTraits } from './backend-traits.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -21,6 +22,8 @@ export interface BackendSelection {
   adapter?: string;
   /** One line per better backend that was passed over, saying why. */
   passedOver: string[];
+  /** What seg needs to know about it (host loops, native gradients, GPU, memory), computed once here. */
+  traits: BackendTraits;
 }
 
 const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -102,6 +105,11 @@ async function probeWebgpuAsked(): Promise<WebgpuProbe> {
  * load is a SegError saying how to install it.
  */
 export async function selectBackend(choice: BackendChoice): Promise<BackendSelection> {
+  const selection = await activateBackend(choice);
+  return { ...selection, traits: setActiveBackendTraits(selection.name, selection.provider) };
+}
+
+async function activateBackend(choice: BackendChoice): Promise<Omit<BackendSelection, 'traits'>> {
   const passedOver: string[] = [];
   activeAdapterDescription = undefined;
   if (choice === 'tensorflow' || choice === 'auto') {
@@ -178,5 +186,5 @@ export function activeBackend(): string {
 
 /** The GPU adapter of the active webgpu backend, when webgpu was selected here. */
 export function activeAdapter(): string | undefined {
-  return tf.getBackend() === 'webgpu' ? activeAdapterDescription : undefined;
+  return activeBackendTraits().device === 'webgpu' ? activeAdapterDescription : undefined;
 }

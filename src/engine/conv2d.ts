@@ -14,6 +14,7 @@
 import { tf } from './tf.js';
 import { SegError } from '../core/errors.js';
 import { flipAndSwapChannels, usesHostLoops, zeroInsert } from './rearrange.js';
+import { activeBackendTraits } from './backend-traits.js';
 
 export interface Conv2dOptions {
   /** 1 or 2. */
@@ -153,8 +154,7 @@ function validate(x: T4, w: T4, stride: number, dilation: number): void {
  * kernel per gradient instead of the rearrangements and convs below).
  */
 function useNativeGradient(dilation: number): boolean {
-  const backend = tf.getBackend();
-  return dilation === 1 && (backend === 'tensorflow' || backend === 'webgpu');
+  return dilation === 1 && activeBackendTraits().nativeConvGradient;
 }
 
 /**

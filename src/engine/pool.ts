@@ -1,6 +1,7 @@
 /** Pooling with PyTorch semantics (ResNet stem max pool, ASPP image pooling). */
 import { tf } from './tf.js';
 import { maxPool3x3s2Gradient } from './rearrange.js';
+import { activeBackendTraits } from './backend-traits.js';
 
 type T4 = tf.Tensor4D;
 
@@ -9,7 +10,7 @@ type T4 = tf.Tensor4D;
  * win (as PyTorch's -inf padding); output size floor((H - 1) / 2) + 1.
  */
 export function maxPool3x3s2(x: T4): T4 {
-  if (tf.getBackend() === 'tensorflow') return tf.maxPool(x, 3, 2, 1);
+  if (activeBackendTraits().nativePoolGradient) return tf.maxPool(x, 3, 2, 1);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, save] = args as [T4, tf.GradSaveFunc];
     const y = tf.maxPool(xi, 3, 2, 1);

@@ -8,6 +8,7 @@
  * versions, which never read a tensor back, and equal the loops exactly.
  */
 import { tf } from './tf.js';
+import { activeBackendTraits } from './backend-traits.js';
 
 type T4 = tf.Tensor4D;
 
@@ -18,11 +19,9 @@ export function forceTensorOpRearrange(on: boolean): void {
   forcedTensorOps = on;
 }
 
-/** Whether the JS-loop versions (synchronous reads) run: only on wasm and cpu. */
+/** Whether the JS-loop versions (synchronous reads) run: only where tensors live on the host (wasm, cpu). */
 export function usesHostLoops(): boolean {
-  if (forcedTensorOps) return false;
-  const backend = tf.getBackend();
-  return backend === 'wasm' || backend === 'cpu';
+  return !forcedTensorOps && activeBackendTraits().hostTensors;
 }
 
 /** w[a, b, ci, co] -> out[k-1-a, k-1-b, co, ci]: the filter of the input-gradient conv. */

@@ -6,6 +6,7 @@
  */
 import { tf } from './tf.js';
 import { usesHostLoops } from './rearrange.js';
+import { activeBackendTraits } from './backend-traits.js';
 
 type T4 = tf.Tensor4D;
 
@@ -20,7 +21,7 @@ const MAX_DEVICE_MATRICES = 64;
  */
 function constantMatrix(kind: 'm' | 't', inSize: number, outSize: number, make: () => Float32Array, shape: [number, number]): tf.Tensor2D {
   if (usesHostLoops()) return tf.tensor2d(make(), shape);
-  const key = `${tf.getBackend()}:${kind}:${inSize}:${outSize}`;
+  const key = `${activeBackendTraits().name}:${kind}:${inSize}:${outSize}`;
   const cached = deviceMatrices.get(key);
   if (cached !== undefined && !cached.isDisposed) {
     deviceMatrices.delete(key);

@@ -5,6 +5,7 @@
  */
 import { tf } from './tf.js';
 import type { GpuBuffer, GpuCommandEncoder, GpuComputePipeline, GpuDevice } from './gpu-types.js';
+import { activeBackendTraits } from './backend-traits.js';
 
 export interface WebgpuTensorData {
   /** The tensor's GPU buffer once uploaded (null while its values are only on the CPU). */
@@ -63,7 +64,7 @@ function looksLikeWebgpuBackend(value: unknown): value is WebgpuBackendInternals
 
 /** The active backend's internals when it is tfjs's webgpu backend, else undefined. */
 export function webgpuInternals(): WebgpuBackendInternals | undefined {
-  if (tf.getBackend() !== 'webgpu') return undefined;
+  if (!activeBackendTraits().webgpuKernels) return undefined;
   const backend = tf.backend() as unknown;
   if (!looksLikeWebgpuBackend(backend)) {
     throw new Error('the webgpu backend does not look like @tensorflow/tfjs-backend-webgpu 4.22 (seg relies on its internals)');

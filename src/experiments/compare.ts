@@ -24,19 +24,8 @@
  * mean is over the seeds that every lr of the head ran (all seeds where none is common), so
  * extra seeds at the selected lr do not change the choice. Ties go to the smaller lr.
  */
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { SegError, expectedOneOf } from '../core/errors.js';
-import { writeConvergenceCharts, type ConvergenceChartFiles } from './convergence-chart.js';
-import {
-  TRACE_CSV_FILE,
-  configLabel,
-  divergedAt,
-  groupTraceConfigs,
-  readTraceCsv,
-  type TraceConfigRuns,
-  type TraceCsvRow,
-} from './trace-csv.js';
+import { configLabel, divergedAt, groupTraceConfigs, type TraceConfigRuns, type TraceCsvRow } from './trace-csv.js';
 import { mean, sampleStd } from '../core/numbers.js';
 
 export const DEFAULT_COMPARE_TARGET = 0.95;
@@ -323,44 +312,4 @@ export function compareTraces(rows: readonly TraceCsvRow[], options: CompareOpti
   const seedSets = new Set(heads.map((h) => h.runs.map((r) => r.seed).join(',')));
   if (seedSets.size > 1) notes.push('heads were traced with different seeds: compare with care');
   return { target, baseline, baselineLr: base.lr, baselineBestMIoU: baselineBest, threshold, selection, heads, notes };
-}
-
-/** The rows of DIR/trace.csv; a missing directory or file says to run seg trace first. */
-/** The trace folder of `path`: the folder itself, or the folder of a `trace.csv` given instead. */
-export function traceDirOf(path: string): string {
-  if (basename(path) === TRACE_CSV_FILE && existsSync(path) && statSync(path).isFile()) return dirname(path);
-  return path;
-}
-
-export function loadTraceDir(dir: string): TraceCsvRow[] {
-  if (existsSync(dir) && statSync(dir).isFile()) {
-    throw new SegError(`${dir}: is a file; pass the trace folder (the one seg trace --out wrote, holding ${TRACE_CSV_FILE})`, dir);
-  }
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new SegError(`${dir}: no such trace directory; run seg trace --out ${dir} ... first`, dir);
-  }
-  const file = join(dir, TRACE_CSV_FILE);
-  if (!existsSync(file)) throw new SegError(`${file}: not found; run seg trace --out ${dir} ... first (it writes ${TRACE_CSV_FILE})`, file);
-  return readTraceCsv(file);
-}
-
-export interface CompareTraceDirOptions extends CompareOptions {
-  /** Write DIR/miou.{svg,png} and DIR/loss.{svg,png} (default true). */
-  charts?: boolean;
-}
-
-export interface TraceDirComparison {
-  comparison: Comparison;
-  /** Null when charts were not asked for. */
-  charts: ConvergenceChartFiles | null;
-}
-
-/** `seg compare` as a library call: read DIR/trace.csv, compare, write the charts (of the compared runs). */
-export async function compareTraceDir(path: string, options: CompareTraceDirOptions = {}): Promise<TraceDirComparison> {
-  const dir = traceDirOf(path);
-  const rows = loadTraceDir(dir);
-  const comparison = compareTraces(rows, options);
-  const shown = rows.filter((r) => comparison.heads.some((h) => h.head === r.head && h.lr === r.lr));
-  const charts = options.charts === false ? null : await writeConvergenceCharts(dir, shown, comparison);
-  return { comparison, charts };
 }

@@ -14,16 +14,17 @@ import { SegError } from '../core/errors.js';
 import { lockRunFolder } from '../core/run-lock.js';
 import { makeFolder } from '../core/folders.js';
 import { headSlug, parseHeadSpec } from '../heads/head-spec.js';
-import { openDataset } from '../voc/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import { readTrace, tracePath, type TrainTraceRow } from '../training/run-log.js';
 import { writeTraceCsv, type TraceCsvRow } from './trace-csv.js';
 import { readCheckpointConfig } from '../checkpoint/checkpoint.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
-import { runModelConfig, TRAIN_CONFIG_SHAPE, type TrainConfig } from '../training/train-config.js';
+import { FLAT_TRAIN_CONFIG_SHAPE, nestTrainConfig, sharedRunModelConfig, type SharedTrainSettings } from '../training/train-config.js';
 import { arrayOf, integer, number, object, optional, parse, string, type Schema } from '../core/schema.js';
 import { readJsonFile } from '../checkpoint/checkpoint-config.js';
 import { train, type TrainHooks } from '../training/trainer.js';
+import { NonFiniteError, type NonFiniteKind } from '../training/non-finite-error.js';
 import { writeJsonAtomic } from '../core/durable-files.js';
 
 export interface TraceOptions {
@@ -35,7 +36,7 @@ export interface TraceOptions {
   /** Trace folder. */
   out: string;
   /** Training arguments shared by every run (head, seed and out are set per run). */
-  base: Omit<TrainConfig, 'head' | 'seed' | 'out'>;
+  base: SharedTrainSettings;
 }
 
 export interface TraceRunInfo {
@@ -105,7 +106,7 @@ interface TraceManifest {
   heads: string[];
   seeds: number[];
   lrs?: number[];
-  base: Omit<TrainConfig, 'head' | 'seed' | 'out'>;
+  base: SharedTrainSettings;
 }
 
 /** What `diverged.json` in a run folder records. */
@@ -121,30 +122,21 @@ export interface DivergenceRecord {
 
 export const DIVERGED_FILE = 'diverged.json';
 
-/**
- * The iteration at which a training error says the loss became non-finite, or null for any
- * other error. Recognises an error carrying a numeric `iteration` and a non-finite `loss`
- * (or named NonFiniteError), and the trainer's message `iteration N: the loss is NaN`.
- */
+/** The divergence a training error reports (a NonFiniteError from the trainer), or null for any other error. */
+export function nonFiniteDivergence(err: unknown): NonFiniteError | null {
+  return err instanceof NonFiniteError ? err : null;
+}
+
+/** The iteration at which a training error says the run diverged, or null for any other error. */
 export function nonFiniteIteration(err: unknown): number | null {
-  if (!(err instanceof Error)) return null;
-  const fields = err as Error & { iteration?: unknown };
-  if (err.name === 'NonFiniteError' && typeof fields.iteration === 'number') return fields.iteration;
-  const m = /^iteration (\d+): the loss is (NaN|-?Infinity)\b/.exec(err.message);
-  return m === null ? null : Number(m[1]);
+  return nonFiniteDivergence(err)?.iteration ?? null;
 }
 
-/** What the trainer found non-finite, from its message. */
-function divergenceKind(message: string): string {
-  if (/the gradient norm is /.test(message)) return 'non-finite gradient norm';
-  if (/the loss is /.test(message)) return 'non-finite loss';
-  return 'non-finite weights';
-}
-
-function lossFromMessage(message: string): number {
-  const m = /the loss is (NaN|-?Infinity)\b/.exec(message);
-  return m === null ? NaN : Number(m[1]);
-}
+const DIVERGENCE_KINDS: Record<NonFiniteKind, string> = {
+  loss: 'non-finite loss',
+  'gradient-norm': 'non-finite gradient norm',
+  weights: 'non-finite weights',
+};
 
 export function readDivergence(dir: string): DivergenceRecord | null {
   const file = join(dir, DIVERGED_FILE);
@@ -159,7 +151,7 @@ function writeDivergence(dir: string, record: DivergenceRecord): void {
 
 const MANIFEST = 'trace.json';
 
-const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = TRAIN_CONFIG_SHAPE;
+const { head: _head, seed: _seed, out: _out, ...BASE_SHAPE } = FLAT_TRAIN_CONFIG_SHAPE;
 const MANIFEST_SCHEMA: Schema<TraceManifest> = object<TraceManifest>({
   heads: arrayOf(string({ nonEmpty: true })),
   seeds: arrayOf(integer({ min: 0, max: 2 ** 32 - 1 })),
@@ -255,7 +247,7 @@ export function runCsvRows(dir: string, head: string, seed: number, lr: number |
 
 async function warmUp(base: TraceOptions['base'], numClasses: number): Promise<void> {
   await benchmarkModel('train', {
-    model: runModelConfig(base, numClasses),
+    model: sharedRunModelConfig(base, numClasses),
     size: base.crop,
     batch: base.batch,
     steps: 1,
@@ -273,7 +265,7 @@ export function runFinished(dir: string, iters: number): boolean {
 export async function runTrace(options: TraceOptions, hooks: TraceHooks = {}): Promise<TraceResult> {
   if (options.seeds.length === 0) throw new SegError('--seeds: expected at least one seed', '--seeds');
   if (options.lrs !== undefined && options.lrs.length === 0) throw new SegError('--lrs: expected at least one learning rate', '--lrs');
-  const numClasses = openDataset(options.base.data).classNames.length;
+  const numClasses = openDataset(options.base.data, options.base.layout).classNames.length;
   for (const head of options.heads) {
     try {
       parseHeadSpec(head, numClasses); // fail early on a bad spec
@@ -344,7 +336,7 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
     try {
       const runHooks = hooks.runHooks?.(run) ?? {};
       result = await train(
-        {
+        nestTrainConfig({
           ...options.base,
           lr: run.lr,
           head: run.head,
@@ -352,7 +344,7 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
           out: run.dir,
           // One TensorBoard run per trace run, side by side under the trace's folder.
           ...(options.base.tensorboard !== undefined ? { tensorboard: join(options.base.tensorboard, basename(run.dir)) } : {}),
-        },
+        }),
         {
           ...runHooks,
           // trace.csv follows each evaluation, so a long run's progress can be compared before it ends.
@@ -365,18 +357,18 @@ async function runTraceRuns(options: TraceOptions, hooks: TraceHooks, numClasses
         },
       );
     } catch (err) {
-      const iteration = nonFiniteIteration(err);
-      if (iteration === null) throw err;
-      const message = (err as Error).message;
+      const divergence = nonFiniteDivergence(err);
+      if (divergence === null) throw err;
+      const { iteration, message } = divergence;
       const logged = readTrace(run.dir).filter((r): r is TrainTraceRow => r.type === 'train' && r.iter < iteration);
       writeDivergence(run.dir, {
         iteration,
-        loss: lossFromMessage(message),
+        loss: divergence.what === 'loss' ? divergence.value : Number.NaN,
         wallSeconds: logged[logged.length - 1]?.wallSeconds ?? 0,
         message,
       });
       log(
-        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (${divergenceKind(message)}); kept as diverged, going on`,
+        `run ${run.index}/${run.total}: ${describe(run)} diverged at iteration ${iteration} (${DIVERGENCE_KINDS[divergence.what]}); kept as diverged, going on`,
       );
       writeCsv();
       continue;

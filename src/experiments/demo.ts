@@ -7,14 +7,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SegMetrics } from '../metrics/segmentation-metrics.js';
-import { openDataset } from '../voc/dataset.js';
-import { makeSynthDataset } from '../voc/synth-dataset.js';
-import { compareTraceDir, type TraceDirComparison } from './compare.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import { makeSynthDataset } from '../dataset-makers/synth-dataset.js';
+import { compareTraceDir, type TraceDirComparison } from './compare-trace-dir.js';
 import { runTrace, traceRunDir, type TraceHooks } from './convergence-trace.js';
 import { evaluateModel } from '../inference/evaluate.js';
+import { tfjsEngine } from '../inference/engines/tfjs.js';
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { predictFiles } from '../inference/predict-files.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type SharedTrainSettings } from '../training/train-config.js';
 
 export interface DemoOptions {
   /** Folder for the dataset, the trace, the charts and the masks. */
@@ -31,7 +32,7 @@ export const DEMO_DEFAULTS: Omit<DemoOptions, 'out'> = { iters: 240, evalEvery: 
 export const DEMO_HEADS = ['softmax', 'egb'];
 
 /** The small model and schedule of the demo (every other argument: seg train's defaults). */
-export function demoTrainConfig(data: string, options: DemoOptions): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
+export function demoTrainConfig(data: string, options: DemoOptions): SharedTrainSettings {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,
@@ -87,12 +88,12 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
   const trained = loadTrainedModel(bestRun);
   try {
     const dataset = openDataset(data);
-    const evaluation = await evaluateModel(trained.model, trained.head, dataset, 'val');
+    const evaluation = await evaluateModel(tfjsEngine(trained.model), trained.head, dataset, 'val');
     const images = dataset
       .listSplit('val')
       .slice(0, options.masks)
       .map((id) => dataset.imagePath(id));
-    const predicted = await predictFiles(trained.model, trained.head, {
+    const predicted = await predictFiles(tfjsEngine(trained.model), trained.head, {
       inputs: images,
       output: join(options.out, 'masks'),
       overlay: true,

@@ -1,6 +1,7 @@
 /**
- * ONNX export: one more walk over the model's layer-spec tree, emitting NCHW ONNX ops
- * (opset 17) with the checkpoint's torchvision weight names as initializer names.
+ * ONNX export: one more walk over the model's layer-spec tree (nn/layer-onnx.ts, each layer
+ * kind emitting its own NCHW ONNX ops, opset 17) with the checkpoint's torchvision weight
+ * names as initializer names.
  *
  * The graph is seg's whole-image inference: the network on the input `image` [N, 3, H, W]
  * (normalised) as it is, logits upsampled to H x W, as torchvision's DeepLabV3 runs, so any
@@ -18,11 +19,12 @@ import { SegError } from '../core/errors.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { EXP_BOOST_MAX_LOGIT, POW3_BOOST_MAX_ABS_LOGIT } from '../heads/boost.js';
 import { formatHeadSpec, type HeadSpec } from '../heads/head-spec.js';
-import type { LayerSpec } from '../nn/layer-spec.js';
-import { weightSpecs } from '../nn/layer-spec.js';
+import { type LayerSpec, weightSpecs } from '../nn/layer-spec.js';
+import type { LayerWeights } from '../nn/layer-forward.js';
+import { emitOnnxLayers, type OnnxValue as Value } from '../nn/layer-onnx.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import { hwioToOihw, torchShape } from '../checkpoint/weight-layout.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import { type Dim, OnnxGraphBuilder } from './onnx-graph.js';
 import { type HeadOutput, HEAD_OUTPUTS, metadataProps } from './onnx-metadata.js';
 
@@ -38,96 +40,6 @@ export interface OnnxExportOptions {
   fixedSize?: [number, number];
   /** Pad the image to a multiple of the output stride in the graph and crop the logits back (default false). */
   padToStride?: boolean;
-}
-
-/** A value in the graph with its spatial size when static. */
-interface Value {
-  name: string;
-  hw: [number, number] | null;
-}
-
-interface Ctx {
-  g: OnnxGraphBuilder;
-  /** The network's input (what `resize to: 'image'` targets): the image, or the padded image. */
-  image: Value;
-}
-
-function convOutSize(size: number, stride: number): number {
-  return Math.floor((size - 1) / stride) + 1;
-}
-
-function mapHw(hw: [number, number] | null, f: (s: number) => number): [number, number] | null {
-  return hw === null ? null : [f(hw[0]), f(hw[1])];
-}
-
-/** Resize `x` bilinearly (half_pixel) to the spatial size of `target`. */
-function resizeTo(ctx: Ctx, x: Value, target: Value): Value {
-  const { g } = ctx;
-  const nc = g.node('Shape', [x.name], { start: 0, end: 2 });
-  const hw = target.hw !== null ? g.int64Constant(target.hw) : g.node('Shape', [target.name], { start: 2, end: 4 });
-  const sizes = g.node('Concat', [nc, hw], { axis: 0 });
-  const name = g.node('Resize', [x.name, '', '', sizes], {
-    mode: 'linear',
-    coordinate_transformation_mode: 'half_pixel',
-    nearest_mode: 'floor',
-  });
-  return { name, hw: target.hw };
-}
-
-function run(layer: LayerSpec, x: Value, ctx: Ctx, scopeInput: Value): Value {
-  const { g } = ctx;
-  switch (layer.kind) {
-    case 'conv': {
-      const pad = (layer.dilation * (layer.kernel - 1)) / 2;
-      const inputs = [x.name, `${layer.name}.weight`, ...(layer.bias ? [`${layer.name}.bias`] : [])];
-      const name = g.node('Conv', inputs, {
-        kernel_shape: [layer.kernel, layer.kernel],
-        strides: [layer.stride, layer.stride],
-        dilations: [layer.dilation, layer.dilation],
-        pads: [pad, pad, pad, pad],
-        group: 1,
-      });
-      return { name, hw: mapHw(x.hw, (s) => convOutSize(s, layer.stride)) };
-    }
-    case 'batchNorm': {
-      const p = layer.name;
-      const name = g.node('BatchNormalization', [x.name, `${p}.weight`, `${p}.bias`, `${p}.running_mean`, `${p}.running_var`], {
-        epsilon: { float: layer.eps },
-      });
-      return { name, hw: x.hw };
-    }
-    case 'relu':
-      return { name: g.node('Relu', [x.name]), hw: x.hw };
-    case 'maxPool':
-      return {
-        name: g.node('MaxPool', [x.name], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
-        hw: mapHw(x.hw, (s) => convOutSize(s, 2)),
-      };
-    case 'globalAvgPool':
-      return { name: g.node('GlobalAveragePool', [x.name]), hw: x.hw === null ? null : [1, 1] };
-    case 'dropout':
-      return x; // identity at inference
-    case 'resize':
-      return resizeTo(ctx, x, layer.to === 'image' ? ctx.image : scopeInput);
-    case 'sequential':
-      return layer.layers.reduce((h, child) => run(child, h, ctx, x), x);
-    case 'residual': {
-      const body = layer.body.reduce((h, child) => run(child, h, ctx, x), x);
-      const shortcut = layer.shortcut.reduce((h, child) => run(child, h, ctx, x), x);
-      return { name: g.node('Add', [body.name, shortcut.name]), hw: body.hw };
-    }
-    case 'concat': {
-      const branches = layer.branches.map((branch) => run(branch, x, ctx, x));
-      return {
-        name: g.node(
-          'Concat',
-          branches.map((b) => b.name),
-          { axis: 1 },
-        ),
-        hw: branches[0]?.hw ?? null,
-      };
-    }
-  }
 }
 
 /** The head's score map of `logits` (see heads/head.ts `scores`), named `output`. */
@@ -153,10 +65,10 @@ function validateFixedSize(size: [number, number] | undefined): void {
   }
 }
 
-/** The model's weights as initializers under their torchvision names (convs OIHW). */
-async function addWeights(g: OnnxGraphBuilder, model: SegmentationModel): Promise<void> {
-  for (const w of weightSpecs(model.spec)) {
-    const v = (w.role === 'param' ? model.params : model.buffers).get(w.name);
+/** The weights of `spec` as initializers under their torchvision names (convs OIHW). */
+export async function addOnnxWeights(g: OnnxGraphBuilder, spec: LayerSpec, weights: LayerWeights): Promise<void> {
+  for (const w of weightSpecs(spec)) {
+    const v = (w.role === 'param' ? weights.params : weights.buffers).get(w.name);
     if (v === undefined) throw new Error(`onnx export: the model has no weight ${w.name}`);
     const data = (await v.data()) as Float32Array;
     g.addFloatInitializer(w.name, torchShape(w.shape), hwioToOihw(data, w.shape));
@@ -202,12 +114,11 @@ export async function exportOnnx(model: SegmentationModel, options: OnnxExportOp
   const fixed = options.fixedSize ?? null;
   const dims: [Dim, Dim] = fixed ?? ['H', 'W'];
   const input: Value = { name: g.addInput(ONNX_INPUT_NAME, 'float32', ['N', 3, ...dims]), hw: fixed };
-  await addWeights(g, model);
+  await addOnnxWeights(g, model.spec, model);
 
   const padToStride = options.padToStride ?? false;
   const { padded, crop } = padToStride ? padInGraph(g, input, os) : { padded: input, crop: (logits: string) => logits };
-  const ctx: Ctx = { g, image: padded };
-  const logits = crop(run(model.spec, padded, ctx, padded).name);
+  const logits = crop(emitOnnxLayers(model.spec, padded, g).name);
   const k = model.config.numClasses;
   if (headOutput === 'logits') {
     g.node('Identity', [logits], {}, 'logits');

@@ -6,13 +6,15 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 
+import type { OnnxAttribute, OnnxGraph } from '../nn/layer-onnx.js';
+
 const { onnx } = onnxProto;
 
 /** ONNX IR version 8 (ONNX 1.10-1.12) covers opset 17. */
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 
-export type AttributeValue = number | number[] | string | { floats: number[] } | { float: number };
+export type AttributeValue = OnnxAttribute;
 
 /** A dim: a fixed size or a symbolic name ('N', 'H', 'W'). */
 export type Dim = number | string;
@@ -49,7 +51,7 @@ function valueInfo(name: string, elemType: 'float32' | 'int64', dims: Dim[]): On
   };
 }
 
-export class OnnxGraphBuilder {
+export class OnnxGraphBuilder implements OnnxGraph {
   private readonly nodes: OnnxTypes.INodeProto[] = [];
   private readonly initializers: OnnxTypes.ITensorProto[] = [];
   private readonly initializerNames = new Set<string>();

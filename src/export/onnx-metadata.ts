@@ -5,7 +5,7 @@
  */
 import { SegError } from '../core/errors.js';
 import { parseHeadSpec, type HeadSpec } from '../heads/head-spec.js';
-import { NORMALIZATION_SCHEMA, type Normalization } from '../voc/normalize.js';
+import { NORMALIZATION_SCHEMA, type Normalization } from '../data-loading/normalize.js';
 import { FieldError, parse } from '../core/schema.js';
 import { type ModelConfig, validateModelConfig } from '../segmentation/deeplab-spec.js';
 

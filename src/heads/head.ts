@@ -17,7 +17,7 @@
 import { tf } from '../engine/tf.js';
 import { boostedOutput } from './boost.js';
 import type { HeadSpec } from './head-spec.js';
-import { VOID_LABEL } from '../voc/types.js';
+import { VOID_LABEL } from '../image/types.js';
 
 export interface HeadLossAndGradient {
   /** The loss the table reports (mean over valid pixels). */

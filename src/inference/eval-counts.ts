@@ -10,13 +10,15 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeJsonAtomic } from '../core/durable-files.js';
 import { SegError } from '../core/errors.js';
+import { arrayOf, boolean, FieldError, integer, nullable, number, object, oneOf, parse, string, withDefault } from '../core/schema.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import { ConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { computeMetrics } from '../metrics/segmentation-metrics.js';
-import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
+import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
 import type { EvaluationResult } from './evaluate.js';
 import { formatShard, selectShard, shardRange, type ShardSpec } from './shards.js';
+import { CHECKPOINT_IDENTITY, COUNT, SHA256, SHARD_SPEC } from './part-schemas.js';
 
 export const EVAL_COUNTS_FORMAT = 'seg-eval-counts';
 export const EVAL_COUNTS_FORMAT_VERSION = 1;
@@ -113,11 +115,50 @@ export function writeEvalCounts(file: string, counts: EvalCounts): void {
   writeJsonAtomic(file, counts);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const SETTINGS = object<EvalSettings>({
+  scales: arrayOf(number()),
+  flip: boolean(),
+  limit: nullable(COUNT),
+  // Parts of seg versions before --pad-to-stride lack the key and were padded.
+  padToStride: withDefault(boolean(), true),
+});
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+/** The schema of a counts file, with the checks across fields (square matrix, one source, a complete shard). */
+const EVAL_COUNTS = object<EvalCounts>(
+  {
+    format: oneOf([EVAL_COUNTS_FORMAT]),
+    formatVersion: integer({ min: 1, max: EVAL_COUNTS_FORMAT_VERSION }),
+    checkpoint: nullable(CHECKPOINT_IDENTITY),
+    predictions: nullable(string()),
+    split: string({ nonEmpty: true }),
+    splitIds: COUNT,
+    splitIdsSha256: SHA256,
+    shard: SHARD_SPEC,
+    settings: SETTINGS,
+    images: COUNT,
+    classNames: arrayOf(string()),
+    confusion: arrayOf(arrayOf(COUNT)),
+    packageVersion: withDefault(string(), 'unknown'),
+    savedAt: withDefault(string(), ''),
+  },
+  (c) => {
+    const k = c.classNames.length;
+    if (k < 1 || k > 255) throw new FieldError('classNames', `got ${k} names, expected 1..255`);
+    if (c.confusion.length !== k || !c.confusion.every((row) => row.length === k)) {
+      throw new FieldError('confusion', `expected ${k} rows of ${k} counts (one per class)`);
+    }
+    if ((c.checkpoint === null) === (c.predictions === null)) {
+      throw new FieldError('checkpoint', 'exactly one of `checkpoint` and `predictions` must be set');
+    }
+    const { start, end } = shardRange(c.splitIds, c.shard);
+    if (c.images !== end - start) {
+      throw new FieldError(
+        'images',
+        `${c.images} images counted, but shard ${formatShard(c.shard)} of ${c.splitIds} ids holds ${end - start}; the part is incomplete`,
+      );
+    }
+  },
+);
 
 /** Read and check one counts file; every defect is a SegError naming the file. */
 export function readEvalCounts(file: string): EvalCounts {
@@ -139,91 +180,12 @@ export function readEvalCounts(file: string): EvalCounts {
   } catch (err) {
     throw bad(`not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (!isRecord(value)) throw bad('not a JSON object');
-  if (value['format'] !== EVAL_COUNTS_FORMAT) throw bad(`format is ${JSON.stringify(value['format'])}, expected "${EVAL_COUNTS_FORMAT}"`);
-  const version = value['formatVersion'];
-  if (!isCount(version) || version < 1 || version > EVAL_COUNTS_FORMAT_VERSION) {
-    throw bad(`format version ${JSON.stringify(version)} is not supported (this seg reads 1..${EVAL_COUNTS_FORMAT_VERSION})`);
+  try {
+    return parse(EVAL_COUNTS, value);
+  } catch (err) {
+    if (err instanceof FieldError) throw bad(`${err.field}: ${err.problem}`);
+    throw err;
   }
-  const classNames = value['classNames'];
-  if (!Array.isArray(classNames) || classNames.length < 1 || classNames.length > 255 || !classNames.every((c) => typeof c === 'string')) {
-    throw bad('"classNames" must be a list of 1..255 strings');
-  }
-  const k = classNames.length;
-  const confusion = value['confusion'];
-  if (!Array.isArray(confusion) || confusion.length !== k || !confusion.every((row) => Array.isArray(row) && row.length === k)) {
-    throw bad(`"confusion" must be ${k} rows of ${k} counts (one per class)`);
-  }
-  for (const [t, row] of (confusion as unknown[][]).entries()) {
-    for (const [p, c] of row.entries()) {
-      if (!isCount(c)) throw bad(`confusion[${t}][${p}] is ${JSON.stringify(c)}, expected an integer >= 0`);
-    }
-  }
-  const checkpoint = value['checkpoint'];
-  const predictions = value['predictions'];
-  let identity: CheckpointIdentity | null = null;
-  if (checkpoint !== null) {
-    if (
-      !isRecord(checkpoint) ||
-      typeof checkpoint['path'] !== 'string' ||
-      !isCount(checkpoint['iteration']) ||
-      typeof checkpoint['modelSha256'] !== 'string' ||
-      !/^[0-9a-f]{64}$/.test(checkpoint['modelSha256'])
-    ) {
-      throw bad('"checkpoint" must be null or {path, iteration, modelSha256}');
-    }
-    identity = { path: checkpoint['path'], iteration: checkpoint['iteration'], modelSha256: checkpoint['modelSha256'] };
-  }
-  if (predictions !== null && typeof predictions !== 'string') throw bad('"predictions" must be null or a folder path');
-  if ((identity === null) === (predictions === null)) throw bad('exactly one of "checkpoint" and "predictions" must be set');
-  if (typeof value['split'] !== 'string' || value['split'] === '') throw bad('"split" must be a split name');
-  const splitIds = value['splitIds'];
-  if (!isCount(splitIds)) throw bad('"splitIds" must be an integer >= 0');
-  const digest = value['splitIdsSha256'];
-  if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) throw bad('"splitIdsSha256" must be a SHA-256 hex digest');
-  const shard = value['shard'];
-  if (!isRecord(shard) || !isCount(shard['count']) || shard['count'] < 1 || !isCount(shard['index']) || shard['index'] >= shard['count']) {
-    throw bad('"shard" must be {index, count} with 0 <= index < count');
-  }
-  const settings = value['settings'];
-  if (
-    !isRecord(settings) ||
-    !Array.isArray(settings['scales']) ||
-    !settings['scales'].every((s) => typeof s === 'number' && Number.isFinite(s)) ||
-    typeof settings['flip'] !== 'boolean' ||
-    !(settings['limit'] === null || isCount(settings['limit'])) ||
-    !(settings['padToStride'] === undefined || typeof settings['padToStride'] === 'boolean')
-  ) {
-    throw bad('"settings" must be {scales: numbers, flip: boolean, limit: integer or null, padToStride: boolean}');
-  }
-  const images = value['images'];
-  if (!isCount(images)) throw bad('"images" must be an integer >= 0');
-  const spec: ShardSpec = { index: shard['index'], count: shard['count'] };
-  const { start, end } = shardRange(splitIds, spec);
-  if (images !== end - start) {
-    throw bad(`${images} images counted, but shard ${formatShard(spec)} of ${splitIds} ids holds ${end - start}; the part is incomplete`);
-  }
-  return {
-    format: EVAL_COUNTS_FORMAT,
-    formatVersion: version,
-    checkpoint: identity,
-    predictions: predictions as string | null,
-    split: value['split'],
-    splitIds,
-    splitIdsSha256: digest,
-    shard: spec,
-    settings: {
-      scales: settings['scales'] as number[],
-      flip: settings['flip'],
-      limit: settings['limit'] as number | null,
-      padToStride: settings['padToStride'] ?? true,
-    },
-    images,
-    classNames: classNames as string[],
-    confusion: confusion as number[][],
-    packageVersion: typeof value['packageVersion'] === 'string' ? value['packageVersion'] : 'unknown',
-    savedAt: typeof value['savedAt'] === 'string' ? value['savedAt'] : '',
-  };
 }
 
 export interface MergedEvaluation extends EvaluationResult {

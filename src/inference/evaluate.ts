@@ -12,13 +12,14 @@ import type { Head } from '../heads/head.js';
 import { ConfusionMatrix, DeviceConfusionMatrix } from '../metrics/confusion-matrix.js';
 import { tf } from '../engine/tf.js';
 import { computeMetrics, type SegMetrics } from '../metrics/segmentation-metrics.js';
-import { createEvalLoader, type EvalSample } from '../voc/batch-loader.js';
-import { scoredSplitIds, type Dataset } from '../voc/dataset.js';
-import { loadLabelPng, readLabelPngSize } from '../voc/label-png.js';
-import { VOID_LABEL } from '../voc/types.js';
-import { chooseInferenceMode, predictMask, predictScores, predictorClasses, type PredictOptions } from './inference.js';
-import { FixedSizeError, isInferenceEngine, type InferenceEngine } from './engine.js';
-import type { SegmentationModel } from '../segmentation/model.js';
+import { createEvalLoader, type EvalSample } from '../data-loading/batch-loader.js';
+import { scoredSplitIds, type Dataset } from '../datasets/dataset.js';
+import { loadLabelPng, readLabelPngSize } from '../image/label-png.js';
+import { applyLabelMap } from '../datasets/label-map.js';
+import { VOID_LABEL } from '../image/types.js';
+import { activeBackendTraits } from '../engine/backend-traits.js';
+import { chooseInferenceMode, predictMask, predictScores, type PredictOptions } from './inference.js';
+import { FixedSizeError, type InferenceEngine } from './engines/engine.js';
 
 export interface EvaluationResult {
   metrics: SegMetrics;
@@ -54,15 +55,15 @@ export interface EvaluateOptions extends PredictOptions {
   windowProgress?: (id: string, done: number, total: number) => void;
 }
 
-/** Score a model (or an inference engine) on a split of a dataset: whole images, optional multi-scale and flip. */
+/** Score an inference engine on a split of a dataset: whole images, optional multi-scale and flip. */
 export async function evaluateModel(
-  model: SegmentationModel | InferenceEngine,
+  engine: InferenceEngine,
   head: Head,
   dataset: Dataset,
   split: string,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const numClasses = predictorClasses(model);
+  const numClasses = engine.numClasses;
   if (dataset.classNames.length !== numClasses) {
     throw new SegError(
       `the dataset at ${dataset.root} has ${dataset.classNames.length} classes, the model predicts ${numClasses}; ` +
@@ -72,9 +73,9 @@ export async function evaluateModel(
   const ids = options.ids ?? scoredSplitIds(dataset, split);
   const loader = createEvalLoader({ dataset, split, ids, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   const confusion = new ConfusionMatrix(numClasses);
-  // Off the CPU backends, whole-image predictions are counted on the device and read once.
+  // Where the engine's scores are tensors of a backend off the host, whole-image predictions are counted on the device and read once.
   const device =
-    !isInferenceEngine(model) && !['wasm', 'cpu'].includes(tf.getBackend()) && options.onPrediction === undefined
+    engine.capabilities.onDeviceCounting && !activeBackendTraits().hostTensors && options.onPrediction === undefined
       ? new DeviceConfusionMatrix(numClasses)
       : undefined;
   let done = 0;
@@ -86,15 +87,11 @@ export async function evaluateModel(
       let mask: Uint8Array | undefined;
       let counted = false;
       try {
-        if (
-          device !== undefined &&
-          !isInferenceEngine(model) &&
-          chooseInferenceMode(model, sample.height, sample.width, options) === 'whole'
-        ) {
-          countOnDevice(device, model, head, sample, options);
+        if (device !== undefined && chooseInferenceMode(engine, sample.height, sample.width, options) === 'whole') {
+          await countOnDevice(device, engine, head, sample, options);
           counted = true;
         } else {
-          mask = await predictMask(model, head, sample.image, sample.height, sample.width, {
+          mask = await predictMask(engine, head, sample.image, sample.height, sample.width, {
             ...options,
             onWindow: (d, t) => options.windowProgress?.(sample.id, d, t),
           });
@@ -127,14 +124,16 @@ export async function evaluateModel(
 }
 
 /** Whole-image prediction of one sample counted into `device` without leaving the device. */
-function countOnDevice(
+async function countOnDevice(
   device: DeviceConfusionMatrix,
-  model: SegmentationModel,
+  engine: InferenceEngine,
   head: Head,
   sample: EvalSample,
   options: PredictOptions,
-): void {
-  const classes = tf.tidy(() => tf.argMax(predictScores(model, head, sample.image, sample.height, sample.width, options), 2));
+): Promise<void> {
+  const scores = await predictScores(engine, head, sample.image, sample.height, sample.width, options);
+  const classes = tf.tidy(() => tf.argMax(scores, 2));
+  scores.dispose();
   const labels = tf.tensor2d(Int32Array.from(sample.label), [sample.height, sample.width], 'int32');
   try {
     device.update(labels, classes);
@@ -186,7 +185,8 @@ export async function evaluatePredictions(
         file,
       );
     }
-    const [label, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const [stored, mask] = await Promise.all([loadLabelPng(labelFile), loadLabelPng(file)]);
+    const label = { ...stored, data: applyLabelMap(stored.data, dataset.labelMap) };
     for (let i = 0; i < mask.data.length; i++) {
       const p = mask.data[i] as number;
       if (p >= k && label.data[i] !== VOID_LABEL) {

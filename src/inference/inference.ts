@@ -13,22 +13,18 @@
  * linear (see heads/head.ts). Large images run as sliding windows (sliding-window.ts) over
  * each scaled image, composed with the same multi-scale and flip averaging; `auto` picks
  * windows when the whole image would not fit the backend's memory. Everything here runs on
- * seg's tfjs model or on an inference engine (engine.ts: onnxruntime), with the same averaging.
+ * an inference engine (engines/: tfjs, onnxruntime), one asynchronous pipeline for all.
  */
 import { tf } from '../engine/tf.js';
 import { resizeBilinear } from '../engine/resize.js';
 import { SegError } from '../core/errors.js';
 import type { Head } from '../heads/head.js';
-import type { SegmentationModel } from '../segmentation/model.js';
-import type { InferenceEngine } from './engine.js';
-import { estimateInferenceMemory } from '../segmentation/memory-estimate.js';
+import { cropLogits, padImages, paddedSize } from '../segmentation/model-logits.js';
+import type { InferenceEngine } from './engines/engine.js';
 import { DEFAULT_OVERLAP, DEFAULT_WINDOW, argmaxScores, validateWindow, type InferenceMode } from './sliding-window.js';
 import { scaledSize, streamSlideScores, type StreamOptions, type WindowRunner } from './slide-stream.js';
 
 type T4 = tf.Tensor4D;
-
-/** What inference runs: seg's tfjs model, or an inference engine (onnxruntime, tfjs). */
-export type ModelOrEngine = SegmentationModel | InferenceEngine;
 
 export interface PredictOptions {
   /** Image scales to average over; default [1]. */
@@ -41,7 +37,7 @@ export interface PredictOptions {
   window?: number;
   /** Overlap of neighbouring windows, a fraction of the window (default 1/3). */
   overlap?: number;
-  /** Bytes the backend can hold, for `auto` (undefined: no limit, so whole). */
+  /** Bytes the engine can hold, for `auto` (undefined: no limit, so whole). */
   memoryLimit?: number;
   /** Pad each image (or window) to a multiple of the output stride and crop the logits back; default false. */
   padToStride?: boolean;
@@ -49,51 +45,15 @@ export interface PredictOptions {
   onWindow?: (done: number, total: number) => void;
 }
 
-/** Round a side up to a multiple of the output stride. */
-export function paddedSize(size: number, outputStride: number): number {
-  return Math.ceil(size / outputStride) * outputStride;
-}
-
-/** Images [N, h, w, 3] padded with zeros at the bottom and right to a multiple of `outputStride`. */
-function padImages(images: T4, outputStride: number): T4 {
-  const [, h, w] = images.shape;
-  const ph = paddedSize(h, outputStride);
-  const pw = paddedSize(w, outputStride);
-  if (ph === h && pw === w) return images;
-  return tf.pad(images, [
-    [0, 0],
-    [0, ph - h],
-    [0, pw - w],
-    [0, 0],
-  ]);
-}
-
-/** Logits cropped to the top-left h x w. */
-function cropLogits(logits: T4, h: number, w: number): T4 {
-  const [n, lh, lw, k] = logits.shape;
-  return lh === h && lw === w ? logits : (logits.slice([0, 0, 0, 0], [n, h, w, k]) as T4);
-}
-
 /**
- * Whole-image logits [N, h, w, K] of images [N, h, w, 3] on seg's tfjs model: the network on
- * the images as they are, or with `padToStride` padded to the output stride and cropped back.
- */
-export function wholeImageLogits(model: SegmentationModel, images: T4, padToStride = false): T4 {
-  if (!padToStride) return model.forward(images, { training: false });
-  return tf.tidy(() => {
-    const [, h, w] = images.shape;
-    return cropLogits(model.forward(padImages(images, model.config.outputStride), { training: false }), h, w);
-  });
-}
-
-/**
- * wholeImageLogits on an inference engine (asynchronous); an engine whose graph pads
- * itself (an ONNX file exported with --pad-to-stride) is given the images as they are.
+ * Whole-image logits of an engine, with `padToStride` padded to its output stride and
+ * cropped back; an engine whose graph pads itself (an ONNX file exported with
+ * --pad-to-stride) is given the images as they are. The caller owns the result.
  */
 export async function engineLogits(engine: InferenceEngine, images: T4, padToStride = false): Promise<T4> {
   if (!padToStride || engine.padsToStride) return engine.logits(images);
   const [, h, w] = images.shape;
-  const padded = padImages(images, engine.config.outputStride);
+  const padded = padImages(images, engine.outputStride);
   let logits: T4;
   try {
     logits = await engine.logits(padded);
@@ -128,130 +88,56 @@ function imageTensor(image: Float32Array | tf.Tensor3D, height: number, width: n
   return image;
 }
 
-/**
- * Averaged scores [H, W, K] for one normalised image (HxWx3, as a Float32Array or a
- * tensor). The caller owns the result.
- */
-export function predictScores(
-  model: SegmentationModel,
-  head: Head,
-  image: Float32Array | tf.Tensor3D,
-  height: number,
-  width: number,
-  options: PredictOptions = {},
-): tf.Tensor3D {
-  const scales = options.scales ?? [1];
-  validateScales(scales);
-  const flip = options.flip ?? false;
-  const pad = options.padToStride ?? false;
-  return tf.tidy(() => {
-    const x = imageTensor(image, height, width).expandDims(0) as T4;
-    let sum: tf.Tensor3D | undefined;
-    let count = 0;
-    for (const scale of scales) {
-      const part = scaleScoreSum(model, head, x, scale, flip, pad);
-      sum = sum === undefined ? part.sum : (tf.add(sum, part.sum) as tf.Tensor3D);
-      count += part.count;
-    }
-    return tf.div(sum as tf.Tensor3D, count) as tf.Tensor3D;
-  });
-}
-
-/** Scores of `batch` (plain, and mirrored when flip) summed over the batch, at `size`. */
-function batchScoreSum(
-  model: SegmentationModel,
-  head: Head,
-  images: T4,
-  flip: boolean,
-  size: [number, number],
-  padToStride: boolean,
-): { sum: tf.Tensor3D; count: number } {
-  return tf.tidy(() => {
-    // Original and mirror image in one batch; BN in inference mode treats samples apart.
-    const batch = flip ? (tf.concat([images, tf.reverse(images, 2)], 0) as T4) : images;
-    let logits = wholeImageLogits(model, batch, padToStride);
-    if (flip) {
-      const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
-      logits = tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
-    }
-    const scores = head.scores(resizeBilinear(logits, size));
-    return { sum: tf.sum(scores, 0) as tf.Tensor3D, count: logits.shape[0] };
-  });
-}
-
-/** Whole-image scores of one scale, upsampled to the image size and summed over plain/flipped. */
-function scaleScoreSum(
-  model: SegmentationModel,
-  head: Head,
-  x: T4,
-  scale: number,
-  flip: boolean,
-  padToStride: boolean,
-): { sum: tf.Tensor3D; count: number } {
-  const [, height, width] = x.shape;
-  return tf.tidy(() => {
-    const scaled = resizeBilinear(x, scaledSize(height, width, scale));
-    const part = batchScoreSum(model, head, scaled, flip, [height, width], padToStride);
-    return { sum: part.sum, count: part.count };
-  });
-}
-
-/** Whether `model` is an inference engine (onnxruntime or tfjs) rather than a tfjs model. */
-function isEngine(model: ModelOrEngine): model is InferenceEngine {
-  return !('forward' in model);
-}
-
-/** Classes predicted by a model or an engine. */
-export function predictorClasses(model: ModelOrEngine): number {
-  return model.config.numClasses;
-}
-
 /** Mirror the second half of a plain+mirrored batch of logits back. */
 function unflip(logits: T4): T4 {
   const [plain, mirrored] = tf.split(logits, 2, 0) as [T4, T4];
   return tf.concat([plain, tf.reverse(mirrored, 2)], 0) as T4;
 }
 
-/**
- * Mean head scores [h, w, K] of one image [1, h', w', 3] (and its mirror when flip),
- * upsampled to `size`, on a model or an engine. The caller owns the result.
- */
-async function meanScores(
-  model: ModelOrEngine,
-  head: Head,
-  images: T4,
-  flip: boolean,
-  size: [number, number],
-  padToStride: boolean,
-): Promise<tf.Tensor3D> {
-  if (!isEngine(model)) {
-    return tf.tidy(() => {
-      const part = batchScoreSum(model, head, images, flip, size, padToStride);
-      return tf.div(part.sum, part.count) as tf.Tensor3D;
-    });
-  }
+/** Logits of images [n, h, w, 3] and, when flip, of their mirrors (mirrored back): [2n, ...]. The caller owns the result. */
+async function variantLogits(engine: InferenceEngine, images: T4, flip: boolean, padToStride: boolean): Promise<T4> {
+  // Original and mirror image in one batch; BN in inference mode treats samples apart.
   const batch = flip ? (tf.tidy(() => tf.concat([images, tf.reverse(images, 2)], 0)) as T4) : images;
   let logits: T4;
   try {
-    logits = await engineLogits(model, batch, padToStride);
+    logits = await engineLogits(engine, batch, padToStride);
   } finally {
     if (batch !== images) batch.dispose();
   }
+  if (!flip) return logits;
   try {
-    return tf.tidy(() => {
-      const l = flip ? unflip(logits) : logits;
-      return tf.div(tf.sum(head.scores(resizeBilinear(l, size)), 0), l.shape[0]) as tf.Tensor3D;
-    });
+    return tf.tidy(() => unflip(logits));
   } finally {
     logits.dispose();
   }
 }
 
 /**
- * predictScores through an inference engine (asynchronous: onnxruntime runs outside tfjs),
- * with the same scales, flip and averaging of head scores. The caller owns the result.
+ * Head scores [h, w, K] of one image [1, h', w', 3] (and its mirror when flip), upsampled to
+ * `size` and summed over the variants, with how many were summed. The caller owns `sum`.
  */
-export async function predictScoresWithEngine(
+async function scoreSum(
+  engine: InferenceEngine,
+  head: Head,
+  images: T4,
+  flip: boolean,
+  size: [number, number],
+  padToStride: boolean,
+): Promise<{ sum: tf.Tensor3D; count: number }> {
+  const logits = await variantLogits(engine, images, flip, padToStride);
+  try {
+    return { sum: tf.tidy(() => tf.sum(head.scores(resizeBilinear(logits, size)), 0) as tf.Tensor3D), count: logits.shape[0] };
+  } finally {
+    logits.dispose();
+  }
+}
+
+/**
+ * Averaged scores [H, W, K] for one normalised image (HxWx3, as a Float32Array or a
+ * tensor): the head's scores of every scale (and flip), upsampled to the image size, summed
+ * and divided once by their number. The caller owns the result.
+ */
+export async function predictScores(
   engine: InferenceEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
@@ -262,38 +148,38 @@ export async function predictScoresWithEngine(
   const scales = options.scales ?? [1];
   validateScales(scales);
   const flip = options.flip ?? false;
+  const pad = options.padToStride ?? false;
   const x = tf.tidy(() => imageTensor(image, height, width).expandDims(0) as T4);
   let sum: tf.Tensor3D | undefined;
+  let count = 0;
   try {
     for (const scale of scales) {
       const scaled = tf.tidy(() => resizeBilinear(x, scaledSize(height, width, scale)));
-      let part: tf.Tensor3D;
+      let part: { sum: tf.Tensor3D; count: number };
       try {
-        part = await meanScores(engine, head, scaled, flip, [height, width], options.padToStride ?? false);
+        part = await scoreSum(engine, head, scaled, flip, [height, width], pad);
       } finally {
         if (scaled !== x) scaled.dispose();
       }
       const previous = sum;
-      sum = previous === undefined ? part : tf.tidy(() => tf.add(previous, part) as tf.Tensor3D);
+      sum = previous === undefined ? part.sum : tf.tidy(() => tf.add(previous, part.sum) as tf.Tensor3D);
+      count += part.count;
       if (previous !== undefined) {
         previous.dispose();
-        part.dispose();
+        part.sum.dispose();
       }
     }
-  } catch (err) {
-    sum?.dispose();
-    throw err;
+    const total = sum as tf.Tensor3D;
+    return tf.tidy(() => tf.div(total, count) as tf.Tensor3D);
   } finally {
+    sum?.dispose();
     x.dispose();
   }
-  const result = tf.tidy(() => tf.div(sum as tf.Tensor3D, scales.length) as tf.Tensor3D);
-  sum?.dispose();
-  return result;
 }
 
 /** Estimated peak bytes of whole-image inference on height x width (engine tensors and score maps). */
 function wholeImageBytes(
-  model: ModelOrEngine,
+  engine: InferenceEngine,
   height: number,
   width: number,
   batch: number,
@@ -301,10 +187,10 @@ function wholeImageBytes(
   mapWidth: number,
   padToStride: boolean,
 ): number {
-  const os = padToStride ? model.config.outputStride : 1;
-  const engine = estimateInferenceMemory(model.config, paddedSize(height, os), paddedSize(width, os), batch).bytes;
+  const os = padToStride ? engine.outputStride : 1;
+  const network = engine.estimateMemory(paddedSize(height, os), paddedSize(width, os), batch);
   // Plus the score maps (scores, their sum and the average).
-  return engine + 3 * batch * mapHeight * mapWidth * model.config.numClasses * 4;
+  return network + 3 * batch * mapHeight * mapWidth * engine.numClasses * 4;
 }
 
 /**
@@ -312,45 +198,49 @@ function wholeImageBytes(
  * when the estimated peak memory of the whole image at its largest scale (and flip) exceeds
  * `memoryLimit`.
  */
-export function chooseInferenceMode(model: ModelOrEngine, height: number, width: number, options: PredictOptions = {}): 'whole' | 'slide' {
+export function chooseInferenceMode(
+  engine: InferenceEngine,
+  height: number,
+  width: number,
+  options: PredictOptions = {},
+): 'whole' | 'slide' {
   const mode = options.mode ?? 'whole';
   if (mode !== 'auto') return mode;
   if (options.memoryLimit === undefined) return 'whole';
   const scale = Math.max(...(options.scales ?? [1]));
   const [sh, sw] = scaledSize(height, width, scale);
   const batch = options.flip === true ? 2 : 1;
-  return wholeImageBytes(model, sh, sw, batch, height, width, options.padToStride ?? false) > options.memoryLimit ? 'slide' : 'whole';
+  return wholeImageBytes(engine, sh, sw, batch, height, width, options.padToStride ?? false) > options.memoryLimit ? 'slide' : 'whole';
 }
 
 /**
  * The window `auto` slides with: the requested one (default 513), made smaller in steps of
  * 32 px (down to 65) until one window fits `memoryLimit`; as requested in the other modes.
  */
-export function chooseWindow(model: ModelOrEngine, options: PredictOptions = {}): number {
+export function chooseWindow(engine: InferenceEngine, options: PredictOptions = {}): number {
   const requested = options.window ?? DEFAULT_WINDOW;
   if (options.mode !== 'auto' || options.memoryLimit === undefined) return requested;
   const batch = options.flip === true ? 2 : 1;
   for (let window = requested; window > 65; window -= 32) {
-    if (wholeImageBytes(model, window, window, batch, window, window, options.padToStride ?? false) <= options.memoryLimit) return window;
+    if (wholeImageBytes(engine, window, window, batch, window, window, options.padToStride ?? false) <= options.memoryLimit) return window;
   }
   return Math.min(requested, 65);
 }
 
-/** The streaming's view of a model or an engine (slide-stream.ts); `pad`: padToStride. */
-function windowRunner(model: ModelOrEngine, head: Head, pad: boolean): WindowRunner {
+/** The streaming's view of an engine (slide-stream.ts); `pad`: padToStride. */
+function windowRunner(engine: InferenceEngine, head: Head, pad: boolean): WindowRunner {
   return {
-    numClasses: model.config.numClasses,
-    meanScores: async (images, flip) =>
-      readAndDispose(await meanScores(model, head, images, flip, [images.shape[1], images.shape[2]], pad)),
+    numClasses: engine.numClasses,
+    async meanScores(images, flip) {
+      const part = await scoreSum(engine, head, images, flip, [images.shape[1], images.shape[2]], pad);
+      return readAndDispose(
+        tf.tidy(() => tf.div(part.sum, part.count)),
+        part.sum,
+      );
+    },
     async logits(images, flip) {
-      const batch = flip ? (tf.tidy(() => tf.concat([images, tf.reverse(images, 2)], 0)) as T4) : images;
-      let logits: T4;
-      try {
-        logits = isEngine(model) ? await engineLogits(model, batch, pad) : wholeImageLogits(model, batch, pad);
-      } finally {
-        if (batch !== images) batch.dispose();
-      }
-      const variants = tf.tidy(() => tf.split(flip ? unflip(logits) : logits, logits.shape[0], 0));
+      const logits = await variantLogits(engine, images, flip, pad);
+      const variants = tf.tidy(() => tf.split(logits, logits.shape[0], 0));
       logits.dispose();
       const out: Float32Array[] = [];
       for (const v of variants) out.push(await readAndDispose(v));
@@ -393,22 +283,22 @@ function streamOptions(options: PredictOptions): StreamOptions {
  * the whole score map; predictMask streams instead (slide-stream.ts).
  */
 export async function slideScores(
-  model: ModelOrEngine,
+  engine: InferenceEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
   height: number,
   width: number,
   options: PredictOptions = {},
 ): Promise<Float32Array> {
-  const k = model.config.numClasses;
+  const k = engine.numClasses;
   const total = new Float32Array(height * width * k);
-  await streamSlide(model, head, image, height, width, options, (top, scores) => total.set(scores, top * width * k));
+  await streamSlide(engine, head, image, height, width, options, (top, scores) => total.set(scores, top * width * k));
   return total;
 }
 
-/** streamSlideScores over a model or an engine, for an image given as data or as a tensor. */
+/** streamSlideScores over an engine, for an image given as data or as a tensor. */
 async function streamSlide(
-  model: ModelOrEngine,
+  engine: InferenceEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
   height: number,
@@ -417,45 +307,45 @@ async function streamSlide(
   onBand: (top: number, scores: Float32Array) => void,
 ): Promise<void> {
   const data = await imageData(image, height, width);
-  const runner = windowRunner(model, head, options.padToStride ?? false);
+  const runner = windowRunner(engine, head, options.padToStride ?? false);
   await streamSlideScores(runner, head, data, height, width, streamOptions(options), (top, _rows, scores) => onBand(top, scores));
 }
 
-async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+/** The data of `t`, disposing it (and `also`, when given) after the read. */
+async function readAndDispose(t: tf.Tensor, also?: tf.Tensor): Promise<Float32Array> {
   try {
     return (await t.data()) as Float32Array;
   } finally {
     t.dispose();
+    also?.dispose();
   }
 }
 
-/** Class index per pixel (row-major HxW) for one normalised image, by a model or an engine. */
+/** Class index per pixel (row-major HxW) for one normalised image. */
 export async function predictMask(
-  model: ModelOrEngine,
+  engine: InferenceEngine,
   head: Head,
   image: Float32Array | tf.Tensor3D,
   height: number,
   width: number,
   options: PredictOptions = {},
 ): Promise<Uint8Array> {
-  const numClasses = predictorClasses(model);
+  const numClasses = engine.numClasses;
   if (numClasses > 256) {
     throw new SegError(`predict: ${numClasses} classes do not fit in 8-bit masks (at most 256)`);
   }
-  if (chooseInferenceMode(model, height, width, options) === 'slide') {
+  if (chooseInferenceMode(engine, height, width, options) === 'slide') {
     // Streamed: only a band of scores is held at a time, never the H x W x K map.
     const mask = new Uint8Array(height * width);
-    const windowed = { ...options, window: chooseWindow(model, options) };
-    await streamSlide(model, head, image, height, width, windowed, (top, scores) =>
+    const windowed = { ...options, window: chooseWindow(engine, options) };
+    await streamSlide(engine, head, image, height, width, windowed, (top, scores) =>
       mask.set(argmaxScores(scores, numClasses), top * width),
     );
     return mask;
   }
-  const engineScores = isEngine(model) ? await predictScoresWithEngine(model, head, image, height, width, options) : undefined;
-  const classes = tf.tidy(() =>
-    tf.argMax(engineScores ?? predictScores(model as SegmentationModel, head, image, height, width, options), 2),
-  );
-  engineScores?.dispose();
+  const scores = await predictScores(engine, head, image, height, width, options);
+  const classes = tf.tidy(() => tf.argMax(scores, 2));
+  scores.dispose();
   try {
     return Uint8Array.from(await classes.data());
   } finally {

@@ -7,15 +7,15 @@
  */
 import { SegError, isUserError } from '../core/errors.js';
 import { isMemoryFailure } from '../core/memory-failure.js';
-import { backendStillWorks } from '../engine/engine-health.js';
+import { backendStillWorks } from '../engine/backend-health.js';
 import { printable } from '../core/printable.js';
 import type { Head } from '../heads/head.js';
-import { vocColormap } from '../voc/colormap.js';
-import { decodeImage, encodeJpeg } from '../voc/image-io.js';
-import { encodeLabelPng } from '../voc/label-png.js';
-import { normalizeImage, type Normalization } from '../voc/normalize.js';
+import { vocColormap } from '../image/colormap.js';
+import { decodeImage, encodeJpeg } from '../image/image-io.js';
+import { encodeLabelPng } from '../image/label-png.js';
+import { normalizeImage, type Normalization } from '../data-loading/normalize.js';
 import { predictMask, type PredictOptions } from './inference.js';
-import { FixedSizeError, type InferenceEngine } from './engine.js';
+import { FixedSizeError, type InferenceEngine } from './engines/engine.js';
 import {
   IMAGE_EXTENSIONS,
   planPredictOutputs,
@@ -25,7 +25,6 @@ import {
   type PredictPlan,
 } from './predict-paths.js';
 import { markMaskPng, markOverlayJpeg } from './predict-marker.js';
-import type { SegmentationModel } from '../segmentation/model.js';
 
 export { IMAGE_EXTENSIONS };
 
@@ -68,11 +67,7 @@ export function overlayMask(rgb: Uint8Array, mask: Uint8Array, alpha: number): U
   return out;
 }
 
-export async function predictFiles(
-  model: SegmentationModel | InferenceEngine,
-  head: Head,
-  options: PredictFilesOptions,
-): Promise<PredictFilesResult> {
+export async function predictFiles(engine: InferenceEngine, head: Head, options: PredictFilesOptions): Promise<PredictFilesResult> {
   const log = options.log ?? (() => undefined);
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
   refuseForeignTargets(plan, { overlay: options.overlay === true });
@@ -98,7 +93,7 @@ export async function predictFiles(
       for (const target of targets) prepareTarget(target, plan);
       const image = await decodeImage(file);
       imageSize = image;
-      const mask = await predictMask(model, head, normalizeImage(image.data, options.normalization), image.height, image.width, {
+      const mask = await predictMask(engine, head, normalizeImage(image.data, options.normalization), image.height, image.width, {
         ...options,
         onWindow: (d, t) => options.windowProgress?.(file, d, t),
       });

@@ -8,9 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/durable-files.js';
 import { SegError } from '../core/errors.js';
+import { arrayOf, boolean, FieldError, integer, nullable, number, object, oneOf, parse, string, withDefault } from '../core/schema.js';
 import { PACKAGE_VERSION } from '../core/version.js';
 import type { CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import type { ShardSpec } from './shards.js';
+import { CHECKPOINT_IDENTITY, COUNT, SHARD_SPEC } from './part-schemas.js';
 
 export const PREDICT_MANIFEST_FORMAT = 'seg-predict-shard';
 export const PREDICT_MANIFEST_FORMAT_VERSION = 1;
@@ -68,22 +70,28 @@ export function writePredictManifest(
   writeJsonAtomic(file, full);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const SETTINGS = object<PredictSettings>({
+  scales: arrayOf(number()),
+  flip: boolean(),
+  // Manifests of seg versions before --pad-to-stride lack the key and were padded.
+  padToStride: withDefault(boolean(), true),
+});
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
-function listOf<T>(value: unknown, check: (item: Record<string, unknown>) => T | undefined): T[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const out: T[] = [];
-  for (const item of value) {
-    const ok = isRecord(item) ? check(item) : undefined;
-    if (ok === undefined) return undefined;
-    out.push(ok);
-  }
-  return out;
-}
+const PREDICT_MANIFEST = object<PredictManifest>({
+  format: oneOf([PREDICT_MANIFEST_FORMAT]),
+  formatVersion: integer({ min: 1, max: PREDICT_MANIFEST_FORMAT_VERSION }),
+  checkpoint: CHECKPOINT_IDENTITY,
+  shard: SHARD_SPEC,
+  settings: SETTINGS,
+  inputs: COUNT,
+  images: COUNT,
+  done: arrayOf(object<PredictDone>({ input: string(), mask: string(), overlay: nullable(string()) })),
+  failed: arrayOf(object({ input: string(), error: string() })),
+  skipped: arrayOf(object({ input: string(), reason: string() })),
+  complete: withDefault(boolean(), false),
+  packageVersion: withDefault(string(), 'unknown'),
+  updatedAt: withDefault(string(), ''),
+});
 
 /** Read and check a manifest; a defect is a SegError naming the file. */
 export function readPredictManifest(file: string): PredictManifest {
@@ -95,62 +103,10 @@ export function readPredictManifest(file: string): PredictManifest {
   } catch (err) {
     throw bad(`unreadable (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (!isRecord(value) || value['format'] !== PREDICT_MANIFEST_FORMAT)
-    throw bad(`not a seg predict manifest (format "${PREDICT_MANIFEST_FORMAT}")`);
-  const version = value['formatVersion'];
-  if (!isCount(version) || version < 1 || version > PREDICT_MANIFEST_FORMAT_VERSION)
-    throw bad(`format version ${JSON.stringify(version)} is not supported`);
-  const c = value['checkpoint'];
-  if (!isRecord(c) || typeof c['path'] !== 'string' || !isCount(c['iteration']) || typeof c['modelSha256'] !== 'string') {
-    throw bad('"checkpoint" must be {path, iteration, modelSha256}');
+  try {
+    return parse(PREDICT_MANIFEST, value);
+  } catch (err) {
+    if (err instanceof FieldError) throw bad(`${err.field}: ${err.problem}`);
+    throw err;
   }
-  const shard = value['shard'];
-  if (!isRecord(shard) || !isCount(shard['index']) || !isCount(shard['count'])) throw bad('"shard" must be {index, count}');
-  const settings = value['settings'];
-  if (
-    !isRecord(settings) ||
-    !Array.isArray(settings['scales']) ||
-    !settings['scales'].every((s) => typeof s === 'number') ||
-    typeof settings['flip'] !== 'boolean' ||
-    !(settings['padToStride'] === undefined || typeof settings['padToStride'] === 'boolean')
-  ) {
-    throw bad('"settings" must be {scales, flip, padToStride}');
-  }
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const done = listOf(value['done'], (d) => {
-    const input = str(d['input']);
-    const mask = str(d['mask']);
-    const overlay = d['overlay'] === null ? null : str(d['overlay']);
-    return input === undefined || mask === undefined || overlay === undefined ? undefined : { input, mask, overlay };
-  });
-  const failed = listOf(value['failed'], (f) => {
-    const input = str(f['input']);
-    const error = str(f['error']);
-    return input === undefined || error === undefined ? undefined : { input, error };
-  });
-  const skipped = listOf(value['skipped'], (s) => {
-    const input = str(s['input']);
-    const reason = str(s['reason']);
-    return input === undefined || reason === undefined ? undefined : { input, reason };
-  });
-  if (done === undefined || failed === undefined || skipped === undefined)
-    throw bad('"done", "failed" and "skipped" must be lists of entries');
-  const inputs = value['inputs'];
-  const images = value['images'];
-  if (!isCount(inputs) || !isCount(images)) throw bad('"inputs" and "images" must be integers >= 0');
-  return {
-    format: PREDICT_MANIFEST_FORMAT,
-    formatVersion: version,
-    checkpoint: { path: c['path'], iteration: c['iteration'], modelSha256: c['modelSha256'] },
-    shard: { index: shard['index'], count: shard['count'] },
-    settings: { scales: settings['scales'] as number[], flip: settings['flip'], padToStride: settings['padToStride'] ?? true },
-    inputs,
-    images,
-    done,
-    failed,
-    skipped,
-    complete: value['complete'] === true,
-    packageVersion: str(value['packageVersion']) ?? 'unknown',
-    updatedAt: str(value['updatedAt']) ?? '',
-  };
 }

@@ -6,7 +6,7 @@
  * reads a few dozen bytes, and both are ignored by image viewers and decoders.
  */
 import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
-import { encodePngChunk, PNG_SIGNATURE } from '../voc/png-chunks.js';
+import { encodePngChunk, PNG_SIGNATURE } from '../image/png-chunks.js';
 
 const TEXT = 'seg predict';
 const PNG_TEXT = Buffer.from(`Software\0${TEXT}`, 'latin1');

@@ -10,8 +10,7 @@ import { resolve } from 'node:path';
 import { SegError } from '../core/errors.js';
 import { describeCheckpoint, sameCheckpoint, type CheckpointIdentity } from '../checkpoint/checkpoint-identity.js';
 import type { Head } from '../heads/head.js';
-import type { SegmentationModel } from '../segmentation/model.js';
-import type { InferenceEngine } from './engine.js';
+import type { InferenceEngine } from './engines/engine.js';
 import { IMAGE_EXTENSIONS, predictFiles, type PredictFilesOptions } from './predict-files.js';
 import { planPredictOutputs, type PredictPlan } from './predict-paths.js';
 import {
@@ -93,11 +92,7 @@ function resumableDone(file: string, options: PredictShardOptions): Map<string, 
   return kept;
 }
 
-export async function predictShard(
-  model: SegmentationModel | InferenceEngine,
-  head: Head,
-  options: PredictShardOptions,
-): Promise<PredictShardResult> {
+export async function predictShard(engine: InferenceEngine, head: Head, options: PredictShardOptions): Promise<PredictShardResult> {
   const log = options.log ?? (() => undefined);
   // One plan for all shards: mask names and input protection never depend on the shard.
   const plan = options.plan ?? planPredictOutputs(options.inputs, options.output);
@@ -142,7 +137,7 @@ export async function predictShard(
   save(todo.size === 0);
   options.onProgress?.(done.length, shareImages.length);
   try {
-    await predictFiles(model, head, {
+    await predictFiles(engine, head, {
       ...options,
       onProgress: undefined,
       plan: { ...plan, problems: [], ...(options.shard.index === 0 ? {} : { excluded: [] }) },

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { SegError } from '../core/errors.js';
-import { vocColormap } from '../voc/colormap.js';
+import { vocColormap } from '../image/colormap.js';
 
 /** mmseg's SegLocalVisualizer alpha. */
 export const SHOW_ALPHA = 0.8;
@@ -17,9 +17,13 @@ export const SHOW_ALPHA = 0.8;
 /** Marks a folder as written by seg: only such a folder (or an empty or new one) is written into. */
 export const SHOW_DIR_MARKER = '.seg-show-dir';
 
-/** Every pixel of `rgb` blended with the palette colour of its class in `classes`. */
-export function blendSegmentation(rgb: Uint8Array, classes: Uint8Array, alpha = SHOW_ALPHA): Uint8Array {
-  const palette = vocColormap();
+/** Every pixel of `rgb` blended with the palette colour (the dataset's; VOC's by default) of its class in `classes`. */
+export function blendSegmentation(
+  rgb: Uint8Array,
+  classes: Uint8Array,
+  alpha = SHOW_ALPHA,
+  palette: Uint8Array = vocColormap(),
+): Uint8Array {
   const out = new Uint8Array(rgb.length);
   for (let i = 0; i < classes.length; i++) {
     const c = classes[i] as number;
@@ -55,8 +59,9 @@ export async function showImagePng(
   prediction: Uint8Array,
   width: number,
   height: number,
+  palette: Uint8Array = vocColormap(),
 ): Promise<Buffer> {
-  const panels = [blendSegmentation(rgb, label), blendSegmentation(rgb, prediction)];
+  const panels = [blendSegmentation(rgb, label, SHOW_ALPHA, palette), blendSegmentation(rgb, prediction, SHOW_ALPHA, palette)];
   return encodePng(sideBySide(panels, width, height), 2 * width, height);
 }
 
@@ -80,9 +85,9 @@ export function prepareShowDir(dir: string): void {
 export async function writeShowImage(
   dir: string,
   id: string,
-  picture: { rgb: Uint8Array; label: Uint8Array; prediction: Uint8Array; width: number; height: number },
+  picture: { rgb: Uint8Array; label: Uint8Array; prediction: Uint8Array; width: number; height: number; palette?: Uint8Array },
 ): Promise<string> {
   const file = join(dir, `${id.replace(/[\\/]/g, '_')}.png`);
-  writeFileSync(file, await showImagePng(picture.rgb, picture.label, picture.prediction, picture.width, picture.height));
+  writeFileSync(file, await showImagePng(picture.rgb, picture.label, picture.prediction, picture.width, picture.height, picture.palette));
   return file;
 }

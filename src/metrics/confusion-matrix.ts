@@ -5,7 +5,7 @@
  * Computing metrics and formatting them live in their own modules.
  */
 import { tf } from '../engine/tf.js';
-import { VOID_LABEL as VOID } from '../voc/types.js';
+import { VOID_LABEL as VOID } from '../image/types.js';
 
 export type LabelArray = Uint8Array | Int32Array;
 

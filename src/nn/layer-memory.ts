@@ -1,18 +1,24 @@
 /**
  * Activation sizes from a walk over a layer-spec tree, without tensors: how many float32
- * values each kind of layer produces for one image, and the largest single tensor. The
- * memory estimate (segmentation/memory-estimate.ts) weighs these per kind, because a
- * layer kind's forward and backward create a fixed number of tensors of its output size.
+ * values each kind of layer produces for one image (each kind's `memory`), and the largest
+ * single tensor. The memory estimate (segmentation/memory-estimate.ts) weighs the total,
+ * because a layer's forward and backward create about a fixed number of tensors of its
+ * output size.
  */
-import type { LayerSpec } from './layer-spec.js';
-import { elementCount, layerWeights } from './layer-spec.js';
+import type { LayerSpec, TensorShape } from './layer-kind.js';
+import { countWeights } from './layer-kind.js';
+import { layerKind } from './layer-registry.js';
+import { walkShapes } from './layer-shape.js';
 
-/** What produced an activation: a leaf kind, or the add of a residual / the concat of branches. */
+/**
+ * What produced an activation: the built-in labels are the leaf kinds and the add of a
+ * residual / the concat of branches; a registered kind may add its own.
+ */
 export type ActivationKind = 'conv' | 'batchNorm' | 'relu' | 'maxPool' | 'globalAvgPool' | 'dropout' | 'resize' | 'residualAdd' | 'concat';
 
 export interface ActivationTally {
-  /** Values (float32) produced per image, by kind. */
-  byKind: Record<ActivationKind, number>;
+  /** Values (float32) produced per image, by label (the built-in labels always present). */
+  byKind: Record<ActivationKind, number> & Record<string, number>;
   /** All of byKind. */
   total: number;
   /** The largest single activation, in values per image. */
@@ -31,10 +37,6 @@ interface Shape {
   channels: number;
 }
 
-function strided(size: number, stride: number): number {
-  return Math.floor((size - 1) / stride) + 1;
-}
-
 function emptyKinds(): Record<ActivationKind, number> {
   return { conv: 0, batchNorm: 0, relu: 0, maxPool: 0, globalAvgPool: 0, dropout: 0, resize: 0, residualAdd: 0, concat: 0 };
 }
@@ -45,53 +47,21 @@ function emptyKinds(): Record<ActivationKind, number> {
  * run on an intermediate.
  */
 export function layerActivations(spec: LayerSpec, input: Shape, image: { height: number; width: number } = input): ActivationTally {
-  const tally: ActivationTally = { byKind: emptyKinds(), total: 0, largest: 0, output: 0, params: 0, buffers: 0 };
-  const produce = (kind: ActivationKind, s: Shape): Shape => {
-    const n = s.height * s.width * s.channels;
-    tally.byKind[kind] += n;
-    tally.total += n;
-    tally.largest = Math.max(tally.largest, n);
-    return s;
-  };
-  const walk = (layer: LayerSpec, x: Shape, scopeInput: Shape): Shape => {
-    for (const w of layerWeights(layer)) {
-      if (w.role === 'param') tally.params += elementCount(w.shape);
-      else tally.buffers += elementCount(w.shape);
-    }
-    switch (layer.kind) {
-      case 'conv':
-        return produce('conv', {
-          height: strided(x.height, layer.stride),
-          width: strided(x.width, layer.stride),
-          channels: layer.outChannels,
-        });
-      case 'maxPool':
-        return produce('maxPool', { height: strided(x.height, 2), width: strided(x.width, 2), channels: x.channels });
-      case 'globalAvgPool':
-        return produce('globalAvgPool', { height: 1, width: 1, channels: x.channels });
-      case 'resize': {
-        const target = layer.to === 'image' ? image : scopeInput;
-        return produce('resize', { height: target.height, width: target.width, channels: x.channels });
+  const byKind: Record<ActivationKind, number> & Record<string, number> = emptyKinds();
+  const tally: ActivationTally = { byKind, total: 0, largest: 0, output: 0, params: 0, buffers: 0 };
+  const x: TensorShape = { height: input.height, width: input.width, channels: input.channels, stride: 1 };
+  const target: TensorShape = { height: image.height, width: image.width, channels: input.channels, stride: 1 };
+  const out = walkShapes(spec, x, target, {
+    leave(layer, from, to) {
+      const kind = layerKind(layer);
+      countWeights(kind.weights(layer), tally);
+      for (const { label, values } of kind.memory(layer, from, to)) {
+        byKind[label] = (byKind[label] ?? 0) + values;
+        tally.total += values;
+        tally.largest = Math.max(tally.largest, values);
       }
-      case 'batchNorm':
-      case 'relu':
-      case 'dropout':
-        return produce(layer.kind, x);
-      case 'sequential':
-        return layer.layers.reduce((h, child) => walk(child, h, x), x);
-      case 'residual': {
-        const body = layer.body.reduce((h, child) => walk(child, h, x), x);
-        layer.shortcut.reduce((h, child) => walk(child, h, x), x);
-        return produce('residualAdd', body);
-      }
-      case 'concat': {
-        const outs = layer.branches.map((branch) => walk(branch, x, x));
-        const first = outs[0] ?? x;
-        return produce('concat', { ...first, channels: outs.reduce((sum, o) => sum + o.channels, 0) });
-      }
-    }
-  };
-  const out = walk(spec, input, input);
+    },
+  });
   tally.output = out.height * out.width * out.channels;
   return tally;
 }

@@ -2,174 +2,57 @@
  * The layer vocabulary: a model is a tree of these specs plus a map of weights keyed by
  * torchvision parameter names. Every consumer (forward pass, parameter/FLOP counting,
  * weight init, memory estimate, checkpoints, pretrained import, ONNX export) walks the same tree;
- * none of them re-describes the architecture.
+ * none of them re-describes the architecture. Each kind is one file in nn/layers/ (see
+ * nn/layer-kind.ts for the contract); this module re-exports the built-in spec types and
+ * walks the tree for its leaves and weights.
  *
  * Leaves carry their full torchvision module name (e.g. `backbone.layer1.0.conv1`), so
  * the grouping of the tree is free to follow the computation rather than torch's modules.
  */
+import type { BatchNormSpec } from './layers/batch-norm.js';
+import type { LayerSpec, WeightSpec } from './layer-kind.js';
+import { layerKind } from './layer-registry.js';
 
-/** 2D convolution, PyTorch 'same' padding d(k-1)/2. Weight `${name}.weight`, HWIO in tfjs. */
-export interface ConvSpec {
-  kind: 'conv';
-  name: string;
-  inChannels: number;
-  outChannels: number;
-  kernel: number;
-  stride: 1 | 2;
-  dilation: number;
-  /** Adds `${name}.bias`. */
-  bias: boolean;
-  /**
-   * Normal init with this std instead of Kaiming: the final classifier uses 0.01, as
-   * mmsegmentation's decode heads, so initial logits are near 0 and every head starts from
-   * the same gradient (exp boost with alpha = 1/K equals the uniform softmax at z = 0).
-   */
-  initStd?: number;
-}
+export type { LayerSpec, LayerSpecMap, WeightRole, WeightSpec } from './layer-kind.js';
+export { elementCount } from './layer-kind.js';
+export type { BatchNormSpec } from './layers/batch-norm.js';
+export type { ConcatSpec } from './layers/concat.js';
+export type { ConvSpec } from './layers/conv.js';
+export type { DropoutSpec } from './layers/dropout.js';
+export type { GlobalAvgPoolSpec } from './layers/global-avg-pool.js';
+export type { MaxPoolSpec } from './layers/max-pool.js';
+export type { ReluSpec } from './layers/relu.js';
+export type { ResidualSpec } from './layers/residual.js';
+export type { ResizeSpec } from './layers/resize.js';
+export type { SequentialSpec } from './layers/sequential.js';
 
-/** Batch norm: params `${name}.weight|bias`, buffers `${name}.running_mean|running_var`. */
-export interface BatchNormSpec {
-  kind: 'batchNorm';
-  name: string;
-  channels: number;
-  eps: number;
-  /** PyTorch's momentum for the running statistics. */
-  momentum: number;
-}
-
-export interface ReluSpec {
-  kind: 'relu';
-}
-
-/** Max pool, kernel 3, stride 2, padding 1 (torchvision's ResNet stem). */
-export interface MaxPoolSpec {
-  kind: 'maxPool';
-  kernel: 3;
-  stride: 2;
-  padding: 1;
-}
-
-/** Mean over H and W, keeping them as 1x1. */
-export interface GlobalAvgPoolSpec {
-  kind: 'globalAvgPool';
-}
-
-/** Dropout (identity at inference). */
-export interface DropoutSpec {
-  kind: 'dropout';
-  rate: number;
-}
-
-/**
- * Bilinear resize, PyTorch align_corners=False. `to: 'image'` resizes to the model input's
- * size; `to: 'scopeInput'` to the size of the input of the innermost enclosing sequential.
- */
-export interface ResizeSpec {
-  kind: 'resize';
-  to: 'image' | 'scopeInput';
-}
-
-/** Layers applied in order. `stage` marks the groups reported by `seg info`. */
-export interface SequentialSpec {
-  kind: 'sequential';
-  name: string;
-  stage?: string;
-  layers: LayerSpec[];
-}
-
-/** body(x) + shortcut(x); an empty shortcut is the identity. */
-export interface ResidualSpec {
-  kind: 'residual';
-  name: string;
-  body: LayerSpec[];
-  shortcut: LayerSpec[];
-}
-
-/** Branches applied to the same input, concatenated along channels. */
-export interface ConcatSpec {
-  kind: 'concat';
-  name: string;
-  branches: SequentialSpec[];
-}
-
-export type LayerSpec =
-  | ConvSpec
-  | BatchNormSpec
-  | ReluSpec
-  | MaxPoolSpec
-  | GlobalAvgPoolSpec
-  | DropoutSpec
-  | ResizeSpec
-  | SequentialSpec
-  | ResidualSpec
-  | ConcatSpec;
-
-export type WeightRole = 'param' | 'buffer';
-
-/** One named weight of the model, in tfjs layout (convs HWIO). */
-export interface WeightSpec {
-  name: string;
-  shape: number[];
-  /** 'param': trainable; 'buffer': BN running statistics. */
-  role: WeightRole;
-  /** The leaf that owns it. */
-  layer: ConvSpec | BatchNormSpec;
-}
-
-/** The leaves, depth first, in execution order. */
-export function leaves(spec: LayerSpec): LayerSpec[] {
+/** Every node, depth first (a container before its children), in execution order. */
+function nodes(spec: LayerSpec): LayerSpec[] {
   const out: LayerSpec[] = [];
   const visit = (node: LayerSpec): void => {
-    switch (node.kind) {
-      case 'sequential':
-        node.layers.forEach(visit);
-        break;
-      case 'residual':
-        node.body.forEach(visit);
-        node.shortcut.forEach(visit);
-        break;
-      case 'concat':
-        node.branches.forEach(visit);
-        break;
-      default:
-        out.push(node);
-    }
+    out.push(node);
+    layerKind(node).children(node)?.forEach(visit);
   };
   visit(spec);
   return out;
 }
 
-/** The weights of one leaf (none for weightless layers). */
-export function layerWeights(layer: LayerSpec): WeightSpec[] {
-  if (layer.kind === 'conv') {
-    const weights: WeightSpec[] = [
-      { name: `${layer.name}.weight`, shape: [layer.kernel, layer.kernel, layer.inChannels, layer.outChannels], role: 'param', layer },
-    ];
-    if (layer.bias) weights.push({ name: `${layer.name}.bias`, shape: [layer.outChannels], role: 'param', layer });
-    return weights;
-  }
-  if (layer.kind === 'batchNorm') {
-    const c = [layer.channels];
-    return [
-      { name: `${layer.name}.weight`, shape: c, role: 'param', layer },
-      { name: `${layer.name}.bias`, shape: c, role: 'param', layer },
-      { name: `${layer.name}.running_mean`, shape: c, role: 'buffer', layer },
-      { name: `${layer.name}.running_var`, shape: c, role: 'buffer', layer },
-    ];
-  }
-  return [];
+/** The leaves (nodes that are not containers), depth first, in execution order. */
+export function leaves(spec: LayerSpec): LayerSpec[] {
+  return nodes(spec).filter((node) => layerKind(node).children(node) === null);
 }
 
-/** Every weight of the tree, in execution order. */
+/** The weights of one node itself (none for weightless layers and containers). */
+export function layerWeights(layer: LayerSpec): WeightSpec[] {
+  return layerKind(layer).weights(layer);
+}
+
+/** Every weight of the tree, in execution order (a container's own before its children's). */
 export function weightSpecs(spec: LayerSpec): WeightSpec[] {
-  return leaves(spec).flatMap(layerWeights);
+  return nodes(spec).flatMap(layerWeights);
 }
 
 /** The batch-norm leaves (for PyTorch's `num_batches_tracked` and BN mode checks). */
 export function batchNormLayers(spec: LayerSpec): BatchNormSpec[] {
   return leaves(spec).filter((l): l is BatchNormSpec => l.kind === 'batchNorm');
-}
-
-export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }

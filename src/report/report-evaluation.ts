@@ -5,8 +5,9 @@
  */
 import { loadTrainedModel } from '../checkpoint/load-model.js';
 import { evaluateModel } from '../inference/evaluate.js';
-import { blendSegmentation, encodePng, sideBySide } from '../inference/show-images.js';
-import { openDataset } from '../voc/dataset.js';
+import { tfjsEngine } from '../inference/engines/tfjs.js';
+import { blendSegmentation, encodePng, SHOW_ALPHA, sideBySide } from '../inference/show-images.js';
+import { openDataset } from '../datasets/open-dataset.js';
 import type { ReportPicture } from './run-report.js';
 
 export interface ReportEvaluation {
@@ -29,12 +30,16 @@ export async function evaluateForReport(checkpoint: string, data: string, option
   const pictures: ReportPicture[] = [];
   try {
     const dataset = openDataset(data);
-    const result = await evaluateModel(trained.model, trained.head, dataset, options.split, {
+    const result = await evaluateModel(tfjsEngine(trained.model), trained.head, dataset, options.split, {
       ...(options.limit > 0 ? { limit: options.limit } : {}),
       ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
       onPrediction: async (sample, mask) => {
         if (pictures.length >= options.pictures) return;
-        const panels = [sample.rgb, blendSegmentation(sample.rgb, sample.label), blendSegmentation(sample.rgb, mask)];
+        const panels = [
+          sample.rgb,
+          blendSegmentation(sample.rgb, sample.label, SHOW_ALPHA, dataset.palette),
+          blendSegmentation(sample.rgb, mask, SHOW_ALPHA, dataset.palette),
+        ];
         const png = await encodePng(sideBySide(panels, sample.width, sample.height), 3 * sample.width, sample.height);
         pictures.push({ id: sample.id, png, width: 3 * sample.width, height: sample.height });
       },

@@ -12,6 +12,7 @@ import { runBestDir, runCheckpointDir } from '../checkpoint/run-layout.js';
 import { SegError } from '../core/errors.js';
 import { formatPercent } from '../metrics/metrics-format.js';
 import { readTrace, type BestTraceRow, type EvalTraceRow, type TrainTraceRow } from '../training/run-log.js';
+import { flatSettings } from '../training/train-fields.js';
 import { confusionHeatmapSvg } from '../visualization/confusion-heatmap.js';
 import { renderLineChartSvg } from '../visualization/line-chart.js';
 import { escapeHtml, pngImage, svgImage } from './html-page.js';
@@ -87,7 +88,7 @@ function chart(
 
 function settingsTable(config: CheckpointConfig | undefined): string {
   if (config === undefined) return '<p class="note">No checkpoint (config.json) in this run folder: settings unknown.</p>';
-  const t = config.training;
+  const t = flatSettings(config.training);
   const keys = [
     'head',
     'backbone',

@@ -15,11 +15,12 @@
  */
 import { totalmem } from 'node:os';
 import { SegError } from '../core/errors.js';
+import { backendTraits } from '../engine/backend-traits.js';
 import { smallerBackbones } from '../backbones/registry.js';
 import { layerActivations } from '../nn/layer-memory.js';
 import { layerCost } from '../nn/layer-cost.js';
 import { auxInputShape } from './describe-model.js';
-import { type ModelConfig, deeplabSpec } from './deeplab-spec.js';
+import { type DeeplabSpec, type ModelConfig, deeplabSpec } from './deeplab-spec.js';
 
 const FLOAT_BYTES = 4;
 const GIB = 2 ** 30;
@@ -48,10 +49,7 @@ export interface MemoryLimit {
   description: string;
 }
 
-/** The wasm backend's linear memory: 4 GiB in all (32-bit addresses). */
-export const WASM_LINEAR_MEMORY_BYTES = 4 * GIB;
-/** Share of it given to tensors in the check, leaving room for fragmentation and the module. */
-export const WASM_TENSOR_SHARE = 0.7;
+export { WASM_LINEAR_MEMORY_BYTES, WASM_TENSOR_SHARE } from '../engine/backend-traits.js';
 
 /**
  * What a backend can hold. wasm: 70% of its 4 GiB linear memory. cpu: 80% of the machine's
@@ -59,14 +57,19 @@ export const WASM_TENSOR_SHARE = 0.7;
  * is not visible from tfjs), so no check.
  */
 export function backendMemoryLimit(backend: string, machineBytes: number = totalmem()): MemoryLimit {
-  if (backend === 'wasm') {
+  const memory = backendTraits(backend).memory;
+  if (memory.kind === 'linear') {
+    const bytes = memory.totalBytes * memory.tensorShare;
     return {
-      bytes: WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE,
-      description: `the wasm backend (4 GiB of linear memory in all, about ${formatGiB(WASM_LINEAR_MEMORY_BYTES * WASM_TENSOR_SHARE)} of it for tensors)`,
+      bytes,
+      description: `the ${backend} backend (${memory.totalBytes / GIB} GiB of linear memory in all, about ${formatGiB(bytes)} of it for tensors)`,
     };
   }
-  if (backend === 'cpu') {
-    return { bytes: machineBytes * 0.8, description: `the cpu backend (80% of this machine's ${formatGiB(machineBytes)} RAM)` };
+  if (memory.kind === 'host-ram') {
+    return {
+      bytes: machineBytes * memory.share,
+      description: `the ${backend} backend (${Math.round(memory.share * 100)}% of this machine's ${formatGiB(machineBytes)} RAM)`,
+    };
   }
   return { bytes: undefined, description: `the ${backend} backend (no known limit)` };
 }
@@ -76,8 +79,13 @@ export function formatGiB(bytes: number): string {
 }
 
 /** Activations of the main tree plus, with `aux`, the aux classifier's (training runs both); values per image. */
-function activationTally(config: ModelConfig, height: number, width: number, aux: boolean): { values: number; weights: number } {
-  const spec = deeplabSpec(config);
+function activationTally(
+  config: ModelConfig | DeeplabSpec,
+  height: number,
+  width: number,
+  aux: boolean,
+): { values: number; weights: number } {
+  const spec = 'root' in config ? config : deeplabSpec(config);
   const t = layerActivations(spec.root, { height, width, channels: 3 });
   let values = t.total;
   let weights = t.params + t.buffers;
@@ -102,11 +110,17 @@ export function estimateTrainingMemory(config: ModelConfig, batch: number, crop:
  * the batch), including the scores at image size. The aux classifier does not run; its
  * weights are held.
  */
-export function estimateInferenceMemory(config: ModelConfig, height: number, width: number, batch = 1): MemoryEstimate {
+export function estimateInferenceMemory(config: ModelConfig | DeeplabSpec, height: number, width: number, batch = 1): MemoryEstimate {
   const t = activationTally(config, height, width, false);
   const weightBytes = INFER_WEIGHT_FACTOR * t.weights * FLOAT_BYTES;
   const activationBytes = INFER_ACTIVATION_FACTOR * t.values * batch * FLOAT_BYTES;
   return { bytes: weightBytes + activationBytes + FIXED_OVERHEAD_BYTES, weightBytes, activationBytes };
+}
+
+/** estimateInferenceMemory of one model at any size, its spec built once (auto mode asks per image and window). */
+export function inferenceMemoryEstimator(config: ModelConfig): (height: number, width: number, batch?: number) => MemoryEstimate {
+  const spec = deeplabSpec(config);
+  return (height, width, batch = 1) => estimateInferenceMemory(spec, height, width, batch);
 }
 
 export interface TrainingMemoryInput {

@@ -11,11 +11,11 @@ import type { SegMetrics } from '../metrics/segmentation-metrics.js';
 import type { RngState } from '../core/random.js';
 import { arrayOf, fieldPath, FieldError, integer, number, object, optional, parse, type Schema } from '../core/schema.js';
 import { tf } from '../engine/tf.js';
-import type { LoaderState } from '../voc/types.js';
-import type { Normalization } from '../voc/normalize.js';
+import type { LoaderState } from '../data-loading/types.js';
+import type { Normalization } from '../data-loading/normalize.js';
 import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from '../checkpoint/checkpoint.js';
 import type { SegmentationModel } from '../segmentation/model.js';
-import { TRAIN_CONFIG_SCHEMA, type TrainConfig } from './train-config.js';
+import { readTrainConfig, type TrainConfig } from './train-config.js';
 import { runCheckpointDir, runCheckpointExists } from '../checkpoint/run-layout.js';
 
 /** What resuming needs besides weights and momentum. */
@@ -159,7 +159,7 @@ function inexactParts(loaded: ReturnType<typeof loadCheckpoint>, state: RunState
       }
     }
   }
-  if (state.iteration > 0 && trainConfig.momentum !== 0) {
+  if (state.iteration > 0 && trainConfig.optim.momentum !== 0) {
     const absent = momentum === undefined ? [] : [...loaded.model.params.keys()].filter((n) => !momentum.has(n));
     if (momentum === undefined || absent.length > 0) {
       parts.push({
@@ -202,11 +202,11 @@ export async function loadRunCheckpoint(run: string, options: LoadRunOptions = {
         stateFile,
       );
     }
-    const trainConfig = parse(TRAIN_CONFIG_SCHEMA, loaded.config.training, { file: configFile, field: 'training' });
-    if (state.iteration > trainConfig.iters) {
+    const trainConfig = readTrainConfig(loaded.config.training, loaded.config.formatVersion, { file: configFile, field: 'training' });
+    if (state.iteration > trainConfig.schedule.iters) {
       throw new FieldError(
         'state.iteration',
-        `got ${state.iteration}, past the run's ${trainConfig.iters} iterations; the checkpoint is damaged`,
+        `got ${state.iteration}, past the run's ${trainConfig.schedule.iters} iterations; the checkpoint is damaged`,
         stateFile,
       );
     }

@@ -12,8 +12,9 @@ import { makeFolder } from '../core/folders.js';
 import { FieldError } from '../core/schema.js';
 import { createHead, type Head } from '../heads/head.js';
 import { formatHeadSpec, parseHeadSpec } from '../heads/head-spec.js';
-import { openDataset, type Dataset } from '../voc/dataset.js';
-import { checkDataset } from '../voc/dataset-check.js';
+import type { Dataset } from '../datasets/dataset.js';
+import { openDataset } from '../datasets/open-dataset.js';
+import { checkDataset } from '../datasets/dataset-check.js';
 import { createModel, type SegmentationModel } from '../segmentation/model.js';
 import { checkCheckpointFolder } from '../checkpoint/checkpoint.js';
 import { importPretrainedBackbone } from '../checkpoint/pretrained-import.js';
@@ -22,7 +23,7 @@ import { loadRunCheckpoint, type RunState } from './run-checkpoint.js';
 import { describeResumePlan, planResume, type ResumePlan, type TrainField } from './resume-plan.js';
 import { MomentumSgd } from './sgd.js';
 import { runModelConfig, validateTrainConfig, type TrainConfig } from './train-config.js';
-import { createTrainLoader } from '../voc/batch-loader.js';
+import { createTrainLoader } from '../data-loading/batch-loader.js';
 import type { TrainRun } from './hooks/train-hook.js';
 import { WallClock } from './wall-clock.js';
 
@@ -69,12 +70,12 @@ function splitIds(dataset: Dataset, split: string, field: TrainField): string[] 
 
 /** The val images the run will evaluate, read once now, so a bad one stops the run before it trains, not after. */
 async function checkValSplit(dataset: Dataset, config: TrainConfig): Promise<void> {
-  splitIds(dataset, config.valSplit, 'valSplit');
-  const report = await checkDataset(dataset, config.valSplit, config.evalLimit > 0 ? { limit: config.evalLimit } : {});
+  splitIds(dataset, config.data.valSplit, 'valSplit');
+  const report = await checkDataset(dataset, config.data.valSplit, config.data.evalLimit > 0 ? { limit: config.data.evalLimit } : {});
   const first = report.problems[0];
   if (first !== undefined) {
     const more = report.problems.length > 1 ? ` (and ${report.problems.length - 1} more problems; see \`seg data check\`)` : '';
-    throw new FieldError('valSplit', `'${config.valSplit}' cannot be evaluated: ${first.file}: ${first.problem}${more}`);
+    throw new FieldError('valSplit', `'${config.data.valSplit}' cannot be evaluated: ${first.file}: ${first.problem}${more}`);
   }
 }
 
@@ -96,10 +97,10 @@ function planWithTypedHead(
   try {
     return planResume(saved, config, given);
   } catch (err) {
-    if (err instanceof FieldError && err.field === 'head' && typedHead !== config.head) {
+    if (err instanceof FieldError && err.field === 'head' && typedHead !== config.model.head) {
       throw new FieldError(
         'head',
-        err.problem.replace(`got ${JSON.stringify(config.head)}`, `got ${JSON.stringify(typedHead)} (${config.head})`),
+        err.problem.replace(`got ${JSON.stringify(config.model.head)}`, `got ${JSON.stringify(typedHead)} (${config.model.head})`),
       );
     }
     throw err;
@@ -107,18 +108,19 @@ function planWithTypedHead(
 }
 
 async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
-  const saved = await loadRunCheckpoint(config.out, { allowInexact: options.allowInexactResume === true });
+  const saved = await loadRunCheckpoint(config.run.out, { allowInexact: options.allowInexactResume === true });
   try {
-    const head = config.head === '' ? saved.trainConfig.head : formatHeadSpec(parseHeadSpec(config.head, saved.classNames.length));
-    const plan = planWithTypedHead(saved.trainConfig, { ...config, head }, config.head, options.given);
+    const typed = config.model.head;
+    const head = typed === '' ? saved.trainConfig.model.head : formatHeadSpec(parseHeadSpec(typed, saved.classNames.length));
+    const plan = planWithTypedHead(saved.trainConfig, { ...config, model: { ...config.model, head } }, typed, options.given);
     const merged = validateTrainConfig(plan.config);
-    const dataset = openDataset(merged.data);
-    checkClasses(dataset, saved.classNames, config.out);
+    const dataset = openDataset(merged.data.root, merged.data.layout);
+    checkClasses(dataset, saved.classNames, config.run.out);
     await checkValSplit(dataset, merged);
-    const sgd = new MomentumSgd(saved.model.params, { momentum: merged.momentum, weightDecay: merged.weightDecay });
+    const sgd = new MomentumSgd(saved.model.params, { momentum: merged.optim.momentum, weightDecay: merged.optim.weightDecay });
     sgd.load(saved.momentum);
     tf.dispose([...saved.momentum.values()]);
-    options.log(`resuming ${config.out} at iteration ${saved.state.iteration} of ${merged.iters}`);
+    options.log(`resuming ${config.run.out} at iteration ${saved.state.iteration} of ${merged.schedule.iters}`);
     for (const lost of saved.lost) options.log(`inexact resume: ${lost}`);
     for (const line of describeResumePlan(plan)) options.log(line);
     return {
@@ -141,27 +143,33 @@ async function resumeRun(config: TrainConfig, options: StartOptions, lock: RunLo
 
 async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLock): Promise<RunParts> {
   const config = validateTrainConfig(configIn);
-  const dataset = openDataset(config.data);
+  const dataset = openDataset(config.data.root, config.data.layout);
   const numClasses = dataset.classNames.length;
-  const samples = splitIds(dataset, config.split, 'split').length;
+  const samples = splitIds(dataset, config.data.split, 'split').length;
   await checkValSplit(dataset, config);
-  const headSpec = parseHeadSpec(config.head, numClasses);
-  const model = createModel(runModelConfig(config, numClasses), config.seed);
+  const headSpec = parseHeadSpec(config.model.head, numClasses);
+  const model = createModel(runModelConfig(config.model, numClasses), config.run.seed);
   try {
-    if (config.pretrained !== undefined) {
-      const report = importPretrainedBackbone(model, config.pretrained);
+    if (config.model.pretrained !== undefined) {
+      const report = importPretrainedBackbone(model, config.model.pretrained);
       options.log(
-        `pretrained ${config.pretrained}: ${report.loaded.length} tensors loaded, ${report.missing.length} missing, ${report.unexpected.length} unexpected`,
+        `pretrained ${config.model.pretrained}: ${report.loaded.length} tensors loaded, ${report.missing.length} missing, ${report.unexpected.length} unexpected`,
       );
     }
   } catch (err) {
     model.dispose();
     throw err;
   }
-  const sgd = new MomentumSgd(model.params, { momentum: config.momentum, weightDecay: config.weightDecay });
-  const state: RunState = { iteration: 0, wallSeconds: 0, loader: undefined, dropoutRng: new Rng(config.seed, 'dropout').state(), samples };
+  const sgd = new MomentumSgd(model.params, { momentum: config.optim.momentum, weightDecay: config.optim.weightDecay });
+  const state: RunState = {
+    iteration: 0,
+    wallSeconds: 0,
+    loader: undefined,
+    dropoutRng: new Rng(config.run.seed, 'dropout').state(),
+    samples,
+  };
   return {
-    config: { ...config, head: formatHeadSpec(headSpec) },
+    config: { ...config, model: { ...config.model, head: formatHeadSpec(headSpec) } },
     dataset,
     head: createHead(headSpec, numClasses),
     model,
@@ -175,36 +183,36 @@ async function newRun(configIn: TrainConfig, options: StartOptions, lock: RunLoc
  * A resume of a folder without a checkpoint (empty, missing, or a run stopped before its first
  * save) starts a new run when the dataset is given; without it there is nothing to go on.
  */
-export function checkResumeTarget(config: Pick<TrainConfig, 'out' | 'data'>): void {
-  if (config.data !== '' || runCheckpointExists(config.out)) return;
-  const what = existsSync(config.out) ? 'holds no checkpoint' : 'does not exist';
+export function checkResumeTarget(config: { data: Pick<TrainConfig['data'], 'root'>; run: Pick<TrainConfig['run'], 'out'> }): void {
+  if (config.data.root !== '' || runCheckpointExists(config.run.out)) return;
+  const what = existsSync(config.run.out) ? 'holds no checkpoint' : 'does not exist';
   throw new FieldError(
     'out',
-    `${config.out}: ${what}: there is no checkpoint to resume (a run stopped before its first save has none); ` +
+    `${config.run.out}: ${what}: there is no checkpoint to resume (a run stopped before its first save has none); ` +
       'start a new run with `data` DIR',
   );
 }
 
 /** Lock the run folder, check everything, and build or load the run. The caller releases `lock`. */
 export async function startRun(config: TrainConfig, options: StartOptions): Promise<RunStart> {
-  if (config.out === '') throw new FieldError('out', 'expected a run folder');
+  if (config.run.out === '') throw new FieldError('out', 'expected a run folder');
   if (options.resume) checkResumeTarget(config);
   // A new run's settings are checked before its folder is made.
-  if (!runCheckpointExists(config.out)) validateTrainConfig(config);
-  makeFolder(config.out, '`out`');
-  const lock = lockRunFolder(config.out);
+  if (!runCheckpointExists(config.run.out)) validateTrainConfig(config);
+  makeFolder(config.run.out, '`out`');
+  const lock = lockRunFolder(config.run.out);
   try {
     // A foreign file would make every save fail: found now, not after training.
-    checkCheckpointFolder(runCheckpointDir(config.out));
-    checkCheckpointFolder(runBestDir(config.out));
-    const exists = runCheckpointExists(config.out);
+    checkCheckpointFolder(runCheckpointDir(config.run.out));
+    checkCheckpointFolder(runBestDir(config.run.out));
+    const exists = runCheckpointExists(config.run.out);
     if (exists && !options.resume) {
       throw new FieldError(
         'out',
-        `${config.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`,
+        `${config.run.out} already holds a run; continue it with \`resume\`, or choose another \`out\` (nothing was overwritten)`,
       );
     }
-    if (!exists && options.resume) options.log(`resume: ${config.out} holds no checkpoint yet; starting a new run`);
+    if (!exists && options.resume) options.log(`resume: ${config.run.out} holds no checkpoint yet; starting a new run`);
     return withLoader(exists ? await resumeRun(config, options, lock) : await newRun(config, options, lock));
   } catch (err) {
     lock.release();
@@ -217,11 +225,11 @@ function withLoader(parts: RunParts): RunStart {
   try {
     const loader = createTrainLoader({
       dataset: parts.dataset,
-      split: config.split,
-      batchSize: config.batch,
-      crop: config.crop,
-      seed: config.seed,
-      ...(config.photometric ? { augment: { photometric: true } } : {}),
+      split: config.data.split,
+      batchSize: config.data.batch,
+      crop: config.data.crop,
+      seed: config.run.seed,
+      ...(config.data.photometric ? { augment: { photometric: true } } : {}),
       ...(state.loader !== undefined ? { resumeFrom: state.loader } : {}),
     });
     return { ...parts, loader, dropoutRng: Rng.fromState(state.dropoutRng), clock: new WallClock(state.wallSeconds) };

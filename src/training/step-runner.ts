@@ -26,7 +26,7 @@ import { dropoutNoise } from '../nn/dropout-noise.js';
 import type { Rng } from '../core/random.js';
 import type { Head } from '../heads/head.js';
 import type { SegmentationModel } from '../segmentation/model.js';
-import type { Batch } from '../voc/types.js';
+import type { Batch } from '../data-loading/types.js';
 import type { MomentumSgd } from './sgd.js';
 import { issueTrainStep, stepResult, trainStep, type StepOptions, type StepResult, type StepTensors } from './train-step.js';
 

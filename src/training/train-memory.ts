@@ -7,18 +7,13 @@ import { runModelConfig, type TrainConfig } from './train-config.js';
  * fit in the memory of `backend`; returns the estimate otherwise.
  */
 export function checkTrainConfigMemory(
-  config: Pick<TrainConfig, 'backbone' | 'outputStride' | 'width' | 'multiGrid' | 'auxLoss' | 'batch' | 'crop'> &
-    Partial<Pick<TrainConfig, 'decoder'>>,
+  config: { model: TrainConfig['model']; data: Pick<TrainConfig['data'], 'batch' | 'crop'> },
   numClasses: number,
   backend: string,
   limit: MemoryLimit = backendMemoryLimit(backend),
 ): MemoryEstimate {
   return checkTrainingMemory(
-    {
-      config: runModelConfig(config, numClasses),
-      batch: config.batch,
-      crop: config.crop,
-    },
+    { config: runModelConfig(config.model, numClasses), batch: config.data.batch, crop: config.data.crop },
     backend,
     limit,
   );

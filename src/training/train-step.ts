@@ -11,7 +11,8 @@
 import { tf } from '../engine/tf.js';
 import type { Head } from '../heads/head.js';
 import type { Rng } from '../core/random.js';
-import { VOID_LABEL, type Batch } from '../voc/types.js';
+import { VOID_LABEL } from '../image/types.js';
+import type { Batch } from '../data-loading/types.js';
 import type { SegmentationModel } from '../segmentation/model.js';
 import type { ForwardOptions } from '../nn/layer-forward.js';
 import type { MomentumSgd } from './sgd.js';

@@ -35,7 +35,7 @@ export interface TrainHooks {
   onEval?: (row: EvalTraceRow) => void;
   /** Abort (e.g. SIGINT): the loop saves a checkpoint and returns with `interrupted`. */
   signal?: AbortSignal;
-  /** Continue the run in `config.out` from its checkpoint. */
+  /** Continue the run in `config.run.out` from its checkpoint. */
   resume?: boolean;
   /** Resume even when the checkpoint lacks its optimizer state or loader position (refused otherwise); what is lost is logged. */
   allowInexactResume?: boolean;
@@ -109,7 +109,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     ...(options.given !== undefined ? { given: options.given } : {}),
   });
   const { config, state, loader } = run;
-  const alreadyFinished = state.iteration >= config.iters;
+  const alreadyFinished = state.iteration >= config.schedule.iters;
   const { hooks, best } = runHooks(options, log);
   let lastLoss = Number.NaN;
   const runner = createStepRunner(run.model, run.head, run.sgd, {
@@ -121,7 +121,9 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
   // evaluation, the end, or hooks of the caller's, which may read the weights.
   const overlap = runner.overlapping && (options.hooks ?? []).length === 0;
   const syncAt = (iteration: number): boolean =>
-    !overlap || isDue(iteration, config.saveEvery, config.iters) || isDue(iteration, config.evalEvery, config.iters);
+    !overlap ||
+    isDue(iteration, config.schedule.saveEvery, config.schedule.iters) ||
+    isDue(iteration, config.schedule.evalEvery, config.schedule.iters);
   const finish = async (pending: PendingStep): Promise<void> => {
     const step = await pending.result;
     if (!Number.isFinite(step.loss)) throw nonFiniteLoss(run, step.loss);
@@ -130,29 +132,30 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     lastLoss = step.loss;
     await callHooks(hooks, 'afterTrainIter', run, {
       iteration: state.iteration,
-      iterations: config.iters,
+      iterations: config.schedule.iters,
       loss: step.loss,
       lr: pending.lr,
       trainAcc: step.pixelAccuracy,
       ...(step.gradNorm !== undefined ? { gradNorm: step.gradNorm } : {}),
       ...(step.capture !== undefined ? { capture: step.capture } : {}),
     });
-    if (isDue(state.iteration, config.evalEvery, config.iters)) await callHooks(hooks, 'afterVal', run, await validate(run));
+    if (isDue(state.iteration, config.schedule.evalEvery, config.schedule.iters))
+      await callHooks(hooks, 'afterVal', run, await validate(run));
   };
   let pending: PendingStep | undefined;
   try {
     await callHooks(hooks, 'beforeRun', run);
-    while (state.iteration + (pending !== undefined ? 1 : 0) < config.iters) {
+    while (state.iteration + (pending !== undefined ? 1 : 0) < config.schedule.iters) {
       await callHooks(hooks, 'beforeTrainIter', run);
       if (run.stopReason !== undefined) break;
       const index = state.iteration + (pending !== undefined ? 1 : 0);
-      const lr = scheduledLearningRate(config, index);
+      const lr = scheduledLearningRate({ lr: config.optim.lr, ...config.schedule }, index);
       const result = runner.run(await loader.nextBatch(), {
         lr,
-        freezeBn: config.freezeBn,
+        freezeBn: config.optim.freezeBn,
         dropoutRng: run.dropoutRng,
-        ...(config.clipGradNorm !== undefined ? { clipGradNorm: config.clipGradNorm } : {}),
-        ...(config.auxLoss !== undefined ? { auxLoss: config.auxLoss } : {}),
+        ...(config.optim.clipGradNorm !== undefined ? { clipGradNorm: config.optim.clipGradNorm } : {}),
+        ...(config.model.auxLoss !== undefined ? { auxLoss: config.model.auxLoss } : {}),
       });
       result.catch(() => undefined); // awaited below; never an unhandled rejection when an earlier step throws
       if (pending !== undefined) await finish(pending);
@@ -180,7 +183,7 @@ export async function train(configIn: TrainConfig, options: TrainHooks = {}): Pr
     run.lock.release();
   }
   return {
-    out: config.out,
+    out: config.run.out,
     iteration: state.iteration,
     interrupted: run.stopReason === 'interrupted',
     lastLoss,
@@ -203,17 +206,17 @@ function savedMIoU(metrics: Record<string, unknown> | null | undefined): number 
 function nonFiniteGradient(run: TrainRun, norm: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+    `iteration ${iteration}: the gradient norm is ${norm}; training stopped. ${lastCheckpointNote(run.config.run.out, run.config.schedule.saveEvery)}. ` +
       `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
-    iteration,
+    { iteration, what: 'gradient-norm', value: norm },
   );
 }
 
 function nonFiniteLoss(run: TrainRun, loss: number): NonFiniteError {
   const iteration = run.state.iteration + 1;
   return new NonFiniteError(
-    `iteration ${iteration}: the loss is ${loss}; training stopped. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. ` +
+    `iteration ${iteration}: the loss is ${loss}; training stopped. ${lastCheckpointNote(run.config.run.out, run.config.schedule.saveEvery)}. ` +
       `Try a lower \`lr\`${run.head.spec.kind === 'egb' ? ' or a smaller egb alpha' : ''}.`,
-    iteration,
+    { iteration, what: 'loss', value: loss },
   );
 }

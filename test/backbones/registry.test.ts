@@ -16,10 +16,10 @@ import { scaledChannels } from '../../src/backbones/width.js';
 import type { LayerSpec, SequentialSpec } from '../../src/nn/layer-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
 import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { addTrainingOptions } from '../../src/cli/train-options.js';
 
 /** A four-stage toy: a stride-2 conv per stage (the last ones dilated instead at OS8/16). */
@@ -109,7 +109,7 @@ describe('a backbone registered from outside src/', () => {
 
   for (const decoder of ['aspp', 'aspp-plus']) {
     it(`trains a step with ${decoder}, saves, loads and evaluates`, async () => {
-      const config: TrainConfig = {
+      const config: FlatTrainConfig = {
         ...DEFAULT_TRAIN_CONFIG,
         data,
         out: join(dir, `run-${decoder}`),
@@ -126,7 +126,7 @@ describe('a backbone registered from outside src/', () => {
         logEvery: 1,
         seed: 1,
       };
-      const result = await train(config);
+      const result = await train(nestTrainConfig(config));
       expect(result.iteration).toBe(1);
       expect(Number.isFinite(result.lastLoss)).toBe(true);
       expect(result.metrics?.mIoU).toBeGreaterThanOrEqual(0);

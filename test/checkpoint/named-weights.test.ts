@@ -20,10 +20,10 @@ import { readStateDict } from '../../src/checkpoint/state-dict-file.js';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { segHome } from '../../src/core/cache-dir.js';
 import { DownloadError } from '../../src/core/http-download.js';
-import { VOC_CLASSES } from '../../src/voc/classes.js';
+import { VOC_CLASSES } from '../../src/datasets/classes.js';
 import { hwioToOihw } from '../../src/checkpoint/weight-layout.js';
 import { type LoopbackServer, redirect, serveBytes, startLoopbackServer } from '../core/loopback-server.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'pth');
 const quick = { download: { retryDelayMs: 0, retries: 0 } };

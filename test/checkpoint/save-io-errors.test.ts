@@ -37,7 +37,7 @@ const { SegError } = await import('../../src/core/errors.js');
 const { loadCheckpoint, saveCheckpoint } = await import('../../src/checkpoint/checkpoint.js');
 const { createModel } = await import('../../src/segmentation/model.js');
 const { parseHeadSpec } = await import('../../src/heads/head-spec.js');
-const { IMAGENET_NORMALIZATION } = await import('../../src/voc/normalize.js');
+const { IMAGENET_NORMALIZATION } = await import('../../src/data-loading/normalize.js');
 
 let tmp: string;
 

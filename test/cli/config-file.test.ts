@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closestKey, editDistance } from '../../src/cli/config-file.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -61,7 +61,7 @@ describe('configs/ recipes', () => {
     const training = (run: string): Record<string, unknown> => {
       const t = (JSON.parse(readFileSync(join(run, 'checkpoint', 'config.json'), 'utf8')) as { training: Record<string, unknown> })
         .training;
-      return { ...t, out: '' };
+      return { ...t, run: { ...(t['run'] as Record<string, unknown>), out: '' } };
     };
     expect(training(fileRun)).toEqual(training(flagsRun));
 
@@ -74,15 +74,19 @@ describe('configs/ recipes', () => {
 
   it('the VOC recipe and the reproduction-v2 trace resolve', async () => {
     const voc = await printConfig(['train', '--config', join(repo, 'configs', 'voc-deeplabv3-r101.json')]);
-    expect(voc).toMatchObject({ backbone: 'resnet101', crop: 513, batch: 8, iters: 30000, lr: 0.007, split: 'trainaug' });
+    expect(voc).toMatchObject({
+      model: { backbone: 'resnet101' },
+      data: { crop: 513, batch: 8, split: 'trainaug' },
+      optim: { lr: 0.007 },
+      schedule: { iters: 30000 },
+    });
     const v2 = await printConfig(['trace', '--config', join(repo, 'configs', 'fashion-reproduction-v2.json')]);
     expect(v2).toMatchObject({
       heads: ['softmax', 'egb', 'egb:exp:alpha=0.3', 'egb:pow3', 'linear'],
       lrs: [0.02, 0.05, 0.1],
       seeds: [0],
-      width: 0.5,
-      iters: 8000,
-      evalEvery: 250,
+      model: { width: 0.5 },
+      schedule: { iters: 8000, evalEvery: 250 },
     });
   });
 });
@@ -92,7 +96,32 @@ describe('--config rules', () => {
     const file = join(dir, 'recipe.yaml');
     writeFileSync(file, '# a comment\ncrop: 64\nlr: 0.1\nphotometric: true\nwarmupIters: 10\nsaveBest: mIoU\n');
     const c = await printConfig(['train', '--config', file, '--lr', '0.2']);
-    expect(c).toMatchObject({ crop: 64, lr: 0.2, photometric: true, warmupIters: 10, saveBest: 'mIoU' });
+    expect(c).toMatchObject({
+      data: { crop: 64, photometric: true },
+      optim: { lr: 0.2 },
+      schedule: { warmupIters: 10, saveBest: 'mIoU' },
+    });
+  });
+
+  it("sections as in a run's config.json (and mmseg's configs) set the same options as flat keys", async () => {
+    const nested = join(dir, 'nested.yaml');
+    writeFileSync(
+      nested,
+      'model:\n  backbone: resnet18\n  outputStride: 8\ndata:\n  crop: 64\noptim:\n  lr: 0.1\nschedule:\n  iters: 50\nrun:\n  seed: 3\n',
+    );
+    const flat = join(dir, 'flat.yaml');
+    writeFileSync(flat, 'backbone: resnet18\noutputStride: 8\ncrop: 64\nlr: 0.1\niters: 50\nseed: 3\n');
+    const fromNested = await printConfig(['train', '--config', nested]);
+    expect(fromNested).toEqual(await printConfig(['train', '--config', flat]));
+    expect(fromNested).toMatchObject({ model: { backbone: 'resnet18', outputStride: 8 }, run: { seed: 3 } });
+    writeFileSync(nested, JSON.stringify({ optim: { lrr: 0.1 } }));
+    expect((await runSeg(['train', '--config', nested, '--data', data])).err).toContain(
+      "unknown key 'optim.lrr'; did you mean 'optim.lr'?",
+    );
+    writeFileSync(nested, JSON.stringify({ lr: 0.2, optim: { lr: 0.1 } }));
+    expect((await runSeg(['train', '--config', nested, '--data', data])).err).toContain(
+      "'optim.lr' and 'lr' set the same option (--lr); keep one",
+    );
   });
 
   it('an unknown key names the file, the key and the closest known key', async () => {

@@ -48,6 +48,21 @@ describe('seg data', () => {
     expect(report.problems).toEqual([]);
   });
 
+  it('check --layout opens --data in the named layout; a layout the folder is not in, or an unknown one, is refused', async () => {
+    const out = join(base, 'layouts');
+    expect((await run('data', 'synth', '--out', out, '--train', '2', '--val', '0', '--size', '16')).code).toBe(0);
+    const auto = await run('data', 'check', '--data', out, '--json');
+    const named = await run('data', 'check', '--data', out, '--layout', 'classes-txt', '--json');
+    expect(named.code).toBe(0);
+    expect(named.out).toBe(auto.out);
+    const sbd = await run('data', 'check', '--data', out, '--layout', 'sbd');
+    expect(sbd.code).toBe(1);
+    expect(sbd.err).toMatch(/no SegmentationClassAug\/ folder/);
+    const unknown = await run('data', 'check', '--data', out, '--layout', 'cityscapes');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toMatch(/--layout.*'cityscapes'.*auto, voc, sbd, classes-txt/s);
+  });
+
   it('check exits 1 and lists the problems', async () => {
     const out = join(base, 'broken');
     expect((await run('data', 'synth', '--out', out, '--train', '3', '--val', '0', '--size', '16')).code).toBe(0);

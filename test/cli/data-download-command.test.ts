@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoopbackServer, serveBytes, startLoopbackServer } from '../core/loopback-server.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const tiny = fs.readFileSync(join(__dirname, '..', 'fixtures', 'voc', 'VOCtrainval_tiny.tar'));

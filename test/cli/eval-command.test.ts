@@ -1,11 +1,11 @@
 /** seg eval through the CLI on hostile datasets: ids with control characters, repeated ids, truncated images. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { openDataset } from '../../src/voc/dataset.js';
-import { loadSample } from '../../src/voc/sample.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { loadSample } from '../../src/datasets/sample.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeLabelPng } from '../../src/voc/label-png.js';
-import { blockLabel, gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { writeLabelPng } from '../../src/image/label-png.js';
+import { blockLabel, gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const EVIL = 'evil\u001b[2Jid';

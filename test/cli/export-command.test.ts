@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { decodeOnnxModel } from '../../src/export/onnx-graph.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { loadLabelPng } from '../../src/voc/label-png.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { loadLabelPng } from '../../src/image/label-png.js';
 import { onnxRuntimeMissing, randomisedModel } from '../export/onnx-fixtures.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const missing = await onnxRuntimeMissing();

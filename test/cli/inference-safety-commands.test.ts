@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir, writeJpegFile, gradientImage } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir, writeJpegFile, gradientImage } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 let dir: string;

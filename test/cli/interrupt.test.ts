@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { createModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 let dir: string;

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { readTrace, type BestTraceRow, type EvalTraceRow } from '../../src/training/run-log.js';
 import { formatPercent } from '../../src/metrics/metrics-format.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const small = ['--backbone', 'resnet18', '--width', '0.125', '--crop', '32', '--batch', '2', '--backend', 'wasm', '--lr', '0.05'];
@@ -47,11 +47,11 @@ describe('--save-best mIoU', () => {
     const config = JSON.parse(readFileSync(join(run, 'best', 'config.json'), 'utf8')) as {
       iteration: number;
       metrics: { mIoU: number };
-      training: { saveBest: string };
+      training: { schedule: { saveBest: string } };
     };
     expect(config.iteration).toBe(improved[improved.length - 1]);
     expect(config.metrics.mIoU).toBe(best);
-    expect(config.training.saveBest).toBe('mIoU');
+    expect(config.training.schedule.saveBest).toBe('mIoU');
     // An inference checkpoint: the weights, no optimizer state.
     expect(existsSync(join(run, 'best', 'model.safetensors'))).toBe(true);
     expect(existsSync(join(run, 'best', 'optimizer.safetensors'))).toBe(false);

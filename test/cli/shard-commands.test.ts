@@ -6,9 +6,9 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { tf } from '../../src/engine/tf.js';
 import type { PredictManifest } from '../../src/inference/predict-manifest.js';
 import { createModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 let dir: string;

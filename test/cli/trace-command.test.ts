@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultTraceEvalEvery } from '../../src/cli/trace-command.js';
 import { traceEtaSeconds, traceRunProgress } from '../../src/cli/run-progress.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 let data: string;

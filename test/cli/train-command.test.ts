@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { cliMessage, flagOf } from '../../src/cli/field-flags.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const small = ['--backbone', 'resnet18', '--width', '0.125', '--crop', '32', '--batch', '2', '--eval-limit', '1', '--backend', 'wasm'];
@@ -126,10 +126,10 @@ describe('seg train --resume', () => {
     expect(r.err).toContain("with head softmax (+ 0.5 x the aux classifier's loss)");
     const config = JSON.parse(readFileSync(join(out, 'checkpoint', 'config.json'), 'utf8')) as {
       model: { auxClassifier?: boolean };
-      training: { auxLoss?: number };
+      training: { model: { auxLoss?: number } };
     };
     expect(config.model.auxClassifier).toBe(true);
-    expect(config.training.auxLoss).toBe(0.5);
+    expect(config.training.model.auxLoss).toBe(0.5);
     const other = await runSeg(['train', '--resume', '--out', out, '--aux-loss', '0.4', '--iters', '2', '--backend', 'wasm']);
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/error: --aux-loss: got 0.4, but the run in .* was trained with 0.5; a resumed run keeps its model/);

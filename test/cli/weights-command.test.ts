@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { type LoopbackServer, redirect, serveBytes, startLoopbackServer } from '../core/loopback-server.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from './run-cli.js';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'pth');

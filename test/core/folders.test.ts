@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { makeFolder } from '../../src/core/folders.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 afterAll(removeTempDirs);
 

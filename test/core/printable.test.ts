@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { printable } from '../../src/core/printable.js';
-import { formatCheckReport, type CheckReport } from '../../src/voc/dataset-check.js';
+import { formatCheckReport, type CheckReport } from '../../src/datasets/dataset-check.js';
 
 describe('printable', () => {
   it('escapes control characters and leaves ordinary text, spaces and Unicode alone', () => {

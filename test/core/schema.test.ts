@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { arrayOf, boolean, FieldError, integer, number, object, oneOf, optional, parse, string } from '../../src/core/schema.js';
+import {
+  arrayOf,
+  boolean,
+  FieldError,
+  integer,
+  isCount,
+  matching,
+  nullable,
+  number,
+  object,
+  oneOf,
+  optional,
+  parse,
+  string,
+  withDefault,
+} from '../../src/core/schema.js';
 
 interface Sample {
   iters: number;
@@ -61,5 +76,31 @@ describe('schema', () => {
     expect(err.message).toBe('/run/checkpoint/config.json: lr: got "abc", expected a number > 0');
     expect(err.field).toBe('lr');
     expect(err.file).toBe('/run/checkpoint/config.json');
+  });
+});
+
+describe('nullable, withDefault, matching, isCount', () => {
+  it('nullable keeps null and checks the rest', () => {
+    expect(nullable(integer())(null, 'limit')).toBeNull();
+    expect(nullable(integer())(3, 'limit')).toBe(3);
+    expect(() => nullable(integer())('3', 'limit')).toThrow('limit: got "3", expected an integer');
+  });
+
+  it('withDefault fills a missing field only', () => {
+    expect(withDefault(boolean(), true)(undefined, 'pad')).toBe(true);
+    expect(withDefault(boolean(), true)(false, 'pad')).toBe(false);
+    expect(() => withDefault(boolean(), true)(null, 'pad')).toThrow('pad: got null, expected true or false');
+  });
+
+  it('matching names what the pattern stands for', () => {
+    const hex = matching(/^[0-9a-f]{4}$/, 'four hex digits');
+    expect(hex('0a9f', 'id')).toBe('0a9f');
+    expect(() => hex('0A9F', 'id')).toThrow('id: got "0A9F", expected four hex digits');
+    expect(() => hex(12, 'id')).toThrow('id: got 12, expected four hex digits');
+  });
+
+  it('isCount: safe integers >= 0 only', () => {
+    expect([0, 7, 2 ** 53 - 1].every(isCount)).toBe(true);
+    expect([-1, 1.5, 2 ** 53, Number.NaN, '3', null].some(isCount)).toBe(false);
   });
 });

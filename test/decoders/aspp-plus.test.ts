@@ -19,7 +19,7 @@ import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
 import { decoderNames, parseDecoderName } from '../../src/decoders/registry.js';
 import { modelConfigDifferences } from '../../src/checkpoint/checkpoint-config.js';
-import type { Batch } from '../../src/voc/types.js';
+import type { Batch } from '../../src/data-loading/types.js';
 import {
   expectUpdateIsGradient,
   finiteDifferences,
@@ -27,17 +27,21 @@ import {
   randomBatch as batchOf,
   randomisedModel as randomised,
 } from '../training/gradient-check.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.125, numClasses: 3, multiGrid: false, decoder: 'aspp-plus' };
 const [N, H, W] = [2, 21, 27];
 
 const randomBatch = (seed: number): Batch => batchOf(seed, CONFIG.numClasses, [N, H, W]);
 const randomisedModel = (config: ModelConfig, seed: number): SegmentationModel => randomised(config, seed, ['classifier.4.weight']);
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let dir: string;
 beforeAll(async () => {
@@ -191,7 +195,7 @@ describe('the aspp-plus decoder', () => {
 describe('a run with --decoder aspp-plus', () => {
   it('saves the decoder in the checkpoint, resumes exactly, refuses another decoder on resume, and evaluates', async () => {
     const data = (await makeSynthDataset({ out: join(dir, 'synth'), train: 4, val: 2, size: 36, seed: 5 })).root;
-    const config = (out: string, over: Partial<TrainConfig> = {}): TrainConfig => ({
+    const config = (out: string, over: Partial<FlatTrainConfig> = {}): FlatTrainConfig => ({
       ...DEFAULT_TRAIN_CONFIG,
       data,
       out: join(dir, out),
@@ -228,7 +232,7 @@ describe('a run with --decoder aspp-plus', () => {
     const a = loadCheckpoint(runCheckpointDir(join(dir, 'straight')), { optimizer: false });
     const b = loadCheckpoint(runCheckpointDir(join(dir, 'split')), { optimizer: false });
     expect(a.config.model.decoder).toBe('aspp-plus');
-    expect(a.config.training['decoder']).toBe('aspp-plus');
+    expect((a.config.training['model'] as Record<string, unknown>)['decoder']).toBe('aspp-plus');
     for (const [name, v] of a.model.params) {
       expect(Array.from(b.model.params.get(name)?.dataSync() ?? []), name).toEqual(Array.from(v.dataSync()));
     }

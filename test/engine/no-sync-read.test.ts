@@ -1,23 +1,28 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { usesHostLoops } from '../../src/engine/rearrange.js';
-import { backendStillWorks } from '../../src/engine/engine-health.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
+import { backendStillWorks } from '../../src/engine/backend-health.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { predictFiles } from '../../src/inference/predict-files.js';
 import { evaluateModel } from '../../src/inference/evaluate.js';
-import { openDataset } from '../../src/voc/dataset.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import { NO_SYNC_READ_BACKEND, SyncReadError, registerNoSyncReadBackend } from './no-sync-read-backend.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 
@@ -40,7 +45,7 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     expect(() => t.bufferSync()).toThrow(SyncReadError);
     expect(Array.from(await tf.mul(t, 2).data())).toEqual([2, 4, 6]);
     expect(usesHostLoops()).toBe(false);
-    // The engine-health check must not count a GPU-like backend as dead for refusing a synchronous read.
+    // The backend-health check must not count a GPU-like backend as dead for refusing a synchronous read.
     expect(backendStillWorks()).toBe(true);
     t.dispose();
   });
@@ -83,9 +88,9 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
       4,
     );
     const head = createHead({ kind: 'softmax' }, dataset.classNames.length);
-    const onCpu = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    const onCpu = await evaluateModel(tfjsEngine(model), head, dataset, 'val', { flip: true });
     await tf.setBackend(NO_SYNC_READ_BACKEND);
-    const onDevice = await evaluateModel(model, head, dataset, 'val', { flip: true });
+    const onDevice = await evaluateModel(tfjsEngine(model), head, dataset, 'val', { flip: true });
     model.dispose();
     expect(onDevice.images).toBe(3);
     expect(Array.from(onDevice.confusion.counts)).toEqual(Array.from(onCpu.confusion.counts));
@@ -102,7 +107,7 @@ describe(`seg on a backend whose synchronous reads throw (${NO_SYNC_READ_BACKEND
     const dir = tempDir('seg-nosync-predict-');
     await writeJpegFile(join(dir, 'one.jpg'), gradientImage(37, 21));
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
-    const result = await predictFiles(model, createHead({ kind: 'softmax' }, 3), {
+    const result = await predictFiles(tfjsEngine(model), createHead({ kind: 'softmax' }, 3), {
       inputs: [join(dir, 'one.jpg')],
       output: join(dir, 'out'),
       normalization: IMAGENET_NORMALIZATION,

@@ -1,16 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/random.js';
-import { compareTraces, loadTraceDir, type HeadComparison } from '../../src/experiments/compare.js';
+import { compareTraces, type HeadComparison } from '../../src/experiments/compare.js';
 import { mean, sampleStd } from '../../src/core/numbers.js';
 import { formatComparisonMarkdown, formatComparisonTable } from '../../src/experiments/compare-format.js';
 import { formatTraceCsv, parseTraceCsv, type TraceCsvRow } from '../../src/experiments/trace-csv.js';
-
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /**
  * Rows every 50 iterations up to 400, evaluated every 100; wall_s = iter * secondsPerIter.
@@ -210,16 +204,6 @@ describe('compareTraces', () => {
     ]);
     const unevaluated = fixtureRows().map((r) => (r.head === 'softmax' ? { ...r, val_miou: null } : r));
     expect(() => compareTraces(unevaluated)).toThrow(/baseline head 'softmax' has no evaluations/);
-  });
-
-  it('loadTraceDir: a missing directory or trace.csv says to run seg trace first', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'seg-compare-'));
-    dirs.push(dir);
-    expect(() => loadTraceDir(join(dir, 'nope'))).toThrow(/nope: no such trace directory; run seg trace --out .* first/);
-    mkdirSync(join(dir, 'empty'));
-    expect(() => loadTraceDir(join(dir, 'empty'))).toThrow(/trace\.csv: not found; run seg trace --out .* first/);
-    writeFileSync(join(dir, 'empty', 'trace.csv'), formatTraceCsv(fixtureRows()));
-    expect(loadTraceDir(join(dir, 'empty'))).toHaveLength(36);
   });
 });
 

@@ -5,6 +5,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { readTrace } from '../../src/training/run-log.js';
 import {
   DIVERGED_FILE,
+  nonFiniteDivergence,
   nonFiniteIteration,
   parseLrList,
   readDivergence,
@@ -16,11 +17,12 @@ import {
 import { compareTraces } from '../../src/experiments/compare.js';
 import { formatComparisonTable } from '../../src/experiments/compare-format.js';
 import { SegError } from '../../src/core/errors.js';
+import { NonFiniteError } from '../../src/training/non-finite-error.js';
 import { headSlug } from '../../src/heads/head-spec.js';
 import { readTraceCsv } from '../../src/experiments/trace-csv.js';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 let data: string;
 
@@ -153,10 +155,11 @@ describe('runTrace', () => {
     expect(parseLrList('0.01, 0.03,0.1')).toEqual([0.01, 0.03, 0.1]);
     expect(() => parseLrList('0.01,0')).toThrow(/--lrs: got '0.01,0', expected comma-separated learning rates > 0/);
     expect(() => parseLrList('0.1,0.1')).toThrow(/--lrs: 0.1 is listed twice/);
-    expect(nonFiniteIteration(new SegError('iteration 7: the loss is NaN; training stopped.'))).toBe(7);
-    expect(nonFiniteIteration(new SegError('iteration 3: the loss is Infinity; training stopped.'))).toBe(3);
-    const typed = Object.assign(new Error('loss became non-finite'), { name: 'NonFiniteError', iteration: 12 });
+    // The trainer's typed error is read by its fields, never by its message.
+    const typed = new NonFiniteError('loss became non-finite', { iteration: 12, what: 'loss', value: Number.NaN });
     expect(nonFiniteIteration(typed)).toBe(12);
+    expect(nonFiniteDivergence(typed)?.what).toBe('loss');
+    expect(nonFiniteIteration(new SegError('iteration 7: the loss is NaN; training stopped.'))).toBeNull();
     expect(nonFiniteIteration(new SegError('--data: not found'))).toBeNull();
     expect(DIVERGED_FILE).toBe('diverged.json');
   });

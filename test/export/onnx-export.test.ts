@@ -6,12 +6,12 @@ import { decodeOnnxModel, ONNX_OPSET } from '../../src/export/onnx-graph.js';
 import { parseMetadataProps } from '../../src/export/onnx-metadata.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
-import { wholeImageLogits } from '../../src/inference/inference.js';
-import { createOrtSession } from '../../src/inference/onnxruntime-loader.js';
+import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
+import { createOrtSession } from '../../src/inference/engines/onnxruntime-loader.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 4, multiGrid: false };

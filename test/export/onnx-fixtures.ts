@@ -3,7 +3,7 @@ import { tf } from '../../src/engine/tf.js';
 import { Rng } from '../../src/core/random.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
-import { loadOnnxRuntime } from '../../src/inference/onnxruntime-loader.js';
+import { loadOnnxRuntime } from '../../src/inference/engines/onnxruntime-loader.js';
 
 /** Why the onnxruntime tests skip, or null when onnxruntime-node loads. */
 export async function onnxRuntimeMissing(): Promise<string | null> {

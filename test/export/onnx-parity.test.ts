@@ -1,18 +1,13 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import {
-  engineLogits,
-  predictMask,
-  predictScores,
-  predictScoresWithEngine,
-  slideScores,
-  wholeImageLogits,
-} from '../../src/inference/inference.js';
+import { engineLogits, predictMask, predictScores, slideScores } from '../../src/inference/inference.js';
+import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
 import { createHead } from '../../src/heads/head.js';
-import { exportedOnnxRuntimeEngine, onnxRuntimeEngine } from '../../src/inference/engine.js';
+import { exportedOnnxRuntimeEngine, onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
 import { exportOnnx } from '../../src/export/onnx-export.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { argmaxAgreement, onnxRuntimeMissing, randomImages, randomisedModel, relativeL2 } from './onnx-fixtures.js';
 
 const missing = await onnxRuntimeMissing();
@@ -62,8 +57,8 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
       const [h, w] = [33, 45];
       const image = randomImages(1, h, w, 21);
       const options = { scales: [0.75, 1.25], flip: true };
-      const expected = predictScores(model, head, image, h, w, options);
-      const actual = await predictScoresWithEngine(engine, head, image, h, w, options);
+      const expected = await predictScores(tfjsEngine(model), head, image, h, w, options);
+      const actual = await predictScores(engine, head, image, h, w, options);
       expect(actual.shape).toEqual([h, w, 5]);
       expect(relativeL2(await actual.data(), await expected.data())).toBeLessThanOrEqual(1e-5);
       tf.dispose([expected, actual]);
@@ -90,7 +85,7 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
       const [h, w] = [41, 70];
       const image = randomImages(1, h, w, 5);
       const options = { scales: [1, 1.5], flip: true, mode: 'slide' as const, window: 33, overlap: 1 / 3 };
-      const expected = await slideScores(model, head, image, h, w, options);
+      const expected = await slideScores(tfjsEngine(model), head, image, h, w, options);
       const actual = await slideScores(engine, head, image, h, w, options);
       expect(relativeL2(actual, expected)).toBeLessThanOrEqual(1e-5);
       expect(argmaxAgreement(actual, expected, 5)).toBeGreaterThanOrEqual(0.9999);
@@ -132,8 +127,8 @@ describe.skipIf(missing !== null)('onnxruntime vs tfjs forward', () => {
       // And through the whole inference path, with scales and flip.
       const head = createHead({ kind: 'linear' }, 5);
       const options = { scales: [0.75, 1], flip: true, padToStride: true };
-      const expected = predictScores(model, head, randomImages(1, h, w, 9), h, w, options);
-      const got = await predictScoresWithEngine(plainEngine, head, randomImages(1, h, w, 9), h, w, options);
+      const expected = await predictScores(tfjsEngine(model), head, randomImages(1, h, w, 9), h, w, options);
+      const got = await predictScores(plainEngine, head, randomImages(1, h, w, 9), h, w, options);
       expect(relativeL2(await got.data(), await expected.data())).toBeLessThanOrEqual(1e-5);
       tf.dispose([x, padded, unpadded, expected, got]);
     } finally {

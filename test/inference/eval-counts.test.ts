@@ -12,9 +12,10 @@ import {
   type EvalCountsContext,
 } from '../../src/inference/eval-counts.js';
 import type { ShardSpec } from '../../src/inference/shards.js';
-import { openDataset, type Dataset } from '../../src/voc/dataset.js';
-import { writeLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import type { Dataset } from '../../src/datasets/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { writeLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 const CLASSES = ['bg', 'cat', 'dog'];
 const IDS = ['s0', 's1', 's2', 's3', 's4', 's5', 's6'];
@@ -243,7 +244,7 @@ describe('mergeEvalCounts', () => {
             c.images = 1;
           }),
         ],
-        /short.json: 1 images counted, but shard 2\/3 of 7 ids holds 2/,
+        /short.json: images: 1 images counted, but shard 2\/3 of 7 ids holds 2/,
       ],
       [
         [
@@ -253,7 +254,7 @@ describe('mergeEvalCounts', () => {
             c.confusion.pop();
           }),
         ],
-        /size.json: "confusion" must be 3 rows of 3 counts/,
+        /size.json: confusion: expected 3 rows of 3 counts/,
       ],
       [
         [
@@ -263,7 +264,7 @@ describe('mergeEvalCounts', () => {
             (c.confusion[1] as number[])[2] = -1;
           }),
         ],
-        /negative.json: confusion\[1\]\[2\] is -1, expected an integer >= 0/,
+        /negative.json: confusion\[1\]\[2\]: got -1, expected an integer >= 0/,
       ],
       [
         [
@@ -273,7 +274,7 @@ describe('mergeEvalCounts', () => {
             (c.confusion[0] as number[])[0] = 2.5;
           }),
         ],
-        /fraction.json: confusion\[0\]\[0\] is 2.5/,
+        /fraction.json: confusion\[0\]\[0\]: got 2.5/,
       ],
       [
         [
@@ -283,7 +284,7 @@ describe('mergeEvalCounts', () => {
             (c.confusion[0] as number[])[0] = 2 ** 60;
           }),
         ],
-        /huge.json: confusion\[0\]\[0\] is .*expected an integer >= 0/,
+        /huge.json: confusion\[0\]\[0\]: got .*expected an integer >= 0/,
       ],
       [
         [
@@ -293,7 +294,7 @@ describe('mergeEvalCounts', () => {
             (c as { format: string }).format = 'other';
           }),
         ],
-        /format.json: format is "other"/,
+        /format.json: format: got "other", expected one of seg-eval-counts/,
       ],
       [[g0, join(dir, 'absent.json'), g2], /absent.json: no such file/],
       [[], /--merge: no parts given/],

@@ -1,10 +1,11 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { createHead, type Head } from '../../src/heads/head.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { evaluateModel } from '../../src/inference/evaluate.js';
-import { openDataset } from '../../src/voc/dataset.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 let model: SegmentationModel;
 let root: string;
@@ -59,13 +60,16 @@ describe('evaluateModel with skipFailures', () => {
     const head = failingOnWide(createHead({ kind: 'softmax' }, 2));
     const dataset = openDataset(root);
     const skippedSeen: string[] = [];
-    const result = await evaluateModel(model, head, dataset, 'val', { skipFailures: true, onSkip: (s) => skippedSeen.push(s.id) });
+    const result = await evaluateModel(tfjsEngine(model), head, dataset, 'val', {
+      skipFailures: true,
+      onSkip: (s) => skippedSeen.push(s.id),
+    });
     expect(result.images).toBe(2);
     expect(result.skipped.map((s) => s.id)).toEqual(['big']);
     expect(result.skipped[0]?.error).toMatch(/out of bounds/);
     expect(skippedSeen).toEqual(['big']);
     expect(result.confusion.total).toBe(2 * 16 * 12);
     // Without skipFailures the failure propagates (training's evaluation must not hide one).
-    await expect(evaluateModel(model, head, dataset, 'val')).rejects.toThrow(/out of bounds/);
+    await expect(evaluateModel(tfjsEngine(model), head, dataset, 'val')).rejects.toThrow(/out of bounds/);
   });
 });

@@ -1,3 +1,4 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -5,9 +6,9 @@ import { evaluateModel, evaluatePredictions } from '../../src/inference/evaluate
 import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';
 import { tf } from '../../src/engine/tf.js';
-import { openDataset } from '../../src/voc/dataset.js';
-import { writeLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../voc/fixtures.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+import { writeLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeVocFixture } from '../datasets/fixtures.js';
 
 afterAll(removeTempDirs);
 
@@ -78,7 +79,9 @@ describe('evaluatePredictions', () => {
     await tf.setBackend('cpu');
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
     try {
-      await expect(evaluateModel(model, createHead({ kind: 'softmax' }, 3), dataset, 'val')).rejects.toThrow(/id 'a' is listed 2 times/);
+      await expect(evaluateModel(tfjsEngine(model), createHead({ kind: 'softmax' }, 3), dataset, 'val')).rejects.toThrow(
+        /id 'a' is listed 2 times/,
+      );
     } finally {
       model.dispose();
     }

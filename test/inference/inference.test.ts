@@ -1,8 +1,10 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { resizeBilinear } from '../../src/engine/resize.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import { paddedSize, predictMask, predictScores, wholeImageLogits } from '../../src/inference/inference.js';
+import { predictMask, predictScores } from '../../src/inference/inference.js';
+import { paddedSize, wholeImageLogits } from '../../src/segmentation/model-logits.js';
 import { createHead } from '../../src/heads/head.js';
 import { Rng } from '../../src/core/random.js';
 import { SegError } from '../../src/core/errors.js';
@@ -55,7 +57,7 @@ describe('inference', () => {
     expect(diff).toBeGreaterThan(1e-3);
     // predictScores follows the option.
     const linear = createHead({ kind: 'linear' }, 4);
-    const scoresPadded = predictScores(model, linear, randomImage(37, 29, 1), 37, 29, { padToStride: true });
+    const scoresPadded = await predictScores(tfjsEngine(model), linear, randomImage(37, 29, 1), 37, 29, { padToStride: true });
     expect(Array.from(scoresPadded.dataSync())).toEqual(Array.from(padded.dataSync()));
     const x32 = tf.tensor4d(randomImage(32, 48, 2), [1, 32, 48, 3]);
     const direct = tf.tidy(() => model.forward(x32, { training: false }));
@@ -73,7 +75,7 @@ describe('inference', () => {
       { kind: 'egb', boost: 'exp', alpha: 0.25, beta: 0 } as const,
       { kind: 'linear' } as const,
     ]) {
-      const mask = await predictMask(model, createHead(spec, 4), image, h, w);
+      const mask = await predictMask(tfjsEngine(model), createHead(spec, 4), image, h, w);
       expect(mask).toBeInstanceOf(Uint8Array);
       expect(mask.length).toBe(h * w);
       expect(Array.from(mask)).toEqual(expected);
@@ -82,11 +84,11 @@ describe('inference', () => {
     logits.dispose();
   });
 
-  it('averages head scores over scales and flips, at the image size', () => {
+  it('averages head scores over scales and flips, at the image size', async () => {
     const [h, w] = [24, 20];
     const image = randomImage(h, w, 4);
     const head = createHead({ kind: 'softmax' }, 4);
-    const got = predictScores(model, head, image, h, w, { scales: [0.5, 1.25], flip: true });
+    const got = await predictScores(tfjsEngine(model), head, image, h, w, { scales: [0.5, 1.25], flip: true });
     const expected = tf.tidy(() => {
       const x = tf.tensor4d(image, [1, h, w, 3]);
       const parts: tf.Tensor4D[] = [];
@@ -110,9 +112,9 @@ describe('inference', () => {
   it('leaks no tensor and accepts a tensor image', async () => {
     const head = createHead({ kind: 'egb', boost: 'exp', alpha: 0.25, beta: 0 }, 4);
     const image = tf.tensor3d(randomImage(30, 26, 5), [30, 26, 3]);
-    await predictMask(model, head, image, 30, 26, { scales: [0.75, 1], flip: true });
+    await predictMask(tfjsEngine(model), head, image, 30, 26, { scales: [0.75, 1], flip: true });
     const before = tf.memory().numTensors;
-    const mask = await predictMask(model, head, image, 30, 26, { scales: [0.75, 1], flip: true });
+    const mask = await predictMask(tfjsEngine(model), head, image, 30, 26, { scales: [0.75, 1], flip: true });
     expect(mask.length).toBe(30 * 26);
     expect(tf.memory().numTensors).toBe(before);
     expect(image.isDisposed).toBe(false);
@@ -121,7 +123,7 @@ describe('inference', () => {
 
   it('refuses wrong image sizes and scales', async () => {
     const head = createHead({ kind: 'softmax' }, 4);
-    await expect(predictMask(model, head, new Float32Array(10), 4, 4)).rejects.toThrow(SegError);
-    await expect(predictMask(model, head, randomImage(8, 8, 1), 8, 8, { scales: [] })).rejects.toThrow(/--scales/);
+    await expect(predictMask(tfjsEngine(model), head, new Float32Array(10), 4, 4)).rejects.toThrow(SegError);
+    await expect(predictMask(tfjsEngine(model), head, randomImage(8, 8, 1), 8, 8, { scales: [] })).rejects.toThrow(/--scales/);
   });
 });

@@ -9,10 +9,10 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { onnxRuntimeEngine } from '../../src/inference/engine.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
+import { onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
 import { onnxRuntimeMissing } from '../export/onnx-fixtures.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import { runSeg } from '../cli/run-cli.js';
 
 const { onnx } = onnxProto;

@@ -4,6 +4,7 @@
  * --engine onnxruntime --backend webgpu` writes the CPU provider's masks. Skipped, with the
  * reason, without onnxruntime-node or a WebGPU adapter.
  */
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,13 +13,13 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { probeWebgpu } from '../../src/engine/webgpu.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { exportOnnx } from '../../src/export/onnx-export.js';
-import { onnxRuntimeEngine, tfjsEngine } from '../../src/inference/engine.js';
-import { defaultSessionOptions } from '../../src/inference/onnxruntime-loader.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { onnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
+import { defaultSessionOptions } from '../../src/inference/engines/onnxruntime-loader.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { Rng } from '../../src/core/random.js';
 import { onnxRuntimeMissing, randomisedModel, relativeL2 } from '../export/onnx-fixtures.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 import { runSeg } from '../cli/run-cli.js';
 
 const ortMissing = await onnxRuntimeMissing();

@@ -1,3 +1,4 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,9 +6,9 @@ import { tf } from '../../src/engine/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { overlayMask, predictFiles } from '../../src/inference/predict-files.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { readLabelPng } from '../../src/voc/label-png.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { readLabelPng } from '../../src/image/label-png.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -27,7 +28,7 @@ describe('predictFiles', () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 3, multiGrid: false }, 1);
     const head = createHead({ kind: 'softmax' }, 3);
     const before = tf.memory().numTensors;
-    const result = await predictFiles(model, head, {
+    const result = await predictFiles(tfjsEngine(model), head, {
       inputs: [input],
       output: join(dir, 'out'),
       overlay: true,
@@ -52,7 +53,7 @@ describe('predictFiles', () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     // Listed files may share their folder with the output, but b.png's mask would be b.png itself.
     await expect(
-      predictFiles(model, createHead({ kind: 'linear' }, 2), {
+      predictFiles(tfjsEngine(model), createHead({ kind: 'linear' }, 2), {
         inputs: [join(dir, 'a.jpg'), join(dir, 'b.png')],
         output: dir,
         normalization: IMAGENET_NORMALIZATION,
@@ -78,18 +79,20 @@ describe('predictFiles', () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     const head = createHead({ kind: 'softmax' }, 2);
     const options = { inputs: [photos], output: out, normalization: IMAGENET_NORMALIZATION };
-    await expect(predictFiles(model, head, options)).rejects.toThrow(/a\.png: already exists and is not a mask seg wrote \(a symlink\)/);
+    await expect(predictFiles(tfjsEngine(model), head, options)).rejects.toThrow(
+      /a\.png: already exists and is not a mask seg wrote \(a symlink\)/,
+    );
     expect(readFileSync(join(dir, 'precious.png'), 'utf8')).toBe('keep me');
     expect(lstatSync(join(out, 'a.png')).isSymbolicLink()).toBe(true);
     expect(readdirSync(out)).toEqual(['a.png']);
     rmSync(join(out, 'a.png'));
-    const result = await predictFiles(model, head, options);
+    const result = await predictFiles(tfjsEngine(model), head, options);
     expect(result.failed).toEqual([]);
     expect(readLabelPng(join(out, 'a.png')).width).toBe(12);
     expect(readdirSync(out).sort()).toEqual(['a.png', 'photo.png', 'sub']);
     expect(readdirSync(join(out, 'sub'))).toEqual(['photo.png']);
     // A rerun replaces the masks seg wrote.
-    const rerun = await predictFiles(model, head, options);
+    const rerun = await predictFiles(tfjsEngine(model), head, options);
     model.dispose();
     expect(rerun.written.length).toBe(3);
   });
@@ -102,7 +105,7 @@ describe('predictFiles', () => {
     writeFileSync(join(in6, 'photo.png'), 'the user photo');
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     await expect(
-      predictFiles(model, createHead({ kind: 'softmax' }, 2), {
+      predictFiles(tfjsEngine(model), createHead({ kind: 'softmax' }, 2), {
         inputs: [join(in6, 'photo.jpg')],
         output: in6,
         normalization: IMAGENET_NORMALIZATION,
@@ -134,7 +137,7 @@ describe('predictFiles', () => {
         return inner.scores(l);
       },
     };
-    const result = await predictFiles(model, head, {
+    const result = await predictFiles(tfjsEngine(model), head, {
       inputs: [dir],
       output: join(dir, '..', `${basename(dir)}-out`),
       normalization: IMAGENET_NORMALIZATION,

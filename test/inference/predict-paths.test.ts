@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SegError } from '../../src/core/errors.js';
 import { planPredictOutputs, prepareTarget, refuseForeignTargets, writeReplacing } from '../../src/inference/predict-paths.js';
 import { markMaskPng } from '../../src/inference/predict-marker.js';
-import { encodeLabelPng } from '../../src/voc/label-png.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { encodeLabelPng } from '../../src/image/label-png.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 afterAll(removeTempDirs);
 

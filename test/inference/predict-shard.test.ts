@@ -1,3 +1,4 @@
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +7,8 @@ import { createHead } from '../../src/heads/head.js';
 import { predictShard, sortedInputs } from '../../src/inference/predict-shard.js';
 import { planPredictOutputs } from '../../src/inference/predict-paths.js';
 import { createModel } from '../../src/segmentation/model.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../voc/fixtures.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import sharp from 'sharp';
 
 beforeAll(async () => {
@@ -34,16 +35,16 @@ describe('predictShard', () => {
     const model = createModel({ backbone: 'resnet18', outputStride: 16, width: 0.125, numClasses: 2, multiGrid: false }, 1);
     const head = createHead({ kind: 'softmax' }, 2);
     const common = { inputs: [dir], output: join(root, 'out'), normalization: IMAGENET_NORMALIZATION, checkpoint: identity };
-    const first = await predictShard(model, head, { ...common, shard: { index: 0, count: 2 } });
-    const second = await predictShard(model, head, { ...common, shard: { index: 1, count: 2 } });
+    const first = await predictShard(tfjsEngine(model), head, { ...common, shard: { index: 0, count: 2 } });
+    const second = await predictShard(tfjsEngine(model), head, { ...common, shard: { index: 1, count: 2 } });
     // a.jpg and b.jpg | b.png; b.jpg and b.png keep their extensions in their mask names in both shards.
     expect(first.manifest.done.map((d) => d.mask)).toEqual([join(root, 'out', 'a.png'), join(root, 'out', 'b.jpg.png')]);
     expect(second.manifest.done.map((d) => d.mask)).toEqual([join(root, 'out', 'b.png.png')]);
     expect([first.manifest.failed, second.manifest.failed]).toEqual([[], []]);
     expect(readFileSync(join(dir, 'b.png')).equals(before)).toBe(true);
-    await expect(predictShard(model, head, { ...common, output: join(dir, 'masks'), shard: { index: 0, count: 2 } })).rejects.toThrow(
-      /inside/,
-    );
+    await expect(
+      predictShard(tfjsEngine(model), head, { ...common, output: join(dir, 'masks'), shard: { index: 0, count: 2 } }),
+    ).rejects.toThrow(/inside/);
     model.dispose();
   });
 
@@ -58,11 +59,11 @@ describe('predictShard', () => {
       normalization: IMAGENET_NORMALIZATION,
       shard: { index: 0, count: 1 },
     };
-    const run = await predictShard(model, head, { ...common, checkpoint: identity });
+    const run = await predictShard(tfjsEngine(model), head, { ...common, checkpoint: identity });
     expect(run.manifest.done).toHaveLength(1);
-    const again = await predictShard(model, head, { ...common, checkpoint: identity });
+    const again = await predictShard(tfjsEngine(model), head, { ...common, checkpoint: identity });
     expect([again.resumed, again.written.length]).toEqual([1, 0]);
-    await expect(predictShard(model, head, { ...common, checkpoint: { ...identity, iteration: 2 } })).rejects.toThrow(
+    await expect(predictShard(tfjsEngine(model), head, { ...common, checkpoint: { ...identity, iteration: 2 } })).rejects.toThrow(
       /seg-predict-shard-0-of-1.json: this shard was started with checkpoint \/ck \(iteration 1, .*not \/ck \(iteration 2/,
     );
     model.dispose();

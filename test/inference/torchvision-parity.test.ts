@@ -19,6 +19,7 @@
  * The full-width ResNet-50 at 500x375 costs about 240 GFLOPs per engine (tens of seconds
  * on wasm): that size runs with SEG_SLOW_TESTS=1 (the slow tests), 75x101 always.
  */
+import { tfjsEngine } from '../../src/inference/engines/tfjs.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -30,12 +31,13 @@ import { Rng } from '../../src/core/random.js';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { readSafetensors, toFloat32, writeSafetensors, type WritableTensor } from '../../src/checkpoint/safetensors.js';
 import { createHead } from '../../src/heads/head.js';
-import { exportedOnnxRuntimeEngine, type InferenceEngine } from '../../src/inference/engine.js';
-import { predictScores, predictScoresWithEngine } from '../../src/inference/inference.js';
+import { exportedOnnxRuntimeEngine } from '../../src/inference/engines/onnxruntime.js';
+import type { InferenceEngine } from '../../src/inference/engines/engine.js';
+import { predictScores } from '../../src/inference/inference.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { modelWeightSpecs, type SegmentationModel } from '../../src/segmentation/model.js';
-import { VOC_CLASSES } from '../../src/voc/classes.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
+import { VOC_CLASSES } from '../../src/datasets/classes.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { onnxRuntimeMissing, randomisedModel, relativeL2 } from '../export/onnx-fixtures.js';
 
 const FIXTURE = path.resolve('test/fixtures/torchvision/deeplabv3-resnet50-logits.safetensors');
@@ -262,11 +264,11 @@ describe("whole-image inference equals torchvision's deeplabv3_resnet50 (OS8) lo
         }
         return rel;
       };
-      const tfjs = predictScores(model, head, image, height, width);
+      const tfjs = await predictScores(tfjsEngine(model), head, image, height, width);
       expect(tfjs.shape).toEqual([height, width, K]);
       expect(check('tfjs', (await tfjs.data()) as Float32Array), 'tfjs').toBeLessThan(LIMIT);
       tfjs.dispose();
-      const padded = predictScores(model, head, image, height, width, { padToStride: true });
+      const padded = await predictScores(tfjsEngine(model), head, image, height, width, { padToStride: true });
       const paddedRel = relativeL2(toNchw((await padded.data()) as Float32Array, height, width), reference.logits);
       report.push(`tfjs --pad-to-stride ${paddedRel.toExponential(2)}`);
       expect(paddedRel).toBeGreaterThan(1e-3);
@@ -277,7 +279,7 @@ describe("whole-image inference equals torchvision's deeplabv3_resnet50 (OS8) lo
           classNames: VOC_CLASSES,
           normalization: IMAGENET_NORMALIZATION,
         });
-        const ort = await predictScoresWithEngine(engine, head, image, height, width);
+        const ort = await predictScores(engine, head, image, height, width);
         expect(check('onnxruntime', (await ort.data()) as Float32Array), 'onnxruntime').toBeLessThan(LIMIT);
         ort.dispose();
       } else {

@@ -13,10 +13,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { runTrace } from '../../src/experiments/convergence-trace.js';
 import { buildReport } from '../../src/report/report.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { runSeg } from '../cli/run-cli.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 const CHROMIUM = process.env['SEG_CHROMIUM'] ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -26,7 +30,7 @@ if (!haveChromium)
 let root: string;
 let data: string;
 
-function base(): Omit<TrainConfig, 'head' | 'seed' | 'out'> {
+function base(): Omit<FlatTrainConfig, 'head' | 'seed' | 'out'> {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,

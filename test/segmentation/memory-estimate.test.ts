@@ -5,7 +5,7 @@ import { createModel } from '../../src/segmentation/model.js';
 import { createHead } from '../../src/heads/head.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
-import { wholeImageLogits } from '../../src/inference/inference.js';
+import { wholeImageLogits } from '../../src/segmentation/model-logits.js';
 import {
   backendMemoryLimit,
   checkTrainingMemory,

@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTraceCsv, writeTraceCsv } from '../../src/experiments/trace-csv.js';
-import { writeIdx } from '../../src/voc/idx-file.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { writeIdx } from '../../src/file-readers/idx-file.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 /** `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_SLOW_TESTS=1) on two (6 runs). */
 const FULL = process.env['SEG_SLOW_TESTS'] === '1';

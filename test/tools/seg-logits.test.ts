@@ -7,9 +7,9 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { readSafetensors, toFloat32 } from '../../src/checkpoint/safetensors.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';
 import { createModel } from '../../src/segmentation/model.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 let dir: string;
 let data: string;

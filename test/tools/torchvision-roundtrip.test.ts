@@ -16,8 +16,8 @@ import { loadCheckpoint, saveCheckpoint } from '../../src/checkpoint/checkpoint.
 import { readSafetensors, toFloat32, writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
-import { IMAGENET_NORMALIZATION } from '../../src/voc/normalize.js';
-import { makeSynthDataset, SYNTH_CLASSES } from '../../src/voc/synth-dataset.js';
+import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
+import { makeSynthDataset, SYNTH_CLASSES } from '../../src/dataset-makers/synth-dataset.js';
 import { Rng } from '../../src/core/random.js';
 
 /** `npm test` checks the weights into torchvision (equal logits); `npm run test:slow` (SEG_SLOW_TESTS=1) also trains there and back. */

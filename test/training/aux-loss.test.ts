@@ -17,13 +17,13 @@ import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
 import { MomentumSgd } from '../../src/training/sgd.js';
 import { trainStep } from '../../src/training/train-step.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import type { Batch } from '../../src/voc/types.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import type { Batch } from '../../src/data-loading/types.js';
 import {
   expectUpdateIsGradient,
   finiteDifferences,
@@ -31,6 +31,10 @@ import {
   randomBatch as batchOf,
   randomisedModel as randomised,
 } from './gradient-check.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.125, numClasses: 3, multiGrid: false, auxClassifier: true };
 const [N, H, W] = [2, 21, 27];
@@ -155,7 +159,7 @@ describe('the aux classifier', () => {
 describe('a run with --aux-loss', () => {
   it('saves the aux classifier, resumes exactly, refuses another weight on resume, and evaluates without it', async () => {
     const data = (await makeSynthDataset({ out: join(dir, 'synth'), train: 4, val: 2, size: 36, seed: 5 })).root;
-    const config = (out: string, over: Partial<TrainConfig> = {}): TrainConfig => ({
+    const config = (out: string, over: Partial<FlatTrainConfig> = {}): FlatTrainConfig => ({
       ...DEFAULT_TRAIN_CONFIG,
       data,
       out: join(dir, out),
@@ -192,7 +196,7 @@ describe('a run with --aux-loss', () => {
     const a = loadCheckpoint(runCheckpointDir(join(dir, 'straight')), { optimizer: false });
     const b = loadCheckpoint(runCheckpointDir(join(dir, 'split')), { optimizer: false });
     expect(a.config.model.auxClassifier).toBe(true);
-    expect(a.config.training['auxLoss']).toBe(AUX_WEIGHT);
+    expect((a.config.training['model'] as Record<string, unknown>)['auxLoss']).toBe(AUX_WEIGHT);
     for (const name of ['aux_classifier.0.weight', 'aux_classifier.1.running_var', 'backbone.layer3.0.conv1.weight']) {
       const va = (a.model.params.get(name) ?? a.model.buffers.get(name)) as tf.Variable;
       const vb = (b.model.params.get(name) ?? b.model.buffers.get(name)) as tf.Variable;

@@ -10,10 +10,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend.js';
 import { probeWebgpu } from '../../src/engine/webgpu.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 const probe = await probeWebgpu();
 const skipReason =
@@ -32,7 +36,7 @@ describe.skipIf(skipReason !== undefined)(`whole runs with captured steps on ${p
     const captured = await train(config('captured'));
     captured.model.dispose();
   });
-  const config = (out: string, overrides: Partial<TrainConfig> = {}): TrainConfig => ({
+  const config = (out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig => ({
     ...DEFAULT_TRAIN_CONFIG,
     data,
     out: join(root, out),

@@ -5,15 +5,19 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { clipGradientsByGlobalNorm, CLIP_EPSILON, globalGradNorm } from '../../src/training/grad-clip.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { createModel } from '../../src/segmentation/model.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { planResume } from '../../src/training/resume-plan.js';
-import { openDataset } from '../../src/voc/dataset.js';
+import { openDataset } from '../../src/datasets/open-dataset.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;
@@ -90,7 +94,7 @@ describe('clipGradientsByGlobalNorm', () => {
 });
 
 describe('training with clipGradNorm', () => {
-  function config(out: string, overrides: Partial<TrainConfig>): TrainConfig {
+  function config(out: string, overrides: Partial<FlatTrainConfig>): FlatTrainConfig {
     return {
       ...DEFAULT_TRAIN_CONFIG,
       data,
@@ -143,8 +147,8 @@ describe('training with clipGradNorm', () => {
     expect(row).toBeDefined();
     expect(Object.keys(row ?? {})).not.toContain('gradNorm');
     const saved = config('x', { clipGradNorm: 5 });
-    const plan = planResume(saved, { ...saved, clipGradNorm: 1 });
-    expect(plan.config.clipGradNorm).toBe(5);
+    const plan = planResume(nestTrainConfig(saved), nestTrainConfig({ ...saved, clipGradNorm: 1 }));
+    expect(plan.config.optim.clipGradNorm).toBe(5);
     expect(plan.kept).toEqual([{ field: 'clipGradNorm', given: 1, run: 5 }]);
   });
 });

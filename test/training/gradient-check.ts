@@ -8,7 +8,7 @@ import { tf } from '../../src/engine/tf.js';
 import { Rng } from '../../src/core/random.js';
 import type { ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { createModel, type SegmentationModel } from '../../src/segmentation/model.js';
-import type { Batch } from '../../src/voc/types.js';
+import type { Batch } from '../../src/data-loading/types.js';
 
 /** N x H x W normal images and labels in [0, K) with every 11th pixel void. */
 export function randomBatch(seed: number, numClasses: number, [n, h, w]: [number, number, number]): Batch {

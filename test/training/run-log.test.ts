@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTrace, TraceWriter } from '../../src/training/run-log.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 afterAll(removeTempDirs);
 

@@ -6,20 +6,24 @@ import { tf } from '../../src/engine/tf.js';
 import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train, type TrainHooks } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested, type TrainHooks } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { polyLearningRate } from '../../src/training/sgd.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';
-import { removeTempDirs, tempDir } from '../voc/fixtures.js';
+import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;
 
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+function config(out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,
@@ -39,11 +43,11 @@ function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig 
   };
 }
 
-async function run(c: TrainConfig, hooks: TrainHooks = {}): Promise<void> {
+async function run(c: FlatTrainConfig, hooks: TrainHooks = {}): Promise<void> {
   (await train(c, hooks)).model.dispose();
 }
 
-async function failure(c: TrainConfig, hooks: TrainHooks = {}): Promise<Error> {
+async function failure(c: FlatTrainConfig, hooks: TrainHooks = {}): Promise<Error> {
   try {
     await run(c, hooks);
   } catch (err) {
@@ -89,7 +93,7 @@ describe('checked before the first step', () => {
 
   it('bad settings are refused before the run folder is made', async () => {
     const c = config('bad-lr', { lr: -1 });
-    expect((await failure(c)).message).toBe('lr: got -1, expected a number > 0');
+    expect((await failure(c)).message).toBe('optim.lr: got -1, expected a number > 0');
     expect(existsSync(c.out)).toBe(false);
   });
 
@@ -178,6 +182,7 @@ describe('divergence', () => {
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as NonFiniteError).iteration).toBe(4);
     expect((err as NonFiniteError).tensors).toEqual(['backbone.bn1.running_var']);
+    expect((err as NonFiniteError).what).toBe('weights');
     expect(err.message).toMatch(
       /iteration 4: 1 weight tensor has non-finite values \(backbone\.bn1\.running_var\); training stopped without saving/,
     );
@@ -235,8 +240,8 @@ describe('resume state read from disk is checked', () => {
     ],
     [
       'config.json',
-      (s: Record<string, unknown>) => ((s['training'] as Record<string, unknown>)['lr'] = 'abc'),
-      /config\.json: training\.lr: got "abc", expected a number > 0/,
+      (s: Record<string, unknown>) => (((s['training'] as Record<string, unknown>)['optim'] as Record<string, unknown>)['lr'] = 'abc'),
+      /config\.json: training\.optim\.lr: got "abc", expected a number > 0/,
     ],
     ['config.json', (s: Record<string, unknown>) => (s['iteration'] = -1), /config\.json: iteration: got -1, expected an integer >= 0/],
   ])('%s: %s', async (file, edit, message) => {
@@ -310,14 +315,18 @@ describe('resume semantics', () => {
     extended.model.dispose();
     expect(extended.iteration).toBe(4);
     expect(extended.resumed?.kept).toEqual([{ field: 'lr', given: 0.5, run: 0.01 }]);
-    expect(extended.resumed?.applied.map((a) => a.field)).toEqual(['iters', 'evalLimit']);
+    expect(extended.resumed?.applied.map((a) => a.field)).toEqual(['evalLimit', 'iters']);
     expect(lines).toContain("resume keeps the run's own `lr` 0.01 (given 0.5): they shape its batches and updates");
     expect(lines).toContain('extending the run from 2 to 4 iterations; the poly learning-rate schedule is recomputed over 4');
     const rows = readTrace(c.out);
     expect(rows.find((r) => r.type === 'extend')).toEqual({ type: 'extend', iter: 2, fromIters: 2, toIters: 4 });
     const lr3 = (rows.find((r) => r.type === 'train' && r.iter === 3) as TrainTraceRow).lr;
     expect(lr3).toBeCloseTo(polyLearningRate(0.01, 2, 4, 0.9), 12);
-    expect(checkpointJson(c.out, 'config.json')['training']).toMatchObject({ iters: 4, lr: 0.01, evalLimit: 2 });
+    expect(checkpointJson(c.out, 'config.json')['training']).toMatchObject({
+      schedule: { iters: 4 },
+      optim: { lr: 0.01 },
+      data: { evalLimit: 2 },
+    });
 
     // Fields not given are not compared: a plain resume of a finished run says it is finished.
     const again = await train({ ...c, head: 'linear', lr: 7 }, { resume: true, given: [] });

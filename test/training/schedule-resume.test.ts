@@ -3,19 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train } from '../../src/training/trainer.js';
-import type { TrainConfig } from '../../src/training/train-config.js';
-import { runWeights, tinyRunConfig } from './tiny-run.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { runWeights, tinyRunSettings } from './tiny-run.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { scheduledLearningRate } from '../../src/training/lr-schedule.js';
 import { readEventFile } from '../core/fixtures/tfevents.js';
 
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
+
 let root: string;
 let data: string;
 
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return tinyRunConfig(data, root, out, { iters: 6, seed: 4, warmupIters: 3, warmupRatio: 0.1, photometric: true, ...overrides });
+function config(out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
+  return tinyRunSettings(data, root, out, { iters: 6, seed: 4, warmupIters: 3, warmupRatio: 0.1, photometric: true, ...overrides });
 }
 
 function trainRows(run: string): { iter: number; lr: number; loss: number }[] {

@@ -2,10 +2,15 @@
 import { join } from 'node:path';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig, type TrainConfig } from '../../src/training/train-config.js';
 
-/** A ResNet-18 width 0.125 run at 32 px, batch 2, in `root/out`; `overrides` on top. */
-export function tinyRunConfig(data: string, root: string, out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+/** A ResNet-18 width 0.125 run at 32 px, batch 2, in `root/out`; `overrides` (by flat name) on top. */
+export function tinyRunConfig(data: string, root: string, out: string, overrides: Partial<FlatTrainConfig> = {}): TrainConfig {
+  return nestTrainConfig(tinyRunSettings(data, root, out, overrides));
+}
+
+/** tinyRunConfig by flat name. */
+export function tinyRunSettings(data: string, root: string, out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,

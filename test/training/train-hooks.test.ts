@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import type { TrainHook } from '../../src/training/hooks/train-hook.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;
 
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+function config(out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
   return {
     ...DEFAULT_TRAIN_CONFIG,
     data,

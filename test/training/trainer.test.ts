@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { SegError } from '../../src/core/errors.js';
-import { makeSynthDataset } from '../../src/voc/synth-dataset.js';
-import { train } from '../../src/training/trainer.js';
-import type { TrainConfig } from '../../src/training/train-config.js';
+import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { train as trainNested } from '../../src/training/trainer.js';
+import { nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
-import { runWeights, tinyRunConfig } from './tiny-run.js';
+import { runWeights, tinyRunSettings } from './tiny-run.js';
+
+/** train() on settings by flat name (the tests' configs). */
+const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
+  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;
 
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return tinyRunConfig(data, root, out, { evalLimit: 2, seed: 3, ...overrides });
+function config(out: string, overrides: Partial<FlatTrainConfig> = {}): FlatTrainConfig {
+  return tinyRunSettings(data, root, out, { evalLimit: 2, seed: 3, ...overrides });
 }
 
 beforeAll(async () => {

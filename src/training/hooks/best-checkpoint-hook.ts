@@ -12,7 +12,7 @@ import type { EvaluationResult } from '../../inference/evaluate.js';
 import { readCheckpointConfig, saveCheckpoint } from '../../checkpoint/checkpoint.js';
 import { runBestDir } from '../../checkpoint/run-layout.js';
 import { formatPercent } from '../../metrics/metrics-format.js';
-import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../data-loading/normalize.js';
 import type { BestTraceRow } from '../run-log.js';
 import type { SaveBestMetric } from '../train-config.js';
 import type { TrainHook, TrainRun } from './train-hook.js';
@@ -44,18 +44,18 @@ export class BestCheckpointHook implements TrainHook {
   ) {}
 
   beforeRun(run: TrainRun): void {
-    const metric = run.config.saveBest;
-    this.best = metric === undefined ? undefined : readBestCheckpoint(run.config.out, metric);
+    const metric = run.config.schedule.saveBest;
+    this.best = metric === undefined ? undefined : readBestCheckpoint(run.config.run.out, metric);
   }
 
   async afterVal(run: TrainRun, result: EvaluationResult): Promise<void> {
-    const metric = run.config.saveBest;
+    const metric = run.config.schedule.saveBest;
     if (metric === undefined) return;
     const value = result.metrics[metric];
     if (value === null || !Number.isFinite(value)) return;
     const previous = this.best?.metric === metric ? this.best.value : undefined;
     if (previous !== undefined && !(value > previous)) return;
-    const dir = runBestDir(run.config.out);
+    const dir = runBestDir(run.config.run.out);
     await saveCheckpoint(dir, {
       model: run.model,
       head: run.head.spec,

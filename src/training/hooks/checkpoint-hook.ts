@@ -4,7 +4,7 @@
  * stopped. A validation's metrics are then recorded in the checkpoint just saved.
  */
 import { existsSync } from 'node:fs';
-import { IMAGENET_NORMALIZATION } from '../../voc/normalize.js';
+import { IMAGENET_NORMALIZATION } from '../../data-loading/normalize.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
 import { recordCheckpointMetrics } from '../../checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../checkpoint/run-layout.js';
@@ -29,9 +29,8 @@ async function checkFiniteWeights(run: TrainRun): Promise<void> {
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
   throw new NonFiniteError(
     `iteration ${run.state.iteration}: ${names.length} weight tensor${names.length === 1 ? ' has' : 's have'} non-finite values (${shown}); ` +
-      `training stopped without saving. ${lastCheckpointNote(run.config.out, run.config.saveEvery)}. Try a lower \`lr\`.`,
-    run.state.iteration,
-    names,
+      `training stopped without saving. ${lastCheckpointNote(run.config.run.out, run.config.schedule.saveEvery)}. Try a lower \`lr\`.`,
+    { iteration: run.state.iteration, what: 'weights', tensors: names },
   );
 }
 
@@ -44,29 +43,29 @@ export class CheckpointHook implements TrainHook {
   ) {}
 
   async afterTrainIter(run: TrainRun, step: StepReport): Promise<void> {
-    const { saveEvery, evalEvery } = run.config;
+    const { saveEvery, evalEvery } = run.config.schedule;
     if (isDue(step.iteration, saveEvery, step.iterations) || isDue(step.iteration, evalEvery, step.iterations)) await this.save(run);
   }
 
   afterVal(run: TrainRun, result: EvaluationResult): void {
-    if (this.savedAt === run.state.iteration) recordCheckpointMetrics(runCheckpointDir(run.config.out), { ...result.metrics });
+    if (this.savedAt === run.state.iteration) recordCheckpointMetrics(runCheckpointDir(run.config.run.out), { ...result.metrics });
   }
 
   async afterRun(run: TrainRun): Promise<void> {
     if (run.stopReason !== 'interrupted') return;
     if (this.savedAt !== run.state.iteration) await this.save(run);
-    this.log(`interrupted: saved ${run.config.out} at iteration ${run.state.iteration}; continue it with \`resume\``);
+    this.log(`interrupted: saved ${run.config.run.out} at iteration ${run.state.iteration}; continue it with \`resume\``);
   }
 
   private async save(run: TrainRun): Promise<void> {
     const { state } = run;
     // The save would make the folder again; a folder removed under the run stops it instead.
-    if (!existsSync(run.config.out)) throw runFolderRemoved(run.config.out, state.iteration);
+    if (!existsSync(run.config.run.out)) throw runFolderRemoved(run.config.run.out, state.iteration);
     await checkFiniteWeights(run);
     state.wallSeconds = run.clock.seconds();
     state.loader = run.loader.state();
     state.dropoutRng = run.dropoutRng.state();
-    await saveRunCheckpoint(run.config.out, {
+    await saveRunCheckpoint(run.config.run.out, {
       model: run.model,
       headSpec: run.head.spec,
       classNames: run.dataset.classNames,

@@ -12,11 +12,11 @@ export class ProgressHook implements TrainHook {
 
   beforeRun(run: TrainRun): void {
     const c = run.config;
-    if (run.state.iteration >= c.iters) return; // a finished run trains nothing
+    if (run.state.iteration >= c.schedule.iters) return; // a finished run trains nothing
     this.log(
-      `training ${c.backbone} (output stride ${c.outputStride}, width ${c.width}${c.decoder !== 'aspp' ? `, decoder ${c.decoder}` : ''}) with head ${c.head}` +
-        `${c.auxLoss !== undefined ? ` (+ ${c.auxLoss} x the aux classifier's loss)` : ''} ` +
-        `on ${run.dataset.root} '${c.split}', ${countNoun(c.iters, 'iteration')} of batch ${c.batch} at ${c.crop}px`,
+      `training ${c.model.backbone} (output stride ${c.model.outputStride}, width ${c.model.width}${c.model.decoder !== 'aspp' ? `, decoder ${c.model.decoder}` : ''}) with head ${c.model.head}` +
+        `${c.model.auxLoss !== undefined ? ` (+ ${c.model.auxLoss} x the aux classifier's loss)` : ''} ` +
+        `on ${run.dataset.root} '${c.data.split}', ${countNoun(c.schedule.iters, 'iteration')} of batch ${c.data.batch} at ${c.data.crop}px`,
     );
   }
 
@@ -26,7 +26,7 @@ export class ProgressHook implements TrainHook {
 
   afterVal(run: TrainRun, result: EvaluationResult): void {
     this.log(
-      `iteration ${run.state.iteration}: val mIoU ${formatPercent(result.metrics.mIoU)}% on ${countNoun(result.images, 'image')} of '${run.config.valSplit}'`,
+      `iteration ${run.state.iteration}: val mIoU ${formatPercent(result.metrics.mIoU)}% on ${countNoun(result.images, 'image')} of '${run.config.data.valSplit}'`,
     );
   }
 }

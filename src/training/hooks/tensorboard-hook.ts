@@ -14,15 +14,15 @@ export class TensorboardHook implements TrainHook {
   private writer: EventFileWriter | undefined;
 
   beforeRun(run: TrainRun): void {
-    const dir = run.config.tensorboard;
-    if (dir === undefined || run.state.iteration >= run.config.iters) return;
+    const dir = run.config.run.tensorboard;
+    if (dir === undefined || run.state.iteration >= run.config.schedule.iters) return;
     this.writer = new EventFileWriter(dir);
     if (run.state.iteration > 0) this.writer.sessionStart(run.state.iteration + 1);
   }
 
   afterTrainIter(run: TrainRun, step: StepReport): void {
     if (this.writer === undefined) return;
-    if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations) return;
+    if (step.iteration % run.config.schedule.logEvery !== 0 && step.iteration !== step.iterations) return;
     this.writer.scalars(step.iteration, {
       'train/loss': step.loss,
       'train/lr': step.lr,

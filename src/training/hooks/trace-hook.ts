@@ -22,7 +22,7 @@ export class TraceHook implements TrainHook {
   constructor(private readonly onEval?: (row: EvalTraceRow) => void) {}
 
   beforeRun(run: TrainRun): void {
-    this.writer = new TraceWriter(run.config.out, run.state.iteration);
+    this.writer = new TraceWriter(run.config.run.out, run.state.iteration);
     this.writer.append({ type: 'start', iter: run.state.iteration, backend: tf.getBackend(), adapter: activeAdapter() ?? null });
     const extended = run.resumed?.extended;
     if (extended !== undefined)
@@ -40,8 +40,8 @@ export class TraceHook implements TrainHook {
       this.writer?.append({ type: 'capture', iter: step.iteration, mode, shape, ...(reason !== undefined ? { reason } : {}) });
     }
     // At each evaluation too: trace.csv gives the loss beside every val mIoU.
-    const evaluates = isDue(step.iteration, run.config.evalEvery, step.iterations);
-    if (step.iteration % run.config.logEvery !== 0 && step.iteration !== step.iterations && !evaluates) return;
+    const evaluates = isDue(step.iteration, run.config.schedule.evalEvery, step.iterations);
+    if (step.iteration % run.config.schedule.logEvery !== 0 && step.iteration !== step.iterations && !evaluates) return;
     const row: TrainTraceRow = {
       type: 'train',
       iter: step.iteration,

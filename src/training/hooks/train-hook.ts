@@ -12,8 +12,8 @@
  */
 import type { Head } from '../../heads/head.js';
 import type { Rng } from '../../core/random.js';
-import type { Dataset } from '../../voc/dataset.js';
-import type { TrainLoader } from '../../voc/batch-loader.js';
+import type { Dataset } from '../../datasets/dataset.js';
+import type { TrainLoader } from '../../data-loading/batch-loader.js';
 import type { SegmentationModel } from '../../segmentation/model.js';
 import type { SegMetrics } from '../../metrics/segmentation-metrics.js';
 import type { EvaluationResult } from '../../inference/evaluate.js';
