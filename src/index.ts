@@ -27,6 +27,10 @@ export { downloadVoc2012 } from './datasets/voc-download.js';
 export type { ModelConfig } from './segmentation/deeplab-spec.js';
 export { type SegmentationModel, createModel } from './segmentation/model.js';
 export { type ModelDescription, describeModel } from './segmentation/describe-model.js';
+export type { BackboneDefinition, BackboneFeatures, BackboneOptions, OutputStride, StageTap } from './backbones/backbone.js';
+export { registerBackbone } from './backbones/registry.js';
+export type { DecoderDefinition, DecoderInput, DecoderOutput } from './decoders/decoder.js';
+export { registerDecoder } from './decoders/registry.js';
 
 // Heads
 export { type HeadSpec, parseHeadSpec, formatHeadSpec } from './heads/head-spec.js';

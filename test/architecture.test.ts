@@ -8,6 +8,7 @@ const LAYERS = [
   'backend',
   'nn',
   'backbones',
+  'decoders',
   'image',
   'file-readers',
   'datasets',

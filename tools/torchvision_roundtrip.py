@@ -198,10 +198,12 @@ def check_torchvision_can_take(model_config, where):
         problems.append(f"width {m['width']} (torchvision's ResNets are width 1)")
     if m["outputStride"] not in (8, 16):
         problems.append(f"output stride {m['outputStride']} (expected 8 or 16)")
+    if m.get("decoder", "aspp") != "aspp":
+        problems.append(f"decoder {m['decoder']} (torchvision's DeepLabV3 has ASPP only)")
     if problems:
         raise UserError(
             f"{where} holds a {describe(m)} model, which torchvision cannot take: {'; '.join(problems)}. "
-            "torchvision takes seg's resnet50 or resnet101 at --width 1, output stride 8 or 16, with or without --multi-grid; "
+            "torchvision takes seg's resnet50 or resnet101 at --width 1, output stride 8 or 16, with or without --multi-grid, with the aspp decoder; "
             "train such a model in seg, or keep training this one in seg."
         )
 

@@ -12,14 +12,15 @@
  *   block included (as mmsegmentation's `multi_grid`);
  * - a width multiplier scales every channel count: round(base * width), at least 1.
  */
-import { SegError, expectedOneOf } from '../core/errors.js';
+import { expectedOneOf } from '../core/errors.js';
+import { boolean, number, object, type Schema } from '../core/schema.js';
 import type { ConvSpec, BatchNormSpec, LayerSpec, SequentialSpec } from '../nn/layer-spec.js';
+import type { BackboneDefinition, BackboneFeatures, BackboneOptions, OutputStride } from './backbone.js';
+import { scaledChannels, validateWidth, WIDTH_RANGE } from './width.js';
 
-export const BACKBONE_NAMES = ['resnet18', 'resnet34', 'resnet50', 'resnet101'] as const;
-export type BackboneName = (typeof BACKBONE_NAMES)[number];
-
-export const OUTPUT_STRIDES = [8, 16] as const;
-export type OutputStride = (typeof OUTPUT_STRIDES)[number];
+/** Smallest first: memory-failure hints suggest the ones before the one asked for. */
+export const RESNET_NAMES = ['resnet18', 'resnet34', 'resnet50', 'resnet101'] as const;
+export type ResnetName = (typeof RESNET_NAMES)[number];
 
 /** DeepLab-v3's multi-grid unit rates for layer4. */
 export const MULTI_GRID = [1, 2, 4] as const;
@@ -29,7 +30,7 @@ interface ResnetDefinition {
   blocks: [number, number, number, number];
 }
 
-const DEFINITIONS: Record<BackboneName, ResnetDefinition> = {
+const DEFINITIONS: Record<ResnetName, ResnetDefinition> = {
   resnet18: { block: 'basic', blocks: [2, 2, 2, 2] },
   resnet34: { block: 'basic', blocks: [3, 4, 6, 3] },
   resnet50: { block: 'bottleneck', blocks: [3, 4, 6, 3] },
@@ -40,8 +41,8 @@ const STAGE_PLANES = [64, 128, 256, 512] as const;
 const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
 
-export interface BackboneOptions {
-  backbone: BackboneName;
+export interface ResnetOptions {
+  backbone: ResnetName;
   outputStride: OutputStride;
   /** Channel multiplier, 1 = torchvision's ResNet. */
   width: number;
@@ -49,7 +50,7 @@ export interface BackboneOptions {
   multiGrid: boolean;
 }
 
-export interface BackboneSpec {
+export interface ResnetSpec {
   /** The tree, named `backbone.*` (torchvision names under the given prefix). */
   spec: SequentialSpec;
   /** Channels of the last stage's output. */
@@ -57,31 +58,10 @@ export interface BackboneSpec {
   outputStride: OutputStride;
 }
 
-export function parseBackboneName(value: string, flag = '--backbone'): BackboneName {
-  const name = BACKBONE_NAMES.find((b) => b === value);
-  if (name === undefined) throw expectedOneOf(flag, value, BACKBONE_NAMES);
+export function parseResnetName(value: string, flag = '--backbone'): ResnetName {
+  const name = RESNET_NAMES.find((b) => b === value);
+  if (name === undefined) throw expectedOneOf(flag, value, RESNET_NAMES);
   return name;
-}
-
-export function parseOutputStride(value: number | string, flag = '--output-stride'): OutputStride {
-  const stride = OUTPUT_STRIDES.find((s) => String(s) === String(value));
-  if (stride === undefined) throw expectedOneOf(flag, String(value), OUTPUT_STRIDES.map(String));
-  return stride;
-}
-
-/** Width multipliers outside this range are refused (a typo, not an experiment). */
-export const WIDTH_RANGE = [1 / 64, 4] as const;
-
-export function validateWidth(width: number, flag = '--width'): number {
-  if (!Number.isFinite(width) || width < WIDTH_RANGE[0] || width > WIDTH_RANGE[1]) {
-    throw new SegError(`${flag}: got ${width}, expected a number in [${WIDTH_RANGE[0]}, ${WIDTH_RANGE[1]}] (1 = full ResNet)`, flag);
-  }
-  return width;
-}
-
-/** A channel count under the width multiplier: round(base * width), at least 1. */
-export function scaledChannels(base: number, width: number): number {
-  return Math.max(1, Math.round(base * width));
 }
 
 function conv(name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2, dilation: number): ConvSpec {
@@ -133,7 +113,7 @@ function blockSpec(kind: ResnetDefinition['block'], a: BlockArgs): { spec: Seque
 }
 
 /** The backbone tree for the options, its leaves named `${prefix}.conv1`, `${prefix}.layer1.0.conv1`, ... */
-export function resnetSpec(options: BackboneOptions, prefix = 'backbone'): BackboneSpec {
+export function resnetSpec(options: ResnetOptions, prefix = 'backbone'): ResnetSpec {
   const def = DEFINITIONS[options.backbone];
   const width = validateWidth(options.width);
   // Which of layer2, layer3, layer4 trade their stride for dilation.
@@ -187,3 +167,26 @@ export function resnetSpec(options: BackboneOptions, prefix = 'backbone'): Backb
     outputStride: options.outputStride,
   };
 }
+
+const RESNET_OPTIONS: Schema<BackboneOptions> = object<BackboneOptions>({
+  name: (v, field) => parseResnetName(String(v), field),
+  width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
+  multiGrid: boolean(),
+});
+
+/** The registry's entry: torchvision's ResNets, layer1 as the low-level features. */
+export const RESNET: BackboneDefinition = {
+  names: RESNET_NAMES,
+  description: 'dilated ResNet (torchvision names), basic blocks for 18/34, bottlenecks for 50/101',
+  options: RESNET_OPTIONS,
+  spec(options: BackboneOptions, outputStride: OutputStride): BackboneFeatures {
+    const backbone = parseResnetName(options.name);
+    const built = resnetSpec({ backbone, outputStride, width: options.width, multiGrid: options.multiGrid });
+    const expansion = DEFINITIONS[backbone].block === 'basic' ? 1 : 4;
+    return {
+      spec: built.spec,
+      channels: built.outChannels,
+      lowLevel: { name: 'backbone.layer1', channels: scaledChannels(STAGE_PLANES[0], options.width) * expansion },
+    };
+  },
+};

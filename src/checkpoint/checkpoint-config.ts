@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { SegError } from '../core/errors.js';
 import { NORMALIZATION_SCHEMA, type Normalization } from '../data-loading/normalize.js';
 import { arrayOf, fieldPath, FieldError, integer, object, oneOf, parse, recordOf, string, type Schema } from '../core/schema.js';
-import { MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
+import { decoderOf, MODEL_CONFIG_SCHEMA, type ModelConfig } from '../segmentation/deeplab-spec.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
 /** 2: `training` holds the run's settings nested by group (training/train-config.ts); 1: flat. */
@@ -114,7 +114,8 @@ export function readJsonFile(file: string): unknown {
 /** "resnet50, output stride 16, width 1, 21 classes" (multi-grid and the aux classifier when on). */
 export function describeModelConfig(c: ModelConfig): string {
   const aux = c.auxClassifier === true ? ', aux classifier' : '';
-  return `${c.backbone}, output stride ${c.outputStride}, width ${c.width}${c.multiGrid ? ', multi-grid' : ''}, ${c.numClasses} classes${aux}`;
+  const decoder = c.decoder !== undefined ? `, decoder ${c.decoder}` : '';
+  return `${c.backbone}, output stride ${c.outputStride}, width ${c.width}${c.multiGrid ? ', multi-grid' : ''}${decoder}, ${c.numClasses} classes${aux}`;
 }
 
 /** The fields where two model configs differ (empty when they match). */
@@ -123,19 +124,22 @@ export function modelConfigDifferences(a: ModelConfig, b: Partial<ModelConfig>):
   const differs = keys.filter((k) => b[k] !== undefined && b[k] !== a[k]);
   // Absent means no aux classifier, so only a config that names one on one side differs.
   const auxOf = (c: Partial<ModelConfig>): boolean => c.auxClassifier === true;
-  return 'auxClassifier' in b && auxOf(a) !== auxOf(b) ? [...differs, 'auxClassifier'] : differs;
+  const withAux = 'auxClassifier' in b && auxOf(a) !== auxOf(b) ? [...differs, 'auxClassifier' as const] : differs;
+  // Absent means aspp, as for auxClassifier.
+  return 'decoder' in b && decoderOf(a) !== decoderOf(b) ? [...withAux, 'decoder'] : withAux;
 }
 
 /** SegError if `expected` (the model asked for) differs from the checkpoint's config; names both sides. */
 export function checkModelMatches(checkpoint: ModelConfig, expected: Partial<ModelConfig>, where: string): void {
   const diff = modelConfigDifferences(checkpoint, expected);
   if (diff.length === 0) return;
-  const value = (c: Partial<ModelConfig>, k: keyof ModelConfig): string => (k === 'auxClassifier' ? String(c[k] === true) : String(c[k]));
+  const value = (c: Partial<ModelConfig>, k: keyof ModelConfig): string =>
+    k === 'auxClassifier' ? String(c[k] === true) : k === 'decoder' ? decoderOf(c) : String(c[k]);
   const wanted = diff.map((k) => `${k} ${value(expected, k)}`).join(', ');
   const has = diff.map((k) => `${k} ${value(checkpoint, k)}`).join(', ');
   throw new SegError(
     `checkpoint ${where} holds a ${describeModelConfig(checkpoint)} model; it does not fit the model asked for (${wanted} instead of ${has}). ` +
-      'Use a model with matching `backbone`, `outputStride`, `width`, `numClasses`, `multiGrid` and `auxClassifier`, or another checkpoint.',
+      'Use a model with matching `backbone`, `outputStride`, `width`, `numClasses`, `multiGrid`, `decoder` and `auxClassifier`, or another checkpoint.',
     where,
   );
 }

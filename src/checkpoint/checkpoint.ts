@@ -374,7 +374,7 @@ export function loadCheckpointInto(model: SegmentationModel, dir: string): Check
   const actual = resolveCheckpointDir(dir);
   const configFile = path.join(actual, 'config.json');
   const config = validateCheckpointConfig(readJsonFile(configFile), configFile);
-  checkModelMatches(config.model, { auxClassifier: undefined, ...model.config }, dir);
+  checkModelMatches(config.model, { auxClassifier: undefined, decoder: undefined, ...model.config }, dir);
   const modelFile = path.join(actual, 'model.safetensors');
   const { tensors } = readSafetensors(modelFile);
   // Check every tensor before changing any weight.

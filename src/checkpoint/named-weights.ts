@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { segHome } from '../core/cache-dir.js';
 import { SegError } from '../core/errors.js';
 import { downloadFile, type DownloadOptions } from '../core/http-download.js';
-import type { BackboneName } from '../backbones/resnet.js';
+import type { BackboneName } from '../backbones/backbone.js';
 import { checkpointExists } from './checkpoint.js';
 import { importSegmentationWeights } from './segmentation-import.js';
 

@@ -15,7 +15,7 @@ import { SegError } from '../core/errors.js';
 import { tf } from '../backend/tf.js';
 import { parseHeadSpec } from '../heads/head-spec.js';
 import type { WeightSpec } from '../nn/layer-spec.js';
-import { type BackboneName, OUTPUT_STRIDES, type OutputStride } from '../backbones/resnet.js';
+import { type BackboneName, OUTPUT_STRIDES, type OutputStride } from '../backbones/backbone.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { createModelWithWeights, type SegmentationModel } from '../segmentation/model.js';
 import { VOC_CLASSES } from '../datasets/classes.js';

@@ -1,6 +1,8 @@
 /** `seg bench train|infer`: step time, images/s, effective GFLOP/s and peak RSS of a DeepLab model. */
 import { type Command, Option } from 'commander';
-import { BACKBONE_NAMES, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import type { OutputStride } from '../backbones/backbone.js';
+import { backboneNames, outputStrides } from '../backbones/registry.js';
+import { decoderNames } from '../decoders/registry.js';
 import { progressCallback } from '../core/progress.js';
 import { benchmarkModel } from '../bench/model-benchmark.js';
 import { benchmarkOnnxRuntimeInfer } from '../bench/onnx-benchmark.js';
@@ -13,6 +15,7 @@ import { useDawnNullBackend } from '../backend/webgpu.js';
 interface BenchModelFlags {
   backbone: string;
   outputStride: string;
+  decoder: string;
   width: number;
   size: number;
   batch: number;
@@ -40,12 +43,13 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
     .addOption(
       new Option(
         '--backbone <name>',
-        `ResNet backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`,
+        `backbone (a small default for quick timings; seg train and seg info default to ${DEFAULT_TRAIN_CONFIG.backbone})`,
       )
-        .choices([...BACKBONE_NAMES])
+        .choices(backboneNames())
         .default('resnet18'),
     )
-    .addOption(new Option('--output-stride <n>', 'output stride').choices(['8', '16']).default('16'))
+    .addOption(new Option('--output-stride <n>', 'output stride').choices(outputStrides().map(String)).default('16'))
+    .addOption(new Option('--decoder <name>', 'decoder').choices(decoderNames()).default(DEFAULT_TRAIN_CONFIG.decoder))
     .option('--width <w>', 'channel width multiplier', parseFloatFlag('--width', 0.01, 4), 1)
     .option('--size <px>', 'square input side', parseIntFlag('--size', 8), 128)
     .option('--batch <n>', 'images per step', parseIntFlag('--batch', 1), 4)
@@ -73,11 +77,12 @@ function register(bench: Command, mode: 'train' | 'infer'): void {
         : (o: Parameters<typeof benchmarkModel>[1]) => benchmarkModel(mode, o);
     const result = await run({
       model: {
-        backbone: flags.backbone as BackboneName,
+        backbone: flags.backbone,
         outputStride: Number(flags.outputStride) as OutputStride,
         width: flags.width,
         numClasses: flags.classes,
         multiGrid: false,
+        ...(flags.decoder !== DEFAULT_TRAIN_CONFIG.decoder ? { decoder: flags.decoder } : {}),
       },
       size: flags.size,
       batch: flags.batch,

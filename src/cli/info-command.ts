@@ -1,9 +1,12 @@
 /** `seg info`: parameter count, FLOPs and a per-stage table of a model config, from its spec (no tensors). */
 import type { Command } from 'commander';
-import { parseBackboneName, parseOutputStride, validateWidth, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import type { BackboneName, OutputStride } from '../backbones/backbone.js';
+import { backboneHelp, parseBackboneName, parseOutputStride } from '../backbones/registry.js';
+import { validateWidth } from '../backbones/width.js';
+import { decoderHelp, parseDecoderName } from '../decoders/registry.js';
 import { describeModel, type ModelDescription } from '../segmentation/describe-model.js';
 import type { StageCost } from '../nn/layer-cost.js';
-import type { ModelConfig } from '../segmentation/deeplab-spec.js';
+import { decoderOf, type ModelConfig } from '../segmentation/deeplab-spec.js';
 import { describeModelConfig } from '../checkpoint/checkpoint-config.js';
 import { parseFloatFlag, parseIntFlag } from './options.js';
 import { DEFAULT_TRAIN_CONFIG } from '../training/train-config.js';
@@ -14,6 +17,7 @@ interface InfoFlags {
   classes: number;
   width: number;
   multiGrid?: boolean;
+  decoder: string;
   auxClassifier?: boolean;
   inputSize: number;
   json?: boolean;
@@ -34,6 +38,12 @@ function stageRow(s: StageCost, name: string): string[] {
   return [name, String(s.outputStride), String(s.channels), `${s.height}x${s.width}`, thousands(s.params), gflops(s.flops)];
 }
 
+/** DeepLab-v3 with ASPP, DeepLabV3+ with aspp-plus, else the decoder's name. */
+function modelFamily(config: ModelConfig): string {
+  const decoder = decoderOf(config);
+  return decoder === 'aspp' ? 'DeepLab-v3' : decoder === 'aspp-plus' ? 'DeepLabV3+' : `decoder ${decoder}:`;
+}
+
 export function formatInfoTable(d: ModelDescription): string {
   const [h, w] = d.inputSize;
   const rows = [
@@ -45,7 +55,7 @@ export function formatInfoTable(d: ModelDescription): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ');
   return [
-    `DeepLab-v3 ${describeModelConfig(d.config)}`,
+    `${modelFamily(d.config)} ${describeModelConfig(d.config)}`,
     `parameters: ${thousands(d.params)} trainable (+ ${thousands(d.buffers)} BN running statistics)`,
     `FLOPs at ${h}x${w}: ${gflops(d.flops)} G (2 x conv multiply-adds; BN, ReLU, pooling, adds and resizing not counted)`,
     ...(d.aux !== undefined
@@ -86,14 +96,10 @@ function stageJson(s: StageCost): Record<string, unknown> {
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 model')
-    .option(
-      '--backbone <name>',
-      'resnet18 | resnet34 | resnet50 | resnet101',
-      (v: string) => parseBackboneName(v),
-      DEFAULT_TRAIN_CONFIG.backbone as BackboneName,
-    )
+    .description('parameter count, FLOPs of one forward pass and a per-stage table of a DeepLab-v3 / V3+ model')
+    .option('--backbone <name>', backboneHelp(), (v: string) => parseBackboneName(v), DEFAULT_TRAIN_CONFIG.backbone)
     .option('--output-stride <n>', '8 or 16', (v: string) => parseOutputStride(v), 16 as OutputStride)
+    .option('--decoder <name>', decoderHelp(), (v: string) => parseDecoderName(v), DEFAULT_TRAIN_CONFIG.decoder)
     .option('--classes <k>', 'number of classes', parseIntFlag('--classes', 1, 65536), 21)
     .option('--width <w>', 'channel width multiplier (1 = torchvision)', (v: string) => validateWidth(parseFloatFlag('--width')(v)), 1)
     .option('--multi-grid', 'multi-grid (1, 2, 4) dilation in layer4')
@@ -108,6 +114,7 @@ export function registerInfoCommand(program: Command): void {
         numClasses: flags.classes,
         multiGrid: flags.multiGrid === true,
         ...(flags.auxClassifier === true ? { auxClassifier: true as const } : {}),
+        ...(flags.decoder !== DEFAULT_TRAIN_CONFIG.decoder ? { decoder: flags.decoder } : {}),
       };
       const d = describeModel(config, flags.inputSize);
       if (flags.json === true) {

@@ -5,7 +5,7 @@ import { Option } from 'commander';
 import { segHome } from '../core/cache-dir.js';
 import { SegError } from '../core/errors.js';
 import { printable } from '../core/printable.js';
-import { OUTPUT_STRIDES, type OutputStride } from '../backbones/resnet.js';
+import { OUTPUT_STRIDES, type OutputStride } from '../backbones/backbone.js';
 import { checkpointExists } from '../checkpoint/checkpoint.js';
 import {
   checkpointCacheDir,

@@ -1,18 +1,16 @@
 /**
- * DeepLab-v3 as a layer-spec tree: a dilated ResNet, ASPP and the classifier, with exactly
- * the modules and parameter names of torchvision's `deeplabv3_resnet50/101(num_classes=K,
- * aux_loss=False)`, or `aux_loss=True` with `auxClassifier`:
+ * The segmentation model as a layer-spec tree: backbone + decoder + classifier, each from
+ * its registry (backbones/registry.ts, decoders/registry.ts). With ResNet-50/101 and the
+ * `aspp` decoder it has exactly the modules and parameter names of torchvision's
+ * `deeplabv3_resnet50/101(num_classes=K, aux_loss=False)`, or `aux_loss=True` with
+ * `auxClassifier`:
  *
- *   classifier.0            ASPP
- *     convs.0.{0,1}         1x1 conv + BN (+ ReLU)
- *     convs.{1,2,3}.{0,1}   3x3 atrous conv (rates 6/12/18 at output stride 16, 12/24/36 at 8) + BN
- *     convs.4.{1,2}         image pooling: global average pool, 1x1 conv, BN, ReLU, upsample
- *     project.{0,1}         1x1 conv (5 x 256 -> 256) + BN + ReLU + dropout 0.5
- *   classifier.1, .2        3x3 conv 256 + BN (+ ReLU as .3)
- *   classifier.4            1x1 conv to K classes, with bias
+ *   backbone.*              the backbone (backbones/resnet.ts)
+ *   classifier.0 ... .2     the decoder (decoders/aspp.ts: ASPP and a 3x3 conv + BN + ReLU)
+ *   classifier.4            1x1 conv to K classes, with bias (the head's classifier)
  *
- * then bilinear upsampling of the logits to the input size. At width w the 256 becomes
- * round(256 w).
+ * then bilinear upsampling of the logits to the input size. `aspp-plus` (DeepLabV3+,
+ * decoders/aspp-plus.ts) keeps the ASPP and the classifier names.
  *
  * With `auxClassifier`, torchvision's FCNHead on layer3's output is a second tree (`aux`),
  * run in training only (its loss is weighted by `--aux-loss`, see training/train-step.ts):
@@ -24,22 +22,19 @@
  * then bilinear upsampling to the input size. Inference and export run `root` only. Dropout runs only when the forward pass is given a dropout Rng (see
  * ForwardOptions), so by default training is deterministic without it.
  */
-import { type BatchNormSpec, type ConvSpec, type LayerSpec, type SequentialSpec, weightSpecs } from '../nn/layer-spec.js';
+import { type BatchNormSpec, type ConvSpec, type SequentialSpec, weightSpecs } from '../nn/layer-spec.js';
 import { boolean, integer, number, object, oneOf, parse, type Schema } from '../core/schema.js';
-import {
-  BACKBONE_NAMES,
-  OUTPUT_STRIDES,
-  WIDTH_RANGE,
-  type BackboneName,
-  type OutputStride,
-  resnetSpec,
-  scaledChannels,
-} from '../backbones/resnet.js';
+import { SegError } from '../core/errors.js';
+import type { BackboneName, OutputStride } from '../backbones/backbone.js';
+import { backboneFeatures, backboneNameSchema, outputStrides } from '../backbones/registry.js';
+import { WIDTH_RANGE } from '../backbones/width.js';
+import { DEFAULT_DECODER, decoderDefinition, decoderNameSchema } from '../decoders/registry.js';
 
 /** Std of the final classifier's normal init (mmsegmentation's decode-head default). */
 export const CLASSIFIER_INIT_STD = 0.01;
 
 export interface ModelConfig {
+  /** A registered backbone (backbones/registry.ts). */
   backbone: BackboneName;
   outputStride: OutputStride;
   /** Channel multiplier (1 = torchvision's model). */
@@ -52,6 +47,16 @@ export interface ModelConfig {
    * means none (configs never hold `false`, so older files and objects stay equal).
    */
   auxClassifier?: true;
+  /**
+   * A registered decoder (decoders/registry.ts); absent means `aspp` (configs never hold
+   * `aspp`, so checkpoints saved before decoders existed stay equal).
+   */
+  decoder?: string;
+}
+
+/** The decoder of a config (`aspp` when it names none). */
+export function decoderOf(config: Pick<ModelConfig, 'decoder'>): string {
+  return config.decoder ?? DEFAULT_DECODER;
 }
 
 /** The spec's name of the stage the aux classifier reads (torchvision's `aux` return layer). */
@@ -60,20 +65,21 @@ export const AUX_SOURCE = 'backbone.layer3';
 /** Rate of the aux classifier's dropout (torchvision's FCNHead: 0.1). */
 const AUX_DROPOUT = 0.1;
 
-/** ASPP atrous rates for an output stride. */
-export function asppRates(outputStride: OutputStride): [number, number, number] {
-  return outputStride === 16 ? [6, 12, 18] : [12, 24, 36];
-}
-
 /** Every field of a model config (read from files or built by hand). */
 export const MODEL_CONFIG_SCHEMA: Schema<ModelConfig> = object<ModelConfig>({
-  backbone: oneOf(BACKBONE_NAMES),
-  outputStride: oneOf(OUTPUT_STRIDES),
+  backbone: backboneNameSchema(),
+  outputStride: oneOf(outputStrides()),
   width: number({ min: WIDTH_RANGE[0], max: WIDTH_RANGE[1] }),
   numClasses: integer({ min: 1, max: 255 }),
   multiGrid: boolean(),
   // `false` is left out (undefined results are dropped), so a config holds `true` or nothing.
   auxClassifier: (v, field) => (v === undefined || boolean()(v, field) === false ? undefined : true),
+  // `aspp` is left out like `auxClassifier: false`: a config names a decoder only when it is another.
+  decoder: (v, field) => {
+    if (v === undefined) return undefined;
+    const name = decoderNameSchema()(v, field);
+    return name === DEFAULT_DECODER ? undefined : name;
+  },
 });
 
 /** Checks every field; returns a clean copy. */
@@ -81,8 +87,8 @@ export function validateModelConfig(config: ModelConfig): ModelConfig {
   return parse(MODEL_CONFIG_SCHEMA, config);
 }
 
-function conv(name: string, inChannels: number, outChannels: number, kernel: number, dilation = 1, bias = false): ConvSpec {
-  return { kind: 'conv', name, inChannels, outChannels, kernel, stride: 1, dilation, bias };
+function conv(name: string, inChannels: number, outChannels: number, kernel: number, bias = false): ConvSpec {
+  return { kind: 'conv', name, inChannels, outChannels, kernel, stride: 1, dilation: 1, bias };
 }
 
 function bn(name: string, channels: number): BatchNormSpec {
@@ -90,7 +96,7 @@ function bn(name: string, channels: number): BatchNormSpec {
 }
 
 export interface DeeplabSpec {
-  /** The whole model: backbone, aspp, decoder, upsample. */
+  /** The whole model: backbone, decoder, classifier, upsample. */
   root: SequentialSpec;
   /** The `backbone.*` subtree (pretrained import targets it). */
   backbone: SequentialSpec;
@@ -110,7 +116,7 @@ function auxSpec(inChannels: number, numClasses: number): SequentialSpec {
       bn('aux_classifier.1', inter),
       { kind: 'relu' },
       { kind: 'dropout', rate: AUX_DROPOUT },
-      { ...conv('aux_classifier.4', inter, numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD },
+      { ...conv('aux_classifier.4', inter, numClasses, 1, true), initStd: CLASSIFIER_INIT_STD },
       { kind: 'resize', to: 'image' },
     ],
   };
@@ -123,64 +129,32 @@ function outChannelsOf(spec: SequentialSpec): number {
   return last.layer.channels;
 }
 
-function findStage(root: SequentialSpec, name: string): SequentialSpec {
+function findStage(root: SequentialSpec, name: string, backbone: string): SequentialSpec {
   const found = root.layers.find((l): l is SequentialSpec => l.kind === 'sequential' && l.name === name);
-  if (found === undefined) throw new Error(`deeplab spec: no stage ${name}`);
+  if (found === undefined) {
+    throw new SegError(
+      `backbone ${backbone} has no stage ${name} for torchvision's aux classifier; train it without --aux-loss`,
+      '--aux-loss',
+    );
+  }
   return found;
 }
 
 /** The model tree for a (validated) config. */
 export function deeplabSpec(config: ModelConfig): DeeplabSpec {
   const c = validateModelConfig(config);
-  const backbone = resnetSpec({ backbone: c.backbone, outputStride: c.outputStride, width: c.width, multiGrid: c.multiGrid });
-  const inC = backbone.outChannels;
-  const ch = scaledChannels(256, c.width);
-  const relu: LayerSpec = { kind: 'relu' };
-  const branch = (i: number, layers: LayerSpec[]): SequentialSpec => ({ kind: 'sequential', name: `classifier.0.convs.${i}`, layers });
-  const atrous = asppRates(c.outputStride).map((rate, j) =>
-    branch(j + 1, [conv(`classifier.0.convs.${j + 1}.0`, inC, ch, 3, rate), bn(`classifier.0.convs.${j + 1}.1`, ch), relu]),
-  );
-  const aspp: SequentialSpec = {
+  const backbone = backboneFeatures({ name: c.backbone, width: c.width, multiGrid: c.multiGrid }, c.outputStride);
+  const decoder = decoderDefinition(decoderOf(c)).spec({ backbone, outputStride: c.outputStride, width: c.width });
+  const classifier: SequentialSpec = {
     kind: 'sequential',
-    name: 'classifier.0',
-    stage: 'aspp',
-    layers: [
-      {
-        kind: 'concat',
-        name: 'classifier.0.convs',
-        branches: [
-          branch(0, [conv('classifier.0.convs.0.0', inC, ch, 1), bn('classifier.0.convs.0.1', ch), relu]),
-          ...atrous,
-          branch(4, [
-            { kind: 'globalAvgPool' },
-            conv('classifier.0.convs.4.1', inC, ch, 1),
-            bn('classifier.0.convs.4.2', ch),
-            relu,
-            { kind: 'resize', to: 'scopeInput' },
-          ]),
-        ],
-      },
-      conv('classifier.0.project.0', 5 * ch, ch, 1),
-      bn('classifier.0.project.1', ch),
-      relu,
-      { kind: 'dropout', rate: 0.5 },
-    ],
-  };
-  const decoder: SequentialSpec = {
-    kind: 'sequential',
-    name: 'classifier',
-    stage: 'decoder',
-    layers: [
-      conv('classifier.1', ch, ch, 3),
-      bn('classifier.2', ch),
-      relu,
-      { ...conv('classifier.4', ch, c.numClasses, 1, 1, true), initStd: CLASSIFIER_INIT_STD },
-    ],
+    name: 'classifier.4',
+    stage: 'classifier',
+    layers: [{ ...conv('classifier.4', decoder.channels, c.numClasses, 1, true), initStd: CLASSIFIER_INIT_STD }],
   };
   const upsample: SequentialSpec = { kind: 'sequential', name: 'upsample', stage: 'upsample', layers: [{ kind: 'resize', to: 'image' }] };
-  const aux = c.auxClassifier === true ? auxSpec(outChannelsOf(findStage(backbone.spec, AUX_SOURCE)), c.numClasses) : undefined;
+  const aux = c.auxClassifier === true ? auxSpec(outChannelsOf(findStage(backbone.spec, AUX_SOURCE, c.backbone)), c.numClasses) : undefined;
   return {
-    root: { kind: 'sequential', name: 'model', layers: [backbone.spec, aspp, decoder, upsample] },
+    root: { kind: 'sequential', name: 'model', layers: [...decoder.layers, classifier, upsample] },
     backbone: backbone.spec,
     ...(aux !== undefined ? { aux } : {}),
   };

@@ -16,7 +16,7 @@
 import { totalmem } from 'node:os';
 import { SegError } from '../core/errors.js';
 import { backendTraits } from '../backend/backend-traits.js';
-import { BACKBONE_NAMES, type BackboneName } from '../backbones/resnet.js';
+import { smallerBackbones } from '../backbones/registry.js';
 import { layerActivations } from '../nn/layer-memory.js';
 import { layerCost } from '../nn/layer-cost.js';
 import { auxInputShape } from './describe-model.js';
@@ -160,7 +160,7 @@ export function settingsThatFit(input: TrainingMemoryInput, limit: number): stri
   for (const width of [0.75, 0.5, 0.25, 0.125]) {
     if (width < input.config.width && withBatch(`--width ${width}`, { ...input, config: { ...input.config, width } })) break;
   }
-  const smaller = BACKBONE_NAMES.slice(0, BACKBONE_NAMES.indexOf(input.config.backbone)).reverse() as BackboneName[];
+  const smaller = smallerBackbones(input.config.backbone);
   for (const backbone of smaller) {
     if (withBatch(`--backbone ${backbone}`, { ...input, config: { ...input.config, backbone } })) break;
   }

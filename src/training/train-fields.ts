@@ -12,7 +12,10 @@
  */
 import { SegError } from '../core/errors.js';
 import { boolean, integer, number, oneOf, optional, string, type Schema } from '../core/schema.js';
-import { BACKBONE_NAMES, OUTPUT_STRIDES, WIDTH_RANGE, type BackboneName, type OutputStride } from '../backbones/resnet.js';
+import type { BackboneName, OutputStride } from '../backbones/backbone.js';
+import { backboneHelp, backboneNames, outputStrides } from '../backbones/registry.js';
+import { WIDTH_RANGE } from '../backbones/width.js';
+import { DEFAULT_DECODER, decoderHelp, decoderNames } from '../decoders/registry.js';
 import type { ModelConfig } from '../segmentation/deeplab-spec.js';
 import { AUTO_LAYOUT, datasetLayoutNames } from '../datasets/open-dataset.js';
 import { DEFAULT_WARMUP_RATIO } from './lr-schedule.js';
@@ -93,9 +96,9 @@ export const TRAIN_FIELDS = {
     group: 'model',
     key: 'backbone',
     flag: '--backbone <name>',
-    description: 'ResNet backbone',
-    schema: oneOfNow<BackboneName>(() => BACKBONE_NAMES),
-    choices: () => BACKBONE_NAMES,
+    description: `backbone (${backboneHelp()})`,
+    schema: oneOfNow<BackboneName>(backboneNames),
+    choices: backboneNames,
     default: 'resnet101',
     resume: 'refused',
     modelConfig: (backbone) => ({ backbone }),
@@ -105,9 +108,9 @@ export const TRAIN_FIELDS = {
     key: 'outputStride',
     flag: '--output-stride <n>',
     description: 'backbone output stride',
-    schema: oneOfNow<OutputStride>(() => OUTPUT_STRIDES),
-    choices: () => OUTPUT_STRIDES.map(String),
-    parse: (text, flag) => oneOf(OUTPUT_STRIDES)(Number(text), flag),
+    schema: oneOfNow<OutputStride>(outputStrides),
+    choices: () => outputStrides().map(String),
+    parse: (text, flag) => oneOf(outputStrides())(Number(text), flag),
     default: 16,
     resume: 'refused',
     modelConfig: (outputStride) => ({ outputStride }),
@@ -132,6 +135,21 @@ export const TRAIN_FIELDS = {
     default: false,
     resume: 'refused',
     modelConfig: (multiGrid) => ({ multiGrid }),
+  }),
+  decoder: field({
+    group: 'model',
+    key: 'decoder',
+    flag: '--decoder <name>',
+    description: `decoder (${decoderHelp()})`,
+    // Absent (runs saved before decoders existed, version 1 or 2): ASPP.
+    schema: (v, at) => (v === undefined ? DEFAULT_DECODER : oneOfNow<string>(decoderNames)(v, at)),
+    choices: decoderNames,
+    default: DEFAULT_DECODER,
+    // Runs saved before decoders existed trained ASPP.
+    legacy: DEFAULT_DECODER,
+    resume: 'refused',
+    // A model config names a decoder only when it is not aspp (see segmentation/deeplab-spec.ts).
+    modelConfig: (decoder) => (decoder !== DEFAULT_DECODER ? { decoder } : {}),
   }),
   auxLoss: field({
     group: 'model',

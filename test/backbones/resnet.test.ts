@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { BACKBONE_NAMES, parseBackboneName, resnetSpec, scaledChannels, type BackboneOptions } from '../../src/backbones/resnet.js';
+import { RESNET_NAMES as BACKBONE_NAMES, resnetSpec, type ResnetOptions as BackboneOptions } from '../../src/backbones/resnet.js';
+import { parseBackboneName } from '../../src/backbones/registry.js';
+import { scaledChannels } from '../../src/backbones/width.js';
 import { leaves, weightSpecs, type ConvSpec } from '../../src/nn/layer-spec.js';
 import { layerCost } from '../../src/nn/layer-cost.js';
 import { runLayers } from '../../src/nn/layer-forward.js';

@@ -16,7 +16,17 @@ describe('seg info', () => {
     const json = JSON.parse(out) as { params: number; flops513: number; stages: { name: string; outputStride: number }[] };
     expect(json.params).toBe(58_630_997);
     expect(json.flops513).toBeGreaterThan(4.5e11);
-    expect(json.stages.map((s) => s.name)).toEqual(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'aspp', 'decoder', 'upsample']);
+    expect(json.stages.map((s) => s.name)).toEqual([
+      'stem',
+      'layer1',
+      'layer2',
+      'layer3',
+      'layer4',
+      'aspp',
+      'decoder',
+      'classifier',
+      'upsample',
+    ]);
     expect(json.stages[4]?.outputStride).toBe(8);
   });
 

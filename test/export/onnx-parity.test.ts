@@ -21,6 +21,14 @@ const CASES: { name: string; config: ModelConfig }[] = [
   { name: 'resnet18 (basic blocks) OS8', config: { backbone: 'resnet18', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
   { name: 'resnet50 (bottlenecks) OS16', config: { backbone: 'resnet50', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: true } },
   { name: 'resnet50 (bottlenecks) OS8', config: { backbone: 'resnet50', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false } },
+  {
+    name: 'resnet18 DeepLabV3+ (aspp-plus) OS16',
+    config: { backbone: 'resnet18', outputStride: 16, width: 0.25, numClasses: 5, multiGrid: false, decoder: 'aspp-plus' },
+  },
+  {
+    name: 'resnet18 DeepLabV3+ (aspp-plus) OS8',
+    config: { backbone: 'resnet18', outputStride: 8, width: 0.25, numClasses: 5, multiGrid: false, decoder: 'aspp-plus' },
+  },
 ];
 
 /** Two sizes: one odd and not a multiple of any output stride, one a multiple of 16. */

@@ -6,7 +6,7 @@ import { torchShape } from '../../src/checkpoint/weight-layout.js';
 import { deeplabSpec, type ModelConfig } from '../../src/segmentation/deeplab-spec.js';
 import { describeModel } from '../../src/segmentation/describe-model.js';
 import { weightSpecs } from '../../src/nn/layer-spec.js';
-import { BACKBONE_NAMES } from '../../src/backbones/resnet.js';
+import { RESNET_NAMES as BACKBONE_NAMES } from '../../src/backbones/resnet.js';
 import { createHead } from '../../src/heads/head.js';
 import { SegError } from '../../src/core/errors.js';
 
@@ -95,7 +95,8 @@ describe('model structure', () => {
       ['layer3', 8, 1024],
       ['layer4', 8, 2048],
       ['aspp', 8, 256],
-      ['decoder', 8, 21],
+      ['decoder', 8, 256],
+      ['classifier', 8, 21],
       ['upsample', 1, 21],
     ]);
     expect(d.stages.reduce((s, x) => s + x.params, 0)).toBe(d.params);

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf.js';
-import { Rng } from '../../src/core/random.js';
 import { createHead } from '../../src/heads/head.js';
 import { parseHeadSpec } from '../../src/heads/head-spec.js';
 import { runLayers } from '../../src/nn/layer-forward.js';
@@ -25,6 +24,13 @@ import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import type { Batch } from '../../src/data-loading/types.js';
+import {
+  expectUpdateIsGradient,
+  finiteDifferences,
+  probeValues,
+  randomBatch as batchOf,
+  randomisedModel as randomised,
+} from './gradient-check.js';
 
 /** train() on settings by flat name (the tests' configs). */
 const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
@@ -34,32 +40,8 @@ const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.12
 const [N, H, W] = [2, 21, 27];
 const AUX_WEIGHT = 0.5;
 
-function randomBatch(seed: number): Batch {
-  const rng = new Rng(seed, 'batch');
-  const images = Float32Array.from({ length: N * H * W * 3 }, () => rng.normal());
-  const labels = Int32Array.from({ length: N * H * W }, (_, i) => (i % 11 === 0 ? 255 : rng.int(CONFIG.numClasses)));
-  return { ids: ['a', 'b'], images, labels, shape: [N, H, W] } as Batch;
-}
-
-/** A model whose BN statistics and classifiers are not at their init, so every path carries signal. */
-function randomisedModel(seed: number): SegmentationModel {
-  const model = createModel(CONFIG, seed);
-  const rng = new Rng(seed, 'randomise');
-  for (const [name, v] of model.buffers) {
-    const values = Float32Array.from({ length: v.size }, () => (name.endsWith('running_var') ? 0.5 + rng.next() : 0.2 * rng.normal()));
-    v.assign(tf.tensor(values, v.shape));
-  }
-  for (const name of ['classifier.4.weight', 'aux_classifier.4.weight']) {
-    const v = model.params.get(name) as tf.Variable;
-    v.assign(
-      tf.tensor(
-        Float32Array.from({ length: v.size }, () => 0.3 * rng.normal()),
-        v.shape,
-      ),
-    );
-  }
-  return model;
-}
+const randomBatch = (seed: number): Batch => batchOf(seed, CONFIG.numClasses, [N, H, W]);
+const randomisedModel = (seed: number): SegmentationModel => randomised(CONFIG, seed, ['classifier.4.weight', 'aux_classifier.4.weight']);
 
 let dir: string;
 beforeAll(async () => {
@@ -133,23 +115,9 @@ describe('the aux classifier', () => {
         ['backbone.layer4.0.conv1.weight', 9], // the main loss only
         ['classifier.4.bias', 2],
       ];
-      const eps = 1e-2;
-      const numeric = probes.map(([name, i]) => {
-        const v = model.params.get(name) as tf.Variable;
-        const values = v.dataSync().slice() as Float32Array;
-        const keep = values[i] as number;
-        const at = (value: number): number => {
-          values[i] = value;
-          v.assign(tf.tensor(values, v.shape));
-          return surrogate();
-        };
-        const d = (at(keep + eps) - at(keep - eps)) / (2 * eps);
-        values[i] = keep;
-        v.assign(tf.tensor(values, v.shape));
-        return d;
-      });
+      const numeric = finiteDifferences(model, probes, surrogate, 1e-2);
       // One SGD step with lr 1, no momentum or decay: the update is minus the gradient.
-      const before = probes.map(([name, i]) => (model.params.get(name) as tf.Variable).dataSync()[i] as number);
+      const before = probeValues(model, probes);
       const sgd = new MomentumSgd(model.params, { momentum: 0, weightDecay: 0 });
       let step: { loss: number };
       try {
@@ -158,15 +126,7 @@ describe('the aux classifier', () => {
         sgd.dispose();
       }
       expect(Number.isFinite(step.loss)).toBe(true);
-      const analytic = probes.map(
-        ([name, i], j) => (before[j] as number) - ((model.params.get(name) as tf.Variable).dataSync()[i] as number),
-      );
-      probes.forEach(([name], j) => {
-        const a = analytic[j] as number;
-        const n = numeric[j] as number;
-        expect(Math.abs(n), `${name} carries a gradient`).toBeGreaterThan(1e-5);
-        expect(Math.abs(a - n) / Math.abs(n), `${name}: step ${a}, finite differences ${n}`).toBeLessThan(2e-2);
-      });
+      expectUpdateIsGradient(probes, before, probeValues(model, probes), numeric);
       tf.dispose([x, y]);
       model.dispose();
     });

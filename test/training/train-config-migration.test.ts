@@ -47,7 +47,7 @@ beforeAll(async () => {
 afterAll(() => removeTempDirs());
 
 function settings(out: string, iters: number): FlatTrainConfig {
-  return { ...(fixture.training as FlatTrainConfig), layout: 'auto', data, out: join(root, out), iters };
+  return { ...(fixture.training as FlatTrainConfig), layout: 'auto', decoder: 'aspp', data, out: join(root, out), iters };
 }
 
 describe('version-1 (flat) training settings', () => {
@@ -60,6 +60,7 @@ describe('version-1 (flat) training settings', () => {
       outputStride: 16,
       width: 0.125,
       multiGrid: false,
+      decoder: 'aspp',
       auxLoss: 0.5,
     });
     expect(config.data).toEqual({
@@ -86,7 +87,7 @@ describe('version-1 (flat) training settings', () => {
     expect(config.run).toEqual({ out: 'run', seed: 4 });
     // Nothing lost or added: the groups flatten back to the file's settings.
     // (plus the fields added since, at their old meaning: --layout auto)
-    expect(flattenTrainConfig(config)).toEqual({ ...fixture.training, layout: 'auto' });
+    expect(flattenTrainConfig(config)).toEqual({ ...fixture.training, layout: 'auto', decoder: 'aspp' });
   });
 
   it('fields added after a run was saved take their old meaning; bad values name the file and the field', () => {
@@ -117,8 +118,8 @@ describe('version-1 (flat) training settings', () => {
     expect(flatSettings(fixture.training)).toEqual(fixture.training);
     // ... and a version-2 file gives the same flat settings.
     const nested = JSON.parse(JSON.stringify(readTrainConfig(fixture.training, 1))) as Record<string, unknown>;
-    expect(flattenSections(nested, 'v2.json')).toEqual({ ...fixture.training, layout: 'auto' });
-    expect(flatSettings(nested)).toEqual({ ...fixture.training, layout: 'auto' });
+    expect(flattenSections(nested, 'v2.json')).toEqual({ ...fixture.training, layout: 'auto', decoder: 'aspp' });
+    expect(flatSettings(nested)).toEqual({ ...fixture.training, layout: 'auto', decoder: 'aspp' });
   });
 
   it('new files are version 2: nested, and read back as they were written', () => {

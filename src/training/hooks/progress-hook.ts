@@ -14,7 +14,7 @@ export class ProgressHook implements TrainHook {
     const c = run.config;
     if (run.state.iteration >= c.schedule.iters) return; // a finished run trains nothing
     this.log(
-      `training ${c.model.backbone} (output stride ${c.model.outputStride}, width ${c.model.width}) with head ${c.model.head}` +
+      `training ${c.model.backbone} (output stride ${c.model.outputStride}, width ${c.model.width}${c.model.decoder !== 'aspp' ? `, decoder ${c.model.decoder}` : ''}) with head ${c.model.head}` +
         `${c.model.auxLoss !== undefined ? ` (+ ${c.model.auxLoss} x the aux classifier's loss)` : ''} ` +
         `on ${run.dataset.root} '${c.data.split}', ${countNoun(c.schedule.iters, 'iteration')} of batch ${c.data.batch} at ${c.data.crop}px`,
     );
