@@ -32,6 +32,7 @@ import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { straightAndResumedRuns } from '../training/tiny-run.js';
 
 const CONFIG: ModelConfig = { backbone: 'resnet18', outputStride: 8, width: 0.125, numClasses: 3, multiGrid: false, decoder: 'aspp-plus' };
 const [N, H, W] = [2, 21, 27];
@@ -214,23 +215,9 @@ describe('a run with --decoder aspp-plus', () => {
       seed: 3,
       ...over,
     });
-    const straight = await train(config('straight'));
-    straight.model.dispose();
-    const controller = new AbortController();
-    const half = await train(config('split'), {
-      signal: controller.signal,
-      onStep: (s) => {
-        if (s.iteration === 2) controller.abort();
-      },
-    });
-    half.model.dispose();
-    expect(half.iteration).toBe(2);
-    const resumed = await train(config('split'), { resume: true, given: ['out'] });
-    // evalEvery 0: the run evaluates its final model.
-    expect(resumed.metrics?.mIoU).toBeGreaterThanOrEqual(0);
-    resumed.model.dispose();
-    const a = loadCheckpoint(runCheckpointDir(join(dir, 'straight')), { optimizer: false });
-    const b = loadCheckpoint(runCheckpointDir(join(dir, 'split')), { optimizer: false });
+    const runs = await straightAndResumedRuns((out) => config(out));
+    const a = loadCheckpoint(runCheckpointDir(runs.straight), { optimizer: false });
+    const b = loadCheckpoint(runCheckpointDir(runs.split), { optimizer: false });
     expect(a.config.model.decoder).toBe('aspp-plus');
     expect((a.config.training['model'] as Record<string, unknown>)['decoder']).toBe('aspp-plus');
     for (const [name, v] of a.model.params) {

@@ -23,6 +23,7 @@ import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
+import { straightAndResumedRuns } from './tiny-run.js';
 import type { Batch } from '../../src/data-loading/types.js';
 import {
   expectUpdateIsGradient,
@@ -178,23 +179,9 @@ describe('a run with --aux-loss', () => {
       auxLoss: AUX_WEIGHT,
       ...over,
     });
-    const straight = await train(config('straight'));
-    straight.model.dispose();
-    // Stopped after 2 iterations (as by Ctrl-C), then resumed for the rest.
-    const controller = new AbortController();
-    const half = await train(config('split'), {
-      signal: controller.signal,
-      onStep: (s) => {
-        if (s.iteration === 2) controller.abort();
-      },
-    });
-    half.model.dispose();
-    expect(half.iteration).toBe(2);
-    const resumed = await train(config('split'), { resume: true, given: ['out'] });
-    expect(resumed.metrics?.mIoU).toBeGreaterThanOrEqual(0);
-    resumed.model.dispose();
-    const a = loadCheckpoint(runCheckpointDir(join(dir, 'straight')), { optimizer: false });
-    const b = loadCheckpoint(runCheckpointDir(join(dir, 'split')), { optimizer: false });
+    const runs = await straightAndResumedRuns((out) => config(out));
+    const a = loadCheckpoint(runCheckpointDir(runs.straight), { optimizer: false });
+    const b = loadCheckpoint(runCheckpointDir(runs.split), { optimizer: false });
     expect(a.config.model.auxClassifier).toBe(true);
     expect((a.config.training['model'] as Record<string, unknown>)['auxLoss']).toBe(AUX_WEIGHT);
     for (const name of ['aux_classifier.0.weight', 'aux_classifier.1.running_var', 'backbone.layer3.0.conv1.weight']) {
@@ -204,7 +191,7 @@ describe('a run with --aux-loss', () => {
     }
     a.model.dispose();
     b.model.dispose();
-    const tensors = readSafetensors(join(runCheckpointDir(join(dir, 'straight')), 'model.safetensors')).tensors;
+    const tensors = readSafetensors(join(runCheckpointDir(runs.straight), 'model.safetensors')).tensors;
     expect(tensors.get('aux_classifier.0.weight')?.shape).toEqual([8, 32, 3, 3]);
     expect(tensors.get('aux_classifier.4.weight')?.shape).toEqual([6, 8, 1, 1]);
     expect(tensors.has('aux_classifier.1.num_batches_tracked')).toBe(true);
