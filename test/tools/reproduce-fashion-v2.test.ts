@@ -11,7 +11,10 @@ import { readTraceCsv, writeTraceCsv } from '../../src/experiments/trace-csv.js'
 import { writeIdx } from '../../src/file-readers/idx-file.js';
 import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
-/** `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_SLOW_TESTS=1) on two (6 runs). */
+/**
+ * `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_SLOW_TESTS=1) on two
+ * (6 runs), and adds the FINISHED_CSV case.
+ */
 const FULL = process.env['SEG_SLOW_TESTS'] === '1';
 const HEADS = FULL ? ['softmax', 'linear'] : ['softmax'];
 const SCRIPT = resolve('tools/reproduce-fashion-v2.sh');
@@ -146,7 +149,8 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     expect(Math.max(...rows.map((r) => r.iter))).toBe(4);
   }, 600_000);
 
-  it('FINISHED_CSV: runs finished on another machine are not trained again, and join every phase', async () => {
+  // About 23 s (a third of this file): in npm run test:slow only, which .ci/run also runs.
+  it.runIf(FULL)('FINISHED_CSV: runs finished on another machine are not trained again, and join every phase', async () => {
     // The first test's runs, as a committed trace.csv would keep them, less the last head's seed-1 run.
     const last = HEADS[HEADS.length - 1] as string;
     const all = readTraceCsv(join(out, 'all', 'trace.csv'));
