@@ -150,35 +150,39 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
   }, 600_000);
 
   // About 23 s (a third of this file): in npm run test:slow only, which .ci/run also runs.
-  it.runIf(FULL)('FINISHED_CSV: runs finished on another machine are not trained again, and join every phase', async () => {
-    // The first test's runs, as a committed trace.csv would keep them, less the last head's seed-1 run.
-    const last = HEADS[HEADS.length - 1] as string;
-    const all = readTraceCsv(join(out, 'all', 'trace.csv'));
-    const lost = all.find((r) => r.head === last && r.seed === 1);
-    expect(lost).toBeDefined();
-    const kept = all.filter((r) => !(r.head === last && r.seed === 1));
-    const keptCsv = join(out, '..', 'kept.csv');
-    writeTraceCsv(keptCsv, kept);
-    const moved = join(out, '..', 'moved');
-    const movedEnv = { ...env, FINISHED_CSV: keptCsv };
-    const worker = await runScript('worker', moved, movedEnv);
-    expect(worker.code, worker.err).toBe(0);
-    expect(worker.out).toMatch(/every run has finished/);
-    // Only the run missing from the csv trained here, at the lr the kept grid selects.
-    const trained = readdirSync(join(moved, 'runs')).filter((name) => !name.endsWith('.claim') && name !== 'wall.tsv');
-    expect(trained).toEqual([`${last}-lr${lost?.lr}-s1`]);
-    const compare = await runScript('compare', moved, movedEnv);
-    expect(compare.code, compare.err).toBe(0);
-    const rows = readTraceCsv(join(moved, 'all', 'trace.csv'));
-    expect(new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`)).size).toBe(3 * HEADS.length);
-    const key = (r: { head: string; lr: number | null; seed: number; iter: number }) => `${r.head} ${r.lr} ${r.seed} ${r.iter}`;
-    const keptByKey = new Map(kept.map((r) => [key(r), r]));
-    for (const r of rows.filter((r) => keptByKey.has(key(r)))) expect(r).toEqual(keptByKey.get(key(r)));
-    // A missing file is a clear error before anything runs.
-    const bad = await runScript('worker', join(out, '..', 'bad'), { ...env, FINISHED_CSV: join(out, '..', 'nope.csv') });
-    expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/FINISHED_CSV=.*nope\.csv: no such file/);
-  }, 600_000);
+  it.runIf(FULL)(
+    'FINISHED_CSV: runs finished on another machine are not trained again, and join every phase',
+    async () => {
+      // The first test's runs, as a committed trace.csv would keep them, less the last head's seed-1 run.
+      const last = HEADS[HEADS.length - 1] as string;
+      const all = readTraceCsv(join(out, 'all', 'trace.csv'));
+      const lost = all.find((r) => r.head === last && r.seed === 1);
+      expect(lost).toBeDefined();
+      const kept = all.filter((r) => !(r.head === last && r.seed === 1));
+      const keptCsv = join(out, '..', 'kept.csv');
+      writeTraceCsv(keptCsv, kept);
+      const moved = join(out, '..', 'moved');
+      const movedEnv = { ...env, FINISHED_CSV: keptCsv };
+      const worker = await runScript('worker', moved, movedEnv);
+      expect(worker.code, worker.err).toBe(0);
+      expect(worker.out).toMatch(/every run has finished/);
+      // Only the run missing from the csv trained here, at the lr the kept grid selects.
+      const trained = readdirSync(join(moved, 'runs')).filter((name) => !name.endsWith('.claim') && name !== 'wall.tsv');
+      expect(trained).toEqual([`${last}-lr${lost?.lr}-s1`]);
+      const compare = await runScript('compare', moved, movedEnv);
+      expect(compare.code, compare.err).toBe(0);
+      const rows = readTraceCsv(join(moved, 'all', 'trace.csv'));
+      expect(new Set(rows.map((r) => `${r.head} ${r.lr} ${r.seed}`)).size).toBe(3 * HEADS.length);
+      const key = (r: { head: string; lr: number | null; seed: number; iter: number }) => `${r.head} ${r.lr} ${r.seed} ${r.iter}`;
+      const keptByKey = new Map(kept.map((r) => [key(r), r]));
+      for (const r of rows.filter((r) => keptByKey.has(key(r)))) expect(r).toEqual(keptByKey.get(key(r)));
+      // A missing file is a clear error before anything runs.
+      const bad = await runScript('worker', join(out, '..', 'bad'), { ...env, FINISHED_CSV: join(out, '..', 'nope.csv') });
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/FINISHED_CSV=.*nope\.csv: no such file/);
+    },
+    600_000,
+  );
 
   it('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
     const stopped = join(out, '..', 'stopped');
