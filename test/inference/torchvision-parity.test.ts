@@ -205,7 +205,7 @@ describe("whole-image inference equals torchvision's deeplabv3_resnet50 (OS8) lo
       const out = path.join(dir, 'reference.safetensors');
       const r = spawnSync(torchPython as string, [SCRIPT, 'logits', '--checkpoint', ckpt, '--input', inputs, '--out', out, '--full'], {
         encoding: 'utf8',
-        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+        env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
       });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
