@@ -13,7 +13,7 @@ import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
 
 /**
  * `npm test` runs the script on one head (3 runs); `npm run test:slow` (SEG_SLOW_TESTS=1) on two
- * (6 runs), and adds the FINISHED_CSV case.
+ * (6 runs), and adds the FINISHED_CSV and stopped-worker cases.
  */
 const FULL = process.env['SEG_SLOW_TESTS'] === '1';
 const HEADS = FULL ? ['softmax', 'linear'] : ['softmax'];
@@ -184,7 +184,7 @@ describe.skipIf(!hasFlock)('tools/reproduce-fashion-v2.sh', () => {
     600_000,
   );
 
-  it('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
+  it.runIf(FULL)('a stopped worker logs the stretch it trained as interrupted in wall.tsv, and the run keeps its checkpoint', async () => {
     const stopped = join(out, '..', 'stopped');
     // Long enough to be stopped mid-run; a checkpoint every 5 iterations.
     const longEnv = { ...env, ITERS: '100000', EVAL_EVERY: '5', HEADS: 'softmax', LRS: '0.05' };
