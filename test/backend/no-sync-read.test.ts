@@ -3,12 +3,12 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from '../training/tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { usesHostLoops } from '../../src/backend/rearrange.js';
 import { backendStillWorks } from '../../src/backend/backend-health.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { createHead } from '../../src/heads/head.js';
 import { createModel } from '../../src/segmentation/model.js';
@@ -19,10 +19,6 @@ import { IMAGENET_NORMALIZATION } from '../../src/data-loading/normalize.js';
 import { DeviceConfusionMatrix } from '../../src/metrics/confusion-matrix.js';
 import { gradientImage, removeTempDirs, tempDir, writeJpegFile } from '../datasets/fixtures.js';
 import { NO_SYNC_READ_BACKEND, SyncReadError, registerNoSyncReadBackend } from './no-sync-read-backend.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from '../training/tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { createHead } from '../../src/heads/head.js';
 import { leaves, type SequentialSpec, weightSpecs } from '../../src/nn/layer-spec.js';
@@ -27,8 +28,7 @@ import {
   randomBatch as batchOf,
   randomisedModel as randomised,
 } from '../training/gradient-check.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
@@ -39,10 +39,6 @@ const [N, H, W] = [2, 21, 27];
 
 const randomBatch = (seed: number): Batch => batchOf(seed, CONFIG.numClasses, [N, H, W]);
 const randomisedModel = (config: ModelConfig, seed: number): SegmentationModel => randomised(config, seed, ['classifier.4.weight']);
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let dir: string;
 beforeAll(async () => {

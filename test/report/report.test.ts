@@ -10,17 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from '../training/tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { runTrace } from '../../src/experiments/convergence-trace.js';
 import { buildReport } from '../../src/report/report.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
 import { runSeg } from '../cli/run-cli.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 const CHROMIUM = process.env['SEG_CHROMIUM'] ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);

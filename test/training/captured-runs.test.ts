@@ -8,16 +8,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { selectBackend } from '../../src/backend/select-backend.js';
 import { probeWebgpu } from '../../src/backend/webgpu.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 const probe = await probeWebgpu();
 const skipReason =

@@ -3,10 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { clipGradientsByGlobalNorm, CLIP_EPSILON, globalGradNorm } from '../../src/training/grad-clip.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested } from '../../src/training/trainer.js';
 import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { createModel } from '../../src/segmentation/model.js';
@@ -14,10 +14,6 @@ import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { planResume } from '../../src/training/resume-plan.js';
 import { openDataset } from '../../src/datasets/open-dataset.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;

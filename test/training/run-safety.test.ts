@@ -2,23 +2,20 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { FieldError } from '../../src/core/schema.js';
 import { SegError } from '../../src/core/errors.js';
 import { LOCK_FILE } from '../../src/core/run-lock.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested, type TrainHooks } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import type { TrainHooks } from '../../src/training/trainer.js';
+import { DEFAULT_TRAIN_CONFIG, type FlatTrainConfig } from '../../src/training/train-config.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
 import { readTrace, type TrainTraceRow } from '../../src/training/run-log.js';
 import { polyLearningRate } from '../../src/training/sgd.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { loadTrainedModel } from '../../src/checkpoint/load-model.js';
 import { removeTempDirs, tempDir } from '../datasets/fixtures.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;

@@ -2,18 +2,14 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import type { FlatTrainConfig } from '../../src/training/train-config.js';
 import { runWeights, tinyRunSettings } from './tiny-run.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { scheduledLearningRate } from '../../src/training/lr-schedule.js';
 import { readEventFile } from '../core/fixtures/tfevents.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;

@@ -32,6 +32,10 @@ export function tinyRunSettings(data: string, root: string, out: string, overrid
   };
 }
 
+/** train() on settings by flat name (the tests' configs). */
+export const trainFlat = (c: FlatTrainConfig, hooks?: Parameters<typeof train>[1]): ReturnType<typeof train> =>
+  train(nestTrainConfig(c), hooks);
+
 /** Every parameter and buffer of the run's checkpoint, by name. */
 export async function runWeights(run: string): Promise<Map<string, Float32Array>> {
   const loaded = loadCheckpoint(runCheckpointDir(run), { optimizer: false });

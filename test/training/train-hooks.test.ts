@@ -2,16 +2,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { DEFAULT_TRAIN_CONFIG, nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import { DEFAULT_TRAIN_CONFIG, type FlatTrainConfig } from '../../src/training/train-config.js';
 import type { TrainHook } from '../../src/training/hooks/train-hook.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;

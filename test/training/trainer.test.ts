@@ -2,19 +2,15 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainFlat as train } from './tiny-run.js';
 import { tf } from '../../src/backend/tf.js';
 import { SegError } from '../../src/core/errors.js';
 import { makeSynthDataset } from '../../src/dataset-makers/synth-dataset.js';
-import { train as trainNested } from '../../src/training/trainer.js';
-import { nestTrainConfig, type FlatTrainConfig } from '../../src/training/train-config.js';
+import type { FlatTrainConfig } from '../../src/training/train-config.js';
 import { readTrace } from '../../src/training/run-log.js';
 import { runCheckpointDir } from '../../src/checkpoint/run-layout.js';
 import { NonFiniteError } from '../../src/training/non-finite-error.js';
 import { runWeights, tinyRunSettings } from './tiny-run.js';
-
-/** train() on settings by flat name (the tests' configs). */
-const train = (c: FlatTrainConfig, hooks?: Parameters<typeof trainNested>[1]): ReturnType<typeof trainNested> =>
-  trainNested(nestTrainConfig(c), hooks);
 
 let root: string;
 let data: string;
